@@ -1,0 +1,57 @@
+# The familiar verbs over CMake. `make` builds (installing missing Debian
+# packages first), `make run` starts the pipeline under supervisord,
+# `make test` runs every test, `make bench` measures.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev libmicrohttpd-dev \
+	libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcurl4-openssl-dev libssl-dev \
+	zlib1g-dev libcmocka-dev supervisor wrk python3 curl valgrind
+
+.PHONY: all build deps run test test-unit test-integration sanitize bench clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Foreground; Ctrl-C (SIGINT) or SIGTERM stops every program cleanly.
+# HAMUSTRO_CONFIG, HAMUSTRO_HOST and HAMUSTRO_PORT reach the programs.
+run: build
+	mkdir -p var/run var/data var/events
+	exec supervisord -n -c deploy/supervisord.conf
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j 1
+
+test-unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -L unit
+
+test-integration: build
+	ctest --test-dir $(BUILD) --output-on-failure -L integration
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build of everything, tests included.
+sanitize: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHAMUSTRO_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build-asan --output-on-failure -j 1
+
+bench: build
+	bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan

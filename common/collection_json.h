@@ -1,0 +1,23 @@
+/*  collection_json: a Collection from the protobuf JSON mapping, as the
+    original accepted it with jsonpb: camelCase or original field names,
+    enums by name or number, 64-bit integers as number or string. Unknown
+    fields are an error (as jsonpb's default). */
+#ifndef HM_COLLECTION_JSON_H
+#define HM_COLLECTION_JSON_H
+
+#include <stddef.h>
+
+#include "payload.pb-c.h"
+
+/* Returns a Collection (free with hm_collection_json_free) or NULL with a
+   reason in errbuf ("payloads[2].nr: missing required field"). Every
+   required field is checked. */
+Collection *hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errlen);
+void hm_collection_json_free (Collection *c);
+
+/* Checks the required fields of a protobuf-decoded Collection (protobuf-c
+   already enforces them on unpack; this also rejects values protobuf-c lets
+   through, like an unknown enum). 0 or -1 with a reason. */
+int hm_collection_check (const Collection *c, char *errbuf, size_t errlen);
+
+#endif

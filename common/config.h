@@ -1,0 +1,95 @@
+/*  config: the one JSON file that configures the whole pipeline
+    (ARCHITECTURE section 6). Every program loads all of it and uses its part,
+    so a typo anywhere is caught by whichever program starts first.
+
+    The original Hamustro's file (a "dialect" key plus its section) is read
+    as a single route named after the dialect. An unknown key or a bad value
+    fails the load with "FILE: KEY: REASON" in errbuf. */
+#ifndef HM_CONFIG_H
+#define HM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { HM_FORMAT_JSON = 0, HM_FORMAT_CSV = 1 } hm_format_t;
+typedef enum { HM_DURABILITY_FSYNC = 0, HM_DURABILITY_WRITE = 1 } hm_durability_t;
+
+/* One named output of the router and the sink program that serves it. */
+typedef struct {
+    char *name;          /* route name, [A-Za-z0-9_-]+ */
+    char *sink;          /* "file", "s3", "sns", "abs" or "aqs" */
+    char *endpoint;      /* ZeroMQ endpoint the router binds for this route's sinks */
+    uint32_t max_events; /* seal a batch at this many events */
+    uint64_t max_bytes;  /* ... or at this many bytes of events (protobuf size) */
+    uint32_t max_age_ms; /* ... or when its oldest event is this old */
+    char *filter_event;  /* NULL: every event; else a glob on the event name ('*', '?') */
+    int filter_env;      /* -1: any env; else only this Environment number */
+    char *dead_letter;   /* file where undeliverable events are appended, with reasons
+                            (default data_dir/dead-letter/<route>.jsonl) */
+    hm_format_t format;  /* output format ("file_format") */
+    /* "file" sink section */
+    char *file_path;     /* directory template, e.g. "var/events/{date}/" */
+    bool compress;       /* gzip the file */
+    /* Cloud sink sections (s3, sns, abs, aqs) are kept as JSON text for
+       the sink that serves them; the config module checks only that the
+       keys are known. */
+    char *section_json;
+} hm_route_config_t;
+
+typedef struct {
+    char *path;               /* where this came from; "(embedded default)" if built in */
+
+    /* Client protocol */
+    char *shared_secret;      /* HMAC-ish secret of the signature */
+    bool signature_required;  /* "signature": "required" (default) | "optional" */
+    char *maintenance_key;    /* NULL: /api/flush answers 503 */
+    bool masked_ip;           /* zero the last IPv4 octet / last 80 bits of IPv6 */
+    char *logfile;            /* NULL: stderr */
+
+    /* hamustro-ingest */
+    char *host;               /* listen address; HAMUSTRO_HOST overrides */
+    uint16_t port;            /* listen port; HAMUSTRO_PORT overrides */
+    uint64_t max_body_bytes;  /* 413 above this */
+    uint32_t ingest_threads;  /* event-loop threads, each with its own socket */
+    uint32_t max_connections; /* per ingest process */
+    uint32_t connection_timeout_s; /* idle client connections are closed after this */
+    uint32_t router_timeout_ms;    /* no router answer within this: 503 */
+    uint32_t retry_after_s;   /* Retry-After on 503 */
+
+    /* hamustro-router */
+    char *run_dir;            /* where default ipc:// endpoints live */
+    char *router_endpoint;    /* ingest -> router (ROUTER) */
+    char *tap_endpoint;       /* PUB of every appended record */
+    char *inject_endpoint;    /* PULL, events without acknowledgement */
+    char *control_endpoint;   /* flush / status / replay */
+    char *data_dir;           /* the durable log (data_dir/log) and route state (data_dir/routes) */
+    hm_durability_t durability;
+    uint64_t max_log_bytes;   /* FULL above this */
+    uint64_t segment_bytes;   /* roll to a new segment after this */
+    uint32_t heartbeat_ms;    /* router <-> sink heartbeat interval */
+    uint32_t sink_timeout_ms; /* a sink silent this long loses its batches */
+
+    /* hamustro-*-sink */
+    uint32_t sink_credit;     /* batches one sink instance holds at once */
+    uint32_t retry_min_ms;    /* backoff: first retry ceiling */
+    uint32_t retry_max_ms;    /* backoff: cap */
+
+    hm_route_config_t *routes;
+    size_t route_count;
+} hm_config_t;
+
+/* Loads path (NULL: the embedded default) and applies the environment
+   overrides. Returns NULL with the reason in errbuf on any error. */
+hm_config_t *hm_config_load (const char *path, char *errbuf, size_t errlen);
+/* Same from a JSON text; origin names it in errors. */
+hm_config_t *hm_config_parse (const char *json, const char *origin, char *errbuf, size_t errlen);
+void hm_config_destroy (hm_config_t **self_p);
+
+/* The route called name, or NULL. */
+const hm_route_config_t *hm_config_route (const hm_config_t *self, const char *name);
+
+/* The embedded default configuration text (file sink under var/events). */
+extern const char *hm_config_default_json;
+
+#endif

@@ -1,0 +1,353 @@
+"""Integration test harness: starts the real Hamustro programs on 127.0.0.1
+in a temporary directory, speaks the client protocol, and reads back what the
+sinks wrote. Standard library only, so a fresh Debian machine needs nothing
+but python3.
+
+The protobuf encoder here is a few lines of the wire format (varints and
+length-delimited fields) for the original client messages in
+proto/payload.proto, so the tests build bodies exactly as a client would."""
+
+import base64
+import glob
+import gzip
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BIN = os.environ.get("HAMUSTRO_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "bin")
+SRC = os.environ.get("HAMUSTRO_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
+SECRET = "ultrasafesecret"
+
+ENV_NAMES = ["PRODUCTION", "GENERAL_AVAILABILITY", "RELEASE_TO_MARKETING",
+             "RELEASE_CANDIDATE", "BETA", "ALPHA", "WEEKLY", "NIGHTLY", "STAGING",
+             "QUALITY_ASSURANCE", "TESTING", "DEVELOPMENT"]
+
+
+# --- client protocol --------------------------------------------------------
+
+def signature(body, t, secret=SECRET):
+    inner = "%s|%s|%s" % (t, hashlib.md5(body).hexdigest(), secret)
+    return base64.b64encode(hashlib.sha256(inner.encode()).digest()).decode()
+
+
+def session(device_id, client_id, system_version, product_version, env):
+    s = "%s:%s:%s:%s:%d" % (device_id, client_id, system_version, product_version, env)
+    return hashlib.md5(s.encode()).hexdigest()
+
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _field_varint(num, value):
+    return _varint(num << 3) + _varint(value)
+
+
+def _field_bytes(num, data):
+    if isinstance(data, str):
+        data = data.encode()
+    return _varint((num << 3) | 2) + _varint(len(data)) + data
+
+
+COLLECTION_FIELDS = [("device_id", 1), ("client_id", 2), ("session", 3),
+                     ("system_version", 4), ("product_version", 5), ("env", 6),
+                     ("device_make", 7), ("device_model", 8), ("system", 9),
+                     ("system_language", 10), ("browser", 11), ("browser_version", 12),
+                     ("product_git_hash", 13), ("product_language", 14)]
+PAYLOAD_FIELDS = [("at", 1), ("event", 2), ("nr", 3), ("timezone", 4), ("tenant_id", 5),
+                  ("user_id", 6), ("ip", 7), ("country", 8)]
+
+
+def encode_collection(c):
+    """c: dict with the original field names; payloads a list of dicts;
+    parameters a list of (name, value)."""
+    out = bytearray()
+    for name, num in COLLECTION_FIELDS:
+        if name in c and c[name] is not None:
+            v = c[name]
+            out += _field_varint(num, v) if name == "env" else _field_bytes(num, v)
+    for p in c.get("payloads", []):
+        pb = bytearray()
+        for name, num in PAYLOAD_FIELDS:
+            if name in p and p[name] is not None:
+                v = p[name]
+                pb += _field_varint(num, v) if name in ("at", "nr") else _field_bytes(num, v)
+        for pname, pvalue in p.get("parameters", []):
+            pb += _field_bytes(9, _field_bytes(1, pname) + _field_bytes(2, pvalue))
+        out += _field_bytes(15, bytes(pb))
+    return bytes(out)
+
+
+def collection_json(c, camel=False):
+    def key(k):
+        if not camel:
+            return k
+        parts = k.split("_")
+        return parts[0] + "".join(x.title() for x in parts[1:])
+    out = {}
+    for name, _ in COLLECTION_FIELDS:
+        if name in c and c[name] is not None:
+            out[key(name)] = ENV_NAMES[c[name]] if name == "env" else c[name]
+    payloads = []
+    for p in c.get("payloads", []):
+        q = {}
+        for name, _ in PAYLOAD_FIELDS:
+            if name in p and p[name] is not None:
+                q[key(name)] = str(p[name]) if name == "at" else p[name]
+        if p.get("parameters"):
+            q["parameters"] = [{"name": n, "value": v} for n, v in p["parameters"]]
+        payloads.append(q)
+    if payloads:
+        out["payloads"] = payloads
+    return json.dumps(out).encode()
+
+
+def make_collection(n_payloads=1, device="a73b1c37-2c24-4786-af7a-16de88fbe23a",
+                    client="bce44f67b2661fd445d469b525b04f68", env=11, start_nr=1, **extra):
+    c = {"device_id": device, "client_id": client, "system_version": "10.10",
+         "product_version": "1.1.2", "env": env}
+    c.update({k: v for k, v in extra.items() if k in dict(COLLECTION_FIELDS)})
+    c["session"] = session(c["device_id"], c["client_id"], c["system_version"],
+                           c["product_version"], c["env"])
+    c["payloads"] = [{"at": 1454514088 + i, "event": "Client.Test", "nr": start_nr + i,
+                      "timezone": "+01:00", "parameters": [("k", str(i))]}
+                     for i in range(n_payloads)]
+    return c
+
+
+# --- processes --------------------------------------------------------------
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Pipeline:
+    """A temporary directory with a config and the programs started from it."""
+
+    def __init__(self, routes=None, **overrides):
+        self.dir = tempfile.mkdtemp(prefix="hm-it-")
+        self.port = free_port()
+        self.procs = {}
+        self.logs = {}
+        cfg = {
+            "shared_secret": SECRET,
+            "signature": "required",
+            "maintenance_key": "mk",
+            "ingest": {"host": "127.0.0.1", "port": self.port, "router_timeout_ms": 3000,
+                       "retry_after": 1, "max_body_bytes": 1048576},
+            "router": {"run_dir": os.path.join(self.dir, "run"),
+                       "data_dir": os.path.join(self.dir, "data"),
+                       "heartbeat_ms": 200, "sink_timeout_ms": 1000},
+            "sink": {"credit": 2, "retry_min_ms": 50, "retry_max_ms": 500},
+            "routes": routes or {
+                "archive": {"sink": "file", "max_events": 1000, "max_age": 0.3,
+                            "file": {"file_path": os.path.join(self.dir, "out", "{date}"),
+                                     "file_format": "json", "compress": True}}},
+        }
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+                cfg[key].update(value)
+            else:
+                cfg[key] = value
+        self.config = cfg
+        self.config_path = os.path.join(self.dir, "hamustro.json")
+        self.write_config()
+
+    def write_config(self):
+        with open(self.config_path, "w") as f:
+            json.dump(self.config, f, indent=2)
+
+    # programs
+    def start(self, name, *args):
+        """name: 'router', 'ingest', 'file-sink', or 'file-sink#2' for a second instance."""
+        prog = name.split("#")[0]
+        log = open(os.path.join(self.dir, name.replace("#", "-") + ".log"), "ab")
+        env = dict(os.environ)
+        env.pop("HAMUSTRO_CONFIG", None)
+        env.pop("HAMUSTRO_PORT", None)
+        env.pop("HAMUSTRO_HOST", None)
+        p = subprocess.Popen([os.path.join(BIN, "hamustro-" + prog), "--config",
+                              self.config_path] + list(args),
+                             stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, env=env)
+        self.procs[name] = p
+        self.logs[name] = log
+        return p
+
+    def start_all(self):
+        self.start("router")
+        for rname, r in self.config["routes"].items():
+            self.start("%s-sink" % r["sink"] if r["sink"] != "file" else "file-sink",
+                       "--route", rname)
+        self.start("ingest")
+        self.wait_healthy()
+        return self
+
+    def stop(self, name, sig=signal.SIGTERM, timeout=30):
+        p = self.procs.get(name)
+        if not p:
+            return None
+        if p.poll() is None:
+            p.send_signal(sig)
+        try:
+            rc = p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = p.wait()
+            raise AssertionError("%s did not exit within %ds after %s" % (name, timeout, sig))
+        del self.procs[name]
+        return rc
+
+    def stop_all(self, sig=signal.SIGTERM):
+        rcs = {}
+        for name in ["ingest", "router"] + [n for n in list(self.procs) if "sink" in n]:
+            if name in self.procs:
+                rcs[name] = self.stop(name, sig)
+        return rcs
+
+    def log_text(self, name):
+        path = os.path.join(self.dir, name.replace("#", "-") + ".log")
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def close(self, keep=False):
+        for name in list(self.procs):
+            p = self.procs[name]
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for log in self.logs.values():
+            log.close()
+        if not keep and not os.environ.get("HM_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            for name in self.logs:
+                try:
+                    print("---- %s log ----\n%s" % (name, self.log_text(name)[-4000:]))
+                except OSError:
+                    pass
+        self.close()
+
+    # HTTP
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
+        finally:
+            conn.close()
+
+    def track(self, body, content_type="application/protobuf", signed=True, t="1454514088",
+              secret=SECRET, extra=None):
+        headers = {"Content-Type": content_type} if content_type else {}
+        if signed:
+            headers["X-Hamustro-Time"] = t
+            headers["X-Hamustro-Signature"] = signature(body, t, secret)
+        headers.update(extra or {})
+        return self.request("POST", "/api/v1/track", body, headers)
+
+    def wait_healthy(self, timeout=20):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            for name, p in self.procs.items():
+                if p.poll() is not None:
+                    raise AssertionError("%s exited with %s:\n%s" % (
+                        name, p.returncode, self.log_text(name)[-3000:]))
+            try:
+                status, _, body = self.request("GET", "/api/health", timeout=2)
+                if status == 200:
+                    return
+                last = (status, body)
+            except OSError as e:
+                last = e
+            time.sleep(0.1)
+        raise AssertionError("pipeline not healthy after %ds: %r" % (timeout, last))
+
+    def flush(self):
+        key = hashlib.sha256(self.config["maintenance_key"].encode()).hexdigest()
+        status, _, body = self.request("POST", "/api/flush",
+                                       headers={"X-Hamustro-Maintenance-Key": key})
+        assert status == 200, (status, body)
+
+    # output
+    def output_files(self, route="archive"):
+        r = self.config["routes"][route]["file"]
+        base = r["file_path"].split("{")[0]
+        files = []
+        for root, _, names in os.walk(base):
+            files += [os.path.join(root, n) for n in names if not n.startswith(".")]
+        return sorted(files)
+
+    def read_events(self, route="archive"):
+        """Every JSON line of every output file of a route."""
+        events = []
+        for path in self.output_files(route):
+            data = open(path, "rb").read()
+            if path.endswith(".gz"):
+                data = gzip.decompress(data)
+            for line in data.decode().splitlines():
+                events.append(json.loads(line))
+        return events
+
+    def wait_events(self, count, route="archive", timeout=60):
+        """Flushes and waits until a route's files hold at least count events."""
+        deadline = time.time() + timeout
+        n = -1
+        while time.time() < deadline:
+            try:
+                self.flush()
+            except (AssertionError, OSError):
+                pass
+            n = len(self.read_events(route))
+            if n >= count:
+                return self.read_events(route)
+            time.sleep(0.3)
+        raise AssertionError("only %d of %d events arrived on route %s" % (n, count, route))
+
+
+def send_tool(pipeline, *args, timeout=600):
+    """Runs hamustro-send against the pipeline; returns (rc, stdout)."""
+    cmd = [os.path.join(BIN, "hamustro-send"), "--config", pipeline.config_path,
+           "--url", "http://127.0.0.1:%d/api/v1/track" % pipeline.port] + list(args)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, p.stdout.decode() + p.stderr.decode()
+
+
+def read_record(path):
+    """The (session, nr) pairs hamustro-send recorded as answered 200."""
+    pairs = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    s, nr = line.split("\t")
+                    pairs.append((s, int(nr)))
+    return pairs

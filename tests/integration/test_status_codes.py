@@ -1,0 +1,159 @@
+"""Every status code of the client protocol (ARCHITECTURE section 2), for
+protobuf and JSON bodies, one and many payloads, signature required and
+optional, against the real ingest, router and file sink."""
+
+import hashlib
+import json
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness as h  # noqa: E402
+
+
+class StatusCodes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.p = h.Pipeline(ingest={"max_body_bytes": 65536}).start_all()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.p.close()
+
+    def assertError(self, answer, status, reason_part):
+        got, headers, body = answer
+        self.assertEqual(got, status, body)
+        self.assertIn("application/json", headers.get("content-type", ""))
+        err = json.loads(body)["error"]
+        self.assertIn(reason_part.lower(), err.lower())
+
+    def test_200_protobuf_one_and_many(self):
+        for n in (1, 25):
+            c = h.make_collection(n, device="dev-pb-%d" % n)
+            status, _, body = self.p.track(h.encode_collection(c))
+            self.assertEqual(status, 200, body)
+
+    def test_200_json_original_and_camel_names(self):
+        for camel in (False, True):
+            c = h.make_collection(3, device="dev-json-%s" % camel)
+            status, _, body = self.p.track(h.collection_json(c, camel), "application/json")
+            self.assertEqual(status, 200, body)
+
+    def test_content_type_parameters_accepted(self):
+        c = h.make_collection(1, device="dev-charset")
+        status, _, body = self.p.track(h.encode_collection(c),
+                                       "application/protobuf; charset=binary")
+        self.assertEqual(status, 200, body)
+
+    def test_204_no_payloads(self):
+        c = h.make_collection(0)
+        self.assertEqual(self.p.track(h.encode_collection(c))[0], 204)
+        self.assertEqual(self.p.track(h.collection_json(c), "application/json")[0], 204)
+
+    def test_400_malformed_bodies(self):
+        self.assertError(self.p.track(b"\xff\xff\xff garbage"), 400, "protobuf")
+        self.assertError(self.p.track(b"{not json", "application/json"), 400, "json")
+        # A body that is not what its Content-Type says.
+        c = h.make_collection(1)
+        self.assertEqual(self.p.track(h.collection_json(c), "application/protobuf")[0], 400)
+        self.assertEqual(self.p.track(h.encode_collection(c), "application/json")[0], 400)
+
+    def test_400_missing_required_fields(self):
+        for field in ("device_id", "client_id", "session", "system_version",
+                      "product_version", "env"):
+            c = h.make_collection(1)
+            del c[field]
+            self.assertEqual(self.p.track(h.encode_collection(c))[0], 400, field)
+            self.assertError(self.p.track(h.collection_json(c), "application/json"), 400, field)
+        for field in ("at", "event", "nr"):
+            c = h.make_collection(1)
+            del c["payloads"][0][field]
+            self.assertEqual(self.p.track(h.encode_collection(c))[0], 400, field)
+            self.assertError(self.p.track(h.collection_json(c), "application/json"), 400, field)
+
+    def test_400_wrong_session(self):
+        c = h.make_collection(1)
+        c["session"] = "0" * 32
+        self.assertError(self.p.track(h.encode_collection(c)), 400, "session")
+
+    def test_401_signature(self):
+        body = h.encode_collection(h.make_collection(1))
+        self.assertError(self.p.track(body, signed=False), 401, "X-Hamustro")
+        self.assertError(self.p.track(body, secret="wrong"), 401, "signature")
+        self.assertError(self.p.track(body, signed=False, extra={"X-Hamustro-Time": "1"}),
+                         401, "X-Hamustro-Signature")
+        sig = h.signature(body, "1")
+        self.assertError(self.p.track(body, signed=False, extra={"X-Hamustro-Signature": sig}),
+                         401, "X-Hamustro-Time")
+
+    def test_405_wrong_method_with_allow(self):
+        status, headers, _ = self.p.request("GET", "/api/v1/track")
+        self.assertEqual(status, 405)
+        self.assertIn("POST", headers.get("allow", ""))
+        status, headers, _ = self.p.request("GET", "/api/flush")
+        self.assertEqual(status, 405)
+        self.assertIn("POST", headers.get("allow", ""))
+
+    def test_413_body_too_large(self):
+        body = b"x" * 70000
+        self.assertError(self.p.track(body), 413, "")
+
+    def test_415_content_type(self):
+        body = h.encode_collection(h.make_collection(1))
+        self.assertError(self.p.track(body, content_type=None), 415, "content-type")
+        self.assertError(self.p.track(body, content_type="text/plain"), 415, "content-type")
+
+    def test_health(self):
+        status, _, body = self.p.request("GET", "/api/health")
+        self.assertEqual(status, 200)
+        self.assertIs(json.loads(body)["up"], True)
+
+    def test_flush_keys(self):
+        good = hashlib.sha256(b"mk").hexdigest()
+        self.assertEqual(self.p.request("POST", "/api/flush",
+                                        headers={"X-Hamustro-Maintenance-Key": good})[0], 200)
+        self.assertError(self.p.request("POST", "/api/flush"), 401, "")
+        self.assertError(self.p.request("POST", "/api/flush",
+                                        headers={"X-Hamustro-Maintenance-Key": "00" * 32}),
+                         401, "")
+
+    def test_404_unknown_path(self):
+        self.assertEqual(self.p.request("GET", "/nope")[0], 404)
+
+
+class SignatureOptional(unittest.TestCase):
+    def test_unsigned_accepted_signed_checked(self):
+        with h.Pipeline(signature="optional", maintenance_key="") as p:
+            p.start_all()
+            body = h.encode_collection(h.make_collection(2))
+            self.assertEqual(p.track(body, signed=False)[0], 200)
+            self.assertEqual(p.track(body)[0], 200)
+            # A client that sends either header has both checked.
+            self.assertEqual(p.track(body, secret="wrong")[0], 401)
+            self.assertEqual(p.track(body, signed=False, extra={"X-Hamustro-Time": "1"})[0], 401)
+            # No maintenance key configured: flush is unavailable.
+            self.assertEqual(p.request("POST", "/api/flush",
+                                       headers={"X-Hamustro-Maintenance-Key": "x"})[0], 503)
+
+
+class RouterDown(unittest.TestCase):
+    def test_503_when_router_down(self):
+        with h.Pipeline(ingest={"router_timeout_ms": 300}) as p:
+            p.start_all()
+            p.stop("router")
+            body = h.encode_collection(h.make_collection(1))
+            status, headers, _ = p.track(body)
+            self.assertEqual(status, 503)
+            self.assertIn("retry-after", headers)
+            status, _, _ = p.request("GET", "/api/health")
+            deadline = time.time() + 5
+            while status != 503 and time.time() < deadline:
+                time.sleep(0.2)
+                status, _, _ = p.request("GET", "/api/health")
+            self.assertEqual(status, 503)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

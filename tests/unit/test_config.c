@@ -1,0 +1,244 @@
+/*  test_config: the config table, the original's config, and the errors
+    that name file, key and reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static char err[1024];
+
+static hm_config_t *
+s_parse (const char *json)
+{
+    err[0] = '\0';
+    return hm_config_parse (json, "test.json", err, sizeof err);
+}
+
+static void
+s_expect_error (const char *json, const char *key, const char *reason_part)
+{
+    hm_config_t *cfg = s_parse (json);
+    assert_null (cfg);
+    char want[256];
+    snprintf (want, sizeof want, "test.json: %s: ", key);
+    if (strncmp (err, want, strlen (want)) != 0)
+        fail_msg ("error \"%s\" does not start with \"%s\"", err, want);
+    if (!strstr (err, reason_part))
+        fail_msg ("error \"%s\" does not mention \"%s\"", err, reason_part);
+}
+
+static void
+test_embedded_default (void **state)
+{
+    (void) state;
+    unsetenv ("HAMUSTRO_CONFIG");
+    unsetenv ("HAMUSTRO_HOST");
+    unsetenv ("HAMUSTRO_PORT");
+    hm_config_t *cfg = hm_config_load (NULL, err, sizeof err);
+    assert_non_null (cfg);
+    assert_string_equal (cfg->path, "(embedded default)");
+    assert_int_equal (cfg->route_count, 1);
+    const hm_route_config_t *r = hm_config_route (cfg, "archive");
+    assert_non_null (r);
+    assert_string_equal (r->sink, "file");
+    assert_string_equal (r->file_path, "var/events/{date}/");
+    assert_true (r->compress);
+    assert_int_equal (r->format, HM_FORMAT_JSON);
+    assert_string_equal (r->endpoint, "ipc://var/run/route-archive.ipc");
+    assert_string_equal (r->dead_letter, "var/data/dead-letter/archive.jsonl");
+    assert_string_equal (cfg->router_endpoint, "ipc://var/run/router.ipc");
+    assert_int_equal (cfg->port, 8080);
+    assert_string_equal (cfg->host, "127.0.0.1");
+    assert_true (cfg->signature_required);
+    assert_null (cfg->maintenance_key);
+    assert_int_equal (cfg->durability, HM_DURABILITY_FSYNC);
+    hm_config_destroy (&cfg);
+    assert_null (cfg);
+    hm_config_destroy (&cfg); /* safe twice */
+}
+
+/* The original Hamustro's sample: every dialect's section present with
+   placeholder values, one selected by "dialect". */
+static const char *original_sample =
+    "{\"dialect\":\"s3\",\"logfile\":\"\",\"max_worker_size\":5,\"max_queue_size\":100,"
+    "\"retry_attempt\":3,\"buffer_size\":5000,\"spread_buffer_size\":false,"
+    "\"shared_secret\":\"ultrasafesecret\",\"signature\":\"optional\",\"maintenance_key\":\"mk\","
+    "\"masked_ip\":true,\"auto_flush_interval\":2,"
+    "\"aqs\":{\"account\":\"\",\"access_key\":\"\",\"queue_name\":\"name of the queue\"},"
+    "\"abs\":{\"account\":\"\",\"access_key\":\"\",\"container\":\"c\",\"blob_path\":\"p/{date}/\","
+    "\"file_format\":\"json|csv\"},"
+    "\"sns\":{\"region\":\"\",\"access_key_id\":\"\",\"secret_access_key\":\"\",\"topic_arn\":\"sns:...\"},"
+    "\"s3\":{\"region\":\"eu-west-1\",\"endpoint\":\"\",\"access_key_id\":\"A\",\"secret_access_key\":\"S\","
+    "\"bucket\":\"b\",\"blob_path\":\"path/{date}/\",\"file_format\":\"csv\"}}";
+
+static void
+test_original_config_is_one_route (void **state)
+{
+    (void) state;
+    hm_config_t *cfg = s_parse (original_sample);
+    if (!cfg)
+        fail_msg ("%s", err);
+    assert_int_equal (cfg->route_count, 1);
+    const hm_route_config_t *r = &cfg->routes[0];
+    assert_string_equal (r->name, "s3");
+    assert_string_equal (r->sink, "s3");
+    assert_int_equal (r->format, HM_FORMAT_CSV);
+    assert_int_equal (r->max_events, 5000);      /* buffer_size */
+    assert_int_equal (r->max_age_ms, 2 * 60000); /* auto_flush_interval, minutes */
+    assert_int_equal (cfg->sink_credit, 5);      /* max_worker_size */
+    assert_non_null (strstr (r->section_json, "\"bucket\":\"b\""));
+    assert_false (cfg->signature_required);
+    assert_true (cfg->masked_ip);
+    assert_string_equal (cfg->maintenance_key, "mk");
+    assert_null (cfg->logfile);
+    hm_config_destroy (&cfg);
+}
+
+static void
+test_original_file_dialect (void **state)
+{
+    (void) state;
+    hm_config_t *cfg = s_parse ("{\"dialect\":\"file\",\"shared_secret\":\"s\",\"maintance_key\":\"old\","
+                                "\"file\":{\"file_path\":\"/tmp/x/{date}\",\"file_format\":\"json\","
+                                "\"compress\":true}}");
+    if (!cfg)
+        fail_msg ("%s", err);
+    assert_string_equal (cfg->routes[0].name, "file");
+    assert_string_equal (cfg->routes[0].file_path, "/tmp/x/{date}");
+    assert_true (cfg->routes[0].compress);
+    assert_string_equal (cfg->maintenance_key, "old"); /* the original's old spelling */
+    hm_config_destroy (&cfg);
+}
+
+static void
+test_routes_with_filters (void **state)
+{
+    (void) state;
+    hm_config_t *cfg = s_parse (
+        "{\"shared_secret\":\"s\",\"router\":{\"run_dir\":\"/r\",\"durability\":\"write\"},"
+        "\"routes\":{\"a\":{\"sink\":\"file\",\"max_events\":7,\"max_bytes\":4096,\"max_age\":0.5,"
+        "\"filter\":{\"event\":\"Client.*\",\"env\":\"BETA\"},\"file\":{\"file_path\":\"x\"}},"
+        "\"b\":{\"sink\":\"queue\",\"filter\":{\"env\":3},\"aqs\":{\"account\":\"acc\","
+        "\"encoding\":\"base64\"}}}}");
+    if (!cfg)
+        fail_msg ("%s", err);
+    assert_int_equal (cfg->route_count, 2);
+    const hm_route_config_t *a = hm_config_route (cfg, "a");
+    assert_int_equal (a->max_events, 7);
+    assert_int_equal (a->max_bytes, 4096);
+    assert_int_equal (a->max_age_ms, 500);
+    assert_string_equal (a->filter_event, "Client.*");
+    assert_int_equal (a->filter_env, 4);
+    const hm_route_config_t *b = hm_config_route (cfg, "b");
+    assert_string_equal (b->sink, "aqs");
+    assert_int_equal (b->filter_env, 3);
+    assert_string_equal (b->endpoint, "ipc:///r/route-b.ipc");
+    assert_int_equal (cfg->durability, HM_DURABILITY_WRITE);
+    assert_null (hm_config_route (cfg, "c"));
+    hm_config_destroy (&cfg);
+}
+
+static void
+test_errors_name_key_and_reason (void **state)
+{
+    (void) state;
+    s_expect_error ("{\"shared_secret\":\"s\",\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"},"
+                    "\"colour\":1}", "colour", "unknown key");
+    s_expect_error ("{\"shared_secret\":\"s\",\"signature\":\"sometimes\",\"dialect\":\"file\","
+                    "\"file\":{\"file_path\":\"x\"}}", "signature", "\"required\" or \"optional\"");
+    s_expect_error ("{\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}", "shared_secret",
+                    "missing");
+    s_expect_error ("{\"shared_secret\":\"s\",\"dialect\":\"ftp\"}", "dialect", "unsupported");
+    s_expect_error ("{\"shared_secret\":\"s\",\"dialect\":\"file\",\"file\":{\"file_path\":\"x\","
+                    "\"file_format\":\"xml\"}}", "file.file_format", "\"json\" or \"csv\"");
+    s_expect_error ("{\"shared_secret\":\"s\",\"dialect\":\"file\",\"file\":{\"file_format\":\"json\"}}",
+                    "file.file_path", "missing");
+    s_expect_error ("{\"shared_secret\":\"s\",\"ingest\":{\"port\":\"80\"},\"dialect\":\"file\","
+                    "\"file\":{\"file_path\":\"x\"}}", "ingest.port", "whole number");
+    s_expect_error ("{\"shared_secret\":\"s\",\"ingest\":{\"port\":70000},\"dialect\":\"file\","
+                    "\"file\":{\"file_path\":\"x\"}}", "ingest.port", "between 1 and 65535");
+    s_expect_error ("{\"shared_secret\":\"s\",\"router\":{\"durability\":\"maybe\"},"
+                    "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}", "router.durability",
+                    "\"fsync\" or \"write\"");
+    s_expect_error ("{\"shared_secret\":\"s\",\"routes\":{\"a\":{\"sink\":\"file\","
+                    "\"file\":{\"file_path\":\"x\",\"bucket\":\"b\"}}}}", "routes.a.file.bucket",
+                    "unknown key");
+    s_expect_error ("{\"shared_secret\":\"s\",\"routes\":{\"a\":{\"sink\":\"file\"}}}",
+                    "routes.a.file", "missing");
+    s_expect_error ("{\"shared_secret\":\"s\",\"routes\":{\"a b\":{\"sink\":\"file\"}}}",
+                    "routes.a b", "route name");
+    s_expect_error ("{\"shared_secret\":\"s\",\"routes\":{\"a\":{\"sink\":\"file\","
+                    "\"filter\":{\"env\":\"LIVE\"},\"file\":{\"file_path\":\"x\"}}}}",
+                    "routes.a.filter.env", "Environment");
+    s_expect_error ("{\"shared_secret\":\"s\",\"routes\":{}}", "routes", "at least one route");
+    s_expect_error ("{\"shared_secret\":\"s\",\"routes\":{\"a\":{\"sink\":\"file\","
+                    "\"file\":{\"file_path\":\"x\"}}},\"dialect\":\"file\"}", "dialect", "not both");
+    s_expect_error ("{\"shared_secret\":\"s\",\"sink\":{\"retry_min_ms\":500,\"retry_max_ms\":10},"
+                    "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}", "sink.retry_max_ms",
+                    "below");
+    s_expect_error ("[1,2]", "(top level)", "object");
+    /* A syntax error names the line. */
+    assert_null (s_parse ("{\n\"shared_secret\":\n}"));
+    assert_non_null (strstr (err, "test.json: (syntax): not valid JSON near line 3"));
+}
+
+static void
+test_environment_overrides (void **state)
+{
+    (void) state;
+    setenv ("HAMUSTRO_HOST", "0.0.0.0", 1);
+    setenv ("HAMUSTRO_PORT", "9099", 1);
+    hm_config_t *cfg = hm_config_load (NULL, err, sizeof err);
+    assert_non_null (cfg);
+    assert_string_equal (cfg->host, "0.0.0.0");
+    assert_int_equal (cfg->port, 9099);
+    hm_config_destroy (&cfg);
+    setenv ("HAMUSTRO_PORT", "http", 1);
+    assert_null (hm_config_load (NULL, err, sizeof err));
+    assert_non_null (strstr (err, "HAMUSTRO_PORT"));
+    unsetenv ("HAMUSTRO_PORT");
+    unsetenv ("HAMUSTRO_HOST");
+}
+
+static void
+test_load_from_file (void **state)
+{
+    (void) state;
+    char path[] = "/tmp/hm-test-config-XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    FILE *f = fdopen (fd, "w");
+    fputs (original_sample, f);
+    fclose (f);
+    setenv ("HAMUSTRO_CONFIG", path, 1);
+    hm_config_t *cfg = hm_config_load (NULL, err, sizeof err);
+    unsetenv ("HAMUSTRO_CONFIG");
+    assert_non_null (cfg);
+    assert_string_equal (cfg->path, path);
+    hm_config_destroy (&cfg);
+    unlink (path);
+    assert_null (hm_config_load (path, err, sizeof err));
+    assert_non_null (strstr (err, "cannot open"));
+    assert_non_null (strstr (err, path));
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_embedded_default),
+        cmocka_unit_test (test_original_config_is_one_route),
+        cmocka_unit_test (test_original_file_dialect),
+        cmocka_unit_test (test_routes_with_filters),
+        cmocka_unit_test (test_errors_name_key_and_reason),
+        cmocka_unit_test (test_environment_overrides),
+        cmocka_unit_test (test_load_from_file),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
