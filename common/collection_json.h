@@ -10,7 +10,7 @@
 #include "payload.pb-c.h"
 
 /* Returns a Collection (free with hm_collection_json_free) or NULL with a
-   reason in errbuf ("payloads[2].nr: missing required field"). Every
+   reason in errbuf ("payloads[2].nr: required field missing"). Every
    required field is checked. */
 Collection *hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errlen);
 void hm_collection_json_free (Collection *c);

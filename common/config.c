@@ -56,10 +56,12 @@ s_known_keys (s_ctx_t *ctx, const cJSON *obj, const char *path, const char *cons
     return 0;
 }
 
+/* Key paths are short; a cut one only shortens an error message. */
 static void
 s_keypath (char *out, size_t cap, const char *path, const char *name)
 {
-    snprintf (out, cap, "%s%s%s", path, *path ? "." : "", name);
+    if (snprintf (out, cap, "%s%s%s", path, *path ? "." : "", name) >= (int) cap)
+        out[cap - 1] = '\0';
 }
 
 /* Reads an optional string; *dst keeps its value when the key is absent. */

@@ -1,0 +1,368 @@
+/*  encode: an event as the original Hamustro wrote it.
+
+    The original was written in Go and its files are read by existing
+    pipelines, so the bytes must match what Go 1.6's encoding/json Encoder
+    and encoding/csv Writer produced for its event struct, quirks included:
+    HTML characters escaped in JSON, U+2028/2029 escaped, every invalid
+    UTF-8 byte turned into U+FFFD, CSV fields quoted only when Go quoted
+    them. Each encoder appends a whole record or nothing: on failure (the
+    buffer's bound) the buffer is rolled back to where it was. */
+#include "encode.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "event.h"
+
+#define HM_CSV_COMMA '\001'
+
+static const char s_hex[] = "0123456789abcdef";
+
+static void
+s_rollback (hm_buf_t *out, size_t mark)
+{
+    out->len = mark;
+    if (out->data)
+        out->data[mark] = '\0';
+}
+
+/* Decodes one UTF-8 sequence at p (n bytes available) the way Go's
+   utf8.DecodeRuneInString does: returns its length and the code point, or
+   0 when the bytes are not valid UTF-8 (overlong forms, surrogates, values
+   past U+10FFFF and truncated sequences are all invalid, one byte at a time). */
+static size_t
+s_utf8_decode (const uint8_t *p, size_t n, uint32_t *cp)
+{
+    uint8_t b = p[0];
+    if (b < 0x80) {
+        *cp = b;
+        return 1;
+    }
+    size_t len;
+    uint8_t lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    if (b >= 0xc2 && b <= 0xdf)
+        len = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+        len = 3;
+        if (b == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (b == 0xed)
+            hi = 0x9f; /* surrogates */
+    }
+    else if (b >= 0xf0 && b <= 0xf4) {
+        len = 4;
+        if (b == 0xf0)
+            lo = 0x90; /* overlong */
+        else if (b == 0xf4)
+            hi = 0x8f; /* past U+10FFFF */
+    }
+    else
+        return 0;
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    uint32_t c = b & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    *cp = c;
+    return len;
+}
+
+int
+hm_json_string (hm_buf_t *out, const char *s, size_t len)
+{
+    size_t mark = out->len;
+    const uint8_t *p = (const uint8_t *)s;
+    if (hm_buf_putc (out, '"') != 0)
+        goto fail;
+    size_t start = 0; /* first byte not yet copied */
+    size_t i = 0;
+    while (i < len) {
+        uint8_t b = p[i];
+        char esc[8];
+        size_t esc_len = 0;
+        size_t step = 1;
+        if (b < 0x80) {
+            if (b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&') {
+                i++;
+                continue;
+            }
+            esc[0] = '\\';
+            if (b == '"' || b == '\\') {
+                esc[1] = (char)b;
+                esc_len = 2;
+            }
+            else if (b == '\n' || b == '\r' || b == '\t') {
+                esc[1] = b == '\n' ? 'n' : b == '\r' ? 'r' : 't';
+                esc_len = 2;
+            }
+            else {
+                memcpy (esc + 1, "u00", 3);
+                esc[4] = s_hex[b >> 4];
+                esc[5] = s_hex[b & 0x0f];
+                esc_len = 6;
+            }
+        }
+        else {
+            uint32_t cp;
+            size_t n = s_utf8_decode (p + i, len - i, &cp);
+            if (n == 0) {
+                memcpy (esc, "\\ufffd", 6);
+                esc_len = 6;
+            }
+            else if (cp == 0x2028 || cp == 0x2029) {
+                /* Valid JSON but not valid JavaScript: Go escapes them. */
+                memcpy (esc, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
+                esc_len = 6;
+                step = n;
+            }
+            else {
+                i += n;
+                continue;
+            }
+        }
+        if (hm_buf_append (out, s + start, i - start) != 0 ||
+            hm_buf_append (out, esc, esc_len) != 0)
+            goto fail;
+        i += step;
+        start = i;
+    }
+    if (hm_buf_append (out, s + start, len - start) != 0 || hm_buf_putc (out, '"') != 0)
+        goto fail;
+    return 0;
+fail:
+    s_rollback (out, mark);
+    return -1;
+}
+
+void
+hm_format_at (uint64_t at, char out[20])
+{
+    /* Go converted the uint64 to int64 for time.Unix, so do the same. */
+    time_t t = (time_t)(int64_t)at;
+    struct tm tm;
+    if (!gmtime_r (&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+        /* Only for absurd times; the field keeps its fixed width. */
+        memcpy (out, "0000-00-00 00:00:00", 20);
+        return;
+    }
+    unsigned year = (unsigned)(tm.tm_year + 1900) % 10000;
+    snprintf (out, 20, "%04u-%02u-%02u %02u:%02u:%02u", year, (unsigned)(tm.tm_mon + 1) % 100,
+              (unsigned)tm.tm_mday % 100, (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100,
+              (unsigned)tm.tm_sec % 100);
+}
+
+/* The environment as Go's generated String() printed it: the enum name, or
+   the decimal number for a value the enum does not know. */
+static const char *
+s_env_text (int32_t env, char tmp[16])
+{
+    const char *name = hm_env_name (env);
+    if (name)
+        return name;
+    snprintf (tmp, 16, "%" PRId32, env);
+    return tmp;
+}
+
+static const char *
+s_str (const char *s)
+{
+    return s ? s : "";
+}
+
+/* One field of the flattened event: its JSON key, its value, and whether
+   the JSON line leaves it out when empty (Go's omitempty). */
+typedef struct {
+    const char *key;   /* JSON key and CSV column name */
+    const char *value; /* rendered text, never NULL */
+    bool omitempty;    /* left out of the JSON line when "" */
+    bool number;       /* written bare (nr), not as a string */
+} s_field_t;
+
+#define S_FIELDS 23
+
+static void
+s_fields (const Hm__Event *e, s_field_t f[S_FIELDS], char nr[16], char env[16], char at[20])
+{
+    snprintf (nr, 16, "%" PRIu32, e->nr);
+    const char *env_text = s_env_text (e->env, env);
+    hm_format_at (e->at, at);
+    s_field_t all[S_FIELDS] = {
+        {"device_id", s_str (e->device_id), false, false},
+        {"client_id", s_str (e->client_id), false, false},
+        {"session", s_str (e->session), false, false},
+        {"nr", nr, false, true},
+        {"env", env_text, false, false},
+        {"system_version", s_str (e->system_version), false, false},
+        {"product_version", s_str (e->product_version), false, false},
+        {"at", at, false, false},
+        {"timezone", s_str (e->timezone), false, false},
+        {"event", s_str (e->event), false, false},
+        {"device_make", s_str (e->device_make), true, false},
+        {"device_model", s_str (e->device_model), true, false},
+        {"system", s_str (e->system), true, false},
+        {"system_language", s_str (e->system_language), true, false},
+        {"browser", s_str (e->browser), true, false},
+        {"browser_version", s_str (e->browser_version), true, false},
+        {"product_git_hash", s_str (e->product_git_hash), true, false},
+        {"product_language", s_str (e->product_language), true, false},
+        {"user_id", s_str (e->user_id), true, false},
+        {"tenant_id", s_str (e->tenant_id), true, false},
+        {"ip", s_str (e->ip), true, false},
+        {"country", s_str (e->country), true, false},
+        /* Never empty in practice: the ingest renders "{}" for none. */
+        {"parameters", e->parameters && *e->parameters ? e->parameters : "{}", false, false},
+    };
+    memcpy (f, all, sizeof all);
+}
+
+int
+hm_encode_json (hm_buf_t *out, const Hm__Event *e)
+{
+    s_field_t f[S_FIELDS];
+    char nr[16], env[16], at[20];
+    s_fields (e, f, nr, env, at);
+
+    size_t mark = out->len;
+    bool first = true;
+    if (hm_buf_putc (out, '{') != 0)
+        goto fail;
+    for (size_t i = 0; i < S_FIELDS; i++) {
+        if (f[i].omitempty && f[i].value[0] == '\0')
+            continue;
+        if (!first && hm_buf_putc (out, ',') != 0)
+            goto fail;
+        first = false;
+        /* Keys are plain ASCII, so they need no escaping. */
+        if (hm_buf_putc (out, '"') != 0 || hm_buf_puts (out, f[i].key) != 0 ||
+            hm_buf_append (out, "\":", 2) != 0)
+            goto fail;
+        int rc = f[i].number ? hm_buf_puts (out, f[i].value)
+                             : hm_json_string (out, f[i].value, strlen (f[i].value));
+        if (rc != 0)
+            goto fail;
+    }
+    if (hm_buf_append (out, "}\n", 2) != 0)
+        goto fail;
+    return 0;
+fail:
+    s_rollback (out, mark);
+    return -1;
+}
+
+/* Go's unicode.IsSpace, which decides whether a CSV field that starts with
+   this rune must be quoted (Go 1.6 fieldNeedsQuotes: non-empty and holding
+   the separator, a quote, CR or LF, or exactly `\.`, or starting with a
+   space). */
+static bool
+s_is_space (uint32_t r)
+{
+    switch (r) {
+    case '\t':
+    case '\n':
+    case '\v':
+    case '\f':
+    case '\r':
+    case ' ':
+    case 0x85:
+    case 0xa0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202f:
+    case 0x205f:
+    case 0x3000:
+        return true;
+    default:
+        return r >= 0x2000 && r <= 0x200a;
+    }
+}
+
+static bool
+s_csv_needs_quotes (const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    /* Go quoted PostgreSQL's end-of-data marker too. */
+    if (len == 2 && s[0] == '\\' && s[1] == '.')
+        return true;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == HM_CSV_COMMA || s[i] == '"' || s[i] == '\r' || s[i] == '\n')
+            return true;
+    uint32_t r;
+    size_t n = s_utf8_decode ((const uint8_t *)s, len, &r);
+    return n > 0 && s_is_space (r);
+}
+
+/* A quoted field: Go's Writer walked the field rune by rune and wrote each
+   with WriteRune, so inside quotes (and only there) an invalid UTF-8 byte
+   came out as U+FFFD. CR and LF are kept as they are (UseCRLF false). */
+static int
+s_csv_quoted (hm_buf_t *out, const char *s, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    if (hm_buf_putc (out, '"') != 0)
+        return -1;
+    size_t start = 0;
+    size_t i = 0;
+    while (i < len) {
+        uint32_t r;
+        size_t n = s_utf8_decode (p + i, len - i, &r);
+        const char *rep = NULL;
+        size_t rep_len = 0;
+        if (n == 0) {
+            rep = "\xef\xbf\xbd";
+            rep_len = 3;
+            n = 1;
+        }
+        else if (r == '"') {
+            rep = "\"\"";
+            rep_len = 2;
+        }
+        if (rep) {
+            if (hm_buf_append (out, s + start, i - start) != 0 ||
+                hm_buf_append (out, rep, rep_len) != 0)
+                return -1;
+            start = i + n;
+        }
+        i += n;
+    }
+    if (hm_buf_append (out, s + start, len - start) != 0)
+        return -1;
+    return hm_buf_putc (out, '"');
+}
+
+int
+hm_encode_csv (hm_buf_t *out, const Hm__Event *e)
+{
+    s_field_t f[S_FIELDS];
+    char nr[16], env[16], at[20];
+    s_fields (e, f, nr, env, at);
+
+    size_t mark = out->len;
+    for (size_t i = 0; i < S_FIELDS; i++) {
+        if (i > 0 && hm_buf_putc (out, HM_CSV_COMMA) != 0)
+            goto fail;
+        size_t len = strlen (f[i].value);
+        int rc = s_csv_needs_quotes (f[i].value, len) ? s_csv_quoted (out, f[i].value, len)
+                                                      : hm_buf_append (out, f[i].value, len);
+        if (rc != 0)
+            goto fail;
+    }
+    if (hm_buf_putc (out, '\n') != 0)
+        goto fail;
+    return 0;
+fail:
+    s_rollback (out, mark);
+    return -1;
+}
+
+int
+hm_encode (hm_buf_t *out, const Hm__Event *e, hm_format_t format)
+{
+    return format == HM_FORMAT_CSV ? hm_encode_csv (out, e) : hm_encode_json (out, e);
+}

@@ -1,0 +1,293 @@
+/*  event: one client Collection turned into the pipeline's flattened events.
+
+    The ingest does this once per request so that every route and every
+    format sees the same values: the client IP resolved and masked, the
+    parameters rendered to their JSON text. Rendering of the env name and
+    the time is left to the encoders (encode.c). */
+#include "event.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encode.h"
+#include "hm_buf.h"
+
+const char *
+hm_env_name (int env)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value (&environment__descriptor, env);
+    return v ? v->name : NULL;
+}
+
+int
+hm_env_from_name (const char *name)
+{
+    if (!name)
+        return -1;
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value_by_name (&environment__descriptor, name);
+    return v ? v->value : -1;
+}
+
+/* A parameter and where it stood in the request, so that sorting by name
+   keeps repeated names in request order and the last one can win. */
+typedef struct {
+    const Parameter *param; /* the parameter, owned by the collection */
+    size_t index;           /* its position in the request */
+} s_param_ref_t;
+
+static int
+s_param_ref_cmp (const void *a, const void *b)
+{
+    const s_param_ref_t *x = a, *y = b;
+    int c = strcmp (x->param->name ? x->param->name : "", y->param->name ? y->param->name : "");
+    if (c != 0)
+        return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+char *
+hm_parameters_json (Parameter **params, size_t n)
+{
+    s_param_ref_t *refs = NULL;
+    hm_buf_t out;
+    hm_buf_init (&out, 0);
+    if (n > 0) {
+        refs = calloc (n, sizeof *refs);
+        if (!refs)
+            goto fail;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (params[i])
+            refs[m++] = (s_param_ref_t){params[i], i};
+    qsort (refs, m, sizeof *refs, s_param_ref_cmp);
+
+    if (hm_buf_putc (&out, '{') != 0)
+        goto fail;
+    bool first = true;
+    for (size_t i = 0; i < m; i++) {
+        const char *name = refs[i].param->name ? refs[i].param->name : "";
+        /* Go's map kept only the last value of a name: skip all but it. */
+        if (i + 1 < m) {
+            const char *next = refs[i + 1].param->name ? refs[i + 1].param->name : "";
+            if (strcmp (name, next) == 0)
+                continue;
+        }
+        const char *value = refs[i].param->value ? refs[i].param->value : "";
+        if ((!first && hm_buf_putc (&out, ',') != 0) ||
+            hm_json_string (&out, name, strlen (name)) != 0 || hm_buf_putc (&out, ':') != 0 ||
+            hm_json_string (&out, value, strlen (value)) != 0)
+            goto fail;
+        first = false;
+    }
+    if (hm_buf_putc (&out, '}') != 0)
+        goto fail;
+    free (refs);
+    return hm_buf_steal (&out, NULL);
+fail:
+    free (refs);
+    hm_buf_free (&out);
+    return NULL;
+}
+
+/* An address parsed from a header: IPv4 (IPv4-mapped IPv6 counts as IPv4)
+   or IPv6, in network byte order. */
+typedef struct {
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* 4 or 16 bytes used */
+} s_addr_t;
+
+static const uint8_t s_v4_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+static int
+s_addr_parse (const char *text, s_addr_t *a)
+{
+    if (inet_pton (AF_INET, text, a->addr) == 1) {
+        a->family = AF_INET;
+        return 0;
+    }
+    uint8_t v6[16];
+    if (inet_pton (AF_INET6, text, v6) == 1) {
+        if (memcmp (v6, s_v4_mapped_prefix, 12) == 0) {
+            a->family = AF_INET;
+            memcpy (a->addr, v6 + 12, 4);
+        }
+        else {
+            a->family = AF_INET6;
+            memcpy (a->addr, v6, 16);
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int
+s_addr_format (const s_addr_t *a, char *out, size_t cap)
+{
+    return inet_ntop (a->family, a->addr, out, (socklen_t)cap) ? 0 : -1;
+}
+
+/* Whether an address may be recorded as a client's: not private, shared
+   (CGNAT), loopback, link-local or unspecified, as the original filtered. */
+static bool
+s_addr_public (const s_addr_t *a)
+{
+    const uint8_t *b = a->addr;
+    if (a->family == AF_INET) {
+        if (b[0] == 0 || b[0] == 10 || b[0] == 127)
+            return false;
+        if (b[0] == 100 && (b[1] & 0xc0) == 64)
+            return false;
+        if (b[0] == 169 && b[1] == 254)
+            return false;
+        if (b[0] == 172 && (b[1] & 0xf0) == 16)
+            return false;
+        if (b[0] == 192 && b[1] == 168)
+            return false;
+        return true;
+    }
+    static const uint8_t zero[16] = {0};
+    if (memcmp (b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1))
+        return false; /* :: and ::1 */
+    if ((b[0] & 0xfe) == 0xfc)
+        return false; /* fc00::/7 unique local */
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+        return false; /* fe80::/10 link-local */
+    return true;
+}
+
+/* Trims [start, end) of spaces and tabs, parses it, and writes it to out
+   when it is a public address. */
+static bool
+s_try_candidate (const char *start, const char *end, char out[64])
+{
+    while (start < end && (*start == ' ' || *start == '\t'))
+        start++;
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    size_t len = (size_t)(end - start);
+    if (len == 0 || len >= 64)
+        return false;
+    char text[64];
+    memcpy (text, start, len);
+    text[len] = '\0';
+    s_addr_t a;
+    if (s_addr_parse (text, &a) != 0 || !s_addr_public (&a))
+        return false;
+    return s_addr_format (&a, out, 64) == 0;
+}
+
+void
+hm_client_ip (const char *x_forwarded_for, const char *x_real_ip, const char *peer, char out[64])
+{
+    out[0] = '\0';
+    if (x_forwarded_for) {
+        const char *p = x_forwarded_for;
+        for (;;) {
+            const char *comma = strchr (p, ',');
+            const char *end = comma ? comma : p + strlen (p);
+            if (s_try_candidate (p, end, out))
+                return;
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+    }
+    if (x_real_ip && s_try_candidate (x_real_ip, x_real_ip + strlen (x_real_ip), out))
+        return;
+    if (peer && s_try_candidate (peer, peer + strlen (peer), out))
+        return;
+    out[0] = '\0';
+}
+
+void
+hm_mask_ip (char *ip, size_t cap)
+{
+    if (!ip || cap == 0)
+        return;
+    s_addr_t a;
+    if (s_addr_parse (ip, &a) != 0)
+        return;
+    if (a.family == AF_INET)
+        a.addr[3] = 0;
+    else
+        memset (a.addr + 6, 0, 10);
+    char text[64];
+    if (s_addr_format (&a, text, sizeof text) == 0 && strlen (text) < cap)
+        strcpy (ip, text);
+}
+
+Hm__Event *
+hm_events_build (const Collection *c, const char *fallback_ip, bool masked_ip)
+{
+    size_t n = c->n_payloads;
+    /* One element even for no payloads, so NULL always means failure. */
+    Hm__Event *events = calloc (n ? n : 1, sizeof *events);
+    if (!events)
+        return NULL;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const Payload *p = c->payloads[i];
+        Hm__Event *e = &events[i];
+        hm__event__init (e);
+        e->device_id = c->device_id;
+        e->client_id = c->client_id;
+        e->session = c->session;
+        e->has_nr = true;
+        e->nr = p->nr;
+        e->has_env = true;
+        e->env = (int32_t)c->env;
+        e->system_version = c->system_version;
+        e->product_version = c->product_version;
+        e->has_at = true;
+        e->at = p->at;
+        e->timezone = p->timezone;
+        e->event = p->event;
+        e->device_make = c->device_make;
+        e->device_model = c->device_model;
+        e->system = c->system;
+        e->system_language = c->system_language;
+        e->browser = c->browser;
+        e->browser_version = c->browser_version;
+        e->product_git_hash = c->product_git_hash;
+        e->product_language = c->product_language;
+        e->user_id = p->user_id;
+        e->tenant_id = p->tenant_id;
+        e->country = p->country;
+
+        /* ip and parameters are always allocated here: hm_events_free
+           frees exactly these two. Masking rewrites the ip in place in
+           canonical form, so the copy has room for any address text. */
+        const char *ip = p->ip && *p->ip ? p->ip : fallback_ip ? fallback_ip : "";
+        size_t ip_len = strlen (ip);
+        size_t ip_cap = ip_len < 64 ? 64 : ip_len + 1;
+        e->ip = malloc (ip_cap);
+        e->parameters = hm_parameters_json (p->parameters, p->n_parameters);
+        if (!e->ip || !e->parameters) {
+            i++;
+            goto fail;
+        }
+        memcpy (e->ip, ip, ip_len + 1);
+        if (masked_ip)
+            hm_mask_ip (e->ip, ip_cap);
+    }
+    return events;
+fail:
+    hm_events_free (events, i);
+    return NULL;
+}
+
+void
+hm_events_free (Hm__Event *events, size_t n)
+{
+    if (!events)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free (events[i].ip);
+        free (events[i].parameters);
+    }
+    free (events);
+}

@@ -1,0 +1,120 @@
+/*  gz: gzip a buffer in one go with zlib, and the inverse.
+
+    Objects and files are written whole, so there is no streaming API: the
+    output is a standard gzip member (RFC 1952; deflateInit2 with
+    windowBits 15 + 16) that gunzip, S3 and Azure clients all read. Both
+    directions respect the output buffer's bound and fail cleanly past it,
+    which is what keeps hm_gunzip safe on untrusted input. */
+#include "gz.h"
+
+#include <string.h>
+#include <zlib.h>
+
+#define S_GZIP_WINDOW (15 + 16)
+#define S_CHUNK 65536
+
+static void
+s_rollback (hm_buf_t *out, size_t mark)
+{
+    out->len = mark;
+    if (out->data)
+        out->data[mark] = '\0';
+}
+
+/* Grows out by up to one chunk (less when near its limit) and points the
+   stream's output at the free space. -1 when the bound leaves no room. */
+static int
+s_make_room (hm_buf_t *out, z_stream *zs)
+{
+    size_t limit = out->limit ? out->limit : SIZE_MAX - 1;
+    size_t room = limit - out->len;
+    if (room == 0)
+        return -1;
+    size_t want = room < S_CHUNK ? room : S_CHUNK;
+    if (want > UINT32_MAX)
+        want = UINT32_MAX;
+    if (hm_buf_reserve (out, want) != 0)
+        return -1;
+    zs->next_out = (Bytef *)out->data + out->len;
+    zs->avail_out = (uInt)want;
+    return 0;
+}
+
+int
+hm_gzip (const void *data, size_t len, hm_buf_t *out)
+{
+    size_t mark = out->len;
+    z_stream zs;
+    memset (&zs, 0, sizeof zs);
+    if (deflateInit2 (&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, S_GZIP_WINDOW, 8,
+                      Z_DEFAULT_STRATEGY) != Z_OK)
+        return -1;
+    const Bytef *in = data;
+    size_t left = len;
+    int rc = Z_OK;
+    while (rc != Z_STREAM_END) {
+        /* avail_in is 32 bits: feed very large inputs in slices. */
+        if (zs.avail_in == 0 && left > 0) {
+            size_t slice = left > UINT32_MAX ? UINT32_MAX : left;
+            zs.next_in = (Bytef *)in;
+            zs.avail_in = (uInt)slice;
+            in += slice;
+            left -= slice;
+        }
+        if (s_make_room (out, &zs) != 0)
+            goto fail;
+        uInt before = zs.avail_out;
+        rc = deflate (&zs, left == 0 ? Z_FINISH : Z_NO_FLUSH);
+        out->len += before - zs.avail_out;
+        out->data[out->len] = '\0';
+        if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+            goto fail;
+    }
+    deflateEnd (&zs);
+    return 0;
+fail:
+    deflateEnd (&zs);
+    s_rollback (out, mark);
+    return -1;
+}
+
+int
+hm_gunzip (const void *data, size_t len, hm_buf_t *out)
+{
+    size_t mark = out->len;
+    z_stream zs;
+    memset (&zs, 0, sizeof zs);
+    if (inflateInit2 (&zs, S_GZIP_WINDOW) != Z_OK)
+        return -1;
+    const Bytef *in = data;
+    size_t left = len;
+    int rc = Z_OK;
+    while (rc != Z_STREAM_END) {
+        if (zs.avail_in == 0 && left > 0) {
+            size_t slice = left > UINT32_MAX ? UINT32_MAX : left;
+            zs.next_in = (Bytef *)in;
+            zs.avail_in = (uInt)slice;
+            in += slice;
+            left -= slice;
+        }
+        if (s_make_room (out, &zs) != 0)
+            goto fail;
+        uInt before = zs.avail_out;
+        rc = inflate (&zs, Z_NO_FLUSH);
+        out->len += before - zs.avail_out;
+        out->data[out->len] = '\0';
+        /* Z_BUF_ERROR here means no progress with room to write: the
+           input ended before the gzip member did. */
+        if (rc != Z_OK && rc != Z_STREAM_END)
+            goto fail;
+    }
+    /* Trailing bytes after the gzip member are not ours to ignore. */
+    if (zs.avail_in != 0 || left != 0)
+        goto fail;
+    inflateEnd (&zs);
+    return 0;
+fail:
+    inflateEnd (&zs);
+    s_rollback (out, mark);
+    return -1;
+}

@@ -1,0 +1,295 @@
+/*  test_event: a Collection flattened into events, the parameters' JSON
+    text, and which client IP gets recorded (and how it is masked). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+
+static void
+test_env_names (void **state)
+{
+    (void)state;
+    assert_string_equal (hm_env_name (0), "PRODUCTION");
+    assert_string_equal (hm_env_name (11), "DEVELOPMENT");
+    assert_null (hm_env_name (12));
+    assert_null (hm_env_name (-1));
+    assert_int_equal (hm_env_from_name ("DEVELOPMENT"), 11);
+    assert_int_equal (hm_env_from_name ("GENERAL_AVAILABILITY"), 1);
+    assert_int_equal (hm_env_from_name ("development"), -1);
+    assert_int_equal (hm_env_from_name ("11"), -1);
+    assert_int_equal (hm_env_from_name (NULL), -1);
+}
+
+static void
+test_parameters_json (void **state)
+{
+    (void)state;
+    Parameter p[5];
+    Parameter *pp[5];
+    const char *kv[5][2] = {{"b", "2"}, {"a", "1"}, {"b", "3"}, {"c", "<x\"y>"}, {"B", "up"}};
+    for (int i = 0; i < 5; i++) {
+        parameter__init (&p[i]);
+        p[i].name = (char *)kv[i][0];
+        p[i].value = (char *)kv[i][1];
+        pp[i] = &p[i];
+    }
+    /* sorted bytewise ("B" < "a"), last "b" wins, values escaped as Go */
+    char *json = hm_parameters_json (pp, 5);
+    assert_string_equal (json,
+                         "{\"B\":\"up\",\"a\":\"1\",\"b\":\"3\",\"c\":\"\\u003cx\\\"y\\u003e\"}");
+    free (json);
+
+    json = hm_parameters_json (NULL, 0);
+    assert_string_equal (json, "{}");
+    free (json);
+
+    /* a repeated name at the very end, and a key that needs escaping */
+    p[0].name = "k&";
+    p[0].value = "first";
+    p[1].name = "k&";
+    p[1].value = "second";
+    json = hm_parameters_json (pp, 2);
+    assert_string_equal (json, "{\"k\\u0026\":\"second\"}");
+    free (json);
+}
+
+/* A collection with two payloads built on the stack. */
+typedef struct {
+    Collection c;
+    Payload p[2];
+    Payload *pp[2];
+    Parameter params[3];
+    Parameter *ppar[3];
+} s_fixture_t;
+
+static void
+s_fixture (s_fixture_t *f)
+{
+    collection__init (&f->c);
+    f->c.device_id = "a73b1c37-2c24-4786-af7a-16de88fbe23a";
+    f->c.client_id = "bce44f67b2661fd445d469b525b04f68";
+    f->c.session = "0e350a2cc31648bb24ba61eb14be337c";
+    f->c.system_version = "10.10";
+    f->c.product_version = "1.1.2";
+    f->c.env = ENVIRONMENT__DEVELOPMENT;
+    f->c.device_make = "Apple";
+    f->c.system = "OSX";
+    for (int i = 0; i < 2; i++) {
+        payload__init (&f->p[i]);
+        f->pp[i] = &f->p[i];
+    }
+    f->p[0].at = 1454514088;
+    f->p[0].event = "open";
+    f->p[0].nr = 1;
+    f->p[0].timezone = "+01:00";
+    f->p[0].user_id = "u1";
+    f->p[1].at = UINT64_MAX;
+    f->p[1].event = "close";
+    f->p[1].nr = 2;
+    f->p[1].ip = "203.0.113.77";
+    f->p[1].country = "HU";
+    const char *kv[3][2] = {{"z", "1"}, {"y", "2"}, {"z", "3"}};
+    for (int i = 0; i < 3; i++) {
+        parameter__init (&f->params[i]);
+        f->params[i].name = (char *)kv[i][0];
+        f->params[i].value = (char *)kv[i][1];
+        f->ppar[i] = &f->params[i];
+    }
+    f->p[1].parameters = f->ppar;
+    f->p[1].n_parameters = 3;
+    f->c.payloads = f->pp;
+    f->c.n_payloads = 2;
+}
+
+static void
+test_events_build (void **state)
+{
+    (void)state;
+    s_fixture_t f;
+    s_fixture (&f);
+    Hm__Event *ev = hm_events_build (&f.c, "198.51.100.23", false);
+    assert_non_null (ev);
+
+    assert_string_equal (ev[0].device_id, f.c.device_id);
+    assert_string_equal (ev[0].client_id, f.c.client_id);
+    assert_string_equal (ev[0].session, f.c.session);
+    assert_string_equal (ev[0].system_version, "10.10");
+    assert_string_equal (ev[0].product_version, "1.1.2");
+    assert_true (ev[0].has_env);
+    assert_int_equal (ev[0].env, 11);
+    assert_true (ev[0].has_nr);
+    assert_int_equal (ev[0].nr, 1);
+    assert_true (ev[0].has_at);
+    assert_int_equal (ev[0].at, 1454514088);
+    assert_string_equal (ev[0].event, "open");
+    assert_string_equal (ev[0].timezone, "+01:00");
+    assert_string_equal (ev[0].device_make, "Apple");
+    assert_string_equal (ev[0].system, "OSX");
+    assert_null (ev[0].device_model);
+    assert_string_equal (ev[0].user_id, "u1");
+    assert_string_equal (ev[0].ip, "198.51.100.23"); /* fallback */
+    assert_string_equal (ev[0].parameters, "{}");
+
+    assert_string_equal (ev[1].event, "close");
+    assert_int_equal (ev[1].nr, 2);
+    assert_true (ev[1].at == UINT64_MAX);
+    assert_string_equal (ev[1].ip, "203.0.113.77"); /* the payload's own */
+    assert_string_equal (ev[1].country, "HU");
+    assert_string_equal (ev[1].parameters, "{\"y\":\"2\",\"z\":\"3\"}");
+    assert_string_equal (ev[1].device_make, "Apple"); /* collection fields in every event */
+
+    /* an event packs and unpacks (what goes to the router) */
+    size_t len = hm__event__get_packed_size (&ev[1]);
+    uint8_t *buf = malloc (len);
+    hm__event__pack (&ev[1], buf);
+    Hm__Event *back = hm__event__unpack (NULL, len, buf);
+    assert_non_null (back);
+    assert_string_equal (back->parameters, ev[1].parameters);
+    assert_true (back->at == UINT64_MAX);
+    hm__event__free_unpacked (back, NULL);
+    free (buf);
+    hm_events_free (ev, 2);
+}
+
+static void
+test_events_masked_and_no_ip (void **state)
+{
+    (void)state;
+    s_fixture_t f;
+    s_fixture (&f);
+    f.p[1].ip = "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff";
+    Hm__Event *ev = hm_events_build (&f.c, "198.51.100.23", true);
+    assert_non_null (ev);
+    assert_string_equal (ev[0].ip, "198.51.100.0");
+    assert_string_equal (ev[1].ip, "2001:db8:aaaa::");
+    hm_events_free (ev, 2);
+
+    /* no payload ip and no fallback: empty, not NULL */
+    ev = hm_events_build (&f.c, NULL, true);
+    assert_non_null (ev);
+    assert_string_equal (ev[0].ip, "");
+    hm_events_free (ev, 2);
+
+    /* no payloads: an (empty) array, not a failure */
+    f.c.n_payloads = 0;
+    ev = hm_events_build (&f.c, "", false);
+    assert_non_null (ev);
+    hm_events_free (ev, 0);
+    hm_events_free (NULL, 0);
+}
+
+static void
+s_assert_client_ip (const char *xff, const char *real, const char *peer, const char *expected)
+{
+    char out[64];
+    memset (out, 'x', sizeof out);
+    hm_client_ip (xff, real, peer, out);
+    if (strcmp (out, expected) != 0)
+        print_error ("xff=%s real=%s peer=%s: got \"%s\", expected \"%s\"\n", xff ? xff : "-",
+                     real ? real : "-", peer ? peer : "-", out, expected);
+    assert_string_equal (out, expected);
+}
+
+static void
+test_client_ip_order (void **state)
+{
+    (void)state;
+    /* first public address in X-Forwarded-For, trimmed */
+    s_assert_client_ip ("10.0.0.1, 8.8.8.8 ,1.1.1.1", "9.9.9.9", "4.4.4.4", "8.8.8.8");
+    s_assert_client_ip ("  8.8.4.4  ", NULL, NULL, "8.8.4.4");
+    /* nothing public there: X-Real-IP, then the peer */
+    s_assert_client_ip ("unknown, 192.168.1.1,, ", "9.9.9.9", "4.4.4.4", "9.9.9.9");
+    s_assert_client_ip ("10.1.1.1", "127.0.0.1", "203.0.113.5", "203.0.113.5");
+    s_assert_client_ip (NULL, NULL, "203.0.113.5", "203.0.113.5");
+    s_assert_client_ip ("", "", "", "");
+    s_assert_client_ip (NULL, NULL, NULL, "");
+    s_assert_client_ip ("10.0.0.1", "172.16.0.1", "127.0.0.1", "");
+    /* unparsable ones are skipped, ports included */
+    s_assert_client_ip ("8.8.8.8:80, 1.2.3", NULL, "[2001:db8::1]:443", "");
+    /* IPv6, and IPv4-mapped IPv6 treated as IPv4 */
+    s_assert_client_ip ("2001:4860:4860:0:0:0:0:8888", NULL, NULL, "2001:4860:4860::8888");
+    s_assert_client_ip ("::ffff:10.0.0.1, ::ffff:8.8.8.8", NULL, NULL, "8.8.8.8");
+}
+
+static void
+test_client_ip_private (void **state)
+{
+    (void)state;
+    const char *hidden[] = {
+        "10.0.0.1",
+        "10.255.255.255",
+        "172.16.0.1",
+        "172.31.255.255",
+        "192.168.0.1",
+        "100.64.0.1",
+        "100.127.255.254",
+        "127.0.0.1",
+        "127.1.2.3",
+        "169.254.10.1",
+        "0.0.0.0",
+        "::",
+        "::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "fe80::1",
+        "febf::1",
+        "::ffff:192.168.1.1",
+        "::ffff:127.0.0.1",
+    };
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
+        s_assert_client_ip (NULL, NULL, hidden[i], "");
+    const char *shown[] = {
+        "172.15.255.255", "172.32.0.1", "100.63.255.255", "100.128.0.1", "169.253.1.1",
+        "192.169.0.1",    "11.0.0.1",   "2001:db8::1",    "fec0::1",     "fe00::1",
+    };
+    for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++)
+        s_assert_client_ip (NULL, NULL, shown[i], shown[i]);
+}
+
+static void
+s_assert_mask (const char *in, const char *expected)
+{
+    char ip[64];
+    strcpy (ip, in);
+    hm_mask_ip (ip, sizeof ip);
+    assert_string_equal (ip, expected);
+}
+
+static void
+test_mask_ip (void **state)
+{
+    (void)state;
+    s_assert_mask ("1.2.3.4", "1.2.3.0");
+    s_assert_mask ("203.0.113.255", "203.0.113.0");
+    s_assert_mask ("::ffff:1.2.3.4", "1.2.3.0");
+    /* IPv6: first 48 bits kept, canonical form */
+    s_assert_mask ("2001:0db8:1234:5678:9abc:def0:1234:5678", "2001:db8:1234::");
+    s_assert_mask ("2001:db8:1234:ffff::", "2001:db8:1234::");
+    s_assert_mask ("::1", "::");
+    /* anything else untouched */
+    s_assert_mask ("", "");
+    s_assert_mask ("not an ip", "not an ip");
+    s_assert_mask ("1.2.3.4:80", "1.2.3.4:80");
+    /* too little room for the canonical form: left as it was */
+    char small[8] = "1.2.3.4";
+    hm_mask_ip (small, 4);
+    assert_string_equal (small, "1.2.3.4");
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_env_names),       cmocka_unit_test (test_parameters_json),
+        cmocka_unit_test (test_events_build),    cmocka_unit_test (test_events_masked_and_no_ip),
+        cmocka_unit_test (test_client_ip_order), cmocka_unit_test (test_client_ip_private),
+        cmocka_unit_test (test_mask_ip),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,131 @@
+/*  test_gz: gzip and gunzip round trips, the gzip header, and the bound of
+    the output buffer on both sides. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gz.h"
+
+static void
+s_roundtrip (const void *data, size_t len)
+{
+    hm_buf_t gz, back;
+    hm_buf_init (&gz, 0);
+    hm_buf_init (&back, 0);
+    assert_int_equal (hm_gzip (data, len, &gz), 0);
+    /* RFC 1952 magic and deflate method */
+    assert_true (gz.len >= 18);
+    assert_int_equal ((uint8_t)gz.data[0], 0x1f);
+    assert_int_equal ((uint8_t)gz.data[1], 0x8b);
+    assert_int_equal ((uint8_t)gz.data[2], 8);
+    assert_int_equal (hm_gunzip (gz.data, gz.len, &back), 0);
+    assert_int_equal (back.len, len);
+    if (len)
+        assert_memory_equal (back.data, data, len);
+    hm_buf_free (&gz);
+    hm_buf_free (&back);
+}
+
+static void
+test_roundtrip (void **state)
+{
+    (void)state;
+    s_roundtrip ("", 0);
+    s_roundtrip ("hello\n", 6);
+
+    /* larger than one chunk, partly compressible, partly not */
+    size_t len = 1 << 20;
+    uint8_t *big = malloc (len);
+    assert_non_null (big);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        big[i] = i < len / 2 ? (uint8_t)(x >> 24) : (uint8_t)("abcdef\n"[i % 7]);
+    }
+    s_roundtrip (big, len);
+    free (big);
+}
+
+static void
+test_appends (void **state)
+{
+    (void)state;
+    /* both append after what the buffer already holds */
+    hm_buf_t gz, back;
+    hm_buf_init (&gz, 0);
+    hm_buf_init (&back, 0);
+    hm_buf_puts (&gz, "PREFIX");
+    assert_int_equal (hm_gzip ("abc", 3, &gz), 0);
+    hm_buf_puts (&back, ">");
+    assert_int_equal (hm_gunzip (gz.data + 6, gz.len - 6, &back), 0);
+    assert_string_equal (back.data, ">abc");
+    hm_buf_free (&gz);
+    hm_buf_free (&back);
+}
+
+static void
+test_bounds_and_corruption (void **state)
+{
+    (void)state;
+    char text[4096];
+    memset (text, 'z', sizeof text);
+    hm_buf_t gz;
+    hm_buf_init (&gz, 0);
+    assert_int_equal (hm_gzip (text, sizeof text, &gz), 0);
+
+    /* output bound hit: fails, buffer as it was */
+    hm_buf_t small;
+    hm_buf_init (&small, 100);
+    hm_buf_puts (&small, "keep");
+    assert_int_equal (hm_gunzip (gz.data, gz.len, &small), -1);
+    assert_int_equal (small.len, 4);
+    assert_string_equal (small.data, "keep");
+    /* gzip into a too small buffer fails too */
+    hm_buf_t tiny;
+    hm_buf_init (&tiny, 10);
+    assert_int_equal (hm_gzip (text, sizeof text, &tiny), -1);
+    assert_int_equal (tiny.len, 0);
+
+    hm_buf_t out;
+    hm_buf_init (&out, 0);
+    /* truncated */
+    assert_int_equal (hm_gunzip (gz.data, gz.len - 5, &out), -1);
+    assert_int_equal (out.len, 0);
+    /* corrupt trailer (CRC) */
+    char *bad = malloc (gz.len);
+    memcpy (bad, gz.data, gz.len);
+    bad[gz.len - 6] ^= 0x55;
+    assert_int_equal (hm_gunzip (bad, gz.len, &out), -1);
+    /* not gzip at all */
+    assert_int_equal (hm_gunzip ("plain text", 10, &out), -1);
+    /* trailing garbage */
+    hm_buf_t extra;
+    hm_buf_init (&extra, 0);
+    hm_buf_append (&extra, gz.data, gz.len);
+    hm_buf_puts (&extra, "junk");
+    assert_int_equal (hm_gunzip (extra.data, extra.len, &out), -1);
+    assert_int_equal (out.len, 0);
+
+    free (bad);
+    hm_buf_free (&extra);
+    hm_buf_free (&out);
+    hm_buf_free (&small);
+    hm_buf_free (&tiny);
+    hm_buf_free (&gz);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_roundtrip),
+        cmocka_unit_test (test_appends),
+        cmocka_unit_test (test_bounds_and_corruption),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
