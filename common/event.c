@@ -63,7 +63,8 @@ hm_parameters_json (Parameter **params, size_t n)
     for (size_t i = 0; i < n; i++)
         if (params[i])
             refs[m++] = (s_param_ref_t){params[i], i};
-    qsort (refs, m, sizeof *refs, s_param_ref_cmp);
+    if (m > 1)
+        qsort (refs, m, sizeof *refs, s_param_ref_cmp);
 
     if (hm_buf_putc (&out, '{') != 0)
         goto fail;

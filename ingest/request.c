@@ -1,0 +1,458 @@
+/*  request: the HTTP side of an ingest thread, as libmicrohttpd callbacks.
+
+    MHD calls the access handler once with the headers, once per piece of
+    body, and once more with nothing when the body is complete. A track
+    request is decided on that last call: verified, decoded, turned into
+    events and sent to the router; the connection is then suspended until
+    the router's reply (or the deadline) resumes it, and MHD calls the
+    handler again, which queues the answer. Every answer goes through
+    s_queue, so all error bodies, headers and log lines come from one place.
+
+    The success path does not log, builds no response (200 and 204 are
+    shared, built once) and reuses the connection's body buffer. */
+#include "worker_priv.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "collection_json.h"
+#include "event.h"
+#include "hm_log.h"
+#include "payload.pb-c.h"
+#include "pipeline.pb-c.h"
+#include "signature.h"
+#include "wire.h"
+
+/* An idle connection keeps a body buffer up to this size for its next
+   request; a larger one (from a rare big request) is given back. */
+#define S_KEEP_BODY_BYTES (64u << 10)
+/* Events whose pointer array lives on the stack. */
+#define S_STACK_EVENTS 32
+
+static void
+s_decide (ingest_conn_t *c, unsigned status, hm_answer_body_t body, const char *reason)
+{
+    c->status = status;
+    c->answer_body = body;
+    snprintf (c->reason, sizeof c->reason, "%s", reason ? reason : "");
+    c->state = HM_CONN_DONE;
+}
+
+static void
+s_suspend (ingest_conn_t *c)
+{
+    c->state = HM_CONN_WAIT;
+    c->suspended = true;
+    MHD_suspend_connection (c->connection);
+}
+
+void
+hm_request_finish (ingest_conn_t *conn, unsigned status, hm_answer_body_t body, const char *reason)
+{
+    s_decide (conn, status, body, reason);
+    if (conn->suspended) {
+        conn->suspended = false;
+        /* MHD calls the access handler again on its next run, which queues
+           the answer decided above. */
+        MHD_resume_connection (conn->connection);
+    }
+}
+
+/* Queues the decided answer. Error answers are built here (JSON body,
+   Content-Type, Retry-After, Allow) and logged once. */
+static enum MHD_Result
+s_queue (ingest_conn_t *c)
+{
+    ingest_worker_t *w = c->worker;
+    struct MHD_Response *response = NULL;
+    bool shared = true;
+    c->state = HM_CONN_QUEUED;
+    if (c->status == 200) {
+        response = c->answer_body == HM_BODY_HEALTH_UP ? w->resp_health_up
+                   : c->answer_body == HM_BODY_FLUSHED ? w->resp_flushed
+                                                       : w->resp_ok;
+    }
+    else if (c->status == 204)
+        response = w->resp_no_content;
+    else {
+        char body[sizeof c->reason * 6 + 64];
+        size_t len = hm_ingest_error_json (body, sizeof body - 16, c->reason);
+        if (c->answer_body == HM_BODY_HEALTH_DOWN) {
+            /* {"error":...} becomes {"up":false,"error":...} */
+            memmove (body + 11, body, len + 1);
+            memcpy (body, "{\"up\":false,", 12);
+            len += 11;
+        }
+        response = MHD_create_response_from_buffer (len, body, MHD_RESPMEM_MUST_COPY);
+        if (!response)
+            return MHD_NO;
+        shared = false;
+        MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        if (c->status == 503) {
+            char seconds[16];
+            snprintf (seconds, sizeof seconds, "%u", w->cfg->retry_after_s);
+            MHD_add_response_header (response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+        }
+        if (c->allow)
+            MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, c->allow);
+        if (w->stopping)
+            MHD_add_response_header (response, MHD_HTTP_HEADER_CONNECTION, "close");
+        hm_warn ("%u %s: %s", c->status, c->url ? c->url : "?", c->reason);
+    }
+    enum MHD_Result rc = MHD_queue_response (c->connection, c->status, response);
+    if (!shared)
+        MHD_destroy_response (response);
+    return rc;
+}
+
+static const char *
+s_header (ingest_conn_t *c, const char *name)
+{
+    return MHD_lookup_connection_value (c->connection, MHD_HEADER_KIND, name);
+}
+
+/* Turns a valid collection into events and hands them to the router. */
+static void
+s_track_send (ingest_conn_t *c, const Collection *col)
+{
+    ingest_worker_t *w = c->worker;
+    char ip[64];
+    hm_client_ip (s_header (c, "X-Forwarded-For"), s_header (c, "X-Real-IP"), c->peer, ip);
+    Hm__Event *events = hm_events_build (col, ip, w->cfg->masked_ip);
+    Hm__Event *stack_ptrs[S_STACK_EVENTS];
+    Hm__Event **ptrs = col->n_payloads <= S_STACK_EVENTS
+                           ? stack_ptrs
+                           : malloc (col->n_payloads * sizeof (Hm__Event *));
+    if (!events || !ptrs) {
+        s_decide (c, 503, HM_BODY_NONE, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < col->n_payloads; i++)
+        ptrs[i] = &events[i];
+    Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
+    req.n_events = col->n_payloads;
+    req.events = ptrs;
+    uint64_t id;
+    if (hm_pending_add (w->pending, c, hm_now_ms () + w->cfg->router_timeout_ms, &id) != 0) {
+        s_decide (c, 503, HM_BODY_NONE, "too many requests waiting for the router");
+        goto cleanup;
+    }
+    req.batch_id = id;
+    /* DONTWAIT: with ZMQ_IMMEDIATE the send fails at once when no router is
+       connected or its queue (SNDHWM) is full; the client retries later. */
+    if (hm_wire_send (w->dealer, NULL, 0, HM_WIRE_APPEND, &req.base, ZMQ_DONTWAIT) != 0) {
+        int err = errno;
+        hm_pending_take (w->pending, id);
+        s_decide (c, 503, HM_BODY_NONE,
+                  err == EAGAIN ? "router not reachable or busy" : "could not send to the router");
+        goto cleanup;
+    }
+    c->batch_id = id;
+    s_suspend (c);
+cleanup:
+    if (ptrs && ptrs != stack_ptrs)
+        free (ptrs);
+    if (events)
+        hm_events_free (events, col->n_payloads);
+}
+
+/* POST /api/v1/track with its whole body. */
+static void
+s_track (ingest_conn_t *c)
+{
+    ingest_worker_t *w = c->worker;
+    const hm_config_t *cfg = w->cfg;
+    const char *data = c->body.data ? c->body.data : "";
+    size_t len = c->body.len;
+    if (w->stopping) {
+        s_decide (c, 503, HM_BODY_NONE, "server is stopping");
+        return;
+    }
+    const char *why = hm_ingest_check_signature (
+        cfg->signature_required, s_header (c, HM_HEADER_TIME), s_header (c, HM_HEADER_SIGNATURE),
+        data, len, cfg->shared_secret);
+    if (why) {
+        s_decide (c, 401, HM_BODY_NONE, why);
+        return;
+    }
+    hm_body_kind_t kind = hm_ingest_body_kind (s_header (c, MHD_HTTP_HEADER_CONTENT_TYPE));
+    if (kind == HM_BODY_UNSUPPORTED) {
+        s_decide (c, 415, HM_BODY_NONE,
+                  "Content-Type must be application/protobuf or application/json");
+        return;
+    }
+    char err[200] = "";
+    Collection *col = NULL;
+    if (kind == HM_BODY_PROTOBUF) {
+        col = collection__unpack (NULL, len, (const uint8_t *)data);
+        if (!col) {
+            s_decide (c, 400, HM_BODY_NONE, "body is not a valid protobuf Collection");
+            return;
+        }
+        if (hm_collection_check (col, err, sizeof err) != 0) {
+            s_decide (c, 400, HM_BODY_NONE, err);
+            goto cleanup;
+        }
+    }
+    else {
+        col = hm_collection_from_json (data, len, err, sizeof err);
+        if (!col) {
+            s_decide (c, 400, HM_BODY_NONE, *err ? err : "body is not a valid JSON Collection");
+            return;
+        }
+    }
+    char session[33];
+    hm_session (col->device_id, col->client_id, col->system_version, col->product_version,
+                (int)col->env, session);
+    if (!col->session || strcmp (col->session, session) != 0)
+        s_decide (c, 400, HM_BODY_NONE, "Collection's session attribute is invalid");
+    else if (col->n_payloads == 0)
+        s_decide (c, 204, HM_BODY_NONE, NULL);
+    else
+        s_track_send (c, col);
+cleanup:
+    if (kind == HM_BODY_PROTOBUF)
+        collection__free_unpacked (col, NULL);
+    else
+        hm_collection_json_free (col);
+}
+
+/* GET/HEAD /api/health */
+static void
+s_health (ingest_conn_t *c)
+{
+    ingest_worker_t *w = c->worker;
+    if (w->stopping)
+        s_decide (c, 503, HM_BODY_HEALTH_DOWN, "server is stopping");
+    else if (hm_now_ms () < w->health_ok_until)
+        s_decide (c, 200, HM_BODY_HEALTH_UP, NULL);
+    else if (hm_worker_control (w, c, HM__CONTROL_REQUEST__COMMAND__STATUS) == 0)
+        s_suspend (c);
+}
+
+/* POST /api/flush */
+static void
+s_flush (ingest_conn_t *c)
+{
+    ingest_worker_t *w = c->worker;
+    if (!w->flush_enabled)
+        s_decide (c, 503, HM_BODY_NONE, "no maintenance_key is configured");
+    else if (!hm_ingest_maintenance_key_ok (s_header (c, HM_HEADER_MAINTENANCE_KEY),
+                                            w->flush_key_hex))
+        s_decide (c, 401, HM_BODY_NONE, "X-Hamustro-Maintenance-Key header is invalid");
+    else if (w->stopping)
+        s_decide (c, 503, HM_BODY_NONE, "server is stopping");
+    else if (hm_worker_control (w, c, HM__CONTROL_REQUEST__COMMAND__FLUSH) == 0)
+        s_suspend (c);
+}
+
+static bool
+s_has_body (ingest_conn_t *c)
+{
+    const char *length = s_header (c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n = 0;
+    if (s_header (c, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        return true;
+    return length && (hm_ingest_parse_length (length, &n) != 0 || n > 0);
+}
+
+/* The first callback of a request: only the headers are known. Decides
+   what can be decided without the body. */
+static void
+s_begin (ingest_conn_t *c, const char *url, const char *method)
+{
+    ingest_worker_t *w = c->worker;
+    c->url = url;
+    c->status = 0;
+    c->answer_body = HM_BODY_NONE;
+    c->allow = NULL;
+    c->reason[0] = '\0';
+    c->suspended = false;
+    c->batch_id = 0;
+    c->discarded = 0;
+    c->next_waiter = NULL;
+    hm_buf_reset (&c->body);
+    c->kind = hm_ingest_classify (url, method, &c->allow);
+    if (c->kind == HM_REQ_NOT_FOUND) {
+        s_decide (c, 404, HM_BODY_NONE, "not found");
+        return;
+    }
+    if (c->kind == HM_REQ_BAD_METHOD) {
+        s_decide (c, 405, HM_BODY_NONE, "method not allowed");
+        return;
+    }
+    if (w->stopping) {
+        s_decide (c, 503, c->kind == HM_REQ_HEALTH ? HM_BODY_HEALTH_DOWN : HM_BODY_NONE,
+                  "server is stopping");
+        return;
+    }
+    const char *length = s_header (c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n = 0;
+    if (length && hm_ingest_parse_length (length, &n) == 0) {
+        /* Refuse before reading a byte of it: MHD then closes the
+           connection instead of draining the body. */
+        if (n > w->cfg->max_body_bytes) {
+            s_decide (c, 413, HM_BODY_NONE, "body is larger than max_body_bytes");
+            return;
+        }
+        if (hm_buf_reserve (&c->body, (size_t)n) != 0) {
+            s_decide (c, 503, HM_BODY_NONE, "out of memory");
+            return;
+        }
+    }
+    c->state = HM_CONN_BODY;
+}
+
+/* The last callback of a request's body: decides or starts waiting. */
+static void
+s_body_done (ingest_conn_t *c)
+{
+    switch (c->kind) {
+    case HM_REQ_TRACK:
+        s_track (c);
+        break;
+    case HM_REQ_HEALTH:
+        s_health (c);
+        break;
+    case HM_REQ_FLUSH:
+        s_flush (c);
+        break;
+    default:
+        s_decide (c, 404, HM_BODY_NONE, "not found");
+        break;
+    }
+}
+
+/* Drops body bytes of a request whose answer is decided. Reading is
+   bounded: past max_body_bytes more, the connection is closed instead. */
+static enum MHD_Result
+s_discard (ingest_conn_t *c, const char *url, size_t *upload_data_size)
+{
+    c->discarded += *upload_data_size;
+    *upload_data_size = 0;
+    if (c->discarded <= c->worker->cfg->max_body_bytes)
+        return MHD_YES;
+    hm_warn ("%u %s: %s; body still coming, closing the connection", c->status, url, c->reason);
+    return MHD_NO;
+}
+
+enum MHD_Result
+hm_request_access (void *cls, struct MHD_Connection *connection, const char *url,
+                   const char *method, const char *version, const char *upload_data,
+                   size_t *upload_data_size, void **con_cls)
+{
+    ingest_worker_t *w = cls;
+    ingest_conn_t *c = *con_cls;
+    (void)version;
+    if (!c) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info (connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        c = info ? info->socket_context : NULL;
+        if (!c)
+            return MHD_NO; /* out of memory when the connection started */
+        *con_cls = c;
+        w->active_requests++;
+        s_begin (c, url, method);
+        /* An answer decided from the headers alone goes out now when a body
+           is announced (MHD then closes the connection without reading it);
+           else on the next call, which keeps the connection alive. */
+        if (c->state == HM_CONN_DONE && s_has_body (c))
+            return s_queue (c);
+        return MHD_YES;
+    }
+    switch (c->state) {
+    case HM_CONN_BODY:
+        if (*upload_data_size) {
+            size_t n = *upload_data_size;
+            *upload_data_size = 0;
+            if (hm_buf_append (&c->body, upload_data, n) == 0)
+                return MHD_YES;
+            /* A chunked body went past the bound. libmicrohttpd 0.9.75 takes
+               no answer in the middle of a body, so the rest is dropped and
+               413 goes out at its end (or the connection is closed if the
+               body keeps coming, see s_discard). */
+            s_decide (c, 413, HM_BODY_NONE, "body is larger than max_body_bytes");
+            c->discarded = n;
+            return MHD_YES;
+        }
+        s_body_done (c);
+        return c->state == HM_CONN_DONE ? s_queue (c) : MHD_YES;
+    case HM_CONN_DONE:
+        if (*upload_data_size)
+            return s_discard (c, url, upload_data_size);
+        return s_queue (c);
+    case HM_CONN_QUEUED:
+    case HM_CONN_WAIT:
+    case HM_CONN_IDLE:
+    default:
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+}
+
+void
+hm_request_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    ingest_worker_t *w = cls;
+    ingest_conn_t *c = *con_cls;
+    (void)connection;
+    (void)toe;
+    if (!c)
+        return;
+    if (w->active_requests)
+        w->active_requests--;
+    /* A request that ends while it waits (MHD gave up on it) must not stay
+       where a reply could find it. */
+    if (c->state == HM_CONN_WAIT) {
+        if (c->batch_id)
+            hm_pending_take (w->pending, c->batch_id);
+        hm_worker_forget (w, c);
+    }
+    c->state = HM_CONN_IDLE;
+    c->url = NULL;
+    c->suspended = false;
+    if (c->body.cap > S_KEEP_BODY_BYTES)
+        hm_buf_free (&c->body);
+    else
+        hm_buf_reset (&c->body);
+    *con_cls = NULL;
+}
+
+void
+hm_request_connection (void *cls, struct MHD_Connection *connection, void **socket_context,
+                       enum MHD_ConnectionNotificationCode toe)
+{
+    ingest_worker_t *w = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        ingest_conn_t *c = calloc (1, sizeof *c);
+        if (!c)
+            return;
+        c->worker = w;
+        c->connection = connection;
+        hm_buf_init (&c->body, (size_t)w->cfg->max_body_bytes);
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = info ? info->client_addr : NULL;
+        if (sa && sa->sa_family == AF_INET)
+            inet_ntop (AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->peer,
+                       sizeof c->peer);
+        else if (sa && sa->sa_family == AF_INET6)
+            inet_ntop (AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->peer,
+                       sizeof c->peer);
+        *socket_context = c;
+    }
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        ingest_conn_t *c = *socket_context;
+        if (!c)
+            return;
+        hm_buf_free (&c->body);
+        free (c);
+        *socket_context = NULL;
+    }
+}

@@ -1,0 +1,133 @@
+/*  worker_priv: what worker.c (the loop and the sockets) and request.c
+    (the HTTP callbacks) share inside one ingest thread. Not for use outside
+    ingest/. */
+#ifndef HM_INGEST_WORKER_PRIV_H
+#define HM_INGEST_WORKER_PRIV_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "hm_buf.h"
+#include "ingest_http.h"
+#include "pending.h"
+#include "worker.h"
+
+/* Control requests in flight at once per thread; more answer 503. */
+#define HM_CONTROL_MAX 32
+/* How long a health check waits for the router, and how long a positive
+   answer is reused. */
+#define HM_HEALTH_TIMEOUT_MS 1000
+#define HM_HEALTH_CACHE_MS 1000
+
+/* Where a request is. */
+typedef enum {
+    HM_CONN_IDLE = 0, /* between requests */
+    HM_CONN_BODY,     /* reading the body of a track or flush request */
+    HM_CONN_WAIT,     /* suspended, waiting for the router */
+    HM_CONN_DONE,     /* answer decided, queued on the body's last callback (the
+                         rest of the body is dropped) */
+    HM_CONN_QUEUED,   /* answer queued; MHD is sending it */
+} hm_conn_state_t;
+
+/* Which fixed body a successful answer carries. */
+typedef enum {
+    HM_BODY_NONE = 0,    /* error JSON built from reason (or empty 200/204) */
+    HM_BODY_HEALTH_UP,   /* {"up":true,"router":true} */
+    HM_BODY_HEALTH_DOWN, /* {"up":false,"error":"..."} */
+    HM_BODY_FLUSHED,     /* {"flushed":true} */
+} hm_answer_body_t;
+
+typedef struct ingest_worker_t ingest_worker_t;
+
+/* One client connection (MHD's socket context); it outlives its requests
+   so the body buffer is reused from one request to the next. */
+typedef struct ingest_conn_t {
+    ingest_worker_t *worker;           /* owning thread */
+    struct MHD_Connection *connection; /* libmicrohttpd's handle */
+    hm_buf_t body;                     /* request body, bounded by max_body_bytes */
+    const char *url;                   /* the request's URL (MHD keeps it for the request) */
+    hm_req_kind_t kind;                /* what the request is for */
+    hm_conn_state_t state;             /* see hm_conn_state_t */
+    bool suspended;                    /* MHD_suspend_connection was called */
+    uint64_t batch_id;                 /* the batch this request waits for, or 0 */
+    uint64_t discarded;                /* body bytes dropped after the answer was decided */
+    unsigned status;                   /* the answer's HTTP status */
+    hm_answer_body_t answer_body;      /* fixed body for the answer, if any */
+    const char *allow;                 /* Allow header for 405 */
+    char reason[256];                  /* error reason, logged and sent as {"error":...} */
+    char peer[64];                     /* peer address as text */
+    struct ingest_conn_t *next_waiter; /* next connection waiting on the same control request */
+} ingest_conn_t;
+
+/* One control request in flight to the router. */
+typedef struct {
+    int command;            /* HM__CONTROL_REQUEST__COMMAND__FLUSH or __STATUS */
+    int64_t deadline;       /* monotonic ms */
+    ingest_conn_t *waiters; /* connections answered by its reply */
+} hm_control_req_t;
+
+struct ingest_worker_t {
+    const hm_config_t *cfg;     /* configuration (not owned) */
+    unsigned index;             /* thread number, also in batch ids */
+    void *zmq_ctx;              /* shared ZeroMQ context (not owned) */
+    void *dealer;               /* DEALER to cfg->router_endpoint */
+    void *control;              /* DEALER to cfg->control_endpoint; recreated on timeout */
+    struct MHD_Daemon *daemon;  /* this thread's HTTP daemon */
+    int epoll_fd;               /* the daemon's epoll fd (not owned) */
+    int wake_fd;                /* eventfd: ingest_worker_stop wakes the loop */
+    pthread_t thread;           /* the loop's thread */
+    bool started;               /* thread was created */
+    atomic_bool stop_requested; /* set by ingest_worker_stop */
+    atomic_bool finished;       /* set when the loop has returned */
+    int result;                 /* 0 clean exit, -1 failure */
+
+    bool stopping;            /* draining: no new work, answer what was sent */
+    int64_t grace_deadline;   /* when draining gives up */
+    atomic_uint *undrained;   /* workers still draining (shared, see worker.h) */
+    bool drained;             /* this worker has decremented undrained */
+    unsigned active_requests; /* requests started and not yet completed */
+    hm_pending_t *pending;    /* batches sent to the router, by batch id */
+    hm_control_req_t control_reqs[HM_CONTROL_MAX]; /* ring of control requests in flight */
+    unsigned control_head;                         /* oldest control request */
+    unsigned control_count;                        /* control requests in flight */
+    int64_t health_ok_until; /* a positive STATUS answer is reused until then */
+    bool flush_enabled;      /* a maintenance key is configured */
+    char flush_key_hex[65];  /* sha256hex(maintenance_key) */
+
+    /* Responses built once and shared by every request of this thread. */
+    struct MHD_Response *resp_ok;         /* 200, empty */
+    struct MHD_Response *resp_no_content; /* 204, empty */
+    struct MHD_Response *resp_health_up;  /* 200 {"up":true,"router":true} */
+    struct MHD_Response *resp_flushed;    /* 200 {"flushed":true} */
+};
+
+/* Monotonic clock in ms. */
+int64_t hm_now_ms (void);
+
+/* request.c: libmicrohttpd callbacks (cls is the worker). */
+enum MHD_Result hm_request_access (void *cls, struct MHD_Connection *connection, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls);
+void hm_request_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
+                           enum MHD_RequestTerminationCode toe);
+void hm_request_connection (void *cls, struct MHD_Connection *connection, void **socket_context,
+                            enum MHD_ConnectionNotificationCode toe);
+
+/* request.c: decides the answer of a waiting connection (from a router
+   reply or a deadline) and resumes it; the answer is queued when MHD calls
+   the handler again. reason may be NULL. */
+void hm_request_finish (ingest_conn_t *conn, unsigned status, hm_answer_body_t body,
+                        const char *reason);
+
+/* worker.c: sends a control request for conn (health or flush) and
+   suspends nothing (the caller does); returns 0 when conn now waits on it, or -1 with the
+   reason in conn (answer decided). */
+int hm_worker_control (ingest_worker_t *self, ingest_conn_t *conn, int command);
+/* worker.c: removes conn from every control request's waiters. */
+void hm_worker_forget (ingest_worker_t *self, ingest_conn_t *conn);
+
+#endif

@@ -1,0 +1,201 @@
+/*  Unit tests for ingest/ingest_http: request classification, Content-Type
+    parsing, Content-Length parsing, the signature decision, the maintenance
+    key, the router status mapping and error bodies. */
+/* cmocka needs these before it; keep clang-format from sorting them. */
+// clang-format off
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+
+#include <string.h>
+
+#include "digest.h"
+#include "ingest_http.h"
+#include "signature.h"
+
+static void
+test_classify (void **state)
+{
+    (void)state;
+    const char *allow = NULL;
+    assert_int_equal (hm_ingest_classify ("/api/v1/track", "POST", &allow), HM_REQ_TRACK);
+    assert_int_equal (hm_ingest_classify ("/api/v1/track?x=1", "POST", &allow), HM_REQ_TRACK);
+    assert_int_equal (hm_ingest_classify ("/api/health", "GET", &allow), HM_REQ_HEALTH);
+    assert_int_equal (hm_ingest_classify ("/api/health", "HEAD", &allow), HM_REQ_HEALTH);
+    assert_int_equal (hm_ingest_classify ("/api/flush", "POST", &allow), HM_REQ_FLUSH);
+
+    allow = NULL;
+    assert_int_equal (hm_ingest_classify ("/api/v1/track", "GET", &allow), HM_REQ_BAD_METHOD);
+    assert_string_equal (allow, "POST");
+    allow = NULL;
+    assert_int_equal (hm_ingest_classify ("/api/health", "POST", &allow), HM_REQ_BAD_METHOD);
+    assert_string_equal (allow, "GET, HEAD");
+    allow = NULL;
+    assert_int_equal (hm_ingest_classify ("/api/flush", "GET", &allow), HM_REQ_BAD_METHOD);
+    assert_string_equal (allow, "POST");
+
+    assert_int_equal (hm_ingest_classify ("/api/v1/track/", "POST", NULL), HM_REQ_NOT_FOUND);
+    assert_int_equal (hm_ingest_classify ("/api/v1/trackx", "POST", NULL), HM_REQ_NOT_FOUND);
+    assert_int_equal (hm_ingest_classify ("/", "GET", NULL), HM_REQ_NOT_FOUND);
+    assert_int_equal (hm_ingest_classify ("", "GET", NULL), HM_REQ_NOT_FOUND);
+    assert_int_equal (hm_ingest_classify (NULL, "GET", NULL), HM_REQ_NOT_FOUND);
+    /* Methods are case-sensitive (RFC 9110). */
+    assert_int_equal (hm_ingest_classify ("/api/v1/track", "post", NULL), HM_REQ_BAD_METHOD);
+}
+
+static void
+test_body_kind (void **state)
+{
+    (void)state;
+    assert_int_equal (hm_ingest_body_kind ("application/protobuf"), HM_BODY_PROTOBUF);
+    assert_int_equal (hm_ingest_body_kind ("application/x-protobuf"), HM_BODY_PROTOBUF);
+    assert_int_equal (hm_ingest_body_kind ("Application/X-Protobuf"), HM_BODY_PROTOBUF);
+    assert_int_equal (hm_ingest_body_kind ("application/json"), HM_BODY_JSON);
+    assert_int_equal (hm_ingest_body_kind ("application/json; charset=utf-8"), HM_BODY_JSON);
+    assert_int_equal (hm_ingest_body_kind ("  APPLICATION/JSON ;charset=UTF-8"), HM_BODY_JSON);
+    assert_int_equal (hm_ingest_body_kind ("application/protobuf;proto=Collection"),
+                      HM_BODY_PROTOBUF);
+    assert_int_equal (hm_ingest_body_kind (NULL), HM_BODY_UNSUPPORTED);
+    assert_int_equal (hm_ingest_body_kind (""), HM_BODY_UNSUPPORTED);
+    assert_int_equal (hm_ingest_body_kind ("text/plain"), HM_BODY_UNSUPPORTED);
+    assert_int_equal (hm_ingest_body_kind ("application/jsonx"), HM_BODY_UNSUPPORTED);
+    assert_int_equal (hm_ingest_body_kind ("application/js"), HM_BODY_UNSUPPORTED);
+    assert_int_equal (hm_ingest_body_kind ("application/octet-stream"), HM_BODY_UNSUPPORTED);
+}
+
+static void
+test_parse_length (void **state)
+{
+    (void)state;
+    uint64_t n = 99;
+    assert_int_equal (hm_ingest_parse_length ("0", &n), 0);
+    assert_int_equal (n, 0);
+    assert_int_equal (hm_ingest_parse_length ("1048577", &n), 0);
+    assert_int_equal (n, 1048577);
+    assert_int_equal (hm_ingest_parse_length (" 12 ", &n), 0);
+    assert_int_equal (n, 12);
+    assert_int_equal (hm_ingest_parse_length ("18446744073709551615", &n), 0);
+    assert_true (n == UINT64_MAX);
+    assert_int_equal (hm_ingest_parse_length ("18446744073709551616", &n), -1);
+    assert_int_equal (hm_ingest_parse_length ("", &n), -1);
+    assert_int_equal (hm_ingest_parse_length ("-1", &n), -1);
+    assert_int_equal (hm_ingest_parse_length ("12a", &n), -1);
+    assert_int_equal (hm_ingest_parse_length (NULL, &n), -1);
+}
+
+static void
+test_signature (void **state)
+{
+    (void)state;
+    const char *body = "hello body";
+    size_t len = strlen (body);
+    char good[45];
+    hm_signature (body, len, "1454514088", "ultrasafesecret", good);
+
+    /* Optional and absent: passes. Required and absent: fails. */
+    assert_null (hm_ingest_check_signature (false, NULL, NULL, body, len, "ultrasafesecret"));
+    assert_null (hm_ingest_check_signature (false, "", "", body, len, "ultrasafesecret"));
+    assert_string_equal (hm_ingest_check_signature (true, NULL, NULL, body, len, "ultrasafesecret"),
+                         "X-Hamustro-Time header is missing");
+
+    /* Valid, required or not. */
+    assert_null (
+        hm_ingest_check_signature (true, "1454514088", good, body, len, "ultrasafesecret"));
+    assert_null (
+        hm_ingest_check_signature (false, "1454514088", good, body, len, "ultrasafesecret"));
+
+    /* One header only: checked even when optional. */
+    assert_string_equal (
+        hm_ingest_check_signature (false, "1454514088", NULL, body, len, "ultrasafesecret"),
+        "X-Hamustro-Signature header is missing");
+    assert_string_equal (
+        hm_ingest_check_signature (false, NULL, good, body, len, "ultrasafesecret"),
+        "X-Hamustro-Time header is missing");
+
+    /* Wrong time, body, secret or signature. */
+    const char *invalid = "X-Hamustro-Signature header is invalid";
+    assert_string_equal (
+        hm_ingest_check_signature (true, "1454514089", good, body, len, "ultrasafesecret"),
+        invalid);
+    assert_string_equal (
+        hm_ingest_check_signature (true, "1454514088", good, body, len - 1, "ultrasafesecret"),
+        invalid);
+    assert_string_equal (
+        hm_ingest_check_signature (true, "1454514088", good, body, len, "othersecret"), invalid);
+    assert_string_equal (
+        hm_ingest_check_signature (false, "1454514088", "AAAA", body, len, "ultrasafesecret"),
+        invalid);
+}
+
+static void
+test_maintenance_key (void **state)
+{
+    (void)state;
+    char hex[65];
+    hm_sha256_hex ("s3cret", 6, hex);
+    assert_true (hm_ingest_maintenance_key_ok (hex, hex));
+    char copy[65];
+    memcpy (copy, hex, sizeof copy);
+    assert_true (hm_ingest_maintenance_key_ok (copy, hex));
+    copy[63] = copy[63] == 'a' ? 'b' : 'a';
+    assert_false (hm_ingest_maintenance_key_ok (copy, hex));
+    assert_false (hm_ingest_maintenance_key_ok ("s3cret", hex));
+    assert_false (hm_ingest_maintenance_key_ok ("", hex));
+    assert_false (hm_ingest_maintenance_key_ok (NULL, hex));
+}
+
+static void
+test_append_status (void **state)
+{
+    (void)state;
+    assert_int_equal (hm_ingest_append_status (0), 200);
+    assert_int_equal (hm_ingest_append_status (1), 503);
+    assert_int_equal (hm_ingest_append_status (2), 503);
+    assert_int_equal (hm_ingest_append_status (77), 503);
+    assert_string_equal (hm_ingest_status_name (413), "Payload Too Large");
+    assert_string_equal (hm_ingest_status_name (401), "Unauthorized");
+}
+
+static void
+test_error_json (void **state)
+{
+    (void)state;
+    char out[128];
+    size_t n = hm_ingest_error_json (out, sizeof out, "log full");
+    assert_string_equal (out, "{\"error\":\"log full\"}");
+    assert_int_equal (n, strlen (out));
+
+    hm_ingest_error_json (out, sizeof out, "say \"hi\" \\ now\n");
+    assert_string_equal (out, "{\"error\":\"say \\\"hi\\\" \\\\ now\\u000a\"}");
+
+    hm_ingest_error_json (out, sizeof out, NULL);
+    assert_string_equal (out, "{\"error\":\"\"}");
+
+    /* Cut to fit, never overflowing and always valid JSON. */
+    char small[24];
+    n = hm_ingest_error_json (small, sizeof small, "a very long reason that does not fit");
+    assert_true (n < sizeof small);
+    assert_int_equal (n, strlen (small));
+    assert_string_equal (small + n - 2, "\"}");
+    assert_memory_equal (small, "{\"error\":\"a very", 15);
+
+    /* A cut never leaves half of a UTF-8 character: "é" is two bytes. */
+    char tiny[16]; /* room for 3 bytes of reason */
+    n = hm_ingest_error_json (tiny, sizeof tiny, "ab\xc3\xa9");
+    assert_string_equal (tiny, "{\"error\":\"ab\"}");
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_classify),        cmocka_unit_test (test_body_kind),
+        cmocka_unit_test (test_parse_length),    cmocka_unit_test (test_signature),
+        cmocka_unit_test (test_maintenance_key), cmocka_unit_test (test_append_status),
+        cmocka_unit_test (test_error_json),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
