@@ -1,0 +1,18 @@
+/*  fsutil: the few file system steps every durable write of the sinks
+    needs: mkdir -p that makes new directories durable, write() until done,
+    fsync of a directory (so a created or renamed name survives a crash). */
+#ifndef HM_FSUTIL_H
+#define HM_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* mkdir -p path; each directory it creates is made durable by an fsync of
+   its parent. 0, or -1 with "mkdir DIR: REASON" in errbuf (errno kept). */
+int hm_fs_mkdirs (const char *path, mode_t mode, char *errbuf, size_t errlen);
+/* write() until len bytes are written; EINTR is retried. 0 or -1 (errno). */
+int hm_fs_write_all (int fd, const void *data, size_t len);
+/* fsync of directory dir ("" means "."). 0 or -1 (errno). */
+int hm_fs_fsync_dir (const char *dir);
+
+#endif
