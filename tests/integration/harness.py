@@ -181,6 +181,8 @@ class Pipeline:
     def start(self, name, *args):
         """name: 'router', 'ingest', 'file-sink', or 'file-sink#2' for a second instance."""
         prog = name.split("#")[0]
+        if name in self.logs:
+            self.logs.pop(name).close()
         log = open(os.path.join(self.dir, name.replace("#", "-") + ".log"), "ab")
         env = dict(os.environ)
         env.pop("HAMUSTRO_CONFIG", None)
@@ -231,10 +233,10 @@ class Pipeline:
 
     def close(self, keep=False):
         for name in list(self.procs):
-            p = self.procs[name]
+            p = self.procs.pop(name)
             if p.poll() is None:
                 p.kill()
-                p.wait()
+            p.wait()
         for log in self.logs.values():
             log.close()
         if not keep and not os.environ.get("HM_KEEP"):
@@ -309,7 +311,7 @@ class Pipeline:
         """Every JSON line of every output file of a route."""
         events = []
         for path in self.output_files(route):
-            data = open(path, "rb").read()
+            data = read_bytes(path)
             if path.endswith(".gz"):
                 data = gzip.decompress(data)
             for line in data.decode().splitlines():
@@ -330,6 +332,11 @@ class Pipeline:
                 return self.read_events(route)
             time.sleep(0.3)
         raise AssertionError("only %d of %d events arrived on route %s" % (n, count, route))
+
+
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def send_tool(pipeline, *args, timeout=600):

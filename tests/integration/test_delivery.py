@@ -65,7 +65,7 @@ class Delivery(unittest.TestCase):
             self.assertEqual(set(rcs.values()), {0}, rcs)
             time.sleep(0.5)
             p.start_all()
-            load.wait(60)
+            load.communicate(timeout=60)
             self.check_delivered(p, record, exact=False)
 
     def test_router_killed_and_restarted_mid_run(self):
@@ -77,7 +77,7 @@ class Delivery(unittest.TestCase):
             p.stop("router", sig=signal.SIGKILL)
             time.sleep(1.0)
             p.start("router")
-            load.wait(60)
+            load.communicate(timeout=60)
             self.check_delivered(p, record, exact=False)
 
     def test_sink_killed_mid_run(self):
@@ -89,7 +89,7 @@ class Delivery(unittest.TestCase):
             p.stop("file-sink", sig=signal.SIGKILL)
             time.sleep(1.0)
             p.start("file-sink", "--route", "archive")
-            load.wait(60)
+            load.communicate(timeout=60)
             self.check_delivered(p, record, exact=True)
 
 

@@ -60,7 +60,7 @@ class OutputFormat(unittest.TestCase):
             self.assertTrue(csv_files[0].startswith(
                 os.path.join(out, "csv", time.strftime("%Y/%m", time.gmtime()))))
 
-            got = gzip.decompress(open(json_files[0], "rb").read()).decode()
+            got = gzip.decompress(h.read_bytes(json_files[0])).decode()
             want = (
                 HEAD + '"nr":1,"env":"DEVELOPMENT","system_version":"10.10",'
                 '"product_version":"1.1.2","at":"2016-02-03 15:41:28","timezone":"+01:00",'
@@ -71,7 +71,7 @@ class OutputFormat(unittest.TestCase):
                 '"parameters":"{\\"a\\":\\"1\\",\\"z\\":\\"x\\"}"}\n')
             self.assertEqual(got, want)
 
-            got = open(csv_files[0], "rb").read().decode()
+            got = h.read_bytes(csv_files[0]).decode()
             sep = "\x01"
             row1 = ["a73b1c37-2c24-4786-af7a-16de88fbe23a", "bce44f67b2661fd445d469b525b04f68",
                     SESSION, "1", "DEVELOPMENT", "10.10", "1.1.2", "2016-02-03 15:41:28",

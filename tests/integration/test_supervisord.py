@@ -14,9 +14,19 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness as h  # noqa: E402
 
 
+def wait_running(p, names, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        now = pids(p)
+        if all(n in now for n in names):
+            return now
+        time.sleep(0.2)
+    raise AssertionError("not all of %s RUNNING: %s" % (names, pids(p)))
+
+
 def pids(p):
     out = {}
-    ctl = subprocess.run(["supervisorctl", "-c", p.sup_conf, "status"],
+    ctl = subprocess.run(["supervisorctl", "-c", p.sup_conf, "status"], stderr=subprocess.STDOUT,
                          stdout=subprocess.PIPE, timeout=20).stdout.decode()
     for line in ctl.splitlines():
         parts = line.split()
@@ -33,7 +43,7 @@ class Supervisord(unittest.TestCase):
             p.write_config()
             # The checkout's conf with its paths pointed at this test's
             # binaries and directory; nothing else changed.
-            conf = open(os.path.join(h.SRC, "deploy", "supervisord.conf")).read()
+            conf = h.read_bytes(os.path.join(h.SRC, "deploy", "supervisord.conf")).decode()
             conf = conf.replace("%(here)s/../build/bin", os.path.abspath(h.BIN))
             conf = conf.replace("%(here)s/..", p.dir)
             p.sup_conf = os.path.join(p.dir, "supervisord.conf")
@@ -50,8 +60,7 @@ class Supervisord(unittest.TestCase):
                 self.assertEqual(p.track(body)[0], 200)
 
                 # kill -9 the router: supervisord restarts it.
-                before = pids(p)
-                self.assertIn("router", before)
+                before = wait_running(p, ["router", "ingest", "file-sink:file-sink-0"])
                 os.kill(before["router"], signal.SIGKILL)
                 deadline = time.time() + 20
                 while time.time() < deadline:
