@@ -1,0 +1,45 @@
+/*  dispatch: the sink side of one route (ARCHITECTURE section 3).
+
+    Binds a ROUTER at the route's endpoint. Sink instances connect DEALERs
+    and say READY with a credit; sealed batches go to the instance with the
+    most free credit; ACK/NACK are matched by (first, last) from any
+    instance. Heartbeats both ways: an instance silent for sink_timeout_ms
+    is dead and its batches go back to the front of the queue. With
+    ZMQ_ROUTER_MANDATORY a send to an identity that vanished fails instead
+    of disappearing, and the instance is treated as dead at once. */
+#ifndef HM_ROUTER_DISPATCH_H
+#define HM_ROUTER_DISPATCH_H
+
+#include "config.h"
+#include "hm_buf.h"
+#include "route.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DISPATCH_MAX_INSTANCES 64  /* more READYs than this are ignored (logged) */
+#define DISPATCH_NACK_DELAY_MS 100 /* a NACKed batch waits this long before going out again */
+
+typedef struct _dispatch_t dispatch_t;
+
+/* zctx: the libzmq context. NULL with the reason in errbuf on error. */
+dispatch_t *dispatch_new (void *zctx, route_t *route, const hm_config_t *cfg, char *errbuf,
+                          size_t errlen);
+void dispatch_destroy (dispatch_t **self_p);
+
+void *dispatch_socket (dispatch_t *self);
+route_t *dispatch_route (dispatch_t *self);
+/* Handles up to max messages from sink instances. */
+void dispatch_recv (dispatch_t *self, uint64_t now_ms, size_t max);
+/* Expires silent instances, sends ready batches, sends heartbeats. */
+void dispatch_run (dispatch_t *self, uint64_t now_ms);
+/* Monotonic time when dispatch_run has something to do. */
+uint64_t dispatch_next_deadline (const dispatch_t *self);
+/* After route_replay: the route forgot its batches, so do we. */
+void dispatch_forget_inflight (dispatch_t *self);
+/* Live sink instances. */
+size_t dispatch_instance_count (const dispatch_t *self);
+/* Appends the dispatcher's part of a route's STATUS JSON (no braces). */
+void dispatch_status (const dispatch_t *self, uint64_t now_ms, hm_buf_t *out);
+
+#endif

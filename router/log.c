@@ -1,0 +1,726 @@
+/*  log: see log.h.
+
+    The writer appends whole rounds with pwritev at a tracked offset (no
+    O_APPEND, no lseek), so cutting back after a failed write is one
+    ftruncate to the offset the round started at. The list of segments is
+    a small sorted array: a 1 GiB log of 64 MiB segments has 16 entries.
+
+    Readers and the open-time scan share one buffered reader that reads a
+    segment sequentially in large chunks and hands out records in place,
+    so reading costs one pread per chunk, not one per record. */
+#include "log.h"
+#include "record.h"
+
+#include "digest.h"
+#include "hm_log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define S_NAME_DIGITS 20
+#define S_SCAN_CHUNK (1u << 20)     /* open-time scan reads this much at a time */
+#define S_CURSOR_CHUNK (256u << 10) /* a route cursor reads this much at a time */
+
+typedef struct {
+    uint64_t first; /* seq of its first record (its name) */
+    uint64_t size;  /* bytes in the file */
+} s_segment_t;
+
+struct _rlog_t {
+    char *dir;              /* the log directory */
+    int dirfd;              /* open on dir, for fsyncs after create/delete */
+    uint64_t segment_bytes; /* roll after this */
+    uint64_t max_bytes;     /* appends refused beyond this */
+    s_segment_t *segs;      /* sorted by first; the last one is written */
+    size_t nsegs;           /* entries in use */
+    size_t segs_cap;        /* entries allocated */
+    int fd;                 /* the last segment, open for writing */
+    uint64_t next_seq;      /* seq of the next appended record */
+    uint64_t durable;       /* highest durable seq */
+    uint64_t bytes;         /* sum of segment sizes */
+    uint64_t cut_bytes;     /* torn bytes removed at open */
+    uint8_t *hdrs;          /* scratch headers for one append */
+    struct iovec *iov;      /* scratch iovecs for one append */
+    size_t scratch_cap;     /* records the scratch arrays hold */
+};
+
+/* --- segments ------------------------------------------------------------ */
+
+static void
+s_seg_name (char *out, size_t cap, uint64_t first)
+{
+    snprintf (out, cap, "%020" PRIu64 ".seg", first);
+}
+
+static int
+s_seg_open (const rlog_t *self, uint64_t first, int flags)
+{
+    char name[32];
+    s_seg_name (name, sizeof name, first);
+    return openat (self->dirfd, name, flags | O_CLOEXEC, 0644);
+}
+
+static int
+s_segs_push (rlog_t *self, uint64_t first, uint64_t size)
+{
+    if (self->nsegs == self->segs_cap) {
+        size_t cap = self->segs_cap ? self->segs_cap * 2 : 16;
+        s_segment_t *segs = realloc (self->segs, cap * sizeof *segs);
+        if (!segs)
+            return -1;
+        self->segs = segs, self->segs_cap = cap;
+    }
+    self->segs[self->nsegs++] = (s_segment_t){first, size};
+    return 0;
+}
+
+static int
+s_cmp_seg (const void *a, const void *b)
+{
+    uint64_t x = ((const s_segment_t *)a)->first, y = ((const s_segment_t *)b)->first;
+    return x < y ? -1 : x > y;
+}
+
+static int
+s_parse_name (const char *name, uint64_t *first_p)
+{
+    if (strlen (name) != S_NAME_DIGITS + 4 || strcmp (name + S_NAME_DIGITS, ".seg") != 0)
+        return -1;
+    uint64_t v = 0;
+    for (int i = 0; i < S_NAME_DIGITS; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > (UINT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (uint64_t)(name[i] - '0');
+    }
+    if (v == 0)
+        return -1;
+    *first_p = v;
+    return 0;
+}
+
+/* Validates one segment, cutting it at its first bad record. Returns the
+   seq after its last good record, or 0 on an I/O error. */
+static uint64_t
+s_scan_segment (rlog_t *self, s_segment_t *seg, record_reader_t *r)
+{
+    int fd = s_seg_open (self, seg->first, O_RDWR);
+    if (fd < 0) {
+        hm_error ("log: cannot open segment %020" PRIu64 ": %s", seg->first, strerror (errno));
+        return 0;
+    }
+    struct stat st;
+    if (fstat (fd, &st) != 0) {
+        close (fd);
+        return 0;
+    }
+    record_reader_reset (r, fd, 0);
+    uint64_t expect = seg->first;
+    record_rc_t rc;
+    for (;;) {
+        uint64_t seq;
+        const uint8_t *data;
+        size_t len;
+        rc = record_reader_peek (r, &seq, &data, &len);
+        if (rc != RECORD_OK)
+            break;
+        if (seq != expect) {
+            rc = RECORD_BADSEQ;
+            break;
+        }
+        record_reader_consume (r, len);
+        expect++;
+    }
+    if (rc == RECORD_IOERR) {
+        hm_error ("log: cannot read segment %020" PRIu64 ": %s", seg->first, strerror (errno));
+        close (fd);
+        return 0;
+    }
+    seg->size = r->pos;
+    if (rc != RECORD_EOF && (uint64_t)st.st_size > r->pos) {
+        uint64_t cut = (uint64_t)st.st_size - r->pos;
+        if (ftruncate (fd, (off_t)r->pos) != 0 || fdatasync (fd) != 0) {
+            hm_error ("log: cannot cut segment %020" PRIu64 ": %s", seg->first, strerror (errno));
+            close (fd);
+            return 0;
+        }
+        self->cut_bytes += cut;
+        hm_warn ("log: segment %020" PRIu64 ": torn tail (%s) after seq %" PRIu64 ": cut %" PRIu64
+                 " bytes",
+                 seg->first, record_reason (rc), expect - 1, cut);
+    }
+    close (fd);
+    return expect;
+}
+
+static int
+s_list_segments (rlog_t *self)
+{
+    DIR *d = fdopendir (dup (self->dirfd));
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        uint64_t first;
+        if (s_parse_name (e->d_name, &first) == 0 && s_segs_push (self, first, 0) != 0) {
+            closedir (d);
+            return -1;
+        }
+    }
+    closedir (d);
+    if (self->nsegs)
+        qsort (self->segs, self->nsegs, sizeof *self->segs, s_cmp_seg);
+    return 0;
+}
+
+static int
+s_remove_segment (rlog_t *self, size_t i)
+{
+    char name[32];
+    s_seg_name (name, sizeof name, self->segs[i].first);
+    if (unlinkat (self->dirfd, name, 0) != 0 && errno != ENOENT)
+        return -1;
+    self->bytes -= self->segs[i].size;
+    memmove (self->segs + i, self->segs + i + 1, (self->nsegs - i - 1) * sizeof *self->segs);
+    self->nsegs--;
+    return 0;
+}
+
+/* Creates the segment starting at first and makes it the one written. */
+static int
+s_create_segment (rlog_t *self, uint64_t first)
+{
+    int fd = s_seg_open (self, first, O_RDWR | O_CREAT | O_TRUNC);
+    if (fd < 0)
+        return -1;
+    /* Why: without the directory fsync a crash could lose the new file's
+       name, and with it every record acknowledged in it. */
+    if (fsync (self->dirfd) != 0 || s_segs_push (self, first, 0) != 0) {
+        int err = errno;
+        close (fd);
+        errno = err;
+        return -1;
+    }
+    if (self->fd >= 0)
+        close (self->fd);
+    self->fd = fd;
+    return 0;
+}
+
+static int
+s_mkdirs (const char *path)
+{
+    char buf[PATH_MAX];
+    if (snprintf (buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir (buf, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    if (mkdir (buf, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+rlog_t *
+rlog_new (const char *dir, uint64_t segment_bytes, uint64_t max_bytes, char *errbuf, size_t errlen)
+{
+    rlog_t *self = calloc (1, sizeof *self);
+    record_reader_t r = {0};
+    if (!self || record_reader_init (&r, S_SCAN_CHUNK) != 0) {
+        snprintf (errbuf, errlen, "out of memory");
+        free (self);
+        record_reader_free (&r);
+        return NULL;
+    }
+    self->fd = -1;
+    self->dirfd = -1;
+    self->segment_bytes = segment_bytes ? segment_bytes : 1;
+    self->max_bytes = max_bytes;
+    self->dir = strdup (dir);
+    if (!self->dir || s_mkdirs (dir) != 0 ||
+        (self->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+        s_list_segments (self) != 0) {
+        snprintf (errbuf, errlen, "%s: %s", dir, strerror (errno));
+        goto fail;
+    }
+    uint64_t next = 1;
+    for (size_t i = 0; i < self->nsegs; i++) {
+        s_segment_t *seg = &self->segs[i];
+        if (seg->first < next) {
+            snprintf (errbuf, errlen, "%s: segment %020" PRIu64 " overlaps its predecessor", dir,
+                      seg->first);
+            goto fail;
+        }
+        uint64_t end = s_scan_segment (self, seg, &r);
+        if (end == 0) {
+            snprintf (errbuf, errlen, "%s: cannot read segment %020" PRIu64, dir, seg->first);
+            goto fail;
+        }
+        next = end;
+        self->bytes += seg->size;
+    }
+    /* Empty segments other than the last carry nothing; drop them. */
+    for (size_t i = 0; i + 1 < self->nsegs;)
+        if (self->segs[i].size == 0)
+            s_remove_segment (self, i);
+        else
+            i++;
+    if (self->nsegs == 0) {
+        if (s_create_segment (self, 1) != 0) {
+            snprintf (errbuf, errlen, "%s: cannot create a segment: %s", dir, strerror (errno));
+            goto fail;
+        }
+        next = 1;
+    }
+    else {
+        self->fd = s_seg_open (self, self->segs[self->nsegs - 1].first, O_RDWR);
+        /* Whatever a previous process wrote is made durable before anyone
+           reads it as such. */
+        if (self->fd < 0 || fdatasync (self->fd) != 0) {
+            snprintf (errbuf, errlen, "%s: cannot open the last segment: %s", dir,
+                      strerror (errno));
+            goto fail;
+        }
+    }
+    self->next_seq = next;
+    self->durable = next - 1;
+    record_reader_free (&r);
+    return self;
+fail:
+    record_reader_free (&r);
+    rlog_destroy (&self);
+    return NULL;
+}
+
+void
+rlog_destroy (rlog_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rlog_t *self = *self_p;
+    if (self->fd >= 0)
+        close (self->fd);
+    if (self->dirfd >= 0)
+        close (self->dirfd);
+    free (self->segs);
+    free (self->hdrs);
+    free (self->iov);
+    free (self->dir);
+    free (self);
+    *self_p = NULL;
+}
+
+uint64_t
+rlog_first_seq (const rlog_t *self)
+{
+    /* The oldest segment may be empty only when it is the only one. */
+    return self->segs[0].size ? self->segs[0].first : self->next_seq;
+}
+
+uint64_t
+rlog_next_seq (const rlog_t *self)
+{
+    return self->next_seq;
+}
+
+uint64_t
+rlog_durable_seq (const rlog_t *self)
+{
+    return self->durable;
+}
+
+void
+rlog_set_durable (rlog_t *self, uint64_t seq)
+{
+    if (seq > self->durable && seq < self->next_seq)
+        self->durable = seq;
+}
+
+uint64_t
+rlog_bytes (const rlog_t *self)
+{
+    return self->bytes;
+}
+
+uint64_t
+rlog_max_bytes (const rlog_t *self)
+{
+    return self->max_bytes;
+}
+
+size_t
+rlog_segment_count (const rlog_t *self)
+{
+    return self->nsegs;
+}
+
+int
+rlog_fd (const rlog_t *self)
+{
+    return self->fd;
+}
+
+uint64_t
+rlog_segment_first (const rlog_t *self)
+{
+    return self->segs[self->nsegs - 1].first;
+}
+
+uint64_t
+rlog_cut_bytes (const rlog_t *self)
+{
+    return self->cut_bytes;
+}
+
+bool
+rlog_has_room (const rlog_t *self, uint64_t extra, size_t len)
+{
+    return self->bytes + extra + RLOG_HEADER + len <= self->max_bytes;
+}
+
+bool
+rlog_needs_roll (const rlog_t *self)
+{
+    return self->segs[self->nsegs - 1].size >= self->segment_bytes;
+}
+
+/* Starts a new segment at first, after making the current one durable. */
+static int
+s_roll (rlog_t *self, uint64_t first)
+{
+    if (self->durable + 1 < self->next_seq) {
+        if (fdatasync (self->fd) != 0)
+            return -1;
+        self->durable = self->next_seq - 1;
+    }
+    if (self->segs[self->nsegs - 1].size == 0) {
+        /* An empty current segment is simply replaced. */
+        char name[32];
+        s_seg_name (name, sizeof name, self->segs[self->nsegs - 1].first);
+        if (unlinkat (self->dirfd, name, 0) != 0)
+            return -1;
+        self->nsegs--;
+    }
+    return s_create_segment (self, first);
+}
+
+int
+rlog_advance_to (rlog_t *self, uint64_t seq)
+{
+    if (seq <= self->next_seq)
+        return 0;
+    if (s_roll (self, seq) != 0)
+        return -1;
+    hm_warn ("log: sequence numbers advanced from %" PRIu64 " to %" PRIu64
+             " (routes remember records the log lost)",
+             self->next_seq, seq);
+    self->next_seq = seq;
+    self->durable = seq - 1;
+    return 0;
+}
+
+static int
+s_scratch (rlog_t *self, size_t n)
+{
+    if (n <= self->scratch_cap)
+        return 0;
+    uint8_t *hdrs = realloc (self->hdrs, n * RLOG_HEADER);
+    if (hdrs)
+        self->hdrs = hdrs;
+    struct iovec *iov = realloc (self->iov, 2 * n * sizeof *iov);
+    if (iov)
+        self->iov = iov;
+    if (!hdrs || !iov)
+        return -1;
+    self->scratch_cap = n;
+    return 0;
+}
+
+/* pwritev all of iov at off, across partial writes and IOV_MAX. */
+static int
+s_pwritev_all (int fd, struct iovec *iov, size_t cnt, uint64_t off)
+{
+    while (cnt > 0) {
+        int chunk = cnt > IOV_MAX ? IOV_MAX : (int)cnt;
+        ssize_t n = pwritev (fd, iov, chunk, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            errno = ENOSPC;
+            return -1;
+        }
+        off += (uint64_t)n;
+        size_t left = (size_t)n;
+        while (cnt > 0 && left >= iov->iov_len)
+            left -= iov->iov_len, iov++, cnt--;
+        if (cnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+int
+rlog_append (rlog_t *self, const struct iovec *payloads, size_t n, uint64_t *first_p)
+{
+    if (n == 0) {
+        *first_p = self->next_seq;
+        return 0;
+    }
+    s_segment_t *cur = &self->segs[self->nsegs - 1];
+    if (cur->size >= self->segment_bytes) {
+        if (s_roll (self, self->next_seq) != 0)
+            return -1;
+        cur = &self->segs[self->nsegs - 1];
+    }
+    if (s_scratch (self, n) != 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    uint64_t seq = self->next_seq, total = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *h = self->hdrs + i * RLOG_HEADER;
+        rlog_header (h, seq + i, payloads[i].iov_base, payloads[i].iov_len);
+        self->iov[2 * i] = (struct iovec){h, RLOG_HEADER};
+        self->iov[2 * i + 1] = payloads[i];
+        total += RLOG_HEADER + payloads[i].iov_len;
+    }
+    if (s_pwritev_all (self->fd, self->iov, 2 * n, cur->size) != 0) {
+        int err = errno;
+        /* Keep the log whole: nothing of this round stays on disk. */
+        if (ftruncate (self->fd, (off_t)cur->size) != 0)
+            hm_error ("log: cannot cut back a failed write: %s", strerror (errno));
+        errno = err;
+        return -1;
+    }
+    cur->size += total;
+    self->bytes += total;
+    self->next_seq += n;
+    *first_p = seq;
+    return 0;
+}
+
+int
+rlog_truncate_after (rlog_t *self, uint64_t seq)
+{
+    if (seq + 1 >= self->next_seq)
+        return 0;
+    /* Drop whole segments that start after seq (never the first one). */
+    while (self->nsegs > 1 && self->segs[self->nsegs - 1].first > seq) {
+        if (s_remove_segment (self, self->nsegs - 1) != 0)
+            return -1;
+    }
+    s_segment_t *seg = &self->segs[self->nsegs - 1];
+    int fd = s_seg_open (self, seg->first, O_RDWR);
+    if (fd < 0)
+        return -1;
+    record_reader_t r;
+    if (record_reader_init (&r, S_SCAN_CHUNK) != 0) {
+        close (fd);
+        return -1;
+    }
+    record_reader_reset (&r, fd, 0);
+    for (;;) {
+        uint64_t rseq;
+        const uint8_t *data;
+        size_t len;
+        if (record_reader_peek (&r, &rseq, &data, &len) != RECORD_OK || rseq > seq)
+            break;
+        record_reader_consume (&r, len);
+    }
+    record_reader_free (&r);
+    uint64_t keep = r.pos;
+    if (ftruncate (fd, (off_t)keep) != 0 || fdatasync (fd) != 0 || fsync (self->dirfd) != 0) {
+        int err = errno;
+        close (fd);
+        errno = err;
+        return -1;
+    }
+    self->bytes -= seg->size - keep;
+    seg->size = keep;
+    if (self->fd >= 0)
+        close (self->fd);
+    self->fd = fd;
+    self->next_seq = seg->first > seq + 1 ? seg->first : seq + 1;
+    if (self->durable >= self->next_seq)
+        self->durable = self->next_seq - 1;
+    return 0;
+}
+
+int
+rlog_delete_upto (rlog_t *self, uint64_t seq)
+{
+    int deleted = 0;
+    /* Segment 0 holds records first .. segs[1].first - 1 (at most). */
+    while (self->nsegs > 1 && self->segs[1].first - 1 <= seq) {
+        if (s_remove_segment (self, 0) != 0) {
+            hm_error ("log: cannot delete a segment: %s", strerror (errno));
+            return -1;
+        }
+        deleted++;
+    }
+    if (deleted && fsync (self->dirfd) != 0)
+        return -1;
+    return deleted;
+}
+
+/* --- cursors ------------------------------------------------------------- */
+
+struct _rlog_cursor_t {
+    rlog_t *log;        /* the log read (not owned) */
+    int fd;             /* segment being read, -1 if none */
+    uint64_t seg_first; /* its first seq */
+    record_reader_t r;  /* buffered reader over fd */
+    uint64_t next_seq;  /* seq expected next */
+    uint64_t skip_to;   /* records below this are skipped (positioning) */
+    bool failing;       /* a read error was logged; quiet until a read works */
+};
+
+/* Index of the segment holding seq (the last with first <= seq), or 0. */
+static size_t
+s_find_segment (const rlog_t *log, uint64_t seq)
+{
+    size_t i = 0;
+    while (i + 1 < log->nsegs && log->segs[i + 1].first <= seq)
+        i++;
+    return i;
+}
+
+static int
+s_cursor_enter (rlog_cursor_t *self, uint64_t first)
+{
+    if (self->fd >= 0)
+        close (self->fd);
+    self->fd = s_seg_open (self->log, first, O_RDONLY);
+    if (self->fd < 0)
+        return -1;
+    self->seg_first = first;
+    record_reader_reset (&self->r, self->fd, 0);
+    if (self->next_seq < first)
+        self->next_seq = first;
+    return 0;
+}
+
+rlog_cursor_t *
+rlog_cursor_new (rlog_t *log, uint64_t seq)
+{
+    rlog_cursor_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->log = log;
+    self->fd = -1;
+    if (record_reader_init (&self->r, S_CURSOR_CHUNK) != 0) {
+        free (self);
+        return NULL;
+    }
+    size_t i = s_find_segment (log, seq);
+    self->next_seq = log->segs[i].first;
+    self->skip_to = seq;
+    if (s_cursor_enter (self, log->segs[i].first) != 0) {
+        hm_error ("log: cursor cannot open segment %020" PRIu64 ": %s", log->segs[i].first,
+                  strerror (errno));
+        rlog_cursor_destroy (&self);
+        return NULL;
+    }
+    if (self->next_seq < seq)
+        self->next_seq = seq;
+    return self;
+}
+
+void
+rlog_cursor_destroy (rlog_cursor_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rlog_cursor_t *self = *self_p;
+    if (self->fd >= 0)
+        close (self->fd);
+    record_reader_free (&self->r);
+    free (self);
+    *self_p = NULL;
+}
+
+uint64_t
+rlog_cursor_seq (const rlog_cursor_t *self)
+{
+    return self->next_seq;
+}
+
+int
+rlog_cursor_next (rlog_cursor_t *self, uint64_t limit, uint64_t *seq_p, const uint8_t **data_p,
+                  size_t *len_p)
+{
+    for (;;) {
+        if (self->next_seq > limit)
+            return 0;
+        uint64_t seq;
+        const uint8_t *data;
+        size_t len;
+        record_rc_t rc = record_reader_peek (&self->r, &seq, &data, &len);
+        if (rc == RECORD_OK && seq < self->skip_to) {
+            record_reader_consume (&self->r, len);
+            continue;
+        }
+        if (rc == RECORD_OK && seq >= self->next_seq && seq <= limit) {
+            record_reader_consume (&self->r, len);
+            self->next_seq = seq + 1;
+            self->failing = false;
+            *seq_p = seq, *data_p = data, *len_p = len;
+            return 1;
+        }
+        if (rc == RECORD_OK && seq > limit) {
+            record_reader_drop (&self->r);
+            return 0;
+        }
+        if (rc == RECORD_IOERR) {
+            if (!self->failing)
+                hm_error ("log: cursor read error in segment %020" PRIu64 ": %s", self->seg_first,
+                          strerror (errno));
+            self->failing = true;
+            record_reader_drop (&self->r);
+            return -1;
+        }
+        if (rc == RECORD_SHORT && self->seg_first == rlog_segment_first (self->log)) {
+            record_reader_drop (&self->r);
+            return 0; /* the tail of the segment being written: more will come */
+        }
+        if (rc != RECORD_EOF)
+            /* A record out of sequence or damage inside a segment (they
+               were checked when the log opened, so the disk changed under
+               us): log it and go on with the next segment. */
+            hm_error ("log: segment %020" PRIu64 " damaged at byte %" PRIu64 " (%s)",
+                      self->seg_first, self->r.pos,
+                      rc == RECORD_OK ? "wrong sequence number" : record_reason (rc));
+        /* End of this segment: move on if a later one holds readable
+           records. Ours may have been deleted meanwhile (all of it was
+           committed), so look for the first segment after it by name. */
+        size_t next = 0;
+        while (next < self->log->nsegs && self->log->segs[next].first <= self->seg_first)
+            next++;
+        if (next >= self->log->nsegs || self->log->segs[next].first > limit) {
+            record_reader_drop (&self->r);
+            return 0;
+        }
+        if (s_cursor_enter (self, self->log->segs[next].first) != 0) {
+            hm_error ("log: cursor cannot open segment %020" PRIu64 ": %s",
+                      self->log->segs[next].first, strerror (errno));
+            return -1;
+        }
+    }
+}

@@ -1,0 +1,166 @@
+/*  record: see record.h. */
+#include "record.h"
+
+#include "digest.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void
+s_put32 (uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void
+s_put64 (uint8_t *p, uint64_t v)
+{
+    s_put32 (p, (uint32_t)v);
+    s_put32 (p + 4, (uint32_t)(v >> 32));
+}
+
+static uint32_t
+s_get32 (const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t
+s_get64 (const uint8_t *p)
+{
+    return (uint64_t)s_get32 (p) | (uint64_t)s_get32 (p + 4) << 32;
+}
+
+void
+rlog_header (uint8_t hdr[RLOG_HEADER], uint64_t seq, const void *payload, size_t len)
+{
+    s_put32 (hdr, (uint32_t)len);
+    s_put64 (hdr + 8, seq);
+    uint32_t crc = hm_crc32c (0, hdr + 8, 8);
+    s_put32 (hdr + 4, hm_crc32c (crc, payload, len));
+}
+
+int
+record_reader_init (record_reader_t *r, size_t cap)
+{
+    memset (r, 0, sizeof *r);
+    r->fd = -1;
+    r->buf = malloc (cap);
+    r->cap = cap;
+    return r->buf ? 0 : -1;
+}
+
+void
+record_reader_reset (record_reader_t *r, int fd, uint64_t pos)
+{
+    r->fd = fd;
+    r->start = r->end = 0;
+    r->pos = pos;
+}
+
+/* Forgets buffered bytes: the file after pos may change (a cut after a
+   failed sync), so never trust bytes we did not hand out. */
+void
+record_reader_drop (record_reader_t *r)
+{
+    r->start = r->end = 0;
+}
+
+/* Makes at least want bytes available from start; 1 if so, 0 at EOF, -1 on error. */
+static int
+s_fill (record_reader_t *r, size_t want)
+{
+    if (r->end - r->start >= want)
+        return 1;
+    if (want > r->cap) {
+        size_t cap = r->cap;
+        while (cap < want)
+            cap *= 2;
+        uint8_t *buf = malloc (cap);
+        if (!buf)
+            return -1;
+        memcpy (buf, r->buf + r->start, r->end - r->start);
+        free (r->buf);
+        r->buf = buf, r->cap = cap;
+        r->end -= r->start, r->start = 0;
+    }
+    else if (r->start + want > r->cap) {
+        memmove (r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start, r->start = 0;
+    }
+    while (r->end - r->start < want) {
+        ssize_t n =
+            pread (r->fd, r->buf + r->end, r->cap - r->end, (off_t)(r->pos + (r->end - r->start)));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            return 0;
+        r->end += (size_t)n;
+    }
+    return 1;
+}
+
+/* The record at the reader's position, not consumed. */
+record_rc_t
+record_reader_peek (record_reader_t *r, uint64_t *seq_p, const uint8_t **data_p, size_t *len_p)
+{
+    int rc = s_fill (r, RLOG_HEADER);
+    if (rc < 0)
+        return RECORD_IOERR;
+    if (rc == 0)
+        return r->end == r->start ? RECORD_EOF : RECORD_SHORT;
+    const uint8_t *h = r->buf + r->start;
+    uint32_t len = s_get32 (h);
+    if (len > RLOG_MAX_PAYLOAD)
+        return RECORD_BADLEN;
+    rc = s_fill (r, RLOG_HEADER + (size_t)len);
+    if (rc < 0)
+        return RECORD_IOERR;
+    if (rc == 0)
+        return RECORD_SHORT;
+    h = r->buf + r->start;
+    uint32_t crc = hm_crc32c (hm_crc32c (0, h + 8, 8), h + RLOG_HEADER, len);
+    if (crc != s_get32 (h + 4))
+        return RECORD_BADCRC;
+    *seq_p = s_get64 (h + 8);
+    *data_p = h + RLOG_HEADER;
+    *len_p = len;
+    return RECORD_OK;
+}
+
+void
+record_reader_consume (record_reader_t *r, size_t len)
+{
+    r->start += RLOG_HEADER + len;
+    r->pos += RLOG_HEADER + len;
+}
+
+const char *
+record_reason (record_rc_t rc)
+{
+    switch (rc) {
+    case RECORD_SHORT:
+        return "short record";
+    case RECORD_BADLEN:
+        return "impossible length";
+    case RECORD_BADCRC:
+        return "bad crc";
+    case RECORD_IOERR:
+        return "read error";
+    default:
+        return "wrong sequence number";
+    }
+}
+
+void
+record_reader_free (record_reader_t *r)
+{
+    free (r->buf);
+    r->buf = NULL;
+}

@@ -1,0 +1,45 @@
+/*  record: reading log records (framing in log.h) sequentially from a
+    segment file, in large chunks, handing out each record in place. The
+    open-time scan and the route cursors share it, so reading costs one
+    pread per chunk, not one per record. */
+#ifndef HM_ROUTER_RECORD_H
+#define HM_ROUTER_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    RECORD_OK = 1,
+    RECORD_EOF = 0,     /* clean end: no byte after the last record */
+    RECORD_SHORT = -1,  /* a partial header or payload at the end */
+    RECORD_BADLEN = -2, /* a length no writer could have written */
+    RECORD_BADCRC = -3, /* checksum mismatch */
+    RECORD_IOERR = -4,  /* pread failed */
+    RECORD_BADSEQ = -5  /* a whole record with the wrong sequence number (set by callers) */
+} record_rc_t;
+
+typedef struct {
+    int fd;       /* segment being read (not owned) */
+    uint8_t *buf; /* chunk buffer, grown to hold the largest record seen */
+    size_t cap;   /* its size */
+    size_t start; /* first unconsumed byte */
+    size_t end;   /* end of valid bytes */
+    uint64_t pos; /* file offset of buf[start] */
+} record_reader_t;
+
+/* cap: chunk size. 0 or -1 (out of memory). */
+int record_reader_init (record_reader_t *r, size_t cap);
+void record_reader_free (record_reader_t *r);
+/* Reads fd from byte pos on. */
+void record_reader_reset (record_reader_t *r, int fd, uint64_t pos);
+/* Forgets buffered bytes (the file after pos may change under us). */
+void record_reader_drop (record_reader_t *r);
+/* The record at the reader's position (length and crc checked), not
+   consumed: *data_p stays valid until the next reader call. */
+record_rc_t record_reader_peek (record_reader_t *r, uint64_t *seq_p, const uint8_t **data_p,
+                                size_t *len_p);
+/* Steps over the record just peeked (len: its payload length). */
+void record_reader_consume (record_reader_t *r, size_t len);
+const char *record_reason (record_rc_t rc);
+
+#endif

@@ -1,0 +1,820 @@
+/*  server: see server.h.
+
+    The append path is one "round" per loop iteration: drain up to
+    S_ROUND_MAX requests (or S_ROUND_BYTES) from the append and inject
+    sockets, validate each, write them all with one pwritev, publish them
+    on the tap, and post one sync to the syncer. Replies wait in a FIFO
+    until the syncer says their seq is durable; rounds written while a
+    sync runs are covered by the next one (group commit). A record's
+    bytes are the received ZeroMQ frame itself: written from it, then the
+    same frame is handed to the tap socket, never copied.
+
+    Routes only read records that are durable, so whatever a sink got can
+    never be lost by a crash and reused under the same offsets. */
+#include "server.h"
+
+#include "dispatch.h"
+#include "hm_buf.h"
+#include "hm_log.h"
+#include "log.h"
+#include "pipeline.pb-c.h"
+#include "route.h"
+#include "syncer.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <zmq.h>
+
+#define S_ROUND_MAX 256          /* requests written per round at most */
+#define S_ROUND_BYTES (4u << 20) /* ... and bytes */
+#define S_PENDING_MAX 16384      /* replies waiting for durability; beyond, stop reading */
+#define S_FRONT_HWM 100000       /* append socket high-water marks (messages) */
+#define S_TAP_HWM 10000          /* tap subscribers slower than this lose records */
+#define S_PUMP_MAX 4096          /* records a route reads per loop iteration */
+#define S_SAVE_EVERY_MS 100      /* a route's committed offset is saved at most this often */
+#define S_CONTROL_MAX 16         /* control requests per iteration */
+#define S_REPLY_LINGER_MS 1000   /* how long replies may still leave after shutdown */
+#define S_DRAIN_MS 10000         /* at shutdown, how long sealed batches may take to be acked */
+
+typedef struct {
+    zmq_msg_t id;      /* sender's routing id (empty for inject) */
+    zmq_msg_t body;    /* the AppendRequest frame: the record's payload */
+    uint64_t batch_id; /* to echo in the reply */
+    bool reply;        /* from the append socket (inject: no reply) */
+} s_append_t;
+
+typedef struct {
+    zmq_msg_t id;      /* where the reply goes */
+    uint64_t batch_id; /* echoed */
+    uint64_t seq;      /* durable when the log is durable up to here */
+} s_pending_t;
+
+typedef struct {
+    uint64_t appended;     /* records appended */
+    uint64_t events;       /* events in them */
+    uint64_t injected;     /* of which came through inject */
+    uint64_t full;         /* requests answered FULL (or inject dropped) */
+    uint64_t errors;       /* requests answered ERROR */
+    uint64_t malformed;    /* messages that failed validation */
+    uint64_t write_errors; /* failed pwritev */
+    uint64_t sync_errors;  /* failed fdatasync */
+    uint64_t rounds;       /* group-commit rounds written */
+    uint64_t tap_dropped;  /* tap sends that failed */
+    uint64_t deleted;      /* segments deleted */
+} s_counters_t;
+
+struct _server_t {
+    const hm_config_t *cfg;             /* configuration (not owned) */
+    void *zctx;                         /* libzmq context */
+    void *front;                        /* ROUTER: appends with replies */
+    void *inject;                       /* PULL: appends without replies */
+    void *tap;                          /* PUB: every appended record */
+    void *control;                      /* ROUTER: flush, status, replay */
+    rlog_t *log;                        /* the durable log */
+    syncer_t *syncer;                   /* the fdatasync thread */
+    route_t **routes;                   /* one per configured route */
+    dispatch_t **disp;                  /* their sink sides */
+    size_t nroutes;                     /* count of both */
+    s_append_t round[S_ROUND_MAX];      /* the round being built */
+    struct iovec payloads[S_ROUND_MAX]; /* its records' payloads */
+    s_pending_t *pend;                  /* FIFO ring of replies awaiting durability */
+    size_t pend_head;                   /* oldest entry */
+    size_t pend_count;                  /* entries */
+    bool full;                          /* the log is over max_log_bytes (for log lines) */
+    uint64_t *saved_commit;             /* per route: committed offset last saved */
+    uint64_t *saved_ms;                 /* per route: when it was saved (or last failed to) */
+    bool *save_failed;                  /* per route: the last save failed (retry after a pause) */
+    uint64_t started_ms;                /* for uptime */
+    zmq_pollitem_t *items;              /* poll set */
+    size_t nitems;                      /* its size */
+    s_counters_t c;                     /* counters for STATUS */
+};
+
+static uint64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* --- replies ------------------------------------------------------------- */
+
+/* Sends [id][HM/APPENDED/1][AppendReply]; consumes id. */
+static void
+s_reply (server_t *self, zmq_msg_t *id, uint64_t batch_id, Hm__AppendReply__Status status,
+         uint64_t seq, const char *reason)
+{
+    Hm__AppendReply r = HM__APPEND_REPLY__INIT;
+    r.batch_id = batch_id;
+    r.status = status;
+    if (seq) {
+        r.has_offset = true;
+        r.offset = seq;
+    }
+    char why[256];
+    if (reason) {
+        snprintf (why, sizeof why, "%s", reason); /* bounds the packed size */
+        r.reason = why;
+    }
+    uint8_t buf[512];
+    size_t len = hm__append_reply__pack (&r, buf);
+    /* The append socket is not ROUTER_MANDATORY: a reply to a client that
+       went away is dropped by ZeroMQ, which is what we want. */
+    if (zmq_msg_send (id, self->front, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (id);
+        return;
+    }
+    zmq_send (self->front, HM_WIRE_APPENDED, strlen (HM_WIRE_APPENDED), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send (self->front, buf, len, ZMQ_DONTWAIT);
+}
+
+/* Answers every pending reply up to durable OK, the rest (if failed) ERROR. */
+static void
+s_settle (server_t *self, uint64_t durable, const char *fail_reason)
+{
+    while (self->pend_count) {
+        s_pending_t *p = &self->pend[self->pend_head];
+        if (p->seq <= durable)
+            s_reply (self, &p->id, p->batch_id, HM__APPEND_REPLY__STATUS__OK, p->seq, NULL);
+        else if (fail_reason) {
+            s_reply (self, &p->id, p->batch_id, HM__APPEND_REPLY__STATUS__ERROR, 0, fail_reason);
+            self->c.errors++;
+        }
+        else
+            break;
+        self->pend_head = (self->pend_head + 1) % S_PENDING_MAX;
+        self->pend_count--;
+    }
+}
+
+/* The syncer reported: acknowledge what is durable, or handle a failure. */
+static void
+s_on_synced (server_t *self)
+{
+    int err = 0;
+    uint64_t done = syncer_poll (self->syncer, &err);
+    rlog_set_durable (self->log, done);
+    if (!err) {
+        s_settle (self, rlog_durable_seq (self->log), NULL);
+        return;
+    }
+    /* After a failed fdatasync nothing past the last good sync can be
+       trusted: cut the log back there and tell those clients (503). */
+    uint64_t durable = rlog_durable_seq (self->log);
+    self->c.sync_errors++;
+    hm_error ("log: fdatasync failed: %s; records after %" PRIu64 " are dropped and answered ERROR",
+              strerror (err), durable);
+    if (rlog_truncate_after (self->log, durable) != 0)
+        hm_error ("log: cannot cut back after a failed sync: %s", strerror (errno));
+    char reason[128];
+    snprintf (reason, sizeof reason, "log sync failed: %s", strerror (err));
+    s_settle (self, durable, reason);
+    syncer_reset (self->syncer, durable);
+}
+
+/* --- the append round ---------------------------------------------------- */
+
+/* Receives one multipart message: [id] type body. Returns 1 with the
+   frames, 0 when nothing is waiting, -1 for a wrong frame count (drained). */
+static int
+s_recv_request (void *sock, bool routed, zmq_msg_t *id, zmq_msg_t *type, zmq_msg_t *body)
+{
+    zmq_msg_t *want[3] = {id, type, body};
+    int first = routed ? 0 : 1, got = 0;
+    bool more = true;
+    for (int i = first; i < 3 && more; i++) {
+        if (zmq_msg_recv (want[i], sock, ZMQ_DONTWAIT) < 0)
+            return i == first ? 0 : -1;
+        more = zmq_msg_more (want[i]);
+        got++;
+    }
+    if (got != 3 - first || more) {
+        while (more) {
+            zmq_msg_t extra;
+            zmq_msg_init (&extra);
+            more = zmq_msg_recv (&extra, sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more (&extra);
+            zmq_msg_close (&extra);
+        }
+        return -1;
+    }
+    return 1;
+}
+
+/* Takes one request into round slot n. Returns 1 taken, 0 none waiting,
+   -1 answered/dropped (malformed or FULL). */
+static int
+s_take (server_t *self, void *sock, bool routed, size_t n, uint64_t *planned)
+{
+    s_append_t *a = &self->round[n];
+    zmq_msg_t type;
+    zmq_msg_init (&a->id);
+    zmq_msg_init (&type);
+    zmq_msg_init (&a->body);
+    int rc = s_recv_request (sock, routed, &a->id, &type, &a->body);
+    if (rc == 0) {
+        zmq_msg_close (&a->id);
+        zmq_msg_close (&type);
+        zmq_msg_close (&a->body);
+        return 0;
+    }
+    const char *why = rc < 0 ? "wrong number of frames" : NULL;
+    size_t len = zmq_msg_size (&a->body);
+    Hm__AppendRequest *req = NULL;
+    if (len <= RLOG_MAX_PAYLOAD)
+        req = hm__append_request__unpack (NULL, len, zmq_msg_data (&a->body));
+    if (!why && (zmq_msg_size (&type) != strlen (HM_WIRE_APPEND) ||
+                 memcmp (zmq_msg_data (&type), HM_WIRE_APPEND, strlen (HM_WIRE_APPEND)) != 0))
+        why = "unknown message type";
+    if (!why && !req)
+        why = "AppendRequest does not decode";
+    zmq_msg_close (&type);
+    a->reply = routed;
+    a->batch_id = req ? req->batch_id : 0;
+    size_t nevents = req ? req->n_events : 0;
+    if (req)
+        hm__append_request__free_unpacked (req, NULL);
+    if (!why && !rlog_has_room (self->log, *planned, len)) {
+        if (!self->full)
+            hm_warn ("log: full (%" PRIu64 " of %" PRIu64 " bytes): answering FULL until routes "
+                     "catch up",
+                     rlog_bytes (self->log), rlog_max_bytes (self->log));
+        self->full = true;
+        self->c.full++;
+        if (routed)
+            s_reply (self, &a->id, a->batch_id, HM__APPEND_REPLY__STATUS__FULL, 0,
+                     "log full: the slowest route is behind");
+        else
+            zmq_msg_close (&a->id);
+        zmq_msg_close (&a->body);
+        return -1;
+    }
+    if (why) {
+        self->c.malformed++;
+        if (routed && req) {
+            s_reply (self, &a->id, a->batch_id, HM__APPEND_REPLY__STATUS__ERROR, 0, why);
+            self->c.errors++;
+        }
+        else {
+            if (self->c.malformed <= 10 || self->c.malformed % 1000 == 0)
+                hm_warn ("append: malformed message dropped (%s); %" PRIu64 " so far", why,
+                         self->c.malformed);
+            zmq_msg_close (&a->id);
+        }
+        zmq_msg_close (&a->body);
+        return -1;
+    }
+    *planned += RLOG_HEADER + len;
+    self->payloads[n] = (struct iovec){zmq_msg_data (&a->body), len};
+    self->c.events += nevents;
+    return 1;
+}
+
+/* Reads a round from both append sockets, writes it, posts the sync. */
+static void
+s_append_round (server_t *self)
+{
+    uint64_t planned = 0;
+    size_t n = 0, injected = 0, handled = 0;
+    void *socks[2] = {self->front, self->inject};
+    for (int s = 0; s < 2; s++) {
+        while (n < S_ROUND_MAX && planned < S_ROUND_BYTES && handled < 4 * S_ROUND_MAX &&
+               (s == 1 || self->pend_count + n < S_PENDING_MAX)) {
+            int rc = s_take (self, socks[s], s == 0, n, &planned);
+            if (rc == 0)
+                break;
+            handled++;
+            if (rc == 1) {
+                n++;
+                injected += s == 1;
+            }
+        }
+    }
+    if (n == 0)
+        return;
+    /* A roll needs the old segment durable first: let the syncer finish so
+       its report (and any failure) goes through the one path below. */
+    if (rlog_needs_roll (self->log) &&
+        rlog_durable_seq (self->log) + 1 < rlog_next_seq (self->log)) {
+        int err;
+        syncer_wait (self->syncer, &err);
+        s_on_synced (self);
+    }
+    uint64_t first = 0;
+    if (rlog_append (self->log, self->payloads, n, &first) != 0) {
+        int err = errno;
+        self->c.write_errors++;
+        hm_error ("log: write of %zu records failed: %s; answered ERROR", n, strerror (err));
+        char reason[128];
+        snprintf (reason, sizeof reason, "log write failed: %s", strerror (err));
+        for (size_t i = 0; i < n; i++) {
+            s_append_t *a = &self->round[i];
+            if (a->reply) {
+                s_reply (self, &a->id, a->batch_id, HM__APPEND_REPLY__STATUS__ERROR, 0, reason);
+                self->c.errors++;
+            }
+            else
+                zmq_msg_close (&a->id);
+            zmq_msg_close (&a->body);
+        }
+        return;
+    }
+    self->c.rounds++;
+    self->c.appended += n;
+    self->c.injected += injected;
+    bool ack_now = self->cfg->durability == HM_DURABILITY_WRITE;
+    for (size_t i = 0; i < n; i++) {
+        s_append_t *a = &self->round[i];
+        uint64_t seq = first + i;
+        /* Tap: best effort. PUB drops for slow subscribers at its HWM. */
+        uint8_t hdr[16];
+        Hm__TapHeader th = HM__TAP_HEADER__INIT;
+        th.offset = seq;
+        size_t hl = hm__tap_header__pack (&th, hdr);
+        if (zmq_send (self->tap, HM_WIRE_TAP, strlen (HM_WIRE_TAP), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
+                0 ||
+            zmq_send (self->tap, hdr, hl, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_msg_send (&a->body, self->tap, ZMQ_DONTWAIT) < 0) {
+            /* Hand-off: on success ZeroMQ owns body; only a failure leaves it to us. */
+            self->c.tap_dropped++;
+            zmq_msg_close (&a->body);
+        }
+        if (!a->reply)
+            zmq_msg_close (&a->id);
+        else if (ack_now)
+            s_reply (self, &a->id, a->batch_id, HM__APPEND_REPLY__STATUS__OK, seq, NULL);
+        else {
+            s_pending_t *p = &self->pend[(self->pend_head + self->pend_count) % S_PENDING_MAX];
+            zmq_msg_init (&p->id);
+            zmq_msg_move (&p->id, &a->id);
+            zmq_msg_close (&a->id);
+            p->batch_id = a->batch_id;
+            p->seq = seq;
+            self->pend_count++;
+        }
+    }
+    if (syncer_post (self->syncer, rlog_fd (self->log), rlog_segment_first (self->log),
+                     first + n - 1) != 0)
+        hm_error ("log: cannot hand the segment to the syncer: %s", strerror (errno));
+}
+
+/* --- routes ---------------------------------------------------------------- */
+
+/* Reads, seals, saves and delivers for every route; deletes what every
+   route committed. Returns true if a route has more to read right now. */
+static bool
+s_routes_work (server_t *self, uint64_t now)
+{
+    bool busy = false;
+    uint64_t durable = rlog_durable_seq (self->log);
+    uint64_t min_commit = durable;
+    for (size_t i = 0; i < self->nroutes; i++) {
+        route_t *r = self->routes[i];
+        int n = route_pump (r, durable, now, S_PUMP_MAX);
+        if (n == S_PUMP_MAX)
+            busy = true;
+        route_tick (r, now);
+        /* Seals reach the state file before their batches leave. */
+        bool seals = route_needs_save (r, true);
+        uint64_t committed = route_committed (r);
+        uint64_t pause = self->save_failed[i] ? 1000 : 0;
+        if ((seals && now >= self->saved_ms[i] + pause) ||
+            (committed != self->saved_commit[i] &&
+             now >= self->saved_ms[i] + S_SAVE_EVERY_MS + pause)) {
+            self->save_failed[i] = route_save (r) != 0;
+            if (!self->save_failed[i])
+                self->saved_commit[i] = committed;
+            self->saved_ms[i] = now;
+        }
+        dispatch_run (self->disp[i], now);
+        committed = route_committed (r);
+        if (committed < min_commit)
+            min_commit = committed;
+    }
+    int deleted = rlog_delete_upto (self->log, min_commit);
+    if (deleted > 0) {
+        self->c.deleted += (uint64_t)deleted;
+        hm_debug ("log: deleted %d segments (all routes committed %" PRIu64 ")", deleted,
+                  min_commit);
+    }
+    if (self->full && rlog_has_room (self->log, 0, 64 << 10)) {
+        self->full = false;
+        hm_info ("log: room again (%" PRIu64 " bytes); accepting appends", rlog_bytes (self->log));
+    }
+    return busy;
+}
+
+/* --- control ------------------------------------------------------------- */
+
+static void
+s_status_json (server_t *self, hm_buf_t *out)
+{
+    uint64_t now = s_now_ms (), durable = rlog_durable_seq (self->log);
+    hm_buf_printf (out,
+                   "{\"version\":\"%s\",\"uptime_s\":%" PRIu64 ",\"durability\":\"%s\","
+                   "\"log\":{\"first_seq\":%" PRIu64 ",\"next_seq\":%" PRIu64
+                   ",\"durable_seq\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"max_bytes\":%" PRIu64
+                   ",\"segments\":%zu,\"full\":%s,\"pending_replies\":%zu},",
+                   HAMUSTRO_VERSION, (now - self->started_ms) / 1000,
+                   self->cfg->durability == HM_DURABILITY_WRITE ? "write" : "fsync",
+                   rlog_first_seq (self->log), rlog_next_seq (self->log), durable,
+                   rlog_bytes (self->log), rlog_max_bytes (self->log),
+                   rlog_segment_count (self->log), self->full ? "true" : "false", self->pend_count);
+    const s_counters_t *c = &self->c;
+    hm_buf_printf (out,
+                   "\"counters\":{\"appended\":%" PRIu64 ",\"events\":%" PRIu64
+                   ",\"injected\":%" PRIu64 ",\"full\":%" PRIu64 ",\"errors\":%" PRIu64
+                   ",\"malformed\":%" PRIu64 ",\"write_errors\":%" PRIu64
+                   ",\"sync_errors\":%" PRIu64 ",\"rounds\":%" PRIu64 ",\"fsyncs\":%" PRIu64
+                   ",\"tap_dropped\":%" PRIu64 ",\"segments_deleted\":%" PRIu64 "},\"routes\":[",
+                   c->appended, c->events, c->injected, c->full, c->errors, c->malformed,
+                   c->write_errors, c->sync_errors, c->rounds, syncer_syncs (self->syncer),
+                   c->tap_dropped, c->deleted);
+    for (size_t i = 0; i < self->nroutes; i++) {
+        route_stats_t st;
+        route_stats (self->routes[i], &st);
+        const hm_route_config_t *rc = route_config (self->routes[i]);
+        hm_buf_printf (out,
+                       "%s{\"name\":\"%s\",\"sink\":\"%s\",\"committed\":%" PRIu64
+                       ",\"lag\":%" PRIu64 ",\"read_next\":%" PRIu64
+                       ",\"sealed\":%zu,\"queued\":%zu,\"inflight\":%zu,\"loading\":%zu"
+                       ",\"open_events\":%u,\"records\":%" PRIu64 ",\"undecodable\":%" PRIu64
+                       ",\"events_in\":%" PRIu64 ",\"events_kept\":%" PRIu64
+                       ",\"batches_sealed\":%" PRIu64 ",\"batches_acked\":%" PRIu64
+                       ",\"nacks\":%" PRIu64 ",\"requeued\":%" PRIu64 ",\"save_errors\":%" PRIu64
+                       ",",
+                       i ? "," : "", rc->name, rc->sink, st.committed,
+                       durable > st.committed ? durable - st.committed : 0, st.read_next,
+                       st.batches, st.queued, st.inflight, st.loading, st.open_events, st.records,
+                       st.undecodable, st.events_in, st.events_kept, st.sealed, st.acked, st.nacked,
+                       st.requeued, st.save_errors);
+        dispatch_status (self->disp[i], now, out);
+        hm_buf_puts (out, "}");
+    }
+    hm_buf_puts (out, "]}");
+}
+
+static void
+s_control_reply (server_t *self, zmq_msg_t *id, bool ok, const char *reason, const char *json)
+{
+    Hm__ControlReply r = HM__CONTROL_REPLY__INIT;
+    r.ok = ok;
+    r.reason = (char *)reason;
+    r.status_json = (char *)json;
+    hm_wire_send (self->control, zmq_msg_data (id), zmq_msg_size (id), HM_WIRE_CONTROLLED, &r.base,
+                  ZMQ_DONTWAIT);
+}
+
+static void
+s_control (server_t *self, uint64_t now)
+{
+    for (int k = 0; k < S_CONTROL_MAX; k++) {
+        zmq_msg_t id, type, body;
+        zmq_msg_init (&id);
+        zmq_msg_init (&type);
+        zmq_msg_init (&body);
+        int rc = s_recv_request (self->control, true, &id, &type, &body);
+        Hm__ControlRequest *req = NULL;
+        if (rc == 1 && zmq_msg_size (&type) == strlen (HM_WIRE_CONTROL) &&
+            memcmp (zmq_msg_data (&type), HM_WIRE_CONTROL, strlen (HM_WIRE_CONTROL)) == 0)
+            req = hm__control_request__unpack (NULL, zmq_msg_size (&body), zmq_msg_data (&body));
+        if (rc == 0)
+            k = S_CONTROL_MAX;
+        else if (!req) {
+            self->c.malformed++;
+            s_control_reply (self, &id, false, "malformed control request", NULL);
+        }
+        else if (req->command == HM__CONTROL_REQUEST__COMMAND__FLUSH) {
+            /* Flush covers every record appended before it (inject has
+               no acknowledgement to wait for): finish the sync in
+               progress, read everything durable, then seal. */
+            if (rlog_durable_seq (self->log) + 1 < rlog_next_seq (self->log)) {
+                int err;
+                syncer_wait (self->syncer, &err);
+                s_on_synced (self);
+            }
+            uint64_t durable = rlog_durable_seq (self->log);
+            for (size_t i = 0; i < self->nroutes; i++) {
+                while (route_pump (self->routes[i], durable, now, S_PUMP_MAX) == S_PUMP_MAX)
+                    ;
+                route_flush (self->routes[i]);
+            }
+            s_routes_work (self, now);
+            hm_info ("control: flush");
+            s_control_reply (self, &id, true, NULL, NULL);
+        }
+        else if (req->command == HM__CONTROL_REQUEST__COMMAND__STATUS) {
+            hm_buf_t json;
+            hm_buf_init (&json, 0);
+            s_status_json (self, &json);
+            s_control_reply (self, &id, true, NULL, json.data);
+            hm_buf_free (&json);
+        }
+        else if (req->command == HM__CONTROL_REQUEST__COMMAND__REPLAY) {
+            char reason[256] = "";
+            size_t i = 0;
+            while (req->route && i < self->nroutes &&
+                   strcmp (route_name (self->routes[i]), req->route) != 0)
+                i++;
+            uint64_t off = req->has_offset ? req->offset : 0;
+            if (!req->route || i == self->nroutes)
+                snprintf (reason, sizeof reason, "no route named \"%.64s\"",
+                          req->route ? req->route : "");
+            else if (off < rlog_first_seq (self->log) || off > rlog_next_seq (self->log))
+                snprintf (reason, sizeof reason,
+                          "offset %" PRIu64 " is not in the log (it holds %" PRIu64 "..%" PRIu64
+                          ")",
+                          off, rlog_first_seq (self->log), rlog_next_seq (self->log) - 1);
+            else if (route_replay (self->routes[i], off) != 0)
+                snprintf (reason, sizeof reason, "cannot save the route's state");
+            else
+                dispatch_forget_inflight (self->disp[i]);
+            s_control_reply (self, &id, !*reason, *reason ? reason : NULL, NULL);
+        }
+        else
+            s_control_reply (self, &id, false, "unknown command", NULL);
+        if (req)
+            hm__control_request__free_unpacked (req, NULL);
+        zmq_msg_close (&id);
+        zmq_msg_close (&type);
+        zmq_msg_close (&body);
+    }
+}
+
+/* --- set-up -------------------------------------------------------------- */
+
+/* For ipc://PATH endpoints: creates PATH's directory. */
+static void
+s_ipc_dir (const char *endpoint)
+{
+    if (!endpoint || strncmp (endpoint, "ipc://", 6) != 0)
+        return;
+    char path[PATH_MAX];
+    snprintf (path, sizeof path, "%s", endpoint + 6);
+    char *slash = strrchr (path, '/');
+    if (!slash || slash == path)
+        return;
+    *slash = 0;
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir (path, 0755);
+            *p = '/';
+        }
+    mkdir (path, 0755);
+}
+
+static void *
+s_bind (server_t *self, int type, const char *endpoint, int sndhwm, int rcvhwm, int linger,
+        char *errbuf, size_t errlen)
+{
+    s_ipc_dir (endpoint);
+    void *sock = zmq_socket (self->zctx, type);
+    if (!sock || hm_wire_setup (sock, sndhwm, rcvhwm, linger) != 0 || !endpoint ||
+        zmq_bind (sock, endpoint) != 0) {
+        snprintf (errbuf, errlen, "cannot bind %s: %s", endpoint ? endpoint : "(none)",
+                  zmq_strerror (zmq_errno ()));
+        if (sock)
+            zmq_close (sock);
+        return NULL;
+    }
+    return sock;
+}
+
+server_t *
+server_new (const hm_config_t *cfg, char *errbuf, size_t errlen)
+{
+    server_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        snprintf (errbuf, errlen, "out of memory");
+        return NULL;
+    }
+    self->cfg = cfg;
+    self->started_ms = s_now_ms ();
+    char dir[PATH_MAX];
+    snprintf (dir, sizeof dir, "%s/log", cfg->data_dir);
+    self->log = rlog_new (dir, cfg->segment_bytes, cfg->max_log_bytes, errbuf, errlen);
+    if (!self->log)
+        goto fail;
+    self->nroutes = cfg->route_count;
+    self->routes = calloc (self->nroutes + 1, sizeof *self->routes);
+    self->disp = calloc (self->nroutes + 1, sizeof *self->disp);
+    self->saved_commit = calloc (self->nroutes + 1, sizeof *self->saved_commit);
+    self->saved_ms = calloc (self->nroutes + 1, sizeof *self->saved_ms);
+    self->save_failed = calloc (self->nroutes + 1, sizeof *self->save_failed);
+    self->pend = calloc (S_PENDING_MAX, sizeof *self->pend);
+    self->items = calloc (self->nroutes + 5, sizeof *self->items);
+    self->zctx = zmq_ctx_new ();
+    if (!self->routes || !self->disp || !self->saved_commit || !self->saved_ms ||
+        !self->save_failed || !self->pend || !self->items || !self->zctx) {
+        snprintf (errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    uint64_t highest = 0;
+    for (size_t i = 0; i < self->nroutes; i++) {
+        self->routes[i] =
+            route_new (&cfg->routes[i], cfg->data_dir, rlog_first_seq (self->log), errbuf, errlen);
+        if (!self->routes[i])
+            goto fail;
+        uint64_t h = route_highest_offset (self->routes[i]);
+        highest = h > highest ? h : highest;
+        self->saved_commit[i] = route_committed (self->routes[i]);
+    }
+    /* Never reuse an offset a route already used (the log may have lost
+       an unsynced tail in "write" durability, or been wiped). */
+    if (rlog_advance_to (self->log, highest + 1) != 0) {
+        snprintf (errbuf, errlen, "%s: cannot start a segment: %s", dir, strerror (errno));
+        goto fail;
+    }
+    for (size_t i = 0; i < self->nroutes; i++)
+        if (route_attach_log (self->routes[i], self->log) != 0) {
+            snprintf (errbuf, errlen, "route %s: cannot read the log", cfg->routes[i].name);
+            goto fail;
+        }
+    self->syncer =
+        syncer_new (rlog_durable_seq (self->log), cfg->durability == HM_DURABILITY_WRITE ? 100 : 0);
+    if (!self->syncer) {
+        snprintf (errbuf, errlen, "cannot start the sync thread");
+        goto fail;
+    }
+    if (!(self->front = s_bind (self, ZMQ_ROUTER, cfg->router_endpoint, S_FRONT_HWM, S_FRONT_HWM,
+                                S_REPLY_LINGER_MS, errbuf, errlen)) ||
+        !(self->inject = s_bind (self, ZMQ_PULL, cfg->inject_endpoint, 1000, S_FRONT_HWM, 0, errbuf,
+                                 errlen)) ||
+        !(self->tap =
+              s_bind (self, ZMQ_PUB, cfg->tap_endpoint, S_TAP_HWM, 1000, 0, errbuf, errlen)) ||
+        !(self->control = s_bind (self, ZMQ_ROUTER, cfg->control_endpoint, 1000, 1000,
+                                  S_REPLY_LINGER_MS, errbuf, errlen)))
+        goto fail;
+    for (size_t i = 0; i < self->nroutes; i++) {
+        s_ipc_dir (cfg->routes[i].endpoint);
+        self->disp[i] = dispatch_new (self->zctx, self->routes[i], cfg, errbuf, errlen);
+        if (!self->disp[i])
+            goto fail;
+    }
+    self->items[0] = (zmq_pollitem_t){NULL, syncer_fd (self->syncer), ZMQ_POLLIN, 0};
+    self->items[1] = (zmq_pollitem_t){self->front, 0, ZMQ_POLLIN, 0};
+    self->items[2] = (zmq_pollitem_t){self->inject, 0, ZMQ_POLLIN, 0};
+    self->items[3] = (zmq_pollitem_t){self->control, 0, ZMQ_POLLIN, 0};
+    for (size_t i = 0; i < self->nroutes; i++)
+        self->items[4 + i] = (zmq_pollitem_t){dispatch_socket (self->disp[i]), 0, ZMQ_POLLIN, 0};
+    self->nitems = 4 + self->nroutes;
+    hm_info ("started: appends %s, inject %s, tap %s, control %s; data %s (%s); log %" PRIu64
+             "..%" PRIu64 " in %zu segments, %" PRIu64 " bytes (%" PRIu64 " torn bytes cut); "
+             "%zu routes",
+             cfg->router_endpoint, cfg->inject_endpoint, cfg->tap_endpoint, cfg->control_endpoint,
+             cfg->data_dir, cfg->durability == HM_DURABILITY_WRITE ? "write" : "fsync",
+             rlog_first_seq (self->log), rlog_next_seq (self->log) - 1,
+             rlog_segment_count (self->log), rlog_bytes (self->log), rlog_cut_bytes (self->log),
+             self->nroutes);
+    for (size_t i = 0; i < self->nroutes; i++)
+        hm_info ("route %s: sink %s at %s, committed %" PRIu64, cfg->routes[i].name,
+                 cfg->routes[i].sink, cfg->routes[i].endpoint, route_committed (self->routes[i]));
+    return self;
+fail:
+    server_destroy (&self);
+    return NULL;
+}
+
+static void
+s_close (void **sock_p, int linger)
+{
+    if (*sock_p) {
+        zmq_setsockopt (*sock_p, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_close (*sock_p);
+        *sock_p = NULL;
+    }
+}
+
+void
+server_destroy (server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    server_t *self = *self_p;
+    while (self->pend_count) {
+        zmq_msg_close (&self->pend[self->pend_head].id);
+        self->pend_head = (self->pend_head + 1) % S_PENDING_MAX;
+        self->pend_count--;
+    }
+    for (size_t i = 0; i < self->nroutes; i++) {
+        dispatch_destroy (&self->disp[i]);
+        route_destroy (&self->routes[i]);
+    }
+    s_close (&self->front, S_REPLY_LINGER_MS);
+    s_close (&self->control, S_REPLY_LINGER_MS);
+    s_close (&self->inject, 0);
+    s_close (&self->tap, 0);
+    if (self->zctx)
+        zmq_ctx_term (self->zctx);
+    syncer_destroy (&self->syncer);
+    rlog_destroy (&self->log);
+    free (self->routes);
+    free (self->disp);
+    free (self->saved_commit);
+    free (self->saved_ms);
+    free (self->save_failed);
+    free (self->pend);
+    free (self->items);
+    free (self);
+    *self_p = NULL;
+}
+
+/* --- the loop ------------------------------------------------------------ */
+
+/* Polls once and handles what arrived. appends: also read the append
+   sockets. Returns -1 if poll failed for good. */
+static int
+s_iterate (server_t *self, bool appends, long max_timeout, bool *busy)
+{
+    uint64_t now = s_now_ms (), next = now + (uint64_t)max_timeout;
+    for (size_t i = 0; i < self->nroutes; i++) {
+        uint64_t t = route_next_deadline (self->routes[i]);
+        next = t < next ? t : next;
+        t = dispatch_next_deadline (self->disp[i]);
+        next = t < next ? t : next;
+    }
+    long timeout = *busy ? 0 : next > now ? (long)(next - now) : 0;
+    /* Stop reading appends while too many replies wait for a sync. */
+    bool room = self->pend_count + S_ROUND_MAX <= S_PENDING_MAX;
+    self->items[1].events = appends && room ? ZMQ_POLLIN : 0;
+    self->items[2].events = appends ? ZMQ_POLLIN : 0;
+    int rc = zmq_poll (self->items, (int)self->nitems, timeout);
+    if (rc < 0 && zmq_errno () == EINTR)
+        return 0;
+    if (rc < 0) {
+        hm_error ("poll failed: %s", zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    now = s_now_ms ();
+    if (self->items[0].revents & ZMQ_POLLIN)
+        s_on_synced (self);
+    if (appends && ((self->items[1].revents | self->items[2].revents) & ZMQ_POLLIN))
+        s_append_round (self);
+    for (size_t i = 0; i < self->nroutes; i++)
+        if (self->items[4 + i].revents & ZMQ_POLLIN)
+            dispatch_recv (self->disp[i], now, 1000);
+    if (self->items[3].revents & ZMQ_POLLIN)
+        s_control (self, now);
+    *busy = s_routes_work (self, now);
+    return 0;
+}
+
+/* Shutdown: seals every open batch and hands sealed batches to the sink
+   instances still connected, until each route is committed to the end
+   of the log, has no instance left, or S_DRAIN_MS passed. What is not
+   acknowledged by then stays sealed in the route's state file and goes
+   out, unchanged, after the next start. */
+static void
+s_drain (server_t *self, volatile sig_atomic_t *stop)
+{
+    uint64_t deadline = s_now_ms () + S_DRAIN_MS;
+    bool busy = false, logged = false;
+    for (;;) {
+        uint64_t now = s_now_ms (), durable = rlog_durable_seq (self->log);
+        bool waiting = false;
+        for (size_t i = 0; i < self->nroutes; i++) {
+            route_t *r = self->routes[i];
+            while (route_pump (r, durable, now, S_PUMP_MAX) == S_PUMP_MAX)
+                ;
+            route_flush (r);
+            if (dispatch_instance_count (self->disp[i]) > 0 && route_committed (r) < durable)
+                waiting = true;
+        }
+        if (!waiting || now >= deadline || *stop >= 2)
+            break;
+        if (!logged)
+            hm_info ("stopping: handing sealed batches to the sinks (at most %d ms)", S_DRAIN_MS);
+        logged = true;
+        if (s_iterate (self, false, 100, &busy) != 0)
+            break;
+    }
+}
+
+int
+server_run (server_t *self, volatile sig_atomic_t *stop)
+{
+    bool busy = false;
+    while (!*stop)
+        if (s_iterate (self, true, 1000, &busy) != 0)
+            return -1;
+    /* Shutdown: no new appends; what was written gets its answer. */
+    int err = 0;
+    syncer_wait (self->syncer, &err);
+    s_on_synced (self);
+    s_drain (self, stop);
+    for (size_t i = 0; i < self->nroutes; i++)
+        if (route_needs_save (self->routes[i], false))
+            route_save (self->routes[i]);
+    hm_info ("stopping: log %" PRIu64 "..%" PRIu64 " durable, %" PRIu64 " records appended",
+             rlog_first_seq (self->log), rlog_durable_seq (self->log), self->c.appended);
+    return 0;
+}
