@@ -21,6 +21,10 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@# The cloud sinks' tests run against emulators from the npm registry.
+	@command -v npm >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm; }
+	tests/emulators/setup.sh
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -52,6 +56,17 @@ sanitize: deps
 
 bench: build
 	bench/run.sh $(BUILD)
+
+.PHONY: faults valgrind
+
+# The fault-injection suite alone (tests/faults/README.md); its table is
+# kept in tests/faults/RESULTS.md. `make test` runs it too (label faults).
+faults: build
+	HAMUSTRO_BIN=$(abspath $(BUILD))/bin HAMUSTRO_SRC=$(CURDIR) python3 tests/faults/run.py
+
+# The pipeline under valgrind memcheck (also in `make test`, label valgrind).
+valgrind: build
+	HAMUSTRO_BIN=$(abspath $(BUILD))/bin HAMUSTRO_SRC=$(CURDIR) python3 tests/valgrind/run.py
 
 clean:
 	rm -rf $(BUILD) build-asan

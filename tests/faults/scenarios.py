@@ -1,0 +1,463 @@
+"""The fault scenarios (issue 4). Each takes a target description
+(targets.py) and returns {"rows": [...], "notes": [...], "problems": [...]}:
+one row per route counted, notes for the table, problems that fail the
+scenario besides missing events (unclean exits, a fault that did not
+happen, a limit that did not hold).
+
+Every scenario: the pipeline under supervisord, steady signed load from
+hamustro-send, the fault, the load stopped, wait until every route has
+committed the whole log (the catch-up time), then count."""
+
+import os
+import select
+import socket
+import struct
+import time
+
+import cluster as cl
+from cluster import h
+
+SCENARIOS = []
+
+
+def scenario(key, title, needs=None):
+    """Registers fn(target) as a scenario; needs: the target attribute it
+    uses (None on the target means N/A, with the reason given)."""
+    def wrap(fn):
+        SCENARIOS.append({"key": key, "title": title, "fn": fn, "needs": needs})
+        return fn
+    return wrap
+
+
+def _one(target, name, limits=None, **overrides):
+    return cl.Cluster(name, {"archive": (target, limits or {})}, **overrides)
+
+
+def _result(c, drained, **extra):
+    """drained: seconds from the end of the load until the whole log was
+    committed; the table shows the backlog time from the repair instead
+    when the scenario measured one."""
+    catchup = c.catchup if c.catchup is not None else drained
+    if c.catchup is not None and drained is not None:
+        c.notes.append("backlog at the repair delivered in %.1fs; log fully committed %.1fs "
+                       "after the load ended" % (c.catchup, drained))
+    out = {"rows": c.account(catchup=catchup), "notes": c.notes, "problems": c.problems,
+           "dir": c.dir}
+    out.update(extra)
+    return out
+
+
+def _load_problems(c, summary, what="load"):
+    if summary["ok"] == 0:
+        c.problems.append("%s: no request was answered 200" % what)
+
+
+# --- 1. kill -9 of each program ------------------------------------------------
+
+def _kill9(target, which, durability="fsync"):
+    with _one(target, "kill9-" + which, ingest={"router_timeout_ms": 2000},
+              router={"durability": durability}) as c:
+        c.sup_start()
+        load = c.load(duration=6)
+        time.sleep(2.0)
+        name = {"ingest": "ingest", "router": "router"}.get(which) or c.sink_process("archive")
+        took = c.kill9(name)
+        c.notes.append("%s back in %.1fs" % (which, took))
+        c.drain_backlog()
+        s = load.wait()
+        _load_problems(c, s)
+        c.notes.append("load: %d requests, %d retried 503, %d no answer" % (
+            s["requests"], s["retries"], s["errors"]))
+        catchup = c.wait_caught_up()
+        c.sup_stop()
+        return _result(c, catchup)
+
+
+@scenario("kill9-ingest", "1. kill -9 ingest mid-load")
+def kill9_ingest(target):
+    return _kill9(target, "ingest")
+
+
+@scenario("kill9-router", "1. kill -9 router mid-load")
+def kill9_router(target):
+    return _kill9(target, "router")
+
+
+@scenario("kill9-router-write", "1. kill -9 router mid-load, durability \"write\"")
+def kill9_router_write(target):
+    return _kill9(target, "router", durability="write")
+
+
+@scenario("kill9-sink", "1. kill -9 sink mid-load")
+def kill9_sink(target):
+    return _kill9(target, "sink")
+
+
+# --- 2. backend outage -----------------------------------------------------------
+
+OUTAGE_S = 5
+
+
+@scenario("outage", "2. target outage %ds" % OUTAGE_S, needs="outage_start")
+def outage(target):
+    with _one(target, "outage") as c:
+        c.sup_start()
+        load = c.load(duration=OUTAGE_S + 4)
+        time.sleep(2.0)
+        before = target.count_fast(c, "archive") if hasattr(target, "count_fast") else None
+        target.outage_start(c, "archive")
+        t_end = time.time() + OUTAGE_S
+        max_lag = 0
+        while time.time() < t_end:
+            st = c.status()
+            if st:
+                max_lag = max(max_lag, st["routes"][0]["lag"])
+            time.sleep(0.5)
+        during = target.count_fast(c, "archive") if before is not None else None
+        target.outage_end(c, "archive")
+        c.drain_backlog()
+        s = load.wait()
+        _load_problems(c, s)
+        catchup = c.wait_caught_up()
+        if max_lag == 0:
+            c.problems.append("the outage did not hold the route back (lag stayed 0)")
+        note = "route lag up to %d records" % max_lag
+        if before is not None:
+            # A batch being written when the outage began may still land.
+            note += ", %d events stored during the outage" % (during - before)
+        c.notes.append(note)
+        c.sup_stop()
+        return _result(c, catchup)
+
+
+@scenario("outage-crash", "2. target outage, router and sink kill -9 during it",
+          needs="outage_start")
+def outage_crash(target):
+    """The batches a sink holds (retrying) when the router dies are rebuilt
+    from the route's state after the restart under the same offsets, and
+    the new sink's stores replace, never add to, what the old one wrote."""
+    with _one(target, "outage-crash") as c:
+        c.sup_start()
+        load = c.load(duration=OUTAGE_S + 5)
+        time.sleep(2.0)
+        target.outage_start(c, "archive")
+        time.sleep(1.5)
+        c.kill9("router")
+        time.sleep(1.5)
+        c.kill9(c.sink_process("archive"))
+        time.sleep(1.0)
+        target.outage_end(c, "archive")
+        c.drain_backlog()
+        s = load.wait()
+        _load_problems(c, s)
+        c.notes.append("load: %d requests, %d retried 503" % (s["requests"], s["retries"]))
+        catchup = c.wait_caught_up()
+        c.sup_stop()
+        return _result(c, catchup)
+
+
+# --- 3. credentials --------------------------------------------------------------
+
+@scenario("credentials", "3. wrong credentials, fixed, sink restarted",
+          needs="credentials_break")
+def credentials(target):
+    with _one(target, "credentials") as c:
+        target.credentials_break(c, "archive")
+        c.sup_start()
+        load = c.load(duration=6)
+        time.sleep(3.0)
+        target.credentials_fix(c, "archive")
+        c.ctl("restart", c.sink_process("archive"))
+        s = load.wait()
+        _load_problems(c, s)
+        catchup = c.wait_caught_up()
+        c.sup_stop()
+        return _result(c, catchup)
+
+
+# --- 4. the log at its byte limit ----------------------------------------------
+
+@scenario("log-full", "4. router log at its byte limit (2 MiB)")
+def log_full(target):
+    with _one(target, "log-full",
+              router={"max_log_bytes": 2 << 20, "segment_bytes": 256 << 10}) as c:
+        c.sup_start()
+        c.ctl("stop", c.sink_process("archive"))
+        load = c.load(duration=8, retry=200)
+        full_at = None
+        t0 = time.time()
+        while time.time() - t0 < 6 and full_at is None:
+            st = c.status()
+            if st and st["log"]["full"]:
+                full_at = time.time() - t0
+            time.sleep(0.2)
+        # One request of our own, to see the 503 and its Retry-After.
+        probe = os.path.join(c.dir, "acked-probe.tsv")
+        c.records.append(probe)
+        answer = None
+        for i in range(5):
+            col = h.make_collection(3, device="probe-%d" % i)
+            status, headers, _ = c.track(h.encode_collection(col))
+            if status == 200:
+                with open(probe, "a") as f:
+                    f.writelines("%s\t%d\n" % (col["session"], p["nr"]) for p in col["payloads"])
+            else:
+                answer = (status, headers.get("retry-after"))
+                break
+            time.sleep(0.3)
+        time.sleep(max(0.0, 4.0 - (time.time() - t0)))
+        c.ctl("start", c.sink_process("archive"))
+        c.drain_backlog()
+        s = load.wait(timeout=600)
+        catchup = c.wait_caught_up()
+        st = c.status()
+        if full_at is None:
+            c.problems.append("the log never reported full")
+        if not answer or answer[0] != 503 or not answer[1]:
+            c.problems.append("a request to the full log got %r, not 503 with Retry-After"
+                              % (answer,))
+        if s["retries"] == 0:
+            c.problems.append("hamustro-send never saw a 503")
+        if s["server_errors"] or s["errors"]:
+            c.problems.append("%d requests ended without 200 after their retries "
+                              "(server errors %d, no answer %d)"
+                              % (s["server_errors"] + s["errors"], s["server_errors"],
+                                 s["errors"]))
+        c.notes.append("full after %.1fs; probe got %s Retry-After %s; %d 503s resent, all "
+                       "%d requests ended 200" % (full_at or -1, answer and answer[0],
+                                                  answer and answer[1], s["retries"], s["ok"]))
+        if st:
+            c.notes.append("router answered FULL %d times; %d segments deleted"
+                           % (st["counters"]["full"], st["counters"]["segments_deleted"]))
+        c.sup_stop()
+        return _result(c, catchup)
+
+
+# --- 5. one route dead -------------------------------------------------------------
+
+@scenario("dead-route", "5. one route dead (its sink stopped)")
+def dead_route(target):
+    routes = {"archive": (target, {}), "dead": (target, {})}
+    with cl.Cluster("dead-route", routes) as c:
+        c.sup_start()
+        load = c.load(duration=11)
+        time.sleep(1.0)
+        a0 = target.count_fast(c, "archive")
+        time.sleep(3.0)
+        a1 = target.count_fast(c, "archive")
+        c.ctl("stop", c.sink_process("dead"))
+        time.sleep(1.0)
+        a2 = target.count_fast(c, "archive")
+        time.sleep(3.0)
+        a3 = target.count_fast(c, "archive")
+        st = c.status()
+        dead_lag = [r["lag"] for r in st["routes"] if r["name"] == "dead"][0] if st else None
+        c.ctl("start", c.sink_process("dead"))
+        c.drain_backlog(routes=["dead"])
+        s = load.wait()
+        _load_problems(c, s)
+        catchup = c.wait_caught_up()
+        base, during = (a1 - a0) / 3.0, (a3 - a2) / 3.0
+        c.notes.append("archive stored %.0f ev/s with both routes, %.0f ev/s while 'dead' "
+                       "was down (%.0f%%); dead route lag %s records before its sink came back"
+                       % (base, during, 100.0 * during / base if base else 0, dead_lag))
+        if during <= 0:
+            c.problems.append("the live route stored nothing while the other was dead")
+        if not dead_lag:
+            c.problems.append("the dead route did not lag: was its sink stopped?")
+        c.sup_stop()
+        return _result(c, catchup)
+
+
+# --- 6. SIGTERM to the whole group -----------------------------------------------
+
+@scenario("sigterm-group", "6. SIGTERM to supervisord under load, start again")
+def sigterm_group(target):
+    with _one(target, "sigterm-group") as c:
+        c.sup_start()
+        load = c.load(duration=8)
+        time.sleep(2.5)
+        t0 = time.time()
+        c.sup_stop()
+        stopped = time.time() - t0
+        time.sleep(0.5)
+        c.sup_start()
+        c.drain_backlog()
+        c.notes.append("group stopped in %.1fs, every program exit 0%s" % (
+            stopped, "" if not c.problems else " (no: see problems)"))
+        s = load.wait()
+        _load_problems(c, s)
+        catchup = c.wait_caught_up()
+        c.sup_stop()
+        return _result(c, catchup)
+
+
+# --- 7. torn write ------------------------------------------------------------------
+
+def _last_segment(c):
+    segs = sorted(os.listdir(os.path.join(c.config["router"]["data_dir"], "log")))
+    return os.path.join(c.config["router"]["data_dir"], "log", segs[-1])
+
+
+@scenario("torn-write", "7. router SIGKILLed while appending large batches")
+def torn_write(target):
+    with _one(target, "torn-write", ingest={"router_timeout_ms": 3000,
+                                            "max_body_bytes": 4 << 20}) as c:
+        c.sup_start()
+        load = c.load(duration=8, rate=300)
+        big = cl.PySender(c, threads=12, payloads=25, param_bytes=8192, duration=8)
+        kills = 0
+        for _ in range(4):
+            time.sleep(1.5)
+            c.kill9("router")
+            kills += 1
+        counts = big.wait()
+        s = load.wait()
+        _load_problems(c, s)
+        if not counts.get(200):
+            c.problems.append("no large request was answered 200")
+        cut_kill = c.program_log("router").count("torn tail")
+        # Then a torn tail for certain: a record header promising more bytes
+        # than follow it, as a write cut short leaves, after a clean stop.
+        c.ctl("stop", "router")
+        seg = _last_segment(c)
+        with open(seg, "ab") as f:
+            f.write(struct.pack("<IIQ", 100000, 0, 1 << 40) + b"\x0a" * 3000)
+        c.ctl("start", "router")
+        c.wait_running(names=["router"])
+        c.wait_healthy(30)
+        after = c.load(duration=2)
+        s2 = after.wait()
+        _load_problems(c, s2, "load after the torn tail")
+        catchup = c.wait_caught_up()
+        cut_total = c.program_log("router").count("torn tail")
+        if cut_total <= cut_kill:
+            c.problems.append("the router did not report cutting the torn tail written by hand")
+        c.notes.append("%d SIGKILLs while appending: torn tail cut after %d of them (timing); "
+                       "hand-made torn tail cut; big requests: %s" % (kills, cut_kill, counts))
+        c.sup_stop()
+        return _result(c, catchup)
+
+
+# --- 8. slow and abandoned clients --------------------------------------------------
+
+MAX_CONN = 300
+CONN_TIMEOUT = 4
+
+
+def _accepted(pid, port):
+    """Client connections the ingest holds (its sockets on the listening port,
+    less the listeners)."""
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:
+        return 0
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            local_port = int(parts[1].rsplit(":", 1)[1], 16)
+            if local_port == port and parts[3] != "0A" and parts[9] in inodes:
+                n += 1
+    return n
+
+
+def _stall(port, count, half_body):
+    socks = []
+    for i in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if half_body is None:
+            pass  # connects, never sends
+        elif half_body:
+            s.sendall(b"POST /api/v1/track HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                      b"application/protobuf\r\nContent-Length: 1000\r\n\r\n" + b"\x0a" * 10)
+        else:
+            s.sendall(b"POST /api/v1/track HTTP/1.1\r\nHost: x\r\nX-Hamus")
+        socks.append(s)
+    return socks
+
+
+def _closed_by_server(s):
+    """True once the server closed s (EOF or reset); bytes it sent first
+    (an error page) are read and dropped."""
+    r, _, _ = select.select([s], [], [], 0)
+    if not r:
+        return False
+    try:
+        return s.recv(65536) == b""
+    except OSError:
+        return True
+
+
+@scenario("slow-clients", "8. slow and abandoned client connections")
+def slow_clients(target):
+    with _one(target, "slow-clients", ingest={"max_connections": MAX_CONN,
+                                              "connection_timeout": CONN_TIMEOUT}) as c:
+        c.sup_start()
+        pid = c.pid("ingest")
+        t0 = time.time()
+        stalled = (_stall(c.port, 100, True) + _stall(c.port, 100, False)
+                   + _stall(c.port, 50, None))
+        load = c.load(duration=CONN_TIMEOUT - 1.5, concurrency=8)
+        peak = 0
+        while load.proc.poll() is None:
+            peak = max(peak, _accepted(pid, c.port))
+            time.sleep(0.2)
+        s = load.wait()
+        if s["errors"] or not s["ok"]:
+            c.problems.append("with 250 stalled sockets the load got %d answers 200 and %d "
+                              "without answer" % (s["ok"], s["errors"]))
+        # Over the limit: more sockets than max_connections.
+        over = _stall(c.port, MAX_CONN, None)
+        time.sleep(0.5)
+        for _ in range(5):
+            peak = max(peak, _accepted(pid, c.port))
+            time.sleep(0.1)
+        if peak > MAX_CONN:
+            c.problems.append("the ingest held %d client connections, over max_connections %d"
+                              % (peak, MAX_CONN))
+        # Every stalled socket is closed by the server after the timeout
+        # (the ones over the limit at once, or once accepted).
+        deadline = t0 + 3 * CONN_TIMEOUT + 10
+        everyone = stalled + over
+        open_ = list(everyone)
+        first_closed = None
+        while open_ and time.time() < deadline:
+            open_ = [x for x in open_ if not _closed_by_server(x)]
+            if first_closed is None and not any(x in open_ for x in stalled):
+                first_closed = time.time() - t0
+            time.sleep(0.3)
+        all_closed = time.time() - t0
+        if open_:
+            c.problems.append("%d of %d stalled sockets still open %.0fs after they stalled "
+                              "(connection_timeout %ds)" % (len(open_), len(everyone),
+                                                            all_closed, CONN_TIMEOUT))
+        for x in everyone:
+            x.close()
+        after = c.load(duration=2)
+        s2 = after.wait()
+        if s2["errors"] or not s2["ok"]:
+            c.problems.append("after the stall the load got %d answers 200 and %d without "
+                              "answer" % (s2["ok"], s2["errors"]))
+        c.notes.append("250 stalled sockets (100 half body, 100 half headers, 50 silent) + "
+                       "%d over the limit: load %.0f req/s, %d errors; ingest held at most %d "
+                       "(max_connections %d); the first 250 closed by the server %ss after "
+                       "they stalled, all %d by %.1fs (timeout %ds)"
+                       % (MAX_CONN, s["req_per_s"], s["errors"], peak, MAX_CONN,
+                          "%.1f" % first_closed if first_closed else "never",
+                          len(everyone), all_closed, CONN_TIMEOUT))
+        catchup = c.wait_caught_up()
+        c.sup_stop()
+        return _result(c, catchup)
+
