@@ -585,7 +585,7 @@ s_legacy_route (s_ctx_t *ctx, hm_config_t *self, const cJSON *root,
         const cJSON *section = s_object (ctx, root, "", *s);
         if (ctx->failed)
             return -1;
-        if (section && strcmp (*s, route->sink) != 0 /* not kind: freed with dialect */
+        if (section && strcmp (*s, route->sink) != 0
             && s_known_keys (ctx, section, *s, s_section_keys (*s)) != 0)
             return -1;
     }
