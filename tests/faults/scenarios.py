@@ -424,7 +424,9 @@ def slow_clients(target):
         for _ in range(5):
             peak = max(peak, _accepted(pid, c.port))
             time.sleep(0.1)
-        if peak > MAX_CONN:
+        # libmicrohttpd accepts a connection over the limit and closes it at
+        # once, so one socket per event-loop thread may exist for a moment.
+        if peak > MAX_CONN + 1:
             c.problems.append("the ingest held %d client connections, over max_connections %d"
                               % (peak, MAX_CONN))
         # Every stalled socket is closed by the server after the timeout
