@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
+#include <errno.h> /* program_invocation_short_name */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,13 +417,13 @@ static void
 s_usage (FILE *out, const char *kind)
 {
     fprintf (out,
-             "Usage: hamustro-%s-sink [--config FILE] [--route NAME] [--verbose]\n"
+             "Usage: %s [--config FILE] [--route NAME] [--verbose]\n"
              "Serves one route of the router: takes its sealed batches and stores them.\n"
              "  --config FILE  pipeline config (default: $HAMUSTRO_CONFIG, else built-in)\n"
              "  --route NAME   route to serve (default: the only route with sink \"%s\")\n"
              "  --verbose      log every batch\n"
              "  --help, --version\n",
-             kind, kind);
+             program_invocation_short_name, kind);
 }
 
 /* Picks the route: the named one, or the only one this backend serves. */
@@ -485,7 +486,8 @@ s_setup (s_sink_t *self, int argc, char **argv, bool *verbose)
             s_usage (stdout, kind);
             return 0;
         case 'V':
-            printf ("hamustro-%s-sink %s\n", kind, HAMUSTRO_VERSION);
+            /* The program's own name: blob-sink serves "abs", queue-sink "aqs". */
+            printf ("%s %s\n", program_invocation_short_name, HAMUSTRO_VERSION);
             return 0;
         default:
             s_usage (stderr, kind);
