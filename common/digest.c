@@ -9,6 +9,9 @@
 
 #include <openssl/evp.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <nmmintrin.h>
+#endif
 
 /* Reflected CRC-32C (Castagnoli, polynomial 0x82F63B78) lookup table. */
 static const uint32_t s_crc32c_table[256] = {
@@ -184,10 +187,36 @@ hm_const_eq (const char *a, size_t alen, const char *b, size_t blen)
     return diff == 0;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__ ((target ("sse4.2"))) static uint32_t
+s_crc32c_sse42 (uint32_t crc, const uint8_t *p, size_t len)
+{
+    uint64_t c = crc;
+    while (len >= 8) {
+        uint64_t v;
+        memcpy (&v, p, 8);
+        c = _mm_crc32_u64 (c, v);
+        p += 8;
+        len -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (len--)
+        c32 = _mm_crc32_u8 (c32, *p++);
+    return c32;
+}
+#endif
+
 uint32_t
 hm_crc32c (uint32_t crc, const void *data, size_t len)
 {
     const uint8_t *p = data;
+#if defined(__x86_64__) && defined(__GNUC__)
+    /* The router checksums every log record twice (write, read back):
+       SSE4.2's crc32 instruction computes the same CRC-32C 8 bytes at a
+       time, many times faster than the table. */
+    if (__builtin_cpu_supports ("sse4.2"))
+        return ~s_crc32c_sse42 (~crc, p, len);
+#endif
     crc = ~crc;
     while (len--)
         crc = s_crc32c_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);

@@ -31,8 +31,6 @@
 /* An idle connection keeps a body buffer up to this size for its next
    request; a larger one (from a rare big request) is given back. */
 #define S_KEEP_BODY_BYTES (64u << 10)
-/* Events whose pointer array lives on the stack. */
-#define S_STACK_EVENTS 32
 
 static void
 s_decide (ingest_conn_t *c, unsigned status, hm_answer_body_t body, const char *reason)
@@ -116,7 +114,8 @@ s_header (ingest_conn_t *c, const char *name)
     return MHD_lookup_connection_value (c->connection, MHD_HEADER_KIND, name);
 }
 
-/* Turns a valid collection into events and hands them to the router. */
+/* Turns a valid collection into events and adds them to this turn's
+   AppendRequest (worker.c sends it once MHD_run returns). */
 static void
 s_track_send (ingest_conn_t *c, const Collection *col)
 {
@@ -124,41 +123,13 @@ s_track_send (ingest_conn_t *c, const Collection *col)
     char ip[64];
     hm_client_ip (s_header (c, "X-Forwarded-For"), s_header (c, "X-Real-IP"), c->peer, ip);
     Hm__Event *events = hm_events_build (col, ip, w->cfg->masked_ip);
-    Hm__Event *stack_ptrs[S_STACK_EVENTS];
-    Hm__Event **ptrs = col->n_payloads <= S_STACK_EVENTS
-                           ? stack_ptrs
-                           : malloc (col->n_payloads * sizeof (Hm__Event *));
-    if (!events || !ptrs) {
+    if (!events) {
         s_decide (c, 503, HM_BODY_NONE, "out of memory");
-        goto cleanup;
+        return;
     }
-    for (size_t i = 0; i < col->n_payloads; i++)
-        ptrs[i] = &events[i];
-    Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
-    req.n_events = col->n_payloads;
-    req.events = ptrs;
-    uint64_t id;
-    if (hm_pending_add (w->pending, c, hm_now_ms () + w->cfg->router_timeout_ms, &id) != 0) {
-        s_decide (c, 503, HM_BODY_NONE, "too many requests waiting for the router");
-        goto cleanup;
-    }
-    req.batch_id = id;
-    /* DONTWAIT: with ZMQ_IMMEDIATE the send fails at once when no router is
-       connected or its queue (SNDHWM) is full; the client retries later. */
-    if (hm_wire_send (w->dealer, NULL, 0, HM_WIRE_APPEND, &req.base, ZMQ_DONTWAIT) != 0) {
-        int err = errno;
-        hm_pending_take (w->pending, id);
-        s_decide (c, 503, HM_BODY_NONE,
-                  err == EAGAIN ? "router not reachable or busy" : "could not send to the router");
-        goto cleanup;
-    }
-    c->batch_id = id;
-    s_suspend (c);
-cleanup:
-    if (ptrs && ptrs != stack_ptrs)
-        free (ptrs);
-    if (events)
-        hm_events_free (events, col->n_payloads);
+    if (hm_worker_append (w, c, events, col->n_payloads) == 0)
+        s_suspend (c);
+    hm_events_free (events, col->n_payloads);
 }
 
 /* POST /api/v1/track with its whole body. */
@@ -273,7 +244,7 @@ s_begin (ingest_conn_t *c, const char *url, const char *method)
     c->allow = NULL;
     c->reason[0] = '\0';
     c->suspended = false;
-    c->batch_id = 0;
+    c->batch = NULL;
     c->discarded = 0;
     c->next_waiter = NULL;
     hm_buf_reset (&c->body);
@@ -410,8 +381,8 @@ hm_request_completed (void *cls, struct MHD_Connection *connection, void **con_c
     /* A request that ends while it waits (MHD gave up on it) must not stay
        where a reply could find it. */
     if (c->state == HM_CONN_WAIT) {
-        if (c->batch_id)
-            hm_pending_take (w->pending, c->batch_id);
+        if (c->batch)
+            hm_worker_unbatch (w, c);
         hm_worker_forget (w, c);
     }
     c->state = HM_CONN_IDLE;

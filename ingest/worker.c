@@ -33,6 +33,12 @@
 #define S_CONNECTION_MEMORY (16u << 10)
 /* How often a drained worker checks whether the others are done. */
 #define S_DRAIN_TICK_MS 20
+/* A turn's AppendRequest is sent early once it holds this many bytes (a
+   single request may still make a larger one on its own). */
+#define S_BATCH_BYTES (1u << 20)
+/* AppendRequest field tags: batch_id = 1 (varint), events = 2 (bytes). */
+#define S_TAG_BATCH_ID 0x08
+#define S_TAG_EVENT 0x12
 
 int64_t
 hm_now_ms (void)
@@ -106,6 +112,7 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
         self->flush_enabled = true;
         hm_sha256_hex (cfg->maintenance_key, strlen (cfg->maintenance_key), self->flush_key_hex);
     }
+    hm_buf_init (&self->out, 0);
     self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->pending = hm_pending_new (connections, (uint16_t)index);
     self->resp_ok = s_static_response ("", false);
@@ -246,6 +253,160 @@ hm_worker_forget (ingest_worker_t *self, ingest_conn_t *conn)
     }
 }
 
+/* --- coalescing: one AppendRequest per turn of the loop ----------------- */
+
+static size_t
+s_put_varint (uint8_t *out, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Answers every connection of batch (taken out of the pending table, or
+   never put in it) and recycles it. */
+static void
+s_batch_finish (ingest_worker_t *self, hm_batch_t *batch, unsigned status, const char *reason)
+{
+    ingest_conn_t *c = batch->conns;
+    if (c)
+        self->resumed = true;
+    while (c) {
+        ingest_conn_t *next = c->batch_next;
+        c->batch = NULL;
+        c->batch_prev = c->batch_next = NULL;
+        hm_request_finish (c, status, HM_BODY_NONE, reason);
+        c = next;
+    }
+    batch->conns = NULL;
+    batch->count = 0;
+    batch->next = self->free_batches;
+    self->free_batches = batch;
+}
+
+/* Sends the turn's AppendRequest, if any, at once. (Holding it while an
+   earlier one is in flight, to make fewer and bigger messages, was
+   measured: slower, ~17k vs ~21k req/s, the wait costs more than the
+   messages.) DONTWAIT: with ZMQ_IMMEDIATE the
+   send fails at once when no router is connected or its queue (SNDHWM) is
+   full; the clients are told 503 and retry later. */
+static void
+s_batch_flush (ingest_worker_t *self)
+{
+    hm_batch_t *batch = self->open_batch;
+    if (!batch)
+        return;
+    self->open_batch = NULL;
+    if (batch->count == 0) {
+        /* Every waiter went away before the send: nothing to ask for. */
+        hm_pending_take (self->pending, batch->id);
+        s_batch_finish (self, batch, 503, NULL);
+        return;
+    }
+    /* A multipart message is queued whole or not at all: once the first
+       frame is accepted, the second is too. zmq_send copies the bytes. */
+    if (zmq_send (self->dealer, HM_WIRE_APPEND, strlen (HM_WIRE_APPEND),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send (self->dealer, self->out.data, self->out.len, ZMQ_DONTWAIT) < 0) {
+        int err = zmq_errno ();
+        hm_pending_take (self->pending, batch->id);
+        s_batch_finish (self, batch, 503,
+                        err == EAGAIN ? "router not reachable or busy"
+                                      : "could not send to the router");
+    }
+    hm_buf_reset (&self->out);
+}
+
+int
+hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, Hm__Event *events, size_t n)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = hm__event__get_packed_size (&events[i]);
+        need += 1 + 10 + len;
+    }
+    if (self->open_batch && self->out.len + need > S_BATCH_BYTES)
+        s_batch_flush (self);
+    if (!self->open_batch) {
+        hm_batch_t *batch = self->free_batches;
+        if (batch)
+            self->free_batches = batch->next;
+        else if (!(batch = calloc (1, sizeof *batch))) {
+            hm_request_finish (conn, 503, HM_BODY_NONE, "out of memory");
+            return -1;
+        }
+        batch->conns = NULL;
+        batch->count = 0;
+        batch->next = NULL;
+        if (hm_pending_add (self->pending, batch, hm_now_ms () + self->cfg->router_timeout_ms,
+                            &batch->id) != 0) {
+            batch->next = self->free_batches;
+            self->free_batches = batch;
+            hm_request_finish (conn, 503, HM_BODY_NONE, "too many requests waiting for the router");
+            return -1;
+        }
+        hm_buf_reset (&self->out);
+        uint8_t head[11];
+        head[0] = S_TAG_BATCH_ID;
+        size_t hl = 1 + s_put_varint (head + 1, batch->id);
+        if (hm_buf_append (&self->out, head, hl) != 0) {
+            hm_pending_take (self->pending, batch->id);
+            s_batch_finish (self, batch, 503, NULL);
+            hm_request_finish (conn, 503, HM_BODY_NONE, "out of memory");
+            return -1;
+        }
+        self->open_batch = batch;
+    }
+    if (hm_buf_reserve (&self->out, need) != 0) {
+        hm_request_finish (conn, 503, HM_BODY_NONE, "out of memory");
+        return -1;
+    }
+    uint8_t *p = (uint8_t *)self->out.data + self->out.len;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = hm__event__get_packed_size (&events[i]);
+        *p++ = S_TAG_EVENT;
+        p += s_put_varint (p, len);
+        p += hm__event__pack (&events[i], p);
+    }
+    self->out.len = (size_t)(p - (uint8_t *)self->out.data);
+    hm_batch_t *batch = self->open_batch;
+    conn->batch = batch;
+    conn->batch_prev = NULL;
+    conn->batch_next = batch->conns;
+    if (batch->conns)
+        batch->conns->batch_prev = conn;
+    batch->conns = conn;
+    batch->count++;
+    return 0;
+}
+
+void
+hm_worker_unbatch (ingest_worker_t *self, ingest_conn_t *conn)
+{
+    hm_batch_t *batch = conn->batch;
+    if (!batch)
+        return;
+    if (conn->batch_prev)
+        conn->batch_prev->batch_next = conn->batch_next;
+    else
+        batch->conns = conn->batch_next;
+    if (conn->batch_next)
+        conn->batch_next->batch_prev = conn->batch_prev;
+    conn->batch = NULL;
+    conn->batch_prev = conn->batch_next = NULL;
+    batch->count--;
+    /* A sent batch nobody waits for any more is forgotten; its late reply
+       is then ignored as stale. The open one is dealt with at the flush. */
+    if (batch->count == 0 && batch != self->open_batch) {
+        hm_pending_take (self->pending, batch->id);
+        s_batch_finish (self, batch, 503, NULL);
+    }
+}
+
 /* Receives one multipart message: its type frame and first body frame
    (extra frames are dropped). Returns 0, or -1 when nothing is waiting. */
 static int
@@ -289,20 +450,19 @@ s_router_drain (ingest_worker_t *self)
         if (s_type_is (&type, HM_WIRE_APPENDED) && has_body) {
             Hm__AppendReply *reply =
                 hm__append_reply__unpack (NULL, zmq_msg_size (&body), zmq_msg_data (&body));
-            ingest_conn_t *c = reply ? hm_pending_take (self->pending, reply->batch_id) : NULL;
+            hm_batch_t *b = reply ? hm_pending_take (self->pending, reply->batch_id) : NULL;
             if (!reply)
                 hm_warn ("router sent an invalid AppendReply");
-            else if (!c)
-                /* Its client was told 503 already and will send it again. */
+            else if (!b)
+                /* Its clients were told 503 already and will send it again. */
                 hm_debug ("late reply for batch %llu ignored", (unsigned long long)reply->batch_id);
             else if (reply->status == HM__APPEND_REPLY__STATUS__OK)
-                hm_request_finish (c, 200, HM_BODY_NONE, NULL);
+                s_batch_finish (self, b, 200, NULL);
             else if (reply->status == HM__APPEND_REPLY__STATUS__FULL)
-                hm_request_finish (c, 503, HM_BODY_NONE, "log full");
+                s_batch_finish (self, b, 503, "log full");
             else
-                hm_request_finish (c, 503, HM_BODY_NONE,
-                                   reply->reason && *reply->reason ? reply->reason
-                                                                   : "router error");
+                s_batch_finish (self, b, 503,
+                                reply->reason && *reply->reason ? reply->reason : "router error");
             if (reply)
                 hm__append_reply__free_unpacked (reply, NULL);
         }
@@ -363,9 +523,9 @@ s_control_drain (ingest_worker_t *self)
 static void
 s_expire (ingest_worker_t *self, int64_t now)
 {
-    ingest_conn_t *c;
-    while ((c = hm_pending_expire (self->pending, now)))
-        hm_request_finish (c, 503, HM_BODY_NONE, "router did not answer in time");
+    hm_batch_t *b;
+    while ((b = hm_pending_expire (self->pending, now)))
+        s_batch_finish (self, b, 503, "router did not answer in time");
     for (unsigned i = 0; i < self->control_count; i++)
         if (self->control_reqs[(self->control_head + i) % HM_CONTROL_MAX].deadline <= now) {
             s_control_reset (self, "router not reachable");
@@ -468,13 +628,22 @@ s_run (void *arg)
         if (control && (items[3].revents & ZMQ_POLLIN))
             s_control_drain (self);
         s_expire (self, hm_now_ms ());
-        MHD_run (self->daemon);
+        /* MHD_run reads requests (each adds its events to this turn's
+           batch), then the batch goes out as one message. A failed send
+           resumes its connections after MHD_run: run it again so their 503
+           goes out now rather than at the next wake-up. */
+        do {
+            self->resumed = false;
+            MHD_run (self->daemon);
+            s_batch_flush (self);
+        } while (self->resumed);
     }
     /* Whatever still waits (the grace period ran out) is answered 503 and
        resumed, so that no connection stays suspended when MHD stops. */
-    ingest_conn_t *c;
-    while ((c = hm_pending_pop (self->pending)))
-        hm_request_finish (c, 503, HM_BODY_NONE, "server is stopping");
+    hm_batch_t *b;
+    s_batch_flush (self);
+    while ((b = hm_pending_pop (self->pending)))
+        s_batch_finish (self, b, 503, "server is stopping");
     if (self->control_count)
         s_control_reset (self, "server is stopping");
     MHD_run (self->daemon);
@@ -541,6 +710,12 @@ ingest_worker_destroy (ingest_worker_t **self_p)
         if (responses[i])
             MHD_destroy_response (responses[i]);
     hm_pending_destroy (&self->pending);
+    while (self->free_batches) {
+        hm_batch_t *next = self->free_batches->next;
+        free (self->free_batches);
+        self->free_batches = next;
+    }
+    hm_buf_free (&self->out);
     free (self);
     *self_p = NULL;
 }

@@ -14,6 +14,7 @@
 #include "hm_buf.h"
 #include "ingest_http.h"
 #include "pending.h"
+#include "pipeline.pb-c.h"
 #include "worker.h"
 
 /* Control requests in flight at once per thread; more answer 503. */
@@ -42,10 +43,21 @@ typedef enum {
 } hm_answer_body_t;
 
 typedef struct ingest_worker_t ingest_worker_t;
+typedef struct ingest_conn_t ingest_conn_t;
+
+/* Coalescing: every track request decided in one turn of the loop goes
+   into ONE AppendRequest (one ZeroMQ message, one log record, one reply
+   that answers all of them). A batch is what the pending table holds. */
+typedef struct hm_batch_t {
+    uint64_t id;             /* batch id (from the pending table) */
+    ingest_conn_t *conns;    /* connections answered by its reply */
+    size_t count;            /* how many */
+    struct hm_batch_t *next; /* next free batch (free list) */
+} hm_batch_t;
 
 /* One client connection (MHD's socket context); it outlives its requests
    so the body buffer is reused from one request to the next. */
-typedef struct ingest_conn_t {
+struct ingest_conn_t {
     ingest_worker_t *worker;           /* owning thread */
     struct MHD_Connection *connection; /* libmicrohttpd's handle */
     hm_buf_t body;                     /* request body, bounded by max_body_bytes */
@@ -53,7 +65,9 @@ typedef struct ingest_conn_t {
     hm_req_kind_t kind;                /* what the request is for */
     hm_conn_state_t state;             /* see hm_conn_state_t */
     bool suspended;                    /* MHD_suspend_connection was called */
-    uint64_t batch_id;                 /* the batch this request waits for, or 0 */
+    hm_batch_t *batch;                 /* the batch this request waits for, or NULL */
+    struct ingest_conn_t *batch_prev;  /* neighbours in batch->conns */
+    struct ingest_conn_t *batch_next;  /* ... */
     uint64_t discarded;                /* body bytes dropped after the answer was decided */
     unsigned status;                   /* the answer's HTTP status */
     hm_answer_body_t answer_body;      /* fixed body for the answer, if any */
@@ -61,7 +75,7 @@ typedef struct ingest_conn_t {
     char reason[256];                  /* error reason, logged and sent as {"error":...} */
     char peer[64];                     /* peer address as text */
     struct ingest_conn_t *next_waiter; /* next connection waiting on the same control request */
-} ingest_conn_t;
+};
 
 /* One control request in flight to the router. */
 typedef struct {
@@ -90,7 +104,12 @@ struct ingest_worker_t {
     atomic_uint *undrained;   /* workers still draining (shared, see worker.h) */
     bool drained;             /* this worker has decremented undrained */
     unsigned active_requests; /* requests started and not yet completed */
-    hm_pending_t *pending;    /* batches sent to the router, by batch id */
+    hm_pending_t *pending;    /* batches (hm_batch_t) sent to the router, by batch id */
+    hm_batch_t *open_batch;   /* the batch being filled in this turn, or NULL */
+    hm_buf_t out;             /* its AppendRequest bytes, packed as requests come */
+    hm_batch_t *free_batches; /* batches to reuse (at most the pending capacity) */
+    bool resumed;             /* connections were resumed during or after MHD_run: run it
+                                 again (MHD's wake-up for them is not reliable then) */
     hm_control_req_t control_reqs[HM_CONTROL_MAX]; /* ring of control requests in flight */
     unsigned control_head;                         /* oldest control request */
     unsigned control_count;                        /* control requests in flight */
@@ -127,6 +146,12 @@ void hm_request_finish (ingest_conn_t *conn, unsigned status, hm_answer_body_t b
    suspends nothing (the caller does); returns 0 when conn now waits on it, or -1 with the
    reason in conn (answer decided). */
 int hm_worker_control (ingest_worker_t *self, ingest_conn_t *conn, int command);
+/* worker.c: adds conn's events to this turn's AppendRequest (sent once the
+   turn's MHD_run returns) and makes conn wait for its reply; 0, or -1 with
+   the answer decided (503). */
+int hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, Hm__Event *events, size_t n);
+/* worker.c: conn no longer waits for its batch (MHD gave up on it). */
+void hm_worker_unbatch (ingest_worker_t *self, ingest_conn_t *conn);
 /* worker.c: removes conn from every control request's waiters. */
 void hm_worker_forget (ingest_worker_t *self, ingest_conn_t *conn);
 

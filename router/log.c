@@ -7,7 +7,18 @@
 
     Readers and the open-time scan share one buffered reader that reads a
     segment sequentially in large chunks and hands out records in place,
-    so reading costs one pread per chunk, not one per record. */
+    so reading costs one pread per chunk, not one per record.
+
+    Zero-ahead (rlog_set_zero_ahead, the router turns it on): after a round
+    the writer keeps some zeros written past the end of the segment. Why:
+    fdatasync after an append must also write the inode (the file grew,
+    blocks were allocated); overwriting blocks that exist already needs only
+    the data. Measured on ext4 here: small append + fdatasync ~165 us, the
+    same into pre-zeroed space ~80 us, and group commit waits on exactly
+    that call. The zeros go out with the next sync, once per zero-ahead/2
+    bytes. An all-zero header is never a record (no seq is 0), so readers
+    take it as the end, and opening cuts it off like a torn tail (silently):
+    whatever stale bytes lay beyond are gone before anything is appended. */
 #include "log.h"
 #include "record.h"
 
@@ -28,6 +39,7 @@
 #define S_NAME_DIGITS 20
 #define S_SCAN_CHUNK (1u << 20)     /* open-time scan reads this much at a time */
 #define S_CURSOR_CHUNK (256u << 10) /* a route cursor reads this much at a time */
+#define S_ZERO_PIECE (256u << 10)   /* zero-ahead writes at most this much per call */
 
 typedef struct {
     uint64_t first; /* seq of its first record (its name) */
@@ -50,6 +62,9 @@ struct _rlog_t {
     uint8_t *hdrs;          /* scratch headers for one append */
     struct iovec *iov;      /* scratch iovecs for one append */
     size_t scratch_cap;     /* records the scratch arrays hold */
+    uint64_t zero_ahead;    /* bytes of zeros kept written past the end (0: off) */
+    uint64_t zero_end;      /* the current segment holds data or zeros up to here */
+    uint8_t *zeros;         /* S_ZERO_PIECE zero bytes, allocated on first use */
 };
 
 /* --- segments ------------------------------------------------------------ */
@@ -151,6 +166,11 @@ s_scan_segment (rlog_t *self, s_segment_t *seg, record_reader_t *r)
             close (fd);
             return 0;
         }
+        if (rc == RECORD_ZERO) {
+            /* Zero-ahead space (and whatever a crash left beyond it): not a tear. */
+            close (fd);
+            return expect;
+        }
         self->cut_bytes += cut;
         hm_warn ("log: segment %020" PRIu64 ": torn tail (%s) after seq %" PRIu64 ": cut %" PRIu64
                  " bytes",
@@ -211,6 +231,7 @@ s_create_segment (rlog_t *self, uint64_t first)
     if (self->fd >= 0)
         close (self->fd);
     self->fd = fd;
+    self->zero_end = 0;
     return 0;
 }
 
@@ -294,6 +315,7 @@ rlog_new (const char *dir, uint64_t segment_bytes, uint64_t max_bytes, char *err
                       strerror (errno));
             goto fail;
         }
+        self->zero_end = self->segs[self->nsegs - 1].size;
     }
     self->next_seq = next;
     self->durable = next - 1;
@@ -318,6 +340,7 @@ rlog_destroy (rlog_t **self_p)
     free (self->segs);
     free (self->hdrs);
     free (self->iov);
+    free (self->zeros);
     free (self->dir);
     free (self);
     *self_p = NULL;
@@ -476,6 +499,36 @@ s_pwritev_all (int fd, struct iovec *iov, size_t cnt, uint64_t off)
     return 0;
 }
 
+void
+rlog_set_zero_ahead (rlog_t *self, uint64_t bytes)
+{
+    self->zero_ahead = bytes;
+}
+
+/* Keeps zero_ahead bytes of zeros past size (the segment's end), topping up
+   when less than half is left. Best effort: a failure only costs speed.
+   The zeros become durable with the next sync of the segment. */
+static void
+s_zero_ahead (rlog_t *self, uint64_t size)
+{
+    if (!self->zero_ahead || self->zero_end >= size + self->zero_ahead / 2)
+        return;
+    if (!self->zeros && !(self->zeros = calloc (1, S_ZERO_PIECE)))
+        return;
+    uint64_t from = self->zero_end > size ? self->zero_end : size;
+    uint64_t to = size + self->zero_ahead;
+    while (from < to) {
+        size_t n = to - from < S_ZERO_PIECE ? (size_t)(to - from) : S_ZERO_PIECE;
+        ssize_t w = pwrite (self->fd, self->zeros, n, (off_t)from);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        from += (uint64_t)w;
+    }
+    self->zero_end = from;
+}
+
 int
 rlog_append (rlog_t *self, const struct iovec *payloads, size_t n, uint64_t *first_p)
 {
@@ -506,6 +559,7 @@ rlog_append (rlog_t *self, const struct iovec *payloads, size_t n, uint64_t *fir
         /* Keep the log whole: nothing of this round stays on disk. */
         if (ftruncate (self->fd, (off_t)cur->size) != 0)
             hm_error ("log: cannot cut back a failed write: %s", strerror (errno));
+        self->zero_end = cur->size;
         errno = err;
         return -1;
     }
@@ -513,6 +567,7 @@ rlog_append (rlog_t *self, const struct iovec *payloads, size_t n, uint64_t *fir
     self->bytes += total;
     self->next_seq += n;
     *first_p = seq;
+    s_zero_ahead (self, cur->size);
     return 0;
 }
 
@@ -557,6 +612,7 @@ rlog_truncate_after (rlog_t *self, uint64_t seq)
     if (self->fd >= 0)
         close (self->fd);
     self->fd = fd;
+    self->zero_end = keep;
     self->next_seq = seg->first > seq + 1 ? seg->first : seq + 1;
     if (self->durable >= self->next_seq)
         self->durable = self->next_seq - 1;
@@ -672,6 +728,12 @@ rlog_cursor_next (rlog_cursor_t *self, uint64_t limit, uint64_t *seq_p, const ui
         uint64_t seq;
         const uint8_t *data;
         size_t len;
+        /* In the segment being written, read only what was written: past
+           its end lie zeros (zero-ahead) that records will overwrite. */
+        const rlog_t *log = self->log;
+        self->r.limit = self->seg_first == log->segs[log->nsegs - 1].first
+                            ? log->segs[log->nsegs - 1].size
+                            : UINT64_MAX;
         record_rc_t rc = record_reader_peek (&self->r, &seq, &data, &len);
         if (rc == RECORD_OK && seq < self->skip_to) {
             record_reader_consume (&self->r, len);
@@ -696,11 +758,12 @@ rlog_cursor_next (rlog_cursor_t *self, uint64_t limit, uint64_t *seq_p, const ui
             record_reader_drop (&self->r);
             return -1;
         }
-        if (rc == RECORD_SHORT && self->seg_first == rlog_segment_first (self->log)) {
+        if ((rc == RECORD_SHORT || rc == RECORD_ZERO) &&
+            self->seg_first == rlog_segment_first (self->log)) {
             record_reader_drop (&self->r);
             return 0; /* the tail of the segment being written: more will come */
         }
-        if (rc != RECORD_EOF)
+        if (rc != RECORD_EOF && rc != RECORD_ZERO)
             /* A record out of sequence or damage inside a segment (they
                were checked when the log opened, so the disk changed under
                us): log it and go on with the next segment. */

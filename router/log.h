@@ -33,6 +33,11 @@ rlog_t *rlog_new (const char *dir, uint64_t segment_bytes, uint64_t max_bytes, c
                   size_t errlen);
 void rlog_destroy (rlog_t **self_p);
 
+/* Keeps bytes of zeros written past the end of the segment being written,
+   so that a sync overwrites existing blocks instead of growing the file
+   (much cheaper fdatasync; see log.c). 0 (the default) turns it off. */
+void rlog_set_zero_ahead (rlog_t *self, uint64_t bytes);
+
 /* Sequence number of the oldest record kept; == rlog_next_seq when empty. */
 uint64_t rlog_first_seq (const rlog_t *self);
 /* Sequence number the next appended record gets. */

@@ -6,6 +6,7 @@
 #include "hm_log.h"
 #include "server.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,12 @@ main (int argc, char **argv)
             path = env;
     }
     hm_log_init ("router", HM_LOG_INFO);
+    /* Sealed batches are MB-sized buffers: a fixed mmap threshold gives
+       them back to the system when freed (glibc's sliding threshold would
+       keep them in the heap), and two arenas are plenty for our threads.
+       Measured peak RSS at the bench load: ~16-20 -> ~14.5 MiB. */
+    mallopt (M_MMAP_THRESHOLD, 128 << 10);
+    mallopt (M_ARENA_MAX, 2);
     char err[1024];
     hm_config_t *cfg = hm_config_load (path, err, sizeof err);
     if (!cfg) {

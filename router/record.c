@@ -49,6 +49,7 @@ record_reader_init (record_reader_t *r, size_t cap)
 {
     memset (r, 0, sizeof *r);
     r->fd = -1;
+    r->limit = UINT64_MAX;
     r->buf = malloc (cap);
     r->cap = cap;
     return r->buf ? 0 : -1;
@@ -60,6 +61,7 @@ record_reader_reset (record_reader_t *r, int fd, uint64_t pos)
     r->fd = fd;
     r->start = r->end = 0;
     r->pos = pos;
+    r->limit = UINT64_MAX;
 }
 
 /* Forgets buffered bytes: the file after pos may change (a cut after a
@@ -93,8 +95,13 @@ s_fill (record_reader_t *r, size_t want)
         r->end -= r->start, r->start = 0;
     }
     while (r->end - r->start < want) {
-        ssize_t n =
-            pread (r->fd, r->buf + r->end, r->cap - r->end, (off_t)(r->pos + (r->end - r->start)));
+        uint64_t off = r->pos + (r->end - r->start);
+        if (off >= r->limit)
+            return 0;
+        size_t room = r->cap - r->end;
+        if (r->limit - off < room)
+            room = (size_t)(r->limit - off);
+        ssize_t n = pread (r->fd, r->buf + r->end, room, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -117,6 +124,10 @@ record_reader_peek (record_reader_t *r, uint64_t *seq_p, const uint8_t **data_p,
         return r->end == r->start ? RECORD_EOF : RECORD_SHORT;
     const uint8_t *h = r->buf + r->start;
     uint32_t len = s_get32 (h);
+    /* No record has seq 0, so an all-zero header is never a record: it is
+       the zero-filled space the log writes ahead of its end. */
+    if (len == 0 && s_get32 (h + 4) == 0 && s_get64 (h + 8) == 0)
+        return RECORD_ZERO;
     if (len > RLOG_MAX_PAYLOAD)
         return RECORD_BADLEN;
     rc = s_fill (r, RLOG_HEADER + (size_t)len);
@@ -153,6 +164,8 @@ record_reason (record_rc_t rc)
         return "bad crc";
     case RECORD_IOERR:
         return "read error";
+    case RECORD_ZERO:
+        return "zero-filled space";
     default:
         return "wrong sequence number";
     }

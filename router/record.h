@@ -15,22 +15,25 @@ typedef enum {
     RECORD_BADLEN = -2, /* a length no writer could have written */
     RECORD_BADCRC = -3, /* checksum mismatch */
     RECORD_IOERR = -4,  /* pread failed */
-    RECORD_BADSEQ = -5  /* a whole record with the wrong sequence number (set by callers) */
+    RECORD_BADSEQ = -5, /* a whole record with the wrong sequence number (set by callers) */
+    RECORD_ZERO = -6    /* a header of zeros: space written ahead of the records (see log.c) */
 } record_rc_t;
 
 typedef struct {
-    int fd;       /* segment being read (not owned) */
-    uint8_t *buf; /* chunk buffer, grown to hold the largest record seen */
-    size_t cap;   /* its size */
-    size_t start; /* first unconsumed byte */
-    size_t end;   /* end of valid bytes */
-    uint64_t pos; /* file offset of buf[start] */
+    int fd;         /* segment being read (not owned) */
+    uint8_t *buf;   /* chunk buffer, grown to hold the largest record seen */
+    size_t cap;     /* its size */
+    size_t start;   /* first unconsumed byte */
+    size_t end;     /* end of valid bytes */
+    uint64_t pos;   /* file offset of buf[start] */
+    uint64_t limit; /* never read at or past this file offset (UINT64_MAX: no bound); the
+                       log's zero-ahead space must not be buffered, it changes under us */
 } record_reader_t;
 
 /* cap: chunk size. 0 or -1 (out of memory). */
 int record_reader_init (record_reader_t *r, size_t cap);
 void record_reader_free (record_reader_t *r);
-/* Reads fd from byte pos on. */
+/* Reads fd from byte pos on (no limit until one is set). */
 void record_reader_reset (record_reader_t *r, int fd, uint64_t pos);
 /* Forgets buffered bytes (the file after pos may change under us). */
 void record_reader_drop (record_reader_t *r);

@@ -3,9 +3,9 @@
     The append path is one "round" per loop iteration: drain up to
     S_ROUND_MAX requests (or S_ROUND_BYTES) from the append and inject
     sockets, validate each, write them all with one pwritev, publish them
-    on the tap, and post one sync to the syncer. Replies wait in a FIFO
-    until the syncer says their seq is durable; rounds written while a
-    sync runs are covered by the next one (group commit). A record's
+    on the tap, fdatasync once and answer them all (group commit: what
+    arrives during the sync is the next round). In "write" durability the
+    replies go out after the write and the syncer thread syncs behind. A record's
     bytes are the received ZeroMQ frame itself: written from it, then the
     same frame is handed to the tap socket, never copied.
 
@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define S_ROUND_MAX 256          /* requests written per round at most */
@@ -43,6 +44,7 @@
 #define S_CONTROL_MAX 16         /* control requests per iteration */
 #define S_REPLY_LINGER_MS 1000   /* how long replies may still leave after shutdown */
 #define S_DRAIN_MS 10000         /* at shutdown, how long sealed batches may take to be acked */
+#define S_ZERO_AHEAD (1u << 20)  /* zeros kept past the log's end: halves fdatasync (log.c) */
 
 typedef struct {
     zmq_msg_t id;      /* sender's routing id (empty for inject) */
@@ -156,6 +158,8 @@ s_settle (server_t *self, uint64_t durable, const char *fail_reason)
     }
 }
 
+static void s_sync_failed (server_t *self, int err);
+
 /* The syncer reported: acknowledge what is durable, or handle a failure. */
 static void
 s_on_synced (server_t *self)
@@ -167,6 +171,12 @@ s_on_synced (server_t *self)
         s_settle (self, rlog_durable_seq (self->log), NULL);
         return;
     }
+    s_sync_failed (self, err);
+}
+
+static void
+s_sync_failed (server_t *self, int err)
+{
     /* After a failed fdatasync nothing past the last good sync can be
        trusted: cut the log back there and tell those clients (503). */
     uint64_t durable = rlog_durable_seq (self->log);
@@ -360,6 +370,23 @@ s_append_round (server_t *self)
             p->seq = seq;
             self->pend_count++;
         }
+    }
+    /* "fsync": the round is synced right here, on the loop's thread, and
+       answered. Why not on the syncer thread, overlapping the next round's
+       write: measured on 2 cores shared with the HTTP side, the hand-off
+       (a futex wake there, an eventfd wake back) cost more than the overlap
+       gained, ~17k vs ~21k req/s; requests arriving during the sync wait
+       in the socket's queue and form the next group, so it is still group
+       commit. The syncer stays for "write" durability (interval syncs) and
+       for syncer_wait at a roll, a flush and shutdown. */
+    if (!ack_now) {
+        if (fdatasync (rlog_fd (self->log)) != 0) {
+            s_sync_failed (self, errno ? errno : EIO);
+            return;
+        }
+        rlog_set_durable (self->log, first + n - 1);
+        s_settle (self, rlog_durable_seq (self->log), NULL);
+        return;
     }
     if (syncer_post (self->syncer, rlog_fd (self->log), rlog_segment_first (self->log),
                      first + n - 1) != 0)
@@ -604,6 +631,7 @@ server_new (const hm_config_t *cfg, char *errbuf, size_t errlen)
     self->log = rlog_new (dir, cfg->segment_bytes, cfg->max_log_bytes, errbuf, errlen);
     if (!self->log)
         goto fail;
+    rlog_set_zero_ahead (self->log, S_ZERO_AHEAD);
     self->nroutes = cfg->route_count;
     self->routes = calloc (self->nroutes + 1, sizeof *self->routes);
     self->disp = calloc (self->nroutes + 1, sizeof *self->disp);

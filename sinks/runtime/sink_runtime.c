@@ -16,12 +16,13 @@
 #include "sink.h"
 
 #include <czmq.h>
+#include <errno.h> /* program_invocation_short_name */
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
-#include <errno.h> /* program_invocation_short_name */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -621,6 +622,15 @@ hm_sink_main (int argc, char **argv, const hm_sink_backend_t *backend)
     s_sink_t *self = &self_;
     memset (self, 0, sizeof *self);
     self->backend = backend;
+    /* Memory: a batch is a few MB several times over (the Delivery, its
+       unpacked events, the encoded and the gzip'd file). A fixed mmap
+       threshold keeps those big buffers out of the heap (glibc otherwise
+       raises the threshold after the first free and keeps every later one
+       resident), and two arenas instead of one per thread stop the worker
+       thread from holding a second copy of the heap. Measured peak RSS at
+       the bench load: 32.7 -> 26.7 MiB. */
+    mallopt (M_MMAP_THRESHOLD, 128 << 10);
+    mallopt (M_ARENA_MAX, 2);
     bool verbose = false;
     int code = s_setup (self, argc, argv, &verbose);
     if (code >= 0) {
