@@ -123,6 +123,25 @@ s_parse_name (const char *name, uint64_t *first_p)
 
 /* Validates one segment, cutting it at its first bad record. Returns the
    seq after its last good record, or 0 on an I/O error. */
+/* True when bytes [from, to) of fd are all zero (or cannot be read: the
+   caller cuts them either way, this only decides whether to warn). */
+static bool
+s_all_zero (int fd, uint64_t from, uint64_t to)
+{
+    uint8_t buf[64 << 10];
+    while (from < to) {
+        size_t n = to - from < sizeof buf ? (size_t)(to - from) : sizeof buf;
+        ssize_t got = pread (fd, buf, n, (off_t)from);
+        if (got <= 0)
+            return true;
+        for (ssize_t i = 0; i < got; i++)
+            if (buf[i])
+                return false;
+        from += (uint64_t)got;
+    }
+    return true;
+}
+
 static uint64_t
 s_scan_segment (rlog_t *self, s_segment_t *seg, record_reader_t *r)
 {
@@ -161,20 +180,24 @@ s_scan_segment (rlog_t *self, s_segment_t *seg, record_reader_t *r)
     seg->size = r->pos;
     if (rc != RECORD_EOF && (uint64_t)st.st_size > r->pos) {
         uint64_t cut = (uint64_t)st.st_size - r->pos;
+        /* Zero-ahead space is expected; anything else past the end is a
+           tear (or damage) worth a warning, even behind the zeros. */
+        bool quiet = rc == RECORD_ZERO && s_all_zero (fd, r->pos, (uint64_t)st.st_size);
         if (ftruncate (fd, (off_t)r->pos) != 0 || fdatasync (fd) != 0) {
             hm_error ("log: cannot cut segment %020" PRIu64 ": %s", seg->first, strerror (errno));
             close (fd);
             return 0;
         }
-        if (rc == RECORD_ZERO) {
-            /* Zero-ahead space (and whatever a crash left beyond it): not a tear. */
+        if (quiet) {
             close (fd);
             return expect;
         }
         self->cut_bytes += cut;
         hm_warn ("log: segment %020" PRIu64 ": torn tail (%s) after seq %" PRIu64 ": cut %" PRIu64
                  " bytes",
-                 seg->first, record_reason (rc), expect - 1, cut);
+                 seg->first,
+                 rc == RECORD_ZERO ? "bytes beyond the zero-filled space" : record_reason (rc),
+                 expect - 1, cut);
     }
     close (fd);
     return expect;

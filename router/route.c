@@ -54,11 +54,14 @@ struct _route_t {
     route_batch_t *open;          /* the open batch (events == 0: nothing open) */
     uint64_t open_since_ms;       /* when its first event was read */
     uint64_t read_next;           /* next record to feed */
+    uint64_t flush_upto;          /* FLUSH: seal once records up to here are read (0: none) */
     size_t readahead;             /* unacknowledged sealed batches held at most */
     rlog_t *log;                  /* attached log (not owned) */
     rlog_cursor_t *cursor;        /* our position in it */
     route_stats_t st;             /* counters */
 };
+
+static void s_check_flush (route_t *self);
 
 /* Does the event pass the route's filter? -1 if undecodable. */
 static int
@@ -545,6 +548,9 @@ route_feed (route_t *self, uint64_t seq, const uint8_t *data, size_t len, uint64
 {
     if (seq < self->read_next)
         return;
+    /* A FLUSH's batch ends at the last record it covered. */
+    if (self->flush_upto && seq > self->flush_upto)
+        s_check_flush (self);
     self->st.records++;
     self->read_next = seq + 1;
     uint32_t n = 0;
@@ -604,6 +610,7 @@ route_fed_upto (route_t *self, uint64_t seq)
     if (self->read_next <= seq)
         self->read_next = seq + 1;
     s_finish_loaded (self, seq);
+    s_check_flush (self);
 }
 
 int
@@ -627,6 +634,7 @@ route_pump (route_t *self, uint64_t limit, uint64_t now_ms, size_t max_records)
         route_feed (self, seq, data, len, now_ms);
         count++;
     }
+    s_check_flush (self);
     return count;
 }
 
@@ -643,6 +651,25 @@ void
 route_flush (route_t *self)
 {
     s_seal (self);
+}
+
+/* A FLUSH covers records the route has not read yet (its read-ahead may
+   be full): remember how far, and seal again once they are read. */
+void
+route_flush_upto (route_t *self, uint64_t upto)
+{
+    s_seal (self);
+    if (self->read_next <= upto && upto > self->flush_upto)
+        self->flush_upto = upto;
+}
+
+static void
+s_check_flush (route_t *self)
+{
+    if (self->flush_upto && self->read_next > self->flush_upto) {
+        s_seal (self);
+        self->flush_upto = 0;
+    }
 }
 
 uint64_t
@@ -824,6 +851,7 @@ route_replay (route_t *self, uint64_t offset)
         return -1;
     self->committed = self->sealed_end = offset - 1;
     self->read_next = offset;
+    self->flush_upto = 0;
     self->commit_dirty = true;
     if (self->log && route_attach_log (self, self->log) != 0)
         return -1;

@@ -113,6 +113,9 @@ void route_set_readahead (route_t *self, size_t batches);
 void route_tick (route_t *self, uint64_t now_ms);
 /* Seals the open batch now (if it has events). */
 void route_flush (route_t *self);
+/* FLUSH: seals the open batch now and, for records up to upto that the
+   route has not read yet (its read-ahead is full), as soon as it reads them. */
+void route_flush_upto (route_t *self, uint64_t upto);
 /* Monotonic time at which route_tick has something to do, or UINT64_MAX. */
 uint64_t route_next_deadline (const route_t *self);
 

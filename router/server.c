@@ -532,7 +532,7 @@ s_control (server_t *self, uint64_t now)
             for (size_t i = 0; i < self->nroutes; i++) {
                 while (route_pump (self->routes[i], durable, now, S_PUMP_MAX) == S_PUMP_MAX)
                     ;
-                route_flush (self->routes[i]);
+                route_flush_upto (self->routes[i], durable);
             }
             s_routes_work (self, now);
             hm_info ("control: flush");

@@ -197,8 +197,13 @@ class Pipeline:
 
     def start_all(self):
         self.start("router")
+        # Route sink names are the original dialects; abs/aqs run as blob/queue.
+        programs = {"abs": "blob", "aqs": "queue"}
         for rname, r in self.config["routes"].items():
-            self.start("%s-sink" % r["sink"] if r["sink"] != "file" else "file-sink",
+            name = "%s-sink" % programs.get(r["sink"], r["sink"])
+            # A second route of the same sink needs its own name, else the
+            # first process is forgotten (and never stopped).
+            self.start(name if name not in self.procs else "%s#%s" % (name, rname),
                        "--route", rname)
         self.start("ingest")
         self.wait_healthy()

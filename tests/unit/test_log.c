@@ -253,6 +253,35 @@ test_torn_bad_crc (void **state)
     s_check_torn (*state, s_flip_crc, 5, true);
 }
 
+/* Zero-ahead space past the records is cut quietly at open; bytes beyond
+   it that are not zeros are a tear worth reporting. */
+static void
+test_zero_ahead_space (void **state)
+{
+    fixture_t *f = *state;
+    char seg[256];
+    s_seg_path (f, 1, seg, sizeof seg);
+    rlog_t *log = s_open (f, 1 << 20, 1 << 30);
+    rlog_set_zero_ahead (log, 64 << 10);
+    s_append_range (log, 0, 5);
+    rlog_destroy (&log);
+    assert_true (s_file_size (seg) > 5 * 24); /* the zeros are there */
+
+    log = s_open (f, 1 << 20, 1 << 30);
+    assert_int_equal (rlog_cut_bytes (log), 0);
+    assert_int_equal (rlog_next_seq (log), 6);
+    rlog_set_zero_ahead (log, 64 << 10);
+    s_append_range (log, 5, 7);
+    rlog_destroy (&log);
+
+    s_add_garbage (seg, s_file_size (seg));
+    log = s_open (f, 1 << 20, 1 << 30);
+    assert_true (rlog_cut_bytes (log) > 0);
+    assert_int_equal (rlog_next_seq (log), 8);
+    assert_int_equal (s_read_all (log, 1, 0), 7);
+    rlog_destroy (&log);
+}
+
 static void
 test_wrong_seq_is_cut (void **state)
 {
@@ -473,6 +502,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_torn_half_record, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_torn_short_header, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_torn_bad_crc, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_zero_ahead_space, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_wrong_seq_is_cut, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_roll_and_delete, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cursor_crosses_segments_while_writing, s_setup,

@@ -424,6 +424,44 @@ test_readahead_bound (void **state)
     route_destroy (&r);
 }
 
+/* A FLUSH while the read-ahead is full still seals the records it covered
+   once the route gets to read them, and ends that batch at the last one. */
+static void
+test_flush_covers_unread_records (void **state)
+{
+    fixture_t *f = *state;
+    f->cfg.max_events = 3;
+    for (uint64_t s = 1; s <= 8; s++)
+        s_make (f, s, "e", 0);
+    route_t *r = s_route (f);
+    route_set_readahead (r, 1);
+    s_feed (f, r, 1, 3); /* sealed by size: [1..3] */
+    assert_false (route_wants_records (r));
+    route_flush_upto (r, 5); /* 4 and 5 are durable but unread */
+    got_t got[4];
+    assert_int_equal (s_take (r, got, 4, NULL), 1);
+    void *owner;
+    assert_int_equal (route_ack (r, 1, 3, &owner), 1);
+    assert_true (route_wants_records (r));
+    s_feed (f, r, 4, 6); /* 6 comes after the flush: a batch of its own */
+    assert_int_equal (s_take (r, got, 4, NULL), 1);
+    assert_int_equal (got[0].first, 4);
+    assert_int_equal (got[0].last, 5);
+    assert_int_equal (route_ack (r, 4, 5, &owner), 1);
+
+    /* The flush's last record read at the end of the log: sealed then. */
+    route_flush_upto (r, 7);
+    assert_int_equal (s_take (r, got, 4, NULL), 1); /* [6] sealed at once */
+    assert_int_equal (got[0].first, 6);
+    assert_int_equal (route_ack (r, 6, 6, &owner), 1);
+    s_feed (f, r, 7, 7);
+    route_fed_upto (r, 7);
+    assert_int_equal (s_take (r, got, 4, NULL), 1);
+    assert_int_equal (got[0].first, 7);
+    assert_int_equal (got[0].last, 7);
+    route_destroy (&r);
+}
+
 static void
 test_state_survives_restart (void **state)
 {
@@ -570,6 +608,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_ack_out_of_order_commits_prefix, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_nack_and_requeue, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_readahead_bound, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_flush_covers_unread_records, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_state_survives_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_acked_flag_survives_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupt_state_file_refused, s_setup, s_teardown),
