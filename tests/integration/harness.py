@@ -178,7 +178,7 @@ class Pipeline:
             json.dump(self.config, f, indent=2)
 
     # programs
-    def start(self, name, *args):
+    def start(self, name, *args, env_extra=None):
         """name: 'router', 'ingest', 'file-sink', or 'file-sink#2' for a second instance."""
         prog = name.split("#")[0]
         if name in self.logs:
@@ -188,6 +188,7 @@ class Pipeline:
         env.pop("HAMUSTRO_CONFIG", None)
         env.pop("HAMUSTRO_PORT", None)
         env.pop("HAMUSTRO_HOST", None)
+        env.update(env_extra or {})
         p = subprocess.Popen([os.path.join(BIN, "hamustro-" + prog), "--config",
                               self.config_path] + list(args),
                              stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, env=env)
