@@ -4,6 +4,7 @@
     line, the config and the signals; the daemon is server.c. */
 #include "config.h"
 #include "hm_log.h"
+#include "hm_signal.h"
 #include "server.h"
 
 #include <malloc.h>
@@ -81,13 +82,7 @@ main (int argc, char **argv)
         hm_config_destroy (&cfg);
         return 1;
     }
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigemptyset (&sa.sa_mask);
-    sigaction (SIGTERM, &sa, NULL);
-    sigaction (SIGINT, &sa, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    hm_signal_on_stop (s_on_signal);
 
     server_t *server = server_new (cfg, err, sizeof err);
     if (!server) {

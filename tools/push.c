@@ -29,6 +29,7 @@
 #include "backoff.h"
 #include "config.h"
 #include "hm_buf.h"
+#include "hm_signal.h"
 #include "push_parse.h"
 #include "wire.h"
 
@@ -564,12 +565,7 @@ main (int argc, char **argv)
     if (!endpoint)
         endpoint = cfg->router_endpoint;
 
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigemptyset (&sa.sa_mask);
-    sigaction (SIGTERM, &sa, NULL);
-    sigaction (SIGINT, &sa, NULL);
+    hm_signal_on_stop (s_on_signal);
 
     int code = 2;
     int immediate = 1;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "hm_signal.h"
 #include "send_corpus.h"
 #include "send_gen.h"
 #include "send_stats.h"
@@ -676,12 +677,7 @@ main (int argc, char **argv)
         return rc == 0 ? 0 : 1;
     }
 
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigaction (SIGINT, &sa, NULL);
-    sigaction (SIGTERM, &sa, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    hm_signal_on_stop (s_on_signal);
 
     s_run_t run;
     rc = 0;

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "encode.h"
 #include "hm_buf.h"
+#include "hm_signal.h"
 #include "wire.h"
 
 #define TAP_HWM 10000 /* records queued for us before the PUB drops ours */
@@ -156,13 +157,7 @@ main (int argc, char **argv)
     if (!endpoint)
         endpoint = cfg->tap_endpoint;
 
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigemptyset (&sa.sa_mask);
-    sigaction (SIGTERM, &sa, NULL);
-    sigaction (SIGINT, &sa, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    hm_signal_on_stop (s_on_signal);
 
     int code = 0;
     void *ctx = zmq_ctx_new ();

@@ -13,6 +13,7 @@
     A failed attempt is retried forever, each job on its own timer: capped
     exponential backoff with full jitter (backoff.h). The loop never sleeps;
     it waits in zmq_poll with a timeout that ends at the next thing due. */
+#include "hm_signal.h"
 #include "sink.h"
 
 #include <czmq.h>
@@ -647,13 +648,7 @@ hm_sink_main (int argc, char **argv, const hm_sink_backend_t *backend)
        place before the first czmq socket. No SA_RESTART, so a blocking
        poll returns EINTR. */
     zsys_handler_set (NULL);
-    struct sigaction sa;
-    memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigemptyset (&sa.sa_mask);
-    sigaction (SIGTERM, &sa, NULL);
-    sigaction (SIGINT, &sa, NULL);
-    signal (SIGPIPE, SIG_IGN);
+    hm_signal_on_stop (s_on_signal);
 
     char errbuf[512] = "";
     void *state = backend->init (self->cfg, self->route, errbuf, sizeof errbuf);
