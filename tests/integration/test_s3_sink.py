@@ -135,6 +135,21 @@ class S3Sink(unittest.TestCase):
         self.assertGreater(stats["verified"], len(objs))
 
     @dump_on_failure
+    def test_fan_out_to_file_and_s3(self):
+        """Two routes, two sinks at once: every event reaches both, and the
+        file route keeps its own format and batches."""
+        archive = dict(self.p.config["routes"]["archive"])
+        self.p.config["routes"] = {"s3": s3_route(self.proxy_port), "archive": archive}
+        self.p.write_config()
+        self.p.start_all()
+        sent = send(self.p, 12)                      # 120 events
+        objs = self.wait_objects(120)
+        self.check_json(objs, sent, r"^events/\d{4}-\d{2}-\d{2}/\d{10}-[a-zA-Z]{20}\.json\.gz$")
+        files = self.p.wait_events(120)
+        want = aws.expected_events(sent)
+        self.assertEqual(sorted((e["session"], e["nr"]) for e in files), sorted(want))
+
+    @dump_on_failure
     def test_csv_multipart(self):
         # 1 KiB parts: every object of ~50 events with 300 bytes of noise
         # each is a multipart upload of several parts.
