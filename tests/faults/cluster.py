@@ -146,11 +146,18 @@ class Cluster(h.Pipeline):
         self.name = name
         DIRS.append(self.dir)
         self.target_of = {r: t for r, (t, _) in routes.items()}
-        self.config["routes"] = {r: t.route_config(self.dir, r, **limits)
-                                 for r, (t, limits) in routes.items()}
+        self.emu = {}                   # the cloud targets' emulators (targets.py)
+        try:
+            # prepare first: a cloud route's section names the emulator's
+            # port, topic or queue that prepare made.
+            for r, t in self.target_of.items():
+                t.prepare(self, r)
+            self.config["routes"] = {r: t.route_config(self, r, **limits)
+                                     for r, (t, limits) in routes.items()}
+        except BaseException:
+            self._cleanup_targets()
+            raise
         self.write_config()
-        for r, t in self.target_of.items():
-            t.prepare(self, r)
         self.sup = None
         self.sup_out = None
         self.problems = []              # failures that are not counts (unclean exits, ...)
@@ -309,7 +316,15 @@ class Cluster(h.Pipeline):
                 self.sup.wait()
         if self.sup_out:
             self.sup_out.close()
+        self._cleanup_targets()
         super().close(keep=keep)
+
+    def _cleanup_targets(self):
+        for t in {id(t): t for t in self.target_of.values()}.values():
+            try:
+                t.cleanup(self)
+            except Exception as e:  # noqa: BLE001 - cleanup must reach the others
+                print("cleanup of %s: %s" % (t.name, e), file=sys.stderr)
 
     def tail_logs(self, n=3000):
         out = []
@@ -374,9 +389,14 @@ class Cluster(h.Pipeline):
         return None
 
     # load
-    def load(self, duration, concurrency=8, payloads="1-10", rate=600, retry=60, extra=()):
+    def load(self, duration, concurrency=8, payloads="1-10", rate=None, retry=60, extra=()):
+        """rate: requests/s; by default the slowest route target's load_rate
+        (a per-message emulator takes far fewer events/s than a file)."""
+        if rate is None:
+            rate = min(t.load_rate for t in self.target_of.values())
         rec = os.path.join(self.dir, "acked-%d.tsv" % len(self.records))
         self.records.append(rec)
+        self.last_rate = rate
         return Load(self, rec, duration, concurrency, payloads, rate, retry, extra)
 
     def acked(self):

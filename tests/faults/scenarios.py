@@ -66,8 +66,8 @@ def _kill9(target, which, durability="fsync"):
         c.drain_backlog()
         s = load.wait()
         _load_problems(c, s)
-        c.notes.append("load: %d requests, %d retried 503, %d no answer" % (
-            s["requests"], s["retries"], s["errors"]))
+        c.notes.append("load: %d requests at %d/s, %d retried 503, %d no answer" % (
+            s["requests"], c.last_rate, s["retries"], s["errors"]))
         catchup = c.wait_caught_up()
         c.sup_stop()
         return _result(c, catchup)
@@ -95,25 +95,33 @@ def kill9_sink(target):
 
 # --- 2. backend outage -----------------------------------------------------------
 
-OUTAGE_S = 5
+OUTAGE_S = 5  # outage-crash; the outage scenario takes target.outage_s
 
 
-@scenario("outage", "2. target outage %ds" % OUTAGE_S, needs="outage_start")
+def _committed(c, route="archive"):
+    st = c.status()
+    if not st:
+        return None
+    return [r["committed"] for r in st["routes"] if r["name"] == route][0]
+
+
+@scenario("outage", "2. target outage {outage_s}s", needs="outage_start")
 def outage(target):
+    secs = target.outage_s
     with _one(target, "outage") as c:
         c.sup_start()
-        load = c.load(duration=OUTAGE_S + 4)
+        load = c.load(duration=secs + 4)
         time.sleep(2.0)
-        before = target.count_fast(c, "archive") if hasattr(target, "count_fast") else None
         target.outage_start(c, "archive")
-        t_end = time.time() + OUTAGE_S
+        before = _committed(c)
+        t_end = time.time() + secs
         max_lag = 0
         while time.time() < t_end:
             st = c.status()
             if st:
                 max_lag = max(max_lag, st["routes"][0]["lag"])
             time.sleep(0.5)
-        during = target.count_fast(c, "archive") if before is not None else None
+        during = _committed(c)
         target.outage_end(c, "archive")
         c.drain_backlog()
         s = load.wait()
@@ -121,11 +129,13 @@ def outage(target):
         catchup = c.wait_caught_up()
         if max_lag == 0:
             c.problems.append("the outage did not hold the route back (lag stayed 0)")
-        note = "route lag up to %d records" % max_lag
-        if before is not None:
-            # A batch being written when the outage began may still land.
-            note += ", %d events stored during the outage" % (during - before)
+        note = "%ds; route lag up to %d records" % (secs, max_lag)
+        if before is not None and during is not None:
+            # A batch being stored when the outage began may still land.
+            note += ", %d records committed during the outage" % (during - before)
         c.notes.append(note)
+        c.notes.append("load: %d requests at %d/s, %d retried 503, %d no answer" % (
+            s["requests"], c.last_rate, s["retries"], s["errors"]))
         c.sup_stop()
         return _result(c, catchup)
 
@@ -166,11 +176,30 @@ def credentials(target):
         c.sup_start()
         load = c.load(duration=6)
         time.sleep(3.0)
+        # Nothing may be stored with the wrong key, and the service must
+        # have refused (else the scenario proved nothing).
+        stored = target.count_fast(c, "archive")
+        logged = " 403" in c.program_log("sink-archive")
+        refused = target.refused(c) if hasattr(target, "refused") else None
+        committed = _committed(c)
+        if stored:
+            c.problems.append("%d events stored with the wrong credentials" % stored)
+        if not logged:
+            c.problems.append("the sink never logged a 403 with the wrong credentials")
+        if committed:
+            c.problems.append("the router committed %d records acknowledged with the wrong "
+                              "credentials" % committed)
         target.credentials_fix(c, "archive")
         c.ctl("restart", c.sink_process("archive"))
+        c.drain_backlog()
         s = load.wait()
         _load_problems(c, s)
         catchup = c.wait_caught_up()
+        c.notes.append("wrong key for 3s: the sink logged 403%s, %s events stored, %s records "
+                       "committed; then the right key and the sink restarted"
+                       % ("" if refused is None else
+                          " (the SigV4 proxy refused %d requests)" % refused,
+                          stored, committed))
         c.sup_stop()
         return _result(c, catchup)
 
