@@ -53,7 +53,7 @@ class FileTarget:
     program = "file-sink"
     duplicates_allowed = False
     scenarios = None            # every scenario
-    outage_s = 5
+    outage_s = 30  # issue 4: the directory unwritable for 30 s
     load_rate = 600
     credentials_break = None
     credentials_fix = None
