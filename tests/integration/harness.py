@@ -280,6 +280,16 @@ class Pipeline:
         headers.update(extra or {})
         return self.request("POST", "/api/v1/track", body, headers)
 
+    def track_retry(self, body, *args, timeout=15, **kwargs):
+        """track() as a client does it: a 503 (e.g. the ingest's router socket
+        still connecting right after start) is sent again after a moment."""
+        deadline = time.time() + timeout
+        while True:
+            answer = self.track(body, *args, **kwargs)
+            if answer[0] != 503 or time.time() >= deadline:
+                return answer
+            time.sleep(0.2)
+
     def wait_healthy(self, timeout=20):
         deadline = time.time() + timeout
         last = None

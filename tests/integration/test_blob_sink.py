@@ -155,7 +155,7 @@ class BlobSink(unittest.TestCase):
         sent = az.make_collections(5, 10, tag="key")
         az.send_all(self.p, sent)
         deadline = time.time() + 30
-        while time.time() < deadline and "403" not in self.p.log_text("blob-sink"):
+        while time.time() < deadline and "AuthorizationFailure" not in self.p.log_text("blob-sink"):
             self.p.flush()
             time.sleep(0.3)
         log = self.p.log_text("blob-sink")

@@ -54,7 +54,7 @@ class OriginalConfig(unittest.TestCase):
             self.start(p, cfg, "file-sink")
             sent = [h.make_collection(3, device="orig-%d" % i) for i in range(4)]
             for c in sent:
-                self.assertEqual(p.track(h.encode_collection(c))[0], 200)
+                self.assertEqual(p.track_retry(h.encode_collection(c))[0], 200)
             p.flush()
             events, deadline = [], h.time.time() + 30
             while len(events) < 12 and h.time.time() < deadline:

@@ -39,7 +39,7 @@ class OutputFormat(unittest.TestCase):
             c["payloads"][1]["parameters"] = [("z", "last\u2028é"), ("a", "1"), ("z", "x")]
             c["payloads"][1]["timezone"] = " lead"
             c["payloads"][1]["user_id"] = "u1"
-            status, _, body = p.track(h.encode_collection(c),
+            status, _, body = p.track_retry(h.encode_collection(c),
                                       extra={"X-Forwarded-For": "10.0.0.1, 81.2.69.160"})
             self.assertEqual(status, 200, body)
 
@@ -90,7 +90,7 @@ class OutputFormat(unittest.TestCase):
             p.stop("file-sink")
             for i in range(5):
                 c = h.make_collection(3, device="dev-%d" % i)
-                self.assertEqual(p.track(h.encode_collection(c))[0], 200)
+                self.assertEqual(p.track_retry(h.encode_collection(c))[0], 200)
             p.flush()
             time.sleep(0.5)
             p.stop("router", sig=9)

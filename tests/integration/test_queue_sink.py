@@ -161,7 +161,8 @@ class QueueSink(unittest.TestCase):
         sent = az.make_collections(5, 10, tag="key")
         az.send_all(self.p, sent)
         deadline = time.time() + 30
-        while time.time() < deadline and "403" not in self.p.log_text("queue-sink"):
+        # Wait for the refusal itself: "403" alone also matches port numbers.
+        while time.time() < deadline and "AuthenticationFailed" not in self.p.log_text("queue-sink"):
             self.p.flush()
             time.sleep(0.3)
         log = self.p.log_text("queue-sink")

@@ -57,7 +57,7 @@ class Supervisord(unittest.TestCase):
             try:
                 p.wait_healthy(30)
                 body = h.encode_collection(h.make_collection(5, device="sup-1"))
-                self.assertEqual(p.track(body)[0], 200)
+                self.assertEqual(p.track_retry(body)[0], 200)
 
                 # kill -9 the router: supervisord restarts it.
                 before = wait_running(p, ["router", "ingest", "file-sink:file-sink-0"])
@@ -71,7 +71,7 @@ class Supervisord(unittest.TestCase):
                 self.assertNotEqual(pids(p).get("router"), before["router"])
                 p.wait_healthy(20)
                 body = h.encode_collection(h.make_collection(5, device="sup-2"))
-                self.assertEqual(p.track(body)[0], 200)
+                self.assertEqual(p.track_retry(body)[0], 200)
             finally:
                 # Ctrl-C: every program stops, the open batches are sealed and written.
                 sup.send_signal(signal.SIGTERM)
