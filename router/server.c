@@ -44,6 +44,7 @@
 #define S_CONTROL_MAX 16         /* control requests per iteration */
 #define S_REPLY_LINGER_MS 1000   /* how long replies may still leave after shutdown */
 #define S_DRAIN_MS 10000         /* at shutdown, how long sealed batches may take to be acked */
+#define S_FAILING_LOG_MS 10000  /* while log writes keep failing, one line per this */
 #define S_ZERO_AHEAD (1u << 20)  /* zeros kept past the log's end: halves fdatasync (log.c) */
 
 typedef struct {
@@ -91,6 +92,8 @@ struct _server_t {
     size_t pend_head;                   /* oldest entry */
     size_t pend_count;                  /* entries */
     bool full;                          /* the log is over max_log_bytes (for log lines) */
+    uint64_t failing_writes;            /* failed rounds since the last good write (log lines) */
+    uint64_t failing_logged_ms;         /* when that episode was last logged */
     uint64_t *saved_commit;             /* per route: committed offset last saved */
     uint64_t *saved_ms;                 /* per route: when it was saved (or last failed to) */
     bool *save_failed;                  /* per route: the last save failed (retry after a pause) */
@@ -322,7 +325,15 @@ s_append_round (server_t *self)
     if (rlog_append (self->log, self->payloads, n, &first) != 0) {
         int err = errno;
         self->c.write_errors++;
-        hm_error ("log: write of %zu records failed: %s; answered ERROR", n, strerror (err));
+        /* A full disk fails every round: one line when it starts, then one
+           every S_FAILING_LOG_MS with the count (write_errors counts all). */
+        uint64_t now = s_now_ms ();
+        if (self->failing_writes++ == 0 || now >= self->failing_logged_ms + S_FAILING_LOG_MS) {
+            hm_error ("log: write of %zu records failed: %s; answered ERROR (%" PRIu64
+                      " failed rounds so far)",
+                      n, strerror (err), self->failing_writes);
+            self->failing_logged_ms = now;
+        }
         char reason[128];
         snprintf (reason, sizeof reason, "log write failed: %s", strerror (err));
         for (size_t i = 0; i < n; i++) {
@@ -336,6 +347,10 @@ s_append_round (server_t *self)
             zmq_msg_close (&a->body);
         }
         return;
+    }
+    if (self->failing_writes) {
+        hm_info ("log: writes succeed again after %" PRIu64 " failed rounds", self->failing_writes);
+        self->failing_writes = 0;
     }
     self->c.rounds++;
     self->c.appended += n;
