@@ -200,6 +200,10 @@ s_health (ingest_conn_t *c)
     ingest_worker_t *w = c->worker;
     if (w->stopping)
         s_decide (c, 503, HM_BODY_HEALTH_DOWN, "server is stopping");
+    /* The control socket may connect before the append socket does; up
+       means a track request would be taken now, so both must be. */
+    else if (!w->append_links)
+        s_decide (c, 503, HM_BODY_HEALTH_DOWN, "router not connected");
     else if (hm_now_ms () < w->health_ok_until)
         s_decide (c, 200, HM_BODY_HEALTH_UP, NULL);
     else if (hm_worker_control (w, c, HM__CONTROL_REQUEST__COMMAND__STATUS) == 0)

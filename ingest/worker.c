@@ -67,6 +67,48 @@ s_dealer_new (void *zmq_ctx, const char *endpoint, int hwm)
     return socket;
 }
 
+/* Watches the append DEALER's connections: with ZMQ_IMMEDIATE a send fails
+   while none is up, so /api/health must not say up before one is. */
+static int
+s_monitor_new (ingest_worker_t *self)
+{
+    char endpoint[64];
+    snprintf (endpoint, sizeof endpoint, "inproc://ingest-append-monitor-%u", self->index);
+    if (zmq_socket_monitor (self->dealer, endpoint,
+                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return -1;
+    self->monitor = zmq_socket (self->zmq_ctx, ZMQ_PAIR);
+    if (!self->monitor || hm_wire_setup (self->monitor, 1000, 1000, 0) != 0 ||
+        zmq_connect (self->monitor, endpoint) != 0)
+        return -1;
+    return 0;
+}
+
+/* Monitor events: [16-bit event, 32-bit value][endpoint]. */
+static void
+s_monitor_drain (ingest_worker_t *self)
+{
+    zmq_msg_t frame;
+    zmq_msg_init (&frame);
+    while (zmq_msg_recv (&frame, self->monitor, ZMQ_DONTWAIT) >= 0) {
+        bool more = zmq_msg_more (&frame);
+        if (zmq_msg_size (&frame) == 6) {
+            uint16_t event;
+            memcpy (&event, zmq_msg_data (&frame), sizeof event);
+            if (event == ZMQ_EVENT_CONNECTED)
+                self->append_links++;
+            else if (event == ZMQ_EVENT_DISCONNECTED && self->append_links)
+                self->append_links--;
+            hm_debug ("router append socket: %s (%u up)",
+                      event == ZMQ_EVENT_CONNECTED ? "connected" : "disconnected",
+                      self->append_links);
+        }
+        while (more && zmq_msg_recv (&frame, self->monitor, ZMQ_DONTWAIT) >= 0)
+            more = zmq_msg_more (&frame);
+    }
+    zmq_msg_close (&frame);
+}
+
 static void
 s_mhd_log (void *cls, const char *fmt, va_list ap)
 {
@@ -128,6 +170,11 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
         s_dealer_new (zmq_ctx, cfg->router_endpoint, (int)hm_pending_capacity (self->pending));
     if (!self->dealer) {
         snprintf (errbuf, errlen, "router endpoint %s: %s", cfg->router_endpoint,
+                  zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
+    if (s_monitor_new (self) != 0) {
+        snprintf (errbuf, errlen, "cannot monitor the router socket: %s",
                   zmq_strerror (zmq_errno ()));
         goto fail;
     }
@@ -605,13 +652,14 @@ s_run (void *arg)
         /* The control socket is only polled while a request is out on it
            (a reply can come only then): one zmq socket less per turn. */
         bool control = self->control && self->control_count;
-        zmq_pollitem_t items[4] = {
+        zmq_pollitem_t items[5] = {
             {self->dealer, 0, ZMQ_POLLIN, 0},
             {NULL, self->epoll_fd, ZMQ_POLLIN, 0},
             {NULL, self->wake_fd, ZMQ_POLLIN, 0},
+            {self->monitor, 0, ZMQ_POLLIN, 0},
             {self->control, 0, ZMQ_POLLIN, 0},
         };
-        if (zmq_poll (items, control ? 4 : 3, s_timeout (self, now)) < 0) {
+        if (zmq_poll (items, control ? 5 : 4, s_timeout (self, now)) < 0) {
             if (zmq_errno () == EINTR)
                 continue;
             hm_error ("poll: %s", zmq_strerror (zmq_errno ()));
@@ -625,7 +673,9 @@ s_run (void *arg)
         }
         if (items[0].revents & ZMQ_POLLIN)
             s_router_drain (self);
-        if (control && (items[3].revents & ZMQ_POLLIN))
+        if (items[3].revents & ZMQ_POLLIN)
+            s_monitor_drain (self);
+        if (control && (items[4].revents & ZMQ_POLLIN))
             s_control_drain (self);
         s_expire (self, hm_now_ms ());
         /* MHD_run reads requests (each adds its events to this turn's
@@ -698,8 +748,12 @@ ingest_worker_destroy (ingest_worker_t **self_p)
     ingest_worker_join (self);
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
-    if (self->dealer)
+    if (self->monitor)
+        zmq_close (self->monitor);
+    if (self->dealer) {
+        zmq_socket_monitor (self->dealer, NULL, 0);
         zmq_close (self->dealer);
+    }
     if (self->control)
         zmq_close (self->control);
     if (self->wake_fd >= 0)

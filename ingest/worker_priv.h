@@ -90,6 +90,8 @@ struct ingest_worker_t {
     void *zmq_ctx;              /* shared ZeroMQ context (not owned) */
     void *dealer;               /* DEALER to cfg->router_endpoint */
     void *control;              /* DEALER to cfg->control_endpoint; recreated on timeout */
+    void *monitor;              /* PAIR: connect/disconnect events of dealer */
+    unsigned append_links;      /* dealer's connections up (from monitor) */
     struct MHD_Daemon *daemon;  /* this thread's HTTP daemon */
     int epoll_fd;               /* the daemon's epoll fd (not owned) */
     int wake_fd;                /* eventfd: ingest_worker_stop wakes the loop */

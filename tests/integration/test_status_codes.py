@@ -5,6 +5,7 @@ optional, against the real ingest, router and file sink."""
 import hashlib
 import json
 import os
+import signal
 import sys
 import time
 import unittest
@@ -153,6 +154,31 @@ class RouterDown(unittest.TestCase):
                 time.sleep(0.2)
                 status, _, _ = p.request("GET", "/api/health")
             self.assertEqual(status, 503)
+
+    def test_health_up_means_a_track_is_taken(self):
+        """Up promises that a request sent now is taken: the ingest's append
+        socket must be connected, not only the control one. No resends here."""
+        with h.Pipeline() as p:
+            p.start("ingest")
+            time.sleep(0.3)
+            status, _, body = p.request("GET", "/api/health")
+            self.assertEqual(status, 503)
+            self.assertIn("router", json.loads(body)["error"])
+            body = h.encode_collection(h.make_collection(1))
+            p.start("file-sink", "--route", "archive")
+            for _ in range(3):
+                p.start("router")
+                p.wait_healthy()
+                self.assertEqual(p.track(body)[0], 200)
+                p.stop("router", sig=signal.SIGKILL)
+                # Once a track is refused for want of a router, health must
+                # agree at once (not serve a cached "up").
+                deadline = time.time() + 5
+                while p.track(body)[0] != 503:
+                    self.assertLess(time.time(), deadline, "tracks taken with the router killed")
+                    time.sleep(0.05)
+                status, _, text = p.request("GET", "/api/health")
+                self.assertEqual(status, 503, text)
 
 
 if __name__ == "__main__":
