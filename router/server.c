@@ -10,7 +10,8 @@
     same frame is handed to the tap socket, never copied.
 
     Routes only read records that are durable, so whatever a sink got can
-    never be lost by a crash and reused under the same offsets. */
+    never be lost by a crash and reused under the same offsets. The control
+    socket's requests are handled in control.c. */
 #include "server.h"
 
 #include "dispatch.h"
@@ -34,77 +35,10 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_ROUND_MAX 256          /* requests written per round at most */
-#define S_ROUND_BYTES (4u << 20) /* ... and bytes */
-#define S_PENDING_MAX 16384      /* replies waiting for durability; beyond, stop reading */
-#define S_FRONT_HWM 100000       /* append socket high-water marks (messages) */
-#define S_TAP_HWM 10000          /* tap subscribers slower than this lose records */
-#define S_PUMP_MAX 4096          /* records a route reads per loop iteration */
-#define S_SAVE_EVERY_MS 100      /* a route's committed offset is saved at most this often */
-#define S_CONTROL_MAX 16         /* control requests per iteration */
-#define S_REPLY_LINGER_MS 1000   /* how long replies may still leave after shutdown */
-#define S_DRAIN_MS 10000         /* at shutdown, how long sealed batches may take to be acked */
-#define S_FAILING_LOG_MS 10000  /* while log writes keep failing, one line per this */
-#define S_ZERO_AHEAD (1u << 20)  /* zeros kept past the log's end: halves fdatasync (log.c) */
+#include "server_priv.h"
 
-typedef struct {
-    zmq_msg_t id;      /* sender's routing id (empty for inject) */
-    zmq_msg_t body;    /* the AppendRequest frame: the record's payload */
-    uint64_t batch_id; /* to echo in the reply */
-    bool reply;        /* from the append socket (inject: no reply) */
-} s_append_t;
-
-typedef struct {
-    zmq_msg_t id;      /* where the reply goes */
-    uint64_t batch_id; /* echoed */
-    uint64_t seq;      /* durable when the log is durable up to here */
-} s_pending_t;
-
-typedef struct {
-    uint64_t appended;     /* records appended */
-    uint64_t events;       /* events in them */
-    uint64_t injected;     /* of which came through inject */
-    uint64_t full;         /* requests answered FULL (or inject dropped) */
-    uint64_t errors;       /* requests answered ERROR */
-    uint64_t malformed;    /* messages that failed validation */
-    uint64_t write_errors; /* failed pwritev */
-    uint64_t sync_errors;  /* failed fdatasync */
-    uint64_t rounds;       /* group-commit rounds written */
-    uint64_t tap_dropped;  /* tap sends that failed */
-    uint64_t deleted;      /* segments deleted */
-} s_counters_t;
-
-struct _server_t {
-    const hm_config_t *cfg;             /* configuration (not owned) */
-    void *zctx;                         /* libzmq context */
-    void *front;                        /* ROUTER: appends with replies */
-    void *inject;                       /* PULL: appends without replies */
-    void *tap;                          /* PUB: every appended record */
-    void *control;                      /* ROUTER: flush, status, replay */
-    rlog_t *log;                        /* the durable log */
-    syncer_t *syncer;                   /* the fdatasync thread */
-    route_t **routes;                   /* one per configured route */
-    dispatch_t **disp;                  /* their sink sides */
-    size_t nroutes;                     /* count of both */
-    s_append_t round[S_ROUND_MAX];      /* the round being built */
-    struct iovec payloads[S_ROUND_MAX]; /* its records' payloads */
-    s_pending_t *pend;                  /* FIFO ring of replies awaiting durability */
-    size_t pend_head;                   /* oldest entry */
-    size_t pend_count;                  /* entries */
-    bool full;                          /* the log is over max_log_bytes (for log lines) */
-    uint64_t failing_writes;            /* failed rounds since the last good write (log lines) */
-    uint64_t failing_logged_ms;         /* when that episode was last logged */
-    uint64_t *saved_commit;             /* per route: committed offset last saved */
-    uint64_t *saved_ms;                 /* per route: when it was saved (or last failed to) */
-    bool *save_failed;                  /* per route: the last save failed (retry after a pause) */
-    uint64_t started_ms;                /* for uptime */
-    zmq_pollitem_t *items;              /* poll set */
-    size_t nitems;                      /* its size */
-    s_counters_t c;                     /* counters for STATUS */
-};
-
-static uint64_t
-s_now_ms (void)
+uint64_t
+server_now_ms (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
@@ -164,8 +98,8 @@ s_settle (server_t *self, uint64_t durable, const char *fail_reason)
 static void s_sync_failed (server_t *self, int err);
 
 /* The syncer reported: acknowledge what is durable, or handle a failure. */
-static void
-s_on_synced (server_t *self)
+void
+server_on_synced (server_t *self)
 {
     int err = 0;
     uint64_t done = syncer_poll (self->syncer, &err);
@@ -198,8 +132,8 @@ s_sync_failed (server_t *self, int err)
 
 /* Receives one multipart message: [id] type body. Returns 1 with the
    frames, 0 when nothing is waiting, -1 for a wrong frame count (drained). */
-static int
-s_recv_request (void *sock, bool routed, zmq_msg_t *id, zmq_msg_t *type, zmq_msg_t *body)
+int
+server_recv_request (void *sock, bool routed, zmq_msg_t *id, zmq_msg_t *type, zmq_msg_t *body)
 {
     zmq_msg_t *want[3] = {id, type, body};
     int first = routed ? 0 : 1, got = 0;
@@ -232,7 +166,7 @@ s_take (server_t *self, void *sock, bool routed, size_t n, uint64_t *planned)
     zmq_msg_init (&a->id);
     zmq_msg_init (&type);
     zmq_msg_init (&a->body);
-    int rc = s_recv_request (sock, routed, &a->id, &type, &a->body);
+    int rc = server_recv_request (sock, routed, &a->id, &type, &a->body);
     if (rc == 0) {
         zmq_msg_close (&a->id);
         zmq_msg_close (&type);
@@ -319,7 +253,7 @@ s_append_round (server_t *self)
         rlog_durable_seq (self->log) + 1 < rlog_next_seq (self->log)) {
         int err;
         syncer_wait (self->syncer, &err);
-        s_on_synced (self);
+        server_on_synced (self);
     }
     uint64_t first = 0;
     if (rlog_append (self->log, self->payloads, n, &first) != 0) {
@@ -327,7 +261,7 @@ s_append_round (server_t *self)
         self->c.write_errors++;
         /* A full disk fails every round: one line when it starts, then one
            every S_FAILING_LOG_MS with the count (write_errors counts all). */
-        uint64_t now = s_now_ms ();
+        uint64_t now = server_now_ms ();
         if (self->failing_writes++ == 0 || now >= self->failing_logged_ms + S_FAILING_LOG_MS) {
             hm_error ("log: write of %zu records failed: %s; answered ERROR (%" PRIu64
                       " failed rounds so far)",
@@ -412,8 +346,8 @@ s_append_round (server_t *self)
 
 /* Reads, seals, saves and delivers for every route; deletes what every
    route committed. Returns true if a route has more to read right now. */
-static bool
-s_routes_work (server_t *self, uint64_t now)
+bool
+server_routes_work (server_t *self, uint64_t now)
 {
     bool busy = false;
     uint64_t durable = rlog_durable_seq (self->log);
@@ -452,143 +386,6 @@ s_routes_work (server_t *self, uint64_t now)
         hm_info ("log: room again (%" PRIu64 " bytes); accepting appends", rlog_bytes (self->log));
     }
     return busy;
-}
-
-/* --- control ------------------------------------------------------------- */
-
-static void
-s_status_json (server_t *self, hm_buf_t *out)
-{
-    uint64_t now = s_now_ms (), durable = rlog_durable_seq (self->log);
-    hm_buf_printf (out,
-                   "{\"version\":\"%s\",\"uptime_s\":%" PRIu64 ",\"durability\":\"%s\","
-                   "\"log\":{\"first_seq\":%" PRIu64 ",\"next_seq\":%" PRIu64
-                   ",\"durable_seq\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"max_bytes\":%" PRIu64
-                   ",\"segments\":%zu,\"full\":%s,\"pending_replies\":%zu},",
-                   HAMUSTRO_VERSION, (now - self->started_ms) / 1000,
-                   self->cfg->durability == HM_DURABILITY_WRITE ? "write" : "fsync",
-                   rlog_first_seq (self->log), rlog_next_seq (self->log), durable,
-                   rlog_bytes (self->log), rlog_max_bytes (self->log),
-                   rlog_segment_count (self->log), self->full ? "true" : "false", self->pend_count);
-    const s_counters_t *c = &self->c;
-    hm_buf_printf (out,
-                   "\"counters\":{\"appended\":%" PRIu64 ",\"events\":%" PRIu64
-                   ",\"injected\":%" PRIu64 ",\"full\":%" PRIu64 ",\"errors\":%" PRIu64
-                   ",\"malformed\":%" PRIu64 ",\"write_errors\":%" PRIu64
-                   ",\"sync_errors\":%" PRIu64 ",\"rounds\":%" PRIu64 ",\"fsyncs\":%" PRIu64
-                   ",\"tap_dropped\":%" PRIu64 ",\"segments_deleted\":%" PRIu64 "},\"routes\":[",
-                   c->appended, c->events, c->injected, c->full, c->errors, c->malformed,
-                   c->write_errors, c->sync_errors, c->rounds, syncer_syncs (self->syncer),
-                   c->tap_dropped, c->deleted);
-    for (size_t i = 0; i < self->nroutes; i++) {
-        route_stats_t st;
-        route_stats (self->routes[i], &st);
-        const hm_route_config_t *rc = route_config (self->routes[i]);
-        hm_buf_printf (out,
-                       "%s{\"name\":\"%s\",\"sink\":\"%s\",\"committed\":%" PRIu64
-                       ",\"lag\":%" PRIu64 ",\"read_next\":%" PRIu64
-                       ",\"sealed\":%zu,\"queued\":%zu,\"inflight\":%zu,\"loading\":%zu"
-                       ",\"open_events\":%u,\"records\":%" PRIu64 ",\"undecodable\":%" PRIu64
-                       ",\"events_in\":%" PRIu64 ",\"events_kept\":%" PRIu64
-                       ",\"batches_sealed\":%" PRIu64 ",\"batches_acked\":%" PRIu64
-                       ",\"nacks\":%" PRIu64 ",\"requeued\":%" PRIu64 ",\"save_errors\":%" PRIu64
-                       ",",
-                       i ? "," : "", rc->name, rc->sink, st.committed,
-                       durable > st.committed ? durable - st.committed : 0, st.read_next,
-                       st.batches, st.queued, st.inflight, st.loading, st.open_events, st.records,
-                       st.undecodable, st.events_in, st.events_kept, st.sealed, st.acked, st.nacked,
-                       st.requeued, st.save_errors);
-        dispatch_status (self->disp[i], now, out);
-        hm_buf_puts (out, "}");
-    }
-    hm_buf_puts (out, "]}");
-}
-
-static void
-s_control_reply (server_t *self, zmq_msg_t *id, bool ok, const char *reason, const char *json)
-{
-    Hm__ControlReply r = HM__CONTROL_REPLY__INIT;
-    r.ok = ok;
-    r.reason = (char *)reason;
-    r.status_json = (char *)json;
-    hm_wire_send (self->control, zmq_msg_data (id), zmq_msg_size (id), HM_WIRE_CONTROLLED, &r.base,
-                  ZMQ_DONTWAIT);
-}
-
-static void
-s_control (server_t *self, uint64_t now)
-{
-    for (int k = 0; k < S_CONTROL_MAX; k++) {
-        zmq_msg_t id, type, body;
-        zmq_msg_init (&id);
-        zmq_msg_init (&type);
-        zmq_msg_init (&body);
-        int rc = s_recv_request (self->control, true, &id, &type, &body);
-        Hm__ControlRequest *req = NULL;
-        if (rc == 1 && zmq_msg_size (&type) == strlen (HM_WIRE_CONTROL) &&
-            memcmp (zmq_msg_data (&type), HM_WIRE_CONTROL, strlen (HM_WIRE_CONTROL)) == 0)
-            req = hm__control_request__unpack (NULL, zmq_msg_size (&body), zmq_msg_data (&body));
-        if (rc == 0)
-            k = S_CONTROL_MAX;
-        else if (!req) {
-            self->c.malformed++;
-            s_control_reply (self, &id, false, "malformed control request", NULL);
-        }
-        else if (req->command == HM__CONTROL_REQUEST__COMMAND__FLUSH) {
-            /* Flush covers every record appended before it (inject has
-               no acknowledgement to wait for): finish the sync in
-               progress, read everything durable, then seal. */
-            if (rlog_durable_seq (self->log) + 1 < rlog_next_seq (self->log)) {
-                int err;
-                syncer_wait (self->syncer, &err);
-                s_on_synced (self);
-            }
-            uint64_t durable = rlog_durable_seq (self->log);
-            for (size_t i = 0; i < self->nroutes; i++) {
-                while (route_pump (self->routes[i], durable, now, S_PUMP_MAX) == S_PUMP_MAX)
-                    ;
-                route_flush_upto (self->routes[i], durable);
-            }
-            s_routes_work (self, now);
-            hm_info ("control: flush");
-            s_control_reply (self, &id, true, NULL, NULL);
-        }
-        else if (req->command == HM__CONTROL_REQUEST__COMMAND__STATUS) {
-            hm_buf_t json;
-            hm_buf_init (&json, 0);
-            s_status_json (self, &json);
-            s_control_reply (self, &id, true, NULL, json.data);
-            hm_buf_free (&json);
-        }
-        else if (req->command == HM__CONTROL_REQUEST__COMMAND__REPLAY) {
-            char reason[256] = "";
-            size_t i = 0;
-            while (req->route && i < self->nroutes &&
-                   strcmp (route_name (self->routes[i]), req->route) != 0)
-                i++;
-            uint64_t off = req->has_offset ? req->offset : 0;
-            if (!req->route || i == self->nroutes)
-                snprintf (reason, sizeof reason, "no route named \"%.64s\"",
-                          req->route ? req->route : "");
-            else if (off < rlog_first_seq (self->log) || off > rlog_next_seq (self->log))
-                snprintf (reason, sizeof reason,
-                          "offset %" PRIu64 " is not in the log (it holds %" PRIu64 "..%" PRIu64
-                          ")",
-                          off, rlog_first_seq (self->log), rlog_next_seq (self->log) - 1);
-            else if (route_replay (self->routes[i], off) != 0)
-                snprintf (reason, sizeof reason, "cannot save the route's state");
-            else
-                dispatch_forget_inflight (self->disp[i]);
-            s_control_reply (self, &id, !*reason, *reason ? reason : NULL, NULL);
-        }
-        else
-            s_control_reply (self, &id, false, "unknown command", NULL);
-        if (req)
-            hm__control_request__free_unpacked (req, NULL);
-        zmq_msg_close (&id);
-        zmq_msg_close (&type);
-        zmq_msg_close (&body);
-    }
 }
 
 /* --- set-up -------------------------------------------------------------- */
@@ -640,7 +437,7 @@ server_new (const hm_config_t *cfg, char *errbuf, size_t errlen)
         return NULL;
     }
     self->cfg = cfg;
-    self->started_ms = s_now_ms ();
+    self->started_ms = server_now_ms ();
     char dir[PATH_MAX];
     snprintf (dir, sizeof dir, "%s/log", cfg->data_dir);
     self->log = rlog_new (dir, cfg->segment_bytes, cfg->max_log_bytes, errbuf, errlen);
@@ -778,7 +575,7 @@ server_destroy (server_t **self_p)
 static int
 s_iterate (server_t *self, bool appends, long max_timeout, bool *busy)
 {
-    uint64_t now = s_now_ms (), next = now + (uint64_t)max_timeout;
+    uint64_t now = server_now_ms (), next = now + (uint64_t)max_timeout;
     for (size_t i = 0; i < self->nroutes; i++) {
         uint64_t t = route_next_deadline (self->routes[i]);
         next = t < next ? t : next;
@@ -797,17 +594,17 @@ s_iterate (server_t *self, bool appends, long max_timeout, bool *busy)
         hm_error ("poll failed: %s", zmq_strerror (zmq_errno ()));
         return -1;
     }
-    now = s_now_ms ();
+    now = server_now_ms ();
     if (self->items[0].revents & ZMQ_POLLIN)
-        s_on_synced (self);
+        server_on_synced (self);
     if (appends && ((self->items[1].revents | self->items[2].revents) & ZMQ_POLLIN))
         s_append_round (self);
     for (size_t i = 0; i < self->nroutes; i++)
         if (self->items[4 + i].revents & ZMQ_POLLIN)
             dispatch_recv (self->disp[i], now, 1000);
     if (self->items[3].revents & ZMQ_POLLIN)
-        s_control (self, now);
-    *busy = s_routes_work (self, now);
+        server_control (self, now);
+    *busy = server_routes_work (self, now);
     return 0;
 }
 
@@ -819,10 +616,10 @@ s_iterate (server_t *self, bool appends, long max_timeout, bool *busy)
 static void
 s_drain (server_t *self, volatile sig_atomic_t *stop)
 {
-    uint64_t deadline = s_now_ms () + S_DRAIN_MS;
+    uint64_t deadline = server_now_ms () + S_DRAIN_MS;
     bool busy = false, logged = false;
     for (;;) {
-        uint64_t now = s_now_ms (), durable = rlog_durable_seq (self->log);
+        uint64_t now = server_now_ms (), durable = rlog_durable_seq (self->log);
         bool waiting = false;
         for (size_t i = 0; i < self->nroutes; i++) {
             route_t *r = self->routes[i];
@@ -852,7 +649,7 @@ server_run (server_t *self, volatile sig_atomic_t *stop)
     /* Shutdown: no new appends; what was written gets its answer. */
     int err = 0;
     syncer_wait (self->syncer, &err);
-    s_on_synced (self);
+    server_on_synced (self);
     s_drain (self, stop);
     for (size_t i = 0; i < self->nroutes; i++)
         if (route_needs_save (self->routes[i], false))

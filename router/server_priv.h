@@ -1,0 +1,103 @@
+/*  server_priv: what server.c (the loop, the append round, the routes)
+    and control.c (flush, status, replay) share inside the router. Not for
+    use outside router/. */
+#ifndef HM_ROUTER_SERVER_PRIV_H
+#define HM_ROUTER_SERVER_PRIV_H
+
+#include "config.h"
+#include "dispatch.h"
+#include "log.h"
+#include "route.h"
+#include "server.h"
+#include "syncer.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <zmq.h>
+
+#define S_ROUND_MAX 256          /* requests written per round at most */
+#define S_ROUND_BYTES (4u << 20) /* ... and bytes */
+#define S_PENDING_MAX 16384      /* replies waiting for durability; beyond, stop reading */
+#define S_FRONT_HWM 100000       /* append socket high-water marks (messages) */
+#define S_TAP_HWM 10000          /* tap subscribers slower than this lose records */
+#define S_PUMP_MAX 4096          /* records a route reads per loop iteration */
+#define S_SAVE_EVERY_MS 100      /* a route's committed offset is saved at most this often */
+#define S_CONTROL_MAX 16         /* control requests per iteration */
+#define S_REPLY_LINGER_MS 1000   /* how long replies may still leave after shutdown */
+#define S_DRAIN_MS 10000         /* at shutdown, how long sealed batches may take to be acked */
+#define S_FAILING_LOG_MS 10000  /* while log writes keep failing, one line per this */
+#define S_ZERO_AHEAD (1u << 20)  /* zeros kept past the log's end: halves fdatasync (log.c) */
+
+typedef struct {
+    zmq_msg_t id;      /* sender's routing id (empty for inject) */
+    zmq_msg_t body;    /* the AppendRequest frame: the record's payload */
+    uint64_t batch_id; /* to echo in the reply */
+    bool reply;        /* from the append socket (inject: no reply) */
+} s_append_t;
+
+typedef struct {
+    zmq_msg_t id;      /* where the reply goes */
+    uint64_t batch_id; /* echoed */
+    uint64_t seq;      /* durable when the log is durable up to here */
+} s_pending_t;
+
+typedef struct {
+    uint64_t appended;     /* records appended */
+    uint64_t events;       /* events in them */
+    uint64_t injected;     /* of which came through inject */
+    uint64_t full;         /* requests answered FULL (or inject dropped) */
+    uint64_t errors;       /* requests answered ERROR */
+    uint64_t malformed;    /* messages that failed validation */
+    uint64_t write_errors; /* failed pwritev */
+    uint64_t sync_errors;  /* failed fdatasync */
+    uint64_t rounds;       /* group-commit rounds written */
+    uint64_t tap_dropped;  /* tap sends that failed */
+    uint64_t deleted;      /* segments deleted */
+} s_counters_t;
+
+struct _server_t {
+    const hm_config_t *cfg;             /* configuration (not owned) */
+    void *zctx;                         /* libzmq context */
+    void *front;                        /* ROUTER: appends with replies */
+    void *inject;                       /* PULL: appends without replies */
+    void *tap;                          /* PUB: every appended record */
+    void *control;                      /* ROUTER: flush, status, replay */
+    rlog_t *log;                        /* the durable log */
+    syncer_t *syncer;                   /* the fdatasync thread */
+    route_t **routes;                   /* one per configured route */
+    dispatch_t **disp;                  /* their sink sides */
+    size_t nroutes;                     /* count of both */
+    s_append_t round[S_ROUND_MAX];      /* the round being built */
+    struct iovec payloads[S_ROUND_MAX]; /* its records' payloads */
+    s_pending_t *pend;                  /* FIFO ring of replies awaiting durability */
+    size_t pend_head;                   /* oldest entry */
+    size_t pend_count;                  /* entries */
+    bool full;                          /* the log is over max_log_bytes (for log lines) */
+    uint64_t failing_writes;            /* failed rounds since the last good write (log lines) */
+    uint64_t failing_logged_ms;         /* when that episode was last logged */
+    uint64_t *saved_commit;             /* per route: committed offset last saved */
+    uint64_t *saved_ms;                 /* per route: when it was saved (or last failed to) */
+    bool *save_failed;                  /* per route: the last save failed (retry after a pause) */
+    uint64_t started_ms;                /* for uptime */
+    zmq_pollitem_t *items;              /* poll set */
+    size_t nitems;                      /* its size */
+    s_counters_t c;                     /* counters for STATUS */
+};
+
+/* Monotonic clock in ms. */
+uint64_t server_now_ms (void);
+/* The syncer reported: acknowledge what is durable, or handle a failure. */
+void server_on_synced (server_t *self);
+/* Reads, seals, saves and delivers for every route; deletes what every
+   route committed. Returns true if a route has more to read right now. */
+bool server_routes_work (server_t *self, uint64_t now);
+/* Receives one multipart message: [id] type body. Returns 1 with the
+   frames, 0 when nothing is waiting, -1 for a wrong frame count (drained). */
+int server_recv_request (void *sock, bool routed, zmq_msg_t *id, zmq_msg_t *type, zmq_msg_t *body);
+
+/* control.c: answers what waits on the control socket (at most
+   S_CONTROL_MAX requests per call). */
+void server_control (server_t *self, uint64_t now);
+
+#endif
