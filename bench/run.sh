@@ -15,6 +15,7 @@
 #   SEND_BIN NULL_BIN ROUTER_BIN INGEST_BIN SINK_BIN  override BUILD_DIR/bin/<name>
 #   SINK_ARGS          extra arguments for the file sink (default: "--route archive"
 #                      when its --help mentions --route)
+#   REPEAT=3           runs of pipeline and ceiling, alternating; medians are reported
 #   KEEP=1             keep the temporary directory (configs, logs, corpora)
 #   NO_RESULTS=1       do not append to bench/RESULTS.md
 set -euo pipefail
@@ -32,6 +33,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-10}
 CORPUS_COUNT=${CORPUS_COUNT:-1000}
 INGEST_THREADS=${INGEST_THREADS:-1}
+REPEAT=${REPEAT:-3}
 SEND_BIN=${SEND_BIN:-$BUILD/bin/hamustro-send}
 NULL_BIN=${NULL_BIN:-$BUILD/bin/hamustro-null-server}
 ROUTER_BIN=${ROUTER_BIN:-$BUILD/bin/hamustro-router}
@@ -40,6 +42,7 @@ SINK_BIN=${SINK_BIN:-$BUILD/bin/hamustro-file-sink}
 
 case "$DURABILITY" in fsync|write) ;; *) echo "bench/run.sh: DURABILITY must be fsync or write" >&2; exit 2;; esac
 case "$DURATION" in ''|*[!0-9]*) echo "bench/run.sh: DURATION must be whole seconds" >&2; exit 2;; esac
+case "$REPEAT" in ''|0|*[!0-9]*) echo "bench/run.sh: REPEAT must be a whole number >= 1" >&2; exit 2;; esac
 for tool in wrk curl awk; do
     command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool not found" >&2; exit 2; }
 done
@@ -171,6 +174,72 @@ write_config() {
 EOF
 }
 
+# Median and sum of numbers given as arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+sum() { printf '%s\n' "$@" | awk '{s += $1} END {print s + 0}'; }
+
+# CPU time (user + system, in clock ticks) of a process and all its threads.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+TICKS=$(getconf CLK_TCK)
+
+# One run of the pipeline under wrk: appends to the P* arrays, keeps the
+# peak RSS seen and the CPU use of the last run.
+run_pipeline() {
+    local dir=$1 cfg=$2 name=$3 rep=$4
+    rm -rf "$dir/data" "$dir/events" "$dir/run"; mkdir -p "$dir/data" "$dir/events" "$dir/run"
+    log "[$name] run $rep: starting router, file sink, ingest ($DURABILITY)"
+    "$ROUTER_BIN" --config "$cfg" </dev/null 2>>"$dir/router.log" & router_pid=$!; PIDS+=("$router_pid")
+    # shellcheck disable=SC2086
+    "$SINK_BIN" --config "$cfg" $SINK_ARGS </dev/null 2>>"$dir/sink.log" & sink_pid=$!; PIDS+=("$sink_pid")
+    "$INGEST_BIN" --config "$cfg" </dev/null 2>>"$dir/ingest.log" & ingest_pid=$!; PIDS+=("$ingest_pid")
+    if [ "$rep" = 1 ]; then COMMANDS+=("$ROUTER_BIN --config $cfg & $SINK_BIN --config $cfg $SINK_ARGS & $INGEST_BIN --config $cfg &"); fi
+    if ! wait_http "http://127.0.0.1:$PORT/api/health"; then
+        log "[$name] ingest did not answer /api/health; logs:"
+        tail -n 20 "$dir"/*.log >&2
+        exit 1
+    fi
+    # one signed request first: fails fast if the pipeline does not accept the corpus
+    local hdrs=() line code
+    while IFS= read -r line; do hdrs+=(-H "$line"); done <"$dir/corpus/0.headers"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$dir/corpus/0.body" \
+           "${hdrs[@]}" "http://127.0.0.1:$PORT/api/v1/track" || true)
+    [ "$code" = 200 ] || log "[$name] warning: a corpus request was answered $code, not 200"
+    local url="http://127.0.0.1:$PORT/api/v1/track"
+    if [ "$rep" = 1 ]; then COMMANDS+=("HAMUSTRO_CORPUS=$dir/corpus $WRK_CMD $url"); fi
+    log "[$name] run $rep: wrk against the pipeline for ${DURATION}s"
+    local i0 r0 s0 i1 r1 s1
+    i0=$(cpu_ticks "$ingest_pid"); r0=$(cpu_ticks "$router_pid"); s0=$(cpu_ticks "$sink_pid")
+    run_wrk "$dir/corpus" "$url" "$dir/wrk-pipeline.txt"
+    i1=$(cpu_ticks "$ingest_pid"); r1=$(cpu_ticks "$router_pid"); s1=$(cpu_ticks "$sink_pid")
+    cpu_line=$(awk -v t="$TICKS" -v d="$DURATION" -v i=$((i1 - i0)) -v r=$((r1 - r0)) -v s=$((s1 - s0)) \
+        'BEGIN {printf "%.0f%% / %.0f%% / %.0f%%", 100 * i / t / d, 100 * r / t / d, 100 * s / t / d}')
+    local v
+    v=$(peak_rss_kb "$router_pid"); if [ "$v" -gt "$rss_router" ]; then rss_router=$v; fi
+    v=$(peak_rss_kb "$ingest_pid"); if [ "$v" -gt "$rss_ingest" ]; then rss_ingest=$v; fi
+    v=$(peak_rss_kb "$sink_pid"); if [ "$v" -gt "$rss_sink" ]; then rss_sink=$v; fi
+    stop_pid "$ingest_pid"; stop_pid "$sink_pid"; stop_pid "$router_pid"
+    local a b c d e
+    read -r a b c d e < <(parse_wrk "$dir/wrk-pipeline.txt")
+    PRPS+=("$a"); PP50+=("$b"); PP99+=("$c"); PBAD+=("$d"); PERR+=("$e")
+}
+
+# One run of the null server under the same load: appends to the N* arrays.
+run_ceiling() {
+    local dir=$1 name=$2 rep=$3
+    log "[$name] run $rep: wrk against hamustro-null-server for ${DURATION}s"
+    "$NULL_BIN" --port "$NULL_PORT" </dev/null 2>>"$dir/null.log" & null_pid=$!; PIDS+=("$null_pid")
+    wait_http "http://127.0.0.1:$NULL_PORT/" post || { log "null server did not start"; exit 1; }
+    local nurl="http://127.0.0.1:$NULL_PORT/api/v1/track"
+    if [ "$rep" = 1 ]; then COMMANDS+=("$NULL_BIN --port $NULL_PORT & HAMUSTRO_CORPUS=$dir/corpus $WRK_CMD $nurl"); fi
+    run_wrk "$dir/corpus" "$nurl" "$dir/wrk-null.txt"
+    local v
+    v=$(peak_rss_kb "$null_pid"); if [ "$v" -gt "$rss_null" ]; then rss_null=$v; fi
+    stop_pid "$null_pid"
+    local a b c d e
+    read -r a b c d e < <(parse_wrk "$dir/wrk-null.txt")
+    NRPS+=("$a"); NP50+=("$b"); NP99+=("$c"); NBAD+=("$d"); NERR+=("$e")
+}
+
 # name | hamustro-send arguments
 LOADS=(
     "protobuf, 1 payload|--format protobuf --payloads 1"
@@ -202,60 +271,39 @@ for load in "${LOADS[@]}"; do
     mean_events=$(awk -v e="$events" -v c="$count" 'BEGIN {printf "%.3f", e / c}')
     mean_bytes=$(awk -v b="$bytes" -v c="$count" 'BEGIN {printf "%.0f", b / c}')
 
-    # --- the pipeline ---
-    log "[$name] starting router, file sink, ingest ($DURABILITY)"
-    "$ROUTER_BIN" --config "$cfg" </dev/null 2>"$dir/router.log" & router_pid=$!; PIDS+=("$router_pid")
-    # shellcheck disable=SC2086
-    "$SINK_BIN" --config "$cfg" $SINK_ARGS </dev/null 2>"$dir/sink.log" & sink_pid=$!; PIDS+=("$sink_pid")
-    "$INGEST_BIN" --config "$cfg" </dev/null 2>"$dir/ingest.log" & ingest_pid=$!; PIDS+=("$ingest_pid")
-    COMMANDS+=("$ROUTER_BIN --config $cfg & $SINK_BIN --config $cfg $SINK_ARGS & $INGEST_BIN --config $cfg &")
-    if ! wait_http "http://127.0.0.1:$PORT/api/health"; then
-        log "[$name] ingest did not answer /api/health; logs:"
-        tail -n 20 "$dir"/*.log >&2
-        exit 1
-    fi
-    # one signed request first: fails fast if the pipeline does not accept the corpus
-    hdrs=()
-    while IFS= read -r line; do hdrs+=(-H "$line"); done <"$dir/corpus/0.headers"
-    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$dir/corpus/0.body" \
-           "${hdrs[@]}" "http://127.0.0.1:$PORT/api/v1/track" || true)
-    [ "$code" = 200 ] || log "[$name] warning: a corpus request was answered $code, not 200"
-    url="http://127.0.0.1:$PORT/api/v1/track"
-    COMMANDS+=("HAMUSTRO_CORPUS=$dir/corpus $WRK_CMD $url")
-    log "[$name] wrk against the pipeline for ${DURATION}s"
-    run_wrk "$dir/corpus" "$url" "$dir/wrk-pipeline.txt"
-    rss_router=$(peak_rss_kb "$router_pid")
-    rss_ingest=$(peak_rss_kb "$ingest_pid")
-    rss_sink=$(peak_rss_kb "$sink_pid")
-    stop_pid "$ingest_pid"; stop_pid "$sink_pid"; stop_pid "$router_pid"
-    read -r rps p50 p99 non2xx errs < <(parse_wrk "$dir/wrk-pipeline.txt")
+    # Pipeline and ceiling alternate REPEAT times: the host's noise moves
+    # both, and the medians of alternating runs are what the table shows.
+    PRPS=(); PP50=(); PP99=(); PBAD=(); PERR=(); NRPS=(); NP50=(); NP99=(); NBAD=(); NERR=()
+    rss_router=0; rss_ingest=0; rss_sink=0; rss_null=0; cpu_line=""
+    for rep in $(seq "$REPEAT"); do
+        run_pipeline "$dir" "$cfg" "$name" "$rep"
+        run_ceiling "$dir" "$name" "$rep"
+    done
+    rps=$(median "${PRPS[@]}"); p50=$(median "${PP50[@]}"); p99=$(median "${PP99[@]}")
+    nrps=$(median "${NRPS[@]}"); np50=$(median "${NP50[@]}"); np99=$(median "${NP99[@]}")
+    non2xx=$(sum "${PBAD[@]}"); errs=$(sum "${PERR[@]}")
+    nnon2xx=$(sum "${NBAD[@]}"); nerrs=$(sum "${NERR[@]}")
     log_mb=$(du -sk "$dir/data" 2>/dev/null | awk '{printf "%.1f", $1 / 1024}')
-
-    # --- the ceiling ---
-    log "[$name] wrk against hamustro-null-server for ${DURATION}s"
-    "$NULL_BIN" --port "$NULL_PORT" </dev/null 2>"$dir/null.log" & null_pid=$!; PIDS+=("$null_pid")
-    wait_http "http://127.0.0.1:$NULL_PORT/" post || { log "null server did not start"; exit 1; }
-    nurl="http://127.0.0.1:$NULL_PORT/api/v1/track"
-    COMMANDS+=("$NULL_BIN --port $NULL_PORT & HAMUSTRO_CORPUS=$dir/corpus $WRK_CMD $nurl")
-    run_wrk "$dir/corpus" "$nurl" "$dir/wrk-null.txt"
-    rss_null=$(peak_rss_kb "$null_pid")
-    stop_pid "$null_pid"
-    read -r nrps np50 np99 nnon2xx nerrs < <(parse_wrk "$dir/wrk-null.txt")
+    spread=""
+    if [ "$REPEAT" -gt 1 ]; then
+        spread="; runs: pipeline $(IFS=/; echo "${PRPS[*]}"), ceiling $(IFS=/; echo "${NRPS[*]}") req/s"
+    fi
 
     ROWS+=("$(awk -v name="$name" -v mb="$mean_bytes" -v me="$mean_events" -v rps="$rps" \
         -v p50="$p50" -v p99="$p99" -v bad="$non2xx" -v errs="$errs" -v rr="$rss_router" \
-        -v ri="$rss_ingest" -v rs="$rss_sink" -v nrps="$nrps" -v logmb="$log_mb" 'BEGIN {
-        printf "| %s (%.2f ev, %d B) | pipeline | %.0f | %.0f | %.2f | %.2f | %d / %d | %.1f / %.1f / %.1f = %.1f | %.2f | log %s MB |",
+        -v ri="$rss_ingest" -v rs="$rss_sink" -v nrps="$nrps" -v logmb="$log_mb" \
+        -v cpu="$cpu_line" -v spread="$spread" 'BEGIN {
+        printf "| %s (%.2f ev, %d B) | pipeline | %.0f | %.0f | %.2f | %.2f | %d / %d | %.1f / %.1f / %.1f = %.1f | %.2f | log %s MB; CPU %s%s |",
             name, me, mb, rps, rps * me, p50, p99, bad, errs, ri / 1024, rr / 1024, rs / 1024,
-            (ri + rr + rs) / 1024, (nrps > 0 ? rps / nrps : 0), logmb }')")
+            (ri + rr + rs) / 1024, (nrps > 0 ? rps / nrps : 0), logmb, cpu, spread }')")
     ROWS+=("$(awk -v name="$name" -v me="$mean_events" -v rps="$nrps" -v p50="$np50" \
         -v p99="$np99" -v bad="$nnon2xx" -v errs="$nerrs" -v rn="$rss_null" 'BEGIN {
         printf "| %s | null server | %.0f | %.0f | %.2f | %.2f | %d / %d | %.1f | 1.00 | |",
             name, rps, rps * me, p50, p99, bad, errs, rn / 1024 }')")
-    log "[$name] pipeline $rps req/s (p50 $p50 ms, p99 $p99 ms, non-2xx $non2xx), ceiling $nrps req/s"
+    log "[$name] pipeline $rps req/s (p50 $p50 ms, p99 $p99 ms, non-2xx $non2xx), ceiling $nrps req/s (medians of $REPEAT)"
 done
 
-HEADER="| load (mean events, bytes per request) | target | req/s | events/s | p50 ms | p99 ms | non-2xx / socket errors | peak RSS MiB (ingest / router / sink = total) | ratio to ceiling | notes |
+HEADER="| load (mean events, bytes per request) | target | req/s | events/s | p50 ms | p99 ms | non-2xx / socket errors | peak RSS MiB (ingest / router / sink = total) | ratio to ceiling | notes (CPU: ingest / router / sink, last run) |
 |---|---|---|---|---|---|---|---|---|---|"
 TABLE=$(printf '%s\n' "$HEADER" "${ROWS[@]}")
 echo
@@ -269,7 +317,7 @@ if [ "${NO_RESULTS:-0}" != 1 ]; then
         "same HTTP library and limits, answers 200 without doing anything." >"$HERE/RESULTS.md"
     {
         echo
-        echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — durability $DURABILITY, ${DURATION}s per run"
+        echo "## $(date -u '+%Y-%m-%d %H:%M UTC') — durability $DURABILITY, ${DURATION}s per run, medians of $REPEAT alternating runs"
         echo
         echo "Machine: $(nproc) CPUs ($cpu), $mem RAM, $(uname -sr). wrk $WRK_THREADS threads," \
              "$WRK_CONNECTIONS connections, on the same machine; ingest threads $INGEST_THREADS."

@@ -50,38 +50,40 @@ hm_now_ms (void)
 
 /* A DEALER with explicit bounds. ZMQ_IMMEDIATE: while no router is
    connected a send fails at once (EAGAIN) instead of queueing requests
-   that would reach a router long after their clients were told 503. */
+   that would reach a router long after their clients were told 503.
+   monitor_p, if not NULL, gets a PAIR socket with the DEALER's connect and
+   disconnect events, set up before the connect so none is missed. */
 static void *
-s_dealer_new (void *zmq_ctx, const char *endpoint, int hwm)
+s_dealer_new (void *zmq_ctx, const char *endpoint, int hwm, const char *monitor_endpoint,
+              void **monitor_p)
 {
     void *socket = zmq_socket (zmq_ctx, ZMQ_DEALER);
     if (!socket)
         return NULL;
     int one = 1;
     if (hm_wire_setup (socket, hwm, hwm, 0) != 0 ||
-        zmq_setsockopt (socket, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
-        zmq_connect (socket, endpoint) != 0) {
-        zmq_close (socket);
-        return NULL;
+        zmq_setsockopt (socket, ZMQ_IMMEDIATE, &one, sizeof one) != 0)
+        goto fail;
+    if (monitor_p) {
+        if (zmq_socket_monitor (socket, monitor_endpoint,
+                                ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
+            goto fail;
+        *monitor_p = zmq_socket (zmq_ctx, ZMQ_PAIR);
+        if (!*monitor_p || hm_wire_setup (*monitor_p, 1000, 1000, 0) != 0 ||
+            zmq_connect (*monitor_p, monitor_endpoint) != 0)
+            goto fail;
     }
+    if (zmq_connect (socket, endpoint) != 0)
+        goto fail;
     return socket;
-}
-
-/* Watches the append DEALER's connections: with ZMQ_IMMEDIATE a send fails
-   while none is up, so /api/health must not say up before one is. */
-static int
-s_monitor_new (ingest_worker_t *self)
-{
-    char endpoint[64];
-    snprintf (endpoint, sizeof endpoint, "inproc://ingest-append-monitor-%u", self->index);
-    if (zmq_socket_monitor (self->dealer, endpoint,
-                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
-        return -1;
-    self->monitor = zmq_socket (self->zmq_ctx, ZMQ_PAIR);
-    if (!self->monitor || hm_wire_setup (self->monitor, 1000, 1000, 0) != 0 ||
-        zmq_connect (self->monitor, endpoint) != 0)
-        return -1;
-    return 0;
+fail:
+    if (monitor_p && *monitor_p) {
+        zmq_close (*monitor_p);
+        *monitor_p = NULL;
+    }
+    zmq_socket_monitor (socket, NULL, 0);
+    zmq_close (socket);
+    return NULL;
 }
 
 /* Monitor events: [16-bit event, 32-bit value][endpoint]. */
@@ -166,19 +168,18 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
         snprintf (errbuf, errlen, "out of resources: %s", strerror (errno));
         goto fail;
     }
-    self->dealer =
-        s_dealer_new (zmq_ctx, cfg->router_endpoint, (int)hm_pending_capacity (self->pending));
+    /* The append socket's links are watched: with ZMQ_IMMEDIATE a send
+       fails while none is up, so /api/health must not say up before one is. */
+    char monitor[64];
+    snprintf (monitor, sizeof monitor, "inproc://ingest-append-monitor-%u", index);
+    self->dealer = s_dealer_new (zmq_ctx, cfg->router_endpoint,
+                                 (int)hm_pending_capacity (self->pending), monitor, &self->monitor);
     if (!self->dealer) {
         snprintf (errbuf, errlen, "router endpoint %s: %s", cfg->router_endpoint,
                   zmq_strerror (zmq_errno ()));
         goto fail;
     }
-    if (s_monitor_new (self) != 0) {
-        snprintf (errbuf, errlen, "cannot monitor the router socket: %s",
-                  zmq_strerror (zmq_errno ()));
-        goto fail;
-    }
-    self->control = s_dealer_new (zmq_ctx, cfg->control_endpoint, HM_CONTROL_MAX);
+    self->control = s_dealer_new (zmq_ctx, cfg->control_endpoint, HM_CONTROL_MAX, NULL, NULL);
     if (!self->control) {
         snprintf (errbuf, errlen, "control endpoint %s: %s", cfg->control_endpoint,
                   zmq_strerror (zmq_errno ()));
@@ -242,7 +243,8 @@ s_control_reset (ingest_worker_t *self, const char *reason)
     self->control_head = self->control_count = 0;
     if (self->control)
         zmq_close (self->control);
-    self->control = s_dealer_new (self->zmq_ctx, self->cfg->control_endpoint, HM_CONTROL_MAX);
+    self->control =
+        s_dealer_new (self->zmq_ctx, self->cfg->control_endpoint, HM_CONTROL_MAX, NULL, NULL);
     if (!self->control)
         hm_error ("control endpoint %s: %s", self->cfg->control_endpoint,
                   zmq_strerror (zmq_errno ()));
@@ -653,11 +655,11 @@ s_run (void *arg)
            (a reply can come only then): one zmq socket less per turn. */
         bool control = self->control && self->control_count;
         zmq_pollitem_t items[5] = {
-            {self->dealer, 0, ZMQ_POLLIN, 0},
-            {NULL, self->epoll_fd, ZMQ_POLLIN, 0},
-            {NULL, self->wake_fd, ZMQ_POLLIN, 0},
-            {self->monitor, 0, ZMQ_POLLIN, 0},
-            {self->control, 0, ZMQ_POLLIN, 0},
+            {self->dealer, 0, ZMQ_POLLIN, 0},      /* router replies */
+            {NULL, self->epoll_fd, ZMQ_POLLIN, 0}, /* HTTP (MHD's epoll fd) */
+            {NULL, self->wake_fd, ZMQ_POLLIN, 0},  /* ingest_worker_stop */
+            {self->monitor, 0, ZMQ_POLLIN, 0},     /* append socket links */
+            {self->control, 0, ZMQ_POLLIN, 0},     /* control replies (last: optional) */
         };
         if (zmq_poll (items, control ? 5 : 4, s_timeout (self, now)) < 0) {
             if (zmq_errno () == EINTR)

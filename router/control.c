@@ -146,4 +146,3 @@ server_control (server_t *self, uint64_t now)
         zmq_msg_close (&body);
     }
 }
-

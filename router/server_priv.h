@@ -26,7 +26,7 @@
 #define S_CONTROL_MAX 16         /* control requests per iteration */
 #define S_REPLY_LINGER_MS 1000   /* how long replies may still leave after shutdown */
 #define S_DRAIN_MS 10000         /* at shutdown, how long sealed batches may take to be acked */
-#define S_FAILING_LOG_MS 10000  /* while log writes keep failing, one line per this */
+#define S_FAILING_LOG_MS 10000   /* while log writes keep failing, one line per this */
 #define S_ZERO_AHEAD (1u << 20)  /* zeros kept past the log's end: halves fdatasync (log.c) */
 
 typedef struct {
