@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "pipeline.pb-c.h"
+#include "tool_config.h"
 #include "wire.h"
 
 static void
@@ -84,12 +85,10 @@ s_await_reply (void *sock, long timeout_ms)
 int
 main (int argc, char **argv)
 {
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"endpoint", required_argument, NULL, 'e'},
-                                            {"timeout", required_argument, NULL, 't'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},  {"endpoint", required_argument, NULL, 'e'},
+        {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
     const char *config_path = getenv ("HAMUSTRO_CONFIG");
     const char *endpoint = NULL;
     uint64_t timeout_ms = 5000;
@@ -143,13 +142,9 @@ main (int argc, char **argv)
         if (s_parse_u64 ("OFFSET", argv[optind + 2], &req.offset) != 0)
             return 2;
     }
-    char errbuf[512];
-    hm_config_t *cfg =
-        hm_config_load (config_path && *config_path ? config_path : NULL, errbuf, sizeof errbuf);
-    if (!cfg) {
-        fprintf (stderr, "hamustro-ctl: %s\n", errbuf);
+    hm_config_t *cfg = hm_tool_config ("hamustro-ctl", config_path);
+    if (!cfg)
         return 2;
-    }
     if (!endpoint)
         endpoint = cfg->control_endpoint;
 

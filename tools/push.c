@@ -31,6 +31,7 @@
 #include "hm_buf.h"
 #include "hm_signal.h"
 #include "push_parse.h"
+#include "tool_config.h"
 #include "wire.h"
 
 #define WINDOW 16                    /* unacknowledged requests at most */
@@ -555,13 +556,9 @@ main (int argc, char **argv)
         s_usage (stderr);
         return 2;
     }
-    char errbuf[512];
-    hm_config_t *cfg =
-        hm_config_load (config_path && *config_path ? config_path : NULL, errbuf, sizeof errbuf);
-    if (!cfg) {
-        fprintf (stderr, "hamustro-push: %s\n", errbuf);
+    hm_config_t *cfg = hm_tool_config ("hamustro-push", config_path);
+    if (!cfg)
         return 2;
-    }
     if (!endpoint)
         endpoint = cfg->router_endpoint;
 

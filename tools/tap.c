@@ -19,6 +19,7 @@
 #include "encode.h"
 #include "hm_buf.h"
 #include "hm_signal.h"
+#include "tool_config.h"
 #include "wire.h"
 
 #define TAP_HWM 10000 /* records queued for us before the PUB drops ours */
@@ -147,13 +148,9 @@ main (int argc, char **argv)
         fprintf (stderr, "hamustro-tap: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    char errbuf[512];
-    hm_config_t *cfg =
-        hm_config_load (config_path && *config_path ? config_path : NULL, errbuf, sizeof errbuf);
-    if (!cfg) {
-        fprintf (stderr, "hamustro-tap: %s\n", errbuf);
+    hm_config_t *cfg = hm_tool_config ("hamustro-tap", config_path);
+    if (!cfg)
         return 2;
-    }
     if (!endpoint)
         endpoint = cfg->tap_endpoint;
 

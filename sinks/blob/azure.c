@@ -462,3 +462,20 @@ hm_azure_section_string (const cJSON *section, const char *key, const char *keyp
     *out = item->valuestring;
     return 0;
 }
+
+int
+hm_azure_section_name (const cJSON *section, const char *key, const char *keypath, const char *kind,
+                       const char **out, char *errbuf, size_t errlen)
+{
+    if (hm_azure_section_string (section, key, keypath, out, errbuf, errlen) != 0)
+        return -1;
+    const char *name = *out;
+    if (name && hm_azure_valid_name (name))
+        return 0;
+    snprintf (errbuf, errlen,
+              "%s.%s: %s%s%s%s%s (3-63 of a-z, 0-9 and '-', starting and ending with a letter or "
+              "digit)",
+              keypath, key, name ? "\"" : "missing", name ? name : "", name ? "\" is not a " : "",
+              name ? kind : "", name ? " name" : "");
+    return -1;
+}

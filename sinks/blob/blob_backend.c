@@ -137,18 +137,11 @@ s_configure (s_blob_t *self, const hm_config_t *cfg, const hm_route_config_t *ro
     const char *account, *key, *container, *blob_path, *endpoint;
     if (hm_azure_section_string (section, "account", keypath, &account, errbuf, errlen) ||
         hm_azure_section_string (section, "access_key", keypath, &key, errbuf, errlen) ||
-        hm_azure_section_string (section, "container", keypath, &container, errbuf, errlen) ||
+        hm_azure_section_name (section, "container", keypath, "container", &container, errbuf,
+                               errlen) ||
         hm_azure_section_string (section, "blob_path", keypath, &blob_path, errbuf, errlen) ||
         hm_azure_section_string (section, "endpoint", keypath, &endpoint, errbuf, errlen))
         return -1;
-    if (!container || !hm_azure_valid_name (container)) {
-        snprintf (errbuf, errlen,
-                  "%s.container: %s%s%s (3-63 of a-z, 0-9 and '-', starting and ending with a "
-                  "letter or digit)",
-                  keypath, container ? "\"" : "missing", container ? container : "",
-                  container ? "\" is not a container name" : "");
-        return -1;
-    }
     char probe[4096];
     if (hm_path_expand (blob_path ? blob_path : "", 0, probe, sizeof probe) != 0 ||
         strlen (probe) > 900) {
