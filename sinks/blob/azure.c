@@ -464,12 +464,9 @@ hm_azure_section_string (const cJSON *section, const char *key, const char *keyp
 }
 
 int
-hm_azure_section_name (const cJSON *section, const char *key, const char *keypath, const char *kind,
-                       const char **out, char *errbuf, size_t errlen)
+hm_azure_check_name (const char *name, const char *keypath, const char *key, const char *kind,
+                     char *errbuf, size_t errlen)
 {
-    if (hm_azure_section_string (section, key, keypath, out, errbuf, errlen) != 0)
-        return -1;
-    const char *name = *out;
     if (name && hm_azure_valid_name (name))
         return 0;
     snprintf (errbuf, errlen,

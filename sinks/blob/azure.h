@@ -127,10 +127,12 @@ int hm_azure_run_all (hm_http_client_t **client_p, const hm_http_options_t *opts
 struct cJSON;
 int hm_azure_section_string (const struct cJSON *section, const char *key, const char *keypath,
                              const char **out, char *errbuf, size_t errlen);
-/* Reads the required container or queue name at section.key and checks it
-   with hm_azure_valid_name. 0, or -1 with "keypath.key: ..." in errbuf;
-   kind ("container", "queue") names the thing in that error. */
-int hm_azure_section_name (const struct cJSON *section, const char *key, const char *keypath,
-                           const char *kind, const char **out, char *errbuf, size_t errlen);
+/* Checks the required container or queue name read from keypath.key
+   (NULL: missing) with hm_azure_valid_name. 0, or -1 with "keypath.key: ..."
+   in errbuf; kind ("container", "queue") names the thing in that error.
+   Separate from the reading so a section's type errors, reported as the
+   keys are read, still come first. */
+int hm_azure_check_name (const char *name, const char *keypath, const char *key, const char *kind,
+                         char *errbuf, size_t errlen);
 
 #endif

@@ -137,10 +137,10 @@ s_configure (s_blob_t *self, const hm_config_t *cfg, const hm_route_config_t *ro
     const char *account, *key, *container, *blob_path, *endpoint;
     if (hm_azure_section_string (section, "account", keypath, &account, errbuf, errlen) ||
         hm_azure_section_string (section, "access_key", keypath, &key, errbuf, errlen) ||
-        hm_azure_section_name (section, "container", keypath, "container", &container, errbuf,
-                               errlen) ||
+        hm_azure_section_string (section, "container", keypath, &container, errbuf, errlen) ||
         hm_azure_section_string (section, "blob_path", keypath, &blob_path, errbuf, errlen) ||
-        hm_azure_section_string (section, "endpoint", keypath, &endpoint, errbuf, errlen))
+        hm_azure_section_string (section, "endpoint", keypath, &endpoint, errbuf, errlen) ||
+        hm_azure_check_name (container, keypath, "container", "container", errbuf, errlen))
         return -1;
     char probe[4096];
     if (hm_path_expand (blob_path ? blob_path : "", 0, probe, sizeof probe) != 0 ||

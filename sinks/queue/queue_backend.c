@@ -134,9 +134,10 @@ s_configure (s_queue_t *self, const hm_config_t *cfg, const hm_route_config_t *r
     const char *account, *key, *queue, *endpoint, *encoding;
     if (hm_azure_section_string (section, "account", keypath, &account, errbuf, errlen) ||
         hm_azure_section_string (section, "access_key", keypath, &key, errbuf, errlen) ||
-        hm_azure_section_name (section, "queue_name", keypath, "queue", &queue, errbuf, errlen) ||
+        hm_azure_section_string (section, "queue_name", keypath, &queue, errbuf, errlen) ||
         hm_azure_section_string (section, "endpoint", keypath, &endpoint, errbuf, errlen) ||
-        hm_azure_section_string (section, "encoding", keypath, &encoding, errbuf, errlen))
+        hm_azure_section_string (section, "encoding", keypath, &encoding, errbuf, errlen) ||
+        hm_azure_check_name (queue, keypath, "queue_name", "queue", errbuf, errlen))
         return -1;
     if (!encoding || strcmp (encoding, "base64") == 0)
         self->encoding = HM_QUEUE_BASE64;

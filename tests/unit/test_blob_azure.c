@@ -360,6 +360,26 @@ test_names_and_parts (void **state)
     assert_false (hm_azure_valid_name ("a--b"));
     assert_false (hm_azure_valid_name ("-ab"));
     assert_false (hm_azure_valid_name ("ab-"));
+
+    /* The startup errors the blob and queue sinks give for a bad name. */
+    char err[256];
+    assert_int_equal (hm_azure_check_name ("ok-name", "f: routes.r.abs", "container", "container",
+                                           err, sizeof err),
+                      0);
+    assert_int_equal (hm_azure_check_name ("Bad_Name", "f: routes.r.abs", "container", "container",
+                                           err, sizeof err),
+                      -1);
+    assert_string_equal (err, "f: routes.r.abs.container: \"Bad_Name\" is not a container name "
+                              "(3-63 of a-z, 0-9 and '-', starting and ending with a letter or "
+                              "digit)");
+    assert_int_equal (
+        hm_azure_check_name (NULL, "f: routes.r.aqs", "queue_name", "queue", err, sizeof err), -1);
+    assert_string_equal (err, "f: routes.r.aqs.queue_name: missing (3-63 of a-z, 0-9 and '-', "
+                              "starting and ending with a letter or digit)");
+    assert_int_equal (
+        hm_azure_check_name ("ab", "f: routes.r.aqs", "queue_name", "queue", err, sizeof err), -1);
+    assert_string_equal (err, "f: routes.r.aqs.queue_name: \"ab\" is not a queue name (3-63 of "
+                              "a-z, 0-9 and '-', starting and ending with a letter or digit)");
     assert_string_equal (hm_blob_content_type (HM_FORMAT_JSON), "application/x-ndjson");
     assert_string_equal (hm_blob_content_type (HM_FORMAT_CSV), "text/csv");
 

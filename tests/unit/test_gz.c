@@ -90,6 +90,11 @@ test_bounds_and_corruption (void **state)
     hm_buf_init (&tiny, 10);
     assert_int_equal (hm_gzip (text, sizeof text, &tiny), -1);
     assert_int_equal (tiny.len, 0);
+    /* ... and leaves what the buffer held before as it was */
+    hm_buf_puts (&tiny, "keep");
+    assert_int_equal (hm_gzip (text, sizeof text, &tiny), -1);
+    assert_int_equal (tiny.len, 4);
+    assert_string_equal (tiny.data, "keep");
 
     hm_buf_t out;
     hm_buf_init (&out, 0);
