@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define S_CONTROL_MAX 16 /* control requests per iteration */
+
 static void
 s_status_json (server_t *self, hm_buf_t *out)
 {

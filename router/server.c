@@ -37,6 +37,16 @@
 
 #include "server_priv.h"
 
+#define S_ROUND_BYTES (4u << 20) /* bytes written per round at most */
+#define S_PENDING_MAX 16384      /* replies waiting for durability; beyond, stop reading */
+#define S_FRONT_HWM 100000       /* append socket high-water marks (messages) */
+#define S_TAP_HWM 10000          /* tap subscribers slower than this lose records */
+#define S_SAVE_EVERY_MS 100      /* a route's committed offset is saved at most this often */
+#define S_REPLY_LINGER_MS 1000   /* how long replies may still leave after shutdown */
+#define S_DRAIN_MS 10000         /* at shutdown, how long sealed batches may take to be acked */
+#define S_FAILING_LOG_MS 10000   /* while log writes keep failing, one line per this */
+#define S_ZERO_AHEAD (1u << 20)  /* zeros kept past the log's end: halves fdatasync (log.c) */
+
 uint64_t
 server_now_ms (void)
 {
@@ -97,7 +107,6 @@ s_settle (server_t *self, uint64_t durable, const char *fail_reason)
 
 static void s_sync_failed (server_t *self, int err);
 
-/* The syncer reported: acknowledge what is durable, or handle a failure. */
 void
 server_on_synced (server_t *self)
 {
@@ -130,8 +139,6 @@ s_sync_failed (server_t *self, int err)
 
 /* --- the append round ---------------------------------------------------- */
 
-/* Receives one multipart message: [id] type body. Returns 1 with the
-   frames, 0 when nothing is waiting, -1 for a wrong frame count (drained). */
 int
 server_recv_request (void *sock, bool routed, zmq_msg_t *id, zmq_msg_t *type, zmq_msg_t *body)
 {
@@ -344,8 +351,6 @@ s_append_round (server_t *self)
 
 /* --- routes ---------------------------------------------------------------- */
 
-/* Reads, seals, saves and delivers for every route; deletes what every
-   route committed. Returns true if a route has more to read right now. */
 bool
 server_routes_work (server_t *self, uint64_t now)
 {

@@ -16,18 +16,8 @@
 #include <sys/uio.h>
 #include <zmq.h>
 
-#define S_ROUND_MAX 256          /* requests written per round at most */
-#define S_ROUND_BYTES (4u << 20) /* ... and bytes */
-#define S_PENDING_MAX 16384      /* replies waiting for durability; beyond, stop reading */
-#define S_FRONT_HWM 100000       /* append socket high-water marks (messages) */
-#define S_TAP_HWM 10000          /* tap subscribers slower than this lose records */
-#define S_PUMP_MAX 4096          /* records a route reads per loop iteration */
-#define S_SAVE_EVERY_MS 100      /* a route's committed offset is saved at most this often */
-#define S_CONTROL_MAX 16         /* control requests per iteration */
-#define S_REPLY_LINGER_MS 1000   /* how long replies may still leave after shutdown */
-#define S_DRAIN_MS 10000         /* at shutdown, how long sealed batches may take to be acked */
-#define S_FAILING_LOG_MS 10000   /* while log writes keep failing, one line per this */
-#define S_ZERO_AHEAD (1u << 20)  /* zeros kept past the log's end: halves fdatasync (log.c) */
+#define S_ROUND_MAX 256 /* requests written per round at most */
+#define S_PUMP_MAX 4096 /* records a route reads per loop iteration */
 
 typedef struct {
     zmq_msg_t id;      /* sender's routing id (empty for inject) */
@@ -96,8 +86,8 @@ bool server_routes_work (server_t *self, uint64_t now);
    frames, 0 when nothing is waiting, -1 for a wrong frame count (drained). */
 int server_recv_request (void *sock, bool routed, zmq_msg_t *id, zmq_msg_t *type, zmq_msg_t *body);
 
-/* control.c: answers what waits on the control socket (at most
-   S_CONTROL_MAX requests per call). */
+/* control.c: answers what waits on the control socket (a bounded number
+   of requests per call, so appends are not starved). */
 void server_control (server_t *self, uint64_t now);
 
 #endif

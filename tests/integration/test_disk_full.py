@@ -47,10 +47,6 @@ class SmallDisk:
             raise AssertionError("%s failed (these tests need root and loop devices): %s"
                                  % (" ".join(cmd), p.stdout.decode(errors="replace")))
 
-    def free_bytes(self):
-        st = os.statvfs(self.path)
-        return st.f_bavail * st.f_frsize
-
     def fill(self):
         """Writes a file until the disk has no free block left."""
         chunk = b"\xff" * (64 << 10)
