@@ -155,11 +155,18 @@ class DiskFull(unittest.TestCase):
             self.send(p, i, 20, acked, refused)
             i += 20
             self.assertIsNone(p.procs["router"].poll())
+            # One refusal per request, but the failing writes are logged as one
+            # episode (a line when it starts, then one per 10 s), not per round.
+            failed_lines = p.log_text("router").count("log: write of")
+            self.assertGreaterEqual(failed_lines, 1)
+            self.assertLess(failed_lines, len(refused) // 2,
+                            "%d lines for %d refusals" % (failed_lines, len(refused)))
             # The sink comes back: it drains the log, the delivered segments
             # go, and 200s resume without anyone touching the disk.
             p.start("file-sink", "--route", "archive")
             self.send_until_ok(p, i, acked, timeout=90)
             self.send(p, i + 1, 20, acked, refused)
+            self.assertIn("log: writes succeed again after", p.log_text("router"))
             self.check_exact(p, acked)
             # And a restart finds the log whole: nothing cut, nothing lost.
             rcs = p.stop_all()
