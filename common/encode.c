@@ -139,21 +139,68 @@ fail:
     return -1;
 }
 
+/* Writes v as exactly `width` decimal digits (v < 10^width). */
+static void
+s_digits (char *out, unsigned v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        out[i] = (char)('0' + v % 10);
+}
+
 void
 hm_format_at (uint64_t at, char out[20])
 {
-    /* Go converted the uint64 to int64 for time.Unix, so do the same. */
-    time_t t = (time_t)(int64_t)at;
-    struct tm tm;
-    if (!gmtime_r (&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+    /* Go converted the uint64 to int64 for time.Unix, so do the same. The
+       date is the proleptic Gregorian calendar, computed here rather than
+       with gmtime_r, which takes the time zone lock on every call. */
+    int64_t t = (int64_t)at;
+    int64_t days = t / 86400, secs = t % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    /* Days since 0000-03-01, in 400-year eras of 146097 days. */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;                                      /* [0, 146096] */
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+    int64_t mp = (5 * doy + 2) / 153;                                    /* March = 0 */
+    int64_t year = yoe + era * 400 + (mp >= 10);
+    if (year < 0 || year > 9999) {
         /* Only for absurd times; the field keeps its fixed width. */
         memcpy (out, "0000-00-00 00:00:00", 20);
         return;
     }
-    unsigned year = (unsigned)(tm.tm_year + 1900) % 10000;
-    snprintf (out, 20, "%04u-%02u-%02u %02u:%02u:%02u", year, (unsigned)(tm.tm_mon + 1) % 100,
-              (unsigned)tm.tm_mday % 100, (unsigned)tm.tm_hour % 100, (unsigned)tm.tm_min % 100,
-              (unsigned)tm.tm_sec % 100);
+    unsigned month = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+    unsigned mday = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+    s_digits (out, (unsigned)year, 4);
+    out[4] = '-';
+    s_digits (out + 5, month, 2);
+    out[7] = '-';
+    s_digits (out + 8, mday, 2);
+    out[10] = ' ';
+    s_digits (out + 11, (unsigned)(secs / 3600), 2);
+    out[13] = ':';
+    s_digits (out + 14, (unsigned)(secs / 60 % 60), 2);
+    out[16] = ':';
+    s_digits (out + 17, (unsigned)(secs % 60), 2);
+    out[19] = '\0';
+}
+
+/* Unsigned decimal, as printf's %u would write it. Returns out. */
+static char *
+s_utoa (uint32_t v, char out[16])
+{
+    char tmp[16];
+    int n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    out[n] = '\0';
+    return out;
 }
 
 /* The environment as Go's generated String() printed it: the enum name, or
@@ -188,7 +235,7 @@ typedef struct {
 static void
 s_fields (const Hm__Event *e, s_field_t f[S_FIELDS], char nr[16], char env[16], char at[20])
 {
-    snprintf (nr, 16, "%" PRIu32, e->nr);
+    s_utoa (e->nr, nr);
     const char *env_text = s_env_text (e->env, env);
     hm_format_at (e->at, at);
     s_field_t all[S_FIELDS] = {

@@ -160,8 +160,9 @@ s_track (ingest_conn_t *c)
     char err[200] = "";
     Collection *col = NULL;
     if (kind == HM_BODY_PROTOBUF) {
-        col = collection__unpack (NULL, len, (const uint8_t *)data);
+        col = collection__unpack (&w->decode.pb, len, (const uint8_t *)data);
         if (!col) {
+            hm_arena_reset (&w->decode); /* what the failed decode took */
             s_decide (c, 400, HM_BODY_NONE, "body is not a valid protobuf Collection");
             return;
         }
@@ -188,7 +189,7 @@ s_track (ingest_conn_t *c)
         s_track_send (c, col);
 cleanup:
     if (kind == HM_BODY_PROTOBUF)
-        collection__free_unpacked (col, NULL);
+        hm_arena_reset (&w->decode);
     else
         hm_collection_json_free (col);
 }

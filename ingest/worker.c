@@ -36,6 +36,7 @@
 /* A turn's AppendRequest is sent early once it holds this many bytes (a
    single request may still make a larger one on its own). */
 #define S_BATCH_BYTES (1u << 20)
+#define S_DECODE_BLOCK (64u << 10) /* kept decode arena: a typical Collection, decoded */
 /* AppendRequest field tags: batch_id = 1 (varint), events = 2 (bytes). */
 #define S_TAG_BATCH_ID 0x08
 #define S_TAG_EVENT 0x12
@@ -157,6 +158,7 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
         hm_sha256_hex (cfg->maintenance_key, strlen (cfg->maintenance_key), self->flush_key_hex);
     }
     hm_buf_init (&self->out, 0);
+    hm_arena_init (&self->decode, S_DECODE_BLOCK);
     self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->pending = hm_pending_new (connections, (uint16_t)index);
     self->resp_ok = s_static_response ("", false);
@@ -772,6 +774,7 @@ ingest_worker_destroy (ingest_worker_t **self_p)
         self->free_batches = next;
     }
     hm_buf_free (&self->out);
+    hm_arena_destroy (&self->decode);
     free (self);
     *self_p = NULL;
 }

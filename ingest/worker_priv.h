@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "config.h"
 #include "hm_buf.h"
 #include "ingest_http.h"
@@ -109,6 +110,7 @@ struct ingest_worker_t {
     hm_pending_t *pending;    /* batches (hm_batch_t) sent to the router, by batch id */
     hm_batch_t *open_batch;   /* the batch being filled in this turn, or NULL */
     hm_buf_t out;             /* its AppendRequest bytes, packed as requests come */
+    hm_arena_t decode;        /* a protobuf Collection while its request is handled */
     hm_batch_t *free_batches; /* batches to reuse (at most the pending capacity) */
     bool resumed;             /* connections were resumed during or after MHD_run: run it
                                  again (MHD's wake-up for them is not reliable then) */

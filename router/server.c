@@ -37,15 +37,16 @@
 
 #include "server_priv.h"
 
-#define S_ROUND_BYTES (4u << 20) /* bytes written per round at most */
-#define S_PENDING_MAX 16384      /* replies waiting for durability; beyond, stop reading */
-#define S_FRONT_HWM 100000       /* append socket high-water marks (messages) */
-#define S_TAP_HWM 10000          /* tap subscribers slower than this lose records */
-#define S_SAVE_EVERY_MS 100      /* a route's committed offset is saved at most this often */
-#define S_REPLY_LINGER_MS 1000   /* how long replies may still leave after shutdown */
-#define S_DRAIN_MS 10000         /* at shutdown, how long sealed batches may take to be acked */
-#define S_FAILING_LOG_MS 10000   /* while log writes keep failing, one line per this */
-#define S_ZERO_AHEAD (1u << 20)  /* zeros kept past the log's end: halves fdatasync (log.c) */
+#define S_ROUND_BYTES (4u << 20)   /* bytes written per round at most */
+#define S_PENDING_MAX 16384        /* replies waiting for durability; beyond, stop reading */
+#define S_FRONT_HWM 100000         /* append socket high-water marks (messages) */
+#define S_TAP_HWM 10000            /* tap subscribers slower than this lose records */
+#define S_SAVE_EVERY_MS 100        /* a route's committed offset is saved at most this often */
+#define S_REPLY_LINGER_MS 1000     /* how long replies may still leave after shutdown */
+#define S_DRAIN_MS 10000           /* at shutdown, how long sealed batches may take to be acked */
+#define S_FAILING_LOG_MS 10000     /* while log writes keep failing, one line per this */
+#define S_ZERO_AHEAD (1u << 20)    /* zeros kept past the log's end: halves fdatasync (log.c) */
+#define S_DECODE_BLOCK (64u << 10) /* kept decode arena: a typical append request, decoded */
 
 uint64_t
 server_now_ms (void)
@@ -184,7 +185,7 @@ s_take (server_t *self, void *sock, bool routed, size_t n, uint64_t *planned)
     size_t len = zmq_msg_size (&a->body);
     Hm__AppendRequest *req = NULL;
     if (len <= RLOG_MAX_PAYLOAD)
-        req = hm__append_request__unpack (NULL, len, zmq_msg_data (&a->body));
+        req = hm__append_request__unpack (&self->decode.pb, len, zmq_msg_data (&a->body));
     if (!why && (zmq_msg_size (&type) != strlen (HM_WIRE_APPEND) ||
                  memcmp (zmq_msg_data (&type), HM_WIRE_APPEND, strlen (HM_WIRE_APPEND)) != 0))
         why = "unknown message type";
@@ -194,8 +195,8 @@ s_take (server_t *self, void *sock, bool routed, size_t n, uint64_t *planned)
     a->reply = routed;
     a->batch_id = req ? req->batch_id : 0;
     size_t nevents = req ? req->n_events : 0;
-    if (req)
-        hm__append_request__free_unpacked (req, NULL);
+    bool decoded = req != NULL;
+    hm_arena_reset (&self->decode); /* only the validation needed the decode */
     if (!why && !rlog_has_room (self->log, *planned, len)) {
         if (!self->full)
             hm_warn ("log: full (%" PRIu64 " of %" PRIu64 " bytes): answering FULL until routes "
@@ -213,7 +214,7 @@ s_take (server_t *self, void *sock, bool routed, size_t n, uint64_t *planned)
     }
     if (why) {
         self->c.malformed++;
-        if (routed && req) {
+        if (routed && decoded) {
             s_reply (self, &a->id, a->batch_id, HM__APPEND_REPLY__STATUS__ERROR, 0, why);
             self->c.errors++;
         }
@@ -443,6 +444,7 @@ server_new (const hm_config_t *cfg, char *errbuf, size_t errlen)
     }
     self->cfg = cfg;
     self->started_ms = server_now_ms ();
+    hm_arena_init (&self->decode, S_DECODE_BLOCK);
     char dir[PATH_MAX];
     snprintf (dir, sizeof dir, "%s/log", cfg->data_dir);
     self->log = rlog_new (dir, cfg->segment_bytes, cfg->max_log_bytes, errbuf, errlen);
@@ -569,6 +571,7 @@ server_destroy (server_t **self_p)
     free (self->save_failed);
     free (self->pend);
     free (self->items);
+    hm_arena_destroy (&self->decode);
     free (self);
     *self_p = NULL;
 }

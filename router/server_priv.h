@@ -4,6 +4,7 @@
 #ifndef HM_ROUTER_SERVER_PRIV_H
 #define HM_ROUTER_SERVER_PRIV_H
 
+#include "arena.h"
 #include "config.h"
 #include "dispatch.h"
 #include "log.h"
@@ -72,6 +73,7 @@ struct _server_t {
     uint64_t started_ms;                /* for uptime */
     zmq_pollitem_t *items;              /* poll set */
     size_t nitems;                      /* its size */
+    hm_arena_t decode;                  /* validating an append's decode */
     s_counters_t c;                     /* counters for STATUS */
 };
 

@@ -29,14 +29,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "backoff.h"
 #include "hm_log.h"
 #include "wire.h"
 
-#define STATS_EVERY_MS 60000    /* counters are logged this often when they changed */
-#define RETRY_LOG_EVERY_MS 5000 /* at most one retry log line this often, per process */
-#define SHUTDOWN_LINGER_MS 1000 /* time the final ACK/NACKs get to leave */
-#define SOCKET_HWM 1000         /* we send a handful of messages per batch: never reached */
+#define STATS_EVERY_MS 60000         /* counters are logged this often when they changed */
+#define RETRY_LOG_EVERY_MS 5000      /* at most one retry log line this often, per process */
+#define SHUTDOWN_LINGER_MS 1000      /* time the final ACK/NACKs get to leave */
+#define SOCKET_HWM 1000              /* we send a handful of messages per batch: never reached */
+#define S_DELIVERY_BLOCK (64u << 10) /* first block of a delivery's decode arena (it doubles) */
 
 static volatile sig_atomic_t s_interrupted = 0;
 
@@ -49,7 +51,8 @@ s_on_signal (int sig)
 
 /* One batch held by this instance. */
 typedef struct {
-    Hm__Delivery *batch;     /* owned; freed with hm__delivery__free_unpacked */
+    Hm__Delivery *batch;     /* decoded into arena */
+    hm_arena_t arena;        /* owns batch */
     uint32_t attempts;       /* failed attempts so far */
     int64_t next_at;         /* monotonic ms before which it is not attempted */
     hm_sink_status_t status; /* worker's answer: OK (stored) or RETRY */
@@ -217,7 +220,7 @@ s_job_destroy (s_job_t **job_p)
     s_job_t *job = *job_p;
     if (!job)
         return;
-    hm__delivery__free_unpacked (job->batch, NULL);
+    hm_arena_destroy (&job->arena);
     hm_sink_result_free (&job->result);
     free (job);
     *job_p = NULL;
@@ -249,15 +252,16 @@ s_job_held (s_sink_t *self, const Hm__Delivery *batch)
     return NULL;
 }
 
-/* Takes one Delivery (owned) into the queue, or hands it straight back. */
+/* Takes one Delivery (decoded into arena, which it empties) into the
+   queue, or hands it straight back. */
 static void
-s_take_delivery (s_sink_t *self, Hm__Delivery *batch)
+s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena)
 {
     if (!streq (batch->route, self->route->name)) {
         hm_error ("delivery %" PRIu64 "..%" PRIu64 " is for route '%s', not ours: handed back",
                   batch->first_offset, batch->last_offset, batch->route);
         s_send_answer (self, batch, false, 0, "wrong route");
-        hm__delivery__free_unpacked (batch, NULL);
+        hm_arena_destroy (arena);
         return;
     }
     s_job_t *held = s_job_held (self, batch);
@@ -266,7 +270,7 @@ s_take_delivery (s_sink_t *self, Hm__Delivery *batch)
            both, and it now counts against the new instance's credit. */
         hm_debug ("batch %" PRIu64 "..%" PRIu64 " already held", batch->first_offset,
                   batch->last_offset);
-        hm__delivery__free_unpacked (batch, NULL);
+        hm_arena_destroy (arena);
         if (held->generation != self->generation) {
             held->generation = self->generation;
             s_send_ready (self);
@@ -277,16 +281,17 @@ s_take_delivery (s_sink_t *self, Hm__Delivery *batch)
         hm_warn ("batch %" PRIu64 "..%" PRIu64 " over our credit of %zu: handed back",
                  batch->first_offset, batch->last_offset, self->credit);
         s_send_answer (self, batch, false, 0, "over credit");
-        hm__delivery__free_unpacked (batch, NULL);
+        hm_arena_destroy (arena);
         return;
     }
     s_job_t *job = calloc (1, sizeof *job);
     if (!job) {
         s_send_answer (self, batch, false, 0, "out of memory");
-        hm__delivery__free_unpacked (batch, NULL);
+        hm_arena_destroy (arena);
         return;
     }
     job->batch = batch;
+    hm_arena_move (&job->arena, arena);
     job->generation = self->generation;
     job->next_at = zclock_mono ();
     hm_sink_result_init (&job->result);
@@ -313,12 +318,15 @@ s_read_router (s_sink_t *self)
             hm_warn ("dropped a message of %zu frames from the router", zmsg_size (msg));
         }
         else if (zframe_streq (type, HM_WIRE_DELIVER)) {
+            hm_arena_t arena;
+            hm_arena_init (&arena, S_DELIVERY_BLOCK);
             Hm__Delivery *batch =
-                hm__delivery__unpack (NULL, zframe_size (body), zframe_data (body));
+                hm__delivery__unpack (&arena.pb, zframe_size (body), zframe_data (body));
             if (batch)
-                s_take_delivery (self, batch);
+                s_take_delivery (self, batch, &arena);
             else
                 hm_warn ("dropped an undecodable delivery (%zu bytes)", zframe_size (body));
+            hm_arena_destroy (&arena);
         }
         else if (zframe_streq (type, HM_WIRE_SINK)) {
             Hm__SinkMessage *sm =

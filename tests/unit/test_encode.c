@@ -7,7 +7,10 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "encode.h"
 
@@ -275,6 +278,64 @@ test_format_at (void **state)
     assert_string_equal (out, "2023-11-14 22:13:20");
 }
 
+/* What the encoder wrote before it computed the date itself: gmtime_r,
+   zeros outside years 0..9999. */
+static void
+s_reference_at (uint64_t at, char out[20])
+{
+    time_t t = (time_t)(int64_t)at;
+    struct tm tm;
+    if (!gmtime_r (&t, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+        memcpy (out, "0000-00-00 00:00:00", 20);
+        return;
+    }
+    char text[64];
+    snprintf (text, sizeof text, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy (out, text, 19);
+    out[19] = '\0';
+}
+
+static void
+s_assert_at_matches (uint64_t at)
+{
+    char got[20], want[20];
+    hm_format_at (at, got);
+    s_reference_at (at, want);
+    if (strcmp (got, want) != 0)
+        fail_msg ("at %" PRId64 ": got %s, gmtime_r says %s", (int64_t)at, got, want);
+}
+
+static void
+test_format_at_matches_gmtime (void **state)
+{
+    (void)state;
+    /* The edges of years 0 and 9999, the epoch, leap days, times before
+       1970, and the int64 extremes a uint64 field can carry. */
+    const int64_t edges[] = {
+        -62167219200, -62167219201, 253402300799, 253402300800, -1,        0,         1,
+        86399,        86400,        -86400,       -86401,       951782400, 951868799, 951868800,
+        4107542400,   -2203891200,  INT64_MIN,    INT64_MAX,
+    };
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++)
+        for (int64_t d = -2; d <= 2; d++)
+            s_assert_at_matches ((uint64_t)(edges[i] + (edges[i] > 0 ? -d * d : d * d)));
+    char out[20];
+    hm_format_at ((uint64_t)-62167219200, out);
+    assert_string_equal (out, "0000-01-01 00:00:00");
+    hm_format_at ((uint64_t)253402300799, out);
+    assert_string_equal (out, "9999-12-31 23:59:59");
+    hm_format_at ((uint64_t)253402300800, out);
+    assert_string_equal (out, "0000-00-00 00:00:00");
+    /* A spread over the whole range of years 0..9999 and beyond it. */
+    uint64_t x = 88172645463325252u;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int64_t t = (int64_t)(x % 640000000000u) - 70000000000;
+        s_assert_at_matches ((uint64_t)t);
+    }
+}
+
 static void
 test_bound_rolls_back (void **state)
 {
@@ -302,7 +363,8 @@ main (void)
         cmocka_unit_test (test_json_plain),        cmocka_unit_test (test_json_nasty),
         cmocka_unit_test (test_csv_plain),         cmocka_unit_test (test_csv_nasty),
         cmocka_unit_test (test_csv_leading_space), cmocka_unit_test (test_json_string),
-        cmocka_unit_test (test_format_at),         cmocka_unit_test (test_bound_rolls_back),
+        cmocka_unit_test (test_format_at),         cmocka_unit_test (test_format_at_matches_gmtime),
+        cmocka_unit_test (test_bound_rolls_back),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

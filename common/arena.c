@@ -1,0 +1,115 @@
+/*  arena: see arena.h. */
+#include "arena.h"
+
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+struct hm_arena_block {
+    hm_arena_block_t *next; /* the block filled before this one */
+    size_t cap;             /* bytes in data */
+    size_t used;
+    alignas (max_align_t) unsigned char data[];
+};
+
+#define S_ALIGN (alignof (max_align_t))
+
+static void *
+s_pb_alloc (void *data, size_t size)
+{
+    return hm_arena_alloc (data, size);
+}
+
+static void
+s_pb_free (void *data, void *pointer)
+{
+    /* Everything goes at the next reset. */
+    (void)data;
+    (void)pointer;
+}
+
+void
+hm_arena_init (hm_arena_t *self, size_t block_bytes)
+{
+    self->pb.alloc = s_pb_alloc;
+    self->pb.free = s_pb_free;
+    self->pb.allocator_data = self;
+    self->first = self->head = NULL;
+    self->block_bytes = block_bytes ? block_bytes : 4096;
+}
+
+static hm_arena_block_t *
+s_block_new (size_t cap)
+{
+    if (cap > SIZE_MAX - sizeof (hm_arena_block_t))
+        return NULL;
+    hm_arena_block_t *b = malloc (sizeof *b + cap);
+    if (b) {
+        b->next = NULL;
+        b->cap = cap;
+        b->used = 0;
+    }
+    return b;
+}
+
+void *
+hm_arena_alloc (hm_arena_t *self, size_t size)
+{
+    if (size > SIZE_MAX - S_ALIGN)
+        return NULL;
+    size = (size + S_ALIGN - 1) & ~(S_ALIGN - 1);
+    hm_arena_block_t *b = self->head;
+    if (!b || b->cap - b->used < size) {
+        /* Each new block at least doubles the last, so a big message
+           takes few blocks; one larger than that gets a block to itself. */
+        size_t cap = b ? b->cap * 2 : self->block_bytes;
+        if (cap < size)
+            cap = size;
+        hm_arena_block_t *nb = s_block_new (cap);
+        if (!nb)
+            return NULL;
+        nb->next = b;
+        self->head = nb;
+        if (!self->first)
+            self->first = nb;
+        b = nb;
+    }
+    void *p = b->data + b->used;
+    b->used += size;
+    return p;
+}
+
+void
+hm_arena_reset (hm_arena_t *self)
+{
+    hm_arena_block_t *b = self->head;
+    while (b && b != self->first) {
+        hm_arena_block_t *next = b->next;
+        free (b);
+        b = next;
+    }
+    /* A first block sized for one oversized message is not kept. */
+    if (self->first && self->first->cap > self->block_bytes) {
+        free (self->first);
+        self->first = NULL;
+    }
+    self->head = self->first;
+    if (self->first)
+        self->first->used = 0;
+}
+
+void
+hm_arena_destroy (hm_arena_t *self)
+{
+    hm_arena_reset (self);
+    free (self->first);
+    self->first = self->head = NULL;
+}
+
+void
+hm_arena_move (hm_arena_t *to, hm_arena_t *from)
+{
+    *to = *from;
+    to->pb.allocator_data = to;
+    hm_arena_init (from, from->block_bytes);
+}
