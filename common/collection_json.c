@@ -95,7 +95,10 @@ static const s_field_t s_parameter_fields[] = {
 };
 
 #define S_COUNT(a) (sizeof (a) / sizeof (a)[0])
-#define S_MAX_FIELDS 16
+#define S_MAX_FIELDS 16 /* the most fields a message has (Collection: 15) */
+_Static_assert(S_COUNT (s_collection_fields) <= S_MAX_FIELDS, "S_MAX_FIELDS");
+_Static_assert(S_COUNT (s_payload_fields) <= S_MAX_FIELDS, "S_MAX_FIELDS");
+_Static_assert(S_COUNT (s_parameter_fields) <= S_MAX_FIELDS, "S_MAX_FIELDS");
 
 static int s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
@@ -315,37 +318,40 @@ s_parse_field (s_ctx_t *ctx, const cJSON *v, const s_field_t *f, void *msg, cons
     }
 }
 
-/* The member jsonpb would use for a field: the last one under its camelCase
-   name, else the last one under its original name; NULL when absent or null. */
-static const cJSON *
-s_member (const cJSON *obj, const s_field_t *f)
+static bool
+s_name_is (const char *name, const char *want)
 {
-    const cJSON *camel = NULL, *orig = NULL;
-    for (const cJSON *m = obj->child; m; m = m->next) {
-        if (strcmp (m->string, f->camel) == 0)
-            camel = m;
-        else if (strcmp (m->string, f->orig) == 0)
-            orig = m;
-    }
-    const cJSON *v = camel ? camel : orig;
-    return v && !cJSON_IsNull (v) ? v : NULL;
+    return name[0] == want[0] && strcmp (name, want) == 0;
 }
 
+/* Reads obj's members into msg. Each field takes the member jsonpb would
+   use: the last one under its camelCase name, else the last one under its
+   original name; a null member counts as absent. One pass sorts the
+   members to their fields (and finds an unknown one before anything is
+   parsed), so the cost is members x fields, not that twice over again. */
 static int
 s_parse_message (s_ctx_t *ctx, const cJSON *obj, const s_field_t *fields, size_t n_fields,
                  void *msg, const char *path)
 {
+    const cJSON *by_camel[S_MAX_FIELDS] = {NULL}, *by_orig[S_MAX_FIELDS] = {NULL};
     for (const cJSON *m = obj->child; m; m = m->next) {
-        bool known = false;
-        for (size_t i = 0; i < n_fields && !known; i++)
-            known =
-                strcmp (m->string, fields[i].orig) == 0 || strcmp (m->string, fields[i].camel) == 0;
-        if (!known)
+        size_t i = 0;
+        for (; i < n_fields; i++) {
+            if (s_name_is (m->string, fields[i].camel)) {
+                by_camel[i] = m;
+                break;
+            }
+            if (s_name_is (m->string, fields[i].orig)) {
+                by_orig[i] = m;
+                break;
+            }
+        }
+        if (i == n_fields)
             return s_fail (ctx, path, m->string, "unknown field");
     }
     for (size_t i = 0; i < n_fields; i++) {
-        const cJSON *v = s_member (obj, &fields[i]);
-        if (!v) {
+        const cJSON *v = by_camel[i] ? by_camel[i] : by_orig[i];
+        if (!v || cJSON_IsNull (v)) {
             if (fields[i].required)
                 return s_fail (ctx, path, fields[i].orig, "required field missing");
             continue;

@@ -106,6 +106,40 @@ test_snake_and_camel (void **state)
     hm_collection_json_free (NULL);
 }
 
+/* Which member a field takes when a body names it more than once: the
+   last under the camelCase name, else the last under the original name
+   (jsonpb's rule), whatever the order. */
+static void
+test_name_precedence (void **state)
+{
+    (void)state;
+    const char *head = "{\"client_id\":\"c\",\"session\":\"s\",\"system_version\":\"1\","
+                       "\"product_version\":\"2\",\"env\":1,";
+    struct {
+        const char *members, *want;
+    } cases[] = {
+        {"\"device_id\":\"orig\",\"deviceId\":\"camel\"", "camel"},
+        {"\"deviceId\":\"camel\",\"device_id\":\"orig\"", "camel"},
+        {"\"deviceId\":\"first\",\"deviceId\":\"second\",\"device_id\":\"o\"", "second"},
+        {"\"device_id\":\"first\",\"device_id\":\"second\"", "second"},
+        {"\"device_id\":\"orig\",\"deviceId\":null", NULL}, /* camel null: absent */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[512], err[256] = "";
+        snprintf (body, sizeof body, "%s%s}", head, cases[i].members);
+        Collection *c = hm_collection_from_json (body, strlen (body), err, sizeof err);
+        if (!cases[i].want) {
+            assert_null (c);
+            assert_string_equal (err, "device_id: required field missing");
+            continue;
+        }
+        if (!c)
+            fail_msg ("%s: %s", body, err);
+        assert_string_equal (c->device_id, cases[i].want);
+        hm_collection_json_free (c);
+    }
+}
+
 /* A body from s_snake with one change, made with cJSON. */
 typedef void (*s_edit_fn) (cJSON *root, const char *arg);
 
@@ -425,6 +459,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_snake_and_camel),
+        cmocka_unit_test (test_name_precedence),
         cmocka_unit_test (test_required_missing),
         cmocka_unit_test (test_enum),
         cmocka_unit_test (test_integers),
