@@ -4,6 +4,7 @@
 #include <stdalign.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct hm_arena_block {
     hm_arena_block_t *next; /* the block filled before this one */
@@ -14,18 +15,48 @@ struct hm_arena_block {
 
 #define S_ALIGN (alignof (max_align_t))
 
+#define S_LARGE 512 /* allocations from this size on are remembered for reuse */
+
 static void *
 s_pb_alloc (void *data, size_t size)
 {
     return hm_arena_alloc (data, size);
 }
 
+/* Only a remembered large allocation comes back (as the spare); the rest
+   goes at the next reset. */
 static void
 s_pb_free (void *data, void *pointer)
 {
-    /* Everything goes at the next reset. */
-    (void)data;
-    (void)pointer;
+    hm_arena_t *self = data;
+    if (!pointer)
+        return;
+    for (unsigned i = 0; i < HM_ARENA_RECENT; i++)
+        if (self->recent[i].p == pointer) {
+            if (!self->spare || self->recent[i].size > self->spare_size) {
+                self->spare = pointer;
+                self->spare_size = self->recent[i].size;
+            }
+            self->recent[i].p = NULL;
+            return;
+        }
+}
+
+static void
+s_forget (hm_arena_t *self)
+{
+    memset (self->recent, 0, sizeof self->recent);
+    self->recent_next = 0;
+    self->spare = NULL;
+    self->spare_size = 0;
+}
+
+static void
+s_remember (hm_arena_t *self, void *p, size_t size)
+{
+    self->recent[self->recent_next].p = p;
+    self->recent[self->recent_next].size = size;
+    self->recent_next = (self->recent_next + 1) % HM_ARENA_RECENT;
 }
 
 void
@@ -36,6 +67,7 @@ hm_arena_init (hm_arena_t *self, size_t block_bytes)
     self->pb.allocator_data = self;
     self->first = self->head = NULL;
     self->block_bytes = block_bytes ? block_bytes : 4096;
+    s_forget (self);
 }
 
 static hm_arena_block_t *
@@ -58,6 +90,12 @@ hm_arena_alloc (hm_arena_t *self, size_t size)
     if (size > SIZE_MAX - S_ALIGN)
         return NULL;
     size = (size + S_ALIGN - 1) & ~(S_ALIGN - 1);
+    if (size >= S_LARGE && self->spare && self->spare_size >= size) {
+        void *p = self->spare;
+        s_remember (self, p, self->spare_size);
+        self->spare = NULL;
+        return p;
+    }
     hm_arena_block_t *b = self->head;
     if (!b || b->cap - b->used < size) {
         /* Each new block at least doubles the last, so a big message
@@ -76,12 +114,24 @@ hm_arena_alloc (hm_arena_t *self, size_t size)
     }
     void *p = b->data + b->used;
     b->used += size;
+    if (size >= S_LARGE)
+        s_remember (self, p, size);
     return p;
+}
+
+size_t
+hm_arena_used (const hm_arena_t *self)
+{
+    size_t used = 0;
+    for (const hm_arena_block_t *b = self->head; b; b = b->next)
+        used += b->used;
+    return used;
 }
 
 void
 hm_arena_reset (hm_arena_t *self)
 {
+    s_forget (self);
     hm_arena_block_t *b = self->head;
     while (b && b != self->first) {
         hm_arena_block_t *next = b->next;
