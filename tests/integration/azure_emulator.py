@@ -14,6 +14,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import subprocess
 import time
 import urllib.parse
@@ -223,6 +224,26 @@ def send_all(pipeline, collections):
             time.sleep(0.25)
         if status != 200:
             raise AssertionError("track answered %d: %s" % (status, body))
+
+
+def expect_refused(test, sink, marker, timeout=30):
+    """The first half of a wrong-key-then-fixed test: flushes until the
+    sink logs the service's refusal (HTTP 403 with the error code marker),
+    then stops the sink, whose exit summary must say it acknowledged
+    nothing to the router."""
+    p = test.p
+    deadline = time.time() + timeout
+    # Wait for the refusal itself: "403" alone also matches port numbers.
+    while time.time() < deadline and marker not in p.log_text(sink):
+        p.flush()
+        time.sleep(0.3)
+    log = p.log_text(sink)
+    test.assertIn("403", log)
+    test.assertIn(marker, log)
+    time.sleep(1.0)  # room for a wrongly accepted retry to show
+    test.assertEqual(p.stop(sink), 0)
+    summaries = re.findall(r"delivered \d+ batches, \d+ events", p.log_text(sink))
+    test.assertEqual(summaries[-1:], ["delivered 0 batches, 0 events"])
 
 
 def unix_now():

@@ -8,6 +8,7 @@ length-delimited fields) for the original client messages in
 proto/payload.proto, so the tests build bodies exactly as a client would."""
 
 import base64
+import functools
 import glob
 import gzip
 import hashlib
@@ -132,6 +133,21 @@ def make_collection(n_payloads=1, device="a73b1c37-2c24-4786-af7a-16de88fbe23a",
 
 
 # --- processes --------------------------------------------------------------
+
+def dump_on_failure(fn):
+    """For a test method of a class that holds its Pipeline as self.p: on a
+    failure, print what each program logged before the temporary directory
+    goes."""
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except BaseException:
+            for name in list(self.p.logs):
+                print("---- %s log ----\n%s" % (name, self.p.log_text(name)[-4000:]))
+            raise
+    return wrapper
+
 
 def free_port():
     s = socket.socket()

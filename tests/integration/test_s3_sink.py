@@ -6,7 +6,6 @@ checked by the proxy. Also: CSV with the multipart path (a tiny
 part_size), a wrong secret (403, nothing stored, everything stored once the
 secret is fixed and the sink restarted), and s3rver away for 20 s."""
 
-import functools
 import gzip
 import os
 import re
@@ -50,20 +49,6 @@ def hashlib_hex(seed, n):
     while len(out) < n:
         out += hashlib.sha256((seed + str(len(out))).encode()).hexdigest()
     return out[:n]
-
-
-def dump_on_failure(fn):
-    """On a failure, show what the programs and the proxy said before the
-    temporary directory goes."""
-    @functools.wraps(fn)
-    def wrapper(self):
-        try:
-            return fn(self)
-        except BaseException:
-            for name in list(self.p.logs):
-                print("---- %s log ----\n%s" % (name, self.p.log_text(name)[-4000:]))
-            raise
-    return wrapper
 
 
 class S3Sink(unittest.TestCase):
@@ -120,7 +105,7 @@ class S3Sink(unittest.TestCase):
         for k, e in want.items():
             self.assertEqual(got[k], e, "event %r differs" % (k,))
 
-    @dump_on_failure
+    @h.dump_on_failure
     def test_json_objects_field_by_field(self):
         self.p.config["routes"] = {"s3": s3_route(self.proxy_port)}
         self.p.write_config()
@@ -134,7 +119,7 @@ class S3Sink(unittest.TestCase):
         self.assertEqual(stats["rejected"], 0, stats)
         self.assertGreater(stats["verified"], len(objs))
 
-    @dump_on_failure
+    @h.dump_on_failure
     def test_fan_out_to_file_and_s3(self):
         """Two routes, two sinks at once: every event reaches both, and the
         file route keeps its own format and batches."""
@@ -149,7 +134,7 @@ class S3Sink(unittest.TestCase):
         want = aws.expected_events(sent)
         self.assertEqual(sorted((e["session"], e["nr"]) for e in files), sorted(want))
 
-    @dump_on_failure
+    @h.dump_on_failure
     def test_csv_multipart(self):
         # 1 KiB parts: every object of ~50 events with 300 bytes of noise
         # each is a multipart upload of several parts.
@@ -177,7 +162,7 @@ class S3Sink(unittest.TestCase):
             self.assertEqual(got[k], e, "event %r differs" % (k,))
         self.assertEqual(aws.proxy_stats(self.proxy_port)["rejected"], 0)
 
-    @dump_on_failure
+    @h.dump_on_failure
     def test_wrong_secret_then_fixed(self):
         self.p.config["routes"] = {"s3": s3_route(self.proxy_port,
                                                   secret_access_key="not-the-secret")}
@@ -202,7 +187,7 @@ class S3Sink(unittest.TestCase):
         self.check_json(objs, sent, r"^events/.*\.json\.gz$")
         self.assertEqual(aws.proxy_stats(self.proxy_port)["rejected"], before)
 
-    @dump_on_failure
+    @h.dump_on_failure
     def test_emulator_away_20s(self):
         self.p.config["routes"] = {"s3": s3_route(self.proxy_port)}
         self.p.write_config()

@@ -9,7 +9,6 @@ nothing published, everything published once the secret is fixed and the
 sink restarted), and fauxqs away for 20 s."""
 
 import collections
-import functools
 import json
 import os
 import sys
@@ -35,18 +34,6 @@ def send(p, count, start=0, payloads=10):
         aws.track(p, c)
         sent.append(c)
     return sent
-
-
-def dump_on_failure(fn):
-    @functools.wraps(fn)
-    def wrapper(self):
-        try:
-            return fn(self)
-        except BaseException:
-            for name in list(self.p.logs):
-                print("---- %s log ----\n%s" % (name, self.p.log_text(name)[-4000:]))
-            raise
-    return wrapper
 
 
 class SnsSink(unittest.TestCase):
@@ -95,7 +82,7 @@ class SnsSink(unittest.TestCase):
             len(want), sum(got.values()), dups))
         return got
 
-    @dump_on_failure
+    @h.dump_on_failure
     def test_messages_field_by_field(self):
         arn, url = aws.sns_topic_with_queue(self.proxy_port, "hm-events")
         self.p.config["routes"] = {"sns": sns_route(self.proxy_port, arn)}
@@ -107,7 +94,7 @@ class SnsSink(unittest.TestCase):
         self.assertEqual(stats["rejected"], 0, stats)
         self.assertGreaterEqual(stats["verified"], 50)  # >= 500 / 10 PublishBatch
 
-    @dump_on_failure
+    @h.dump_on_failure
     def test_fifo_topic(self):
         arn, url = aws.sns_topic_with_queue(self.proxy_port, "hm-fifo", fifo=True)
         self.assertTrue(arn.endswith(".fifo"), arn)
@@ -120,7 +107,7 @@ class SnsSink(unittest.TestCase):
         self.assertEqual(max(got.values()), 1, "a FIFO topic delivered an event twice")
         self.assertEqual(aws.proxy_stats(self.proxy_port)["rejected"], 0)
 
-    @dump_on_failure
+    @h.dump_on_failure
     def test_oversized_event_dead_lettered(self):
         arn, url = aws.sns_topic_with_queue(self.proxy_port, "hm-big")
         self.p.config["ingest"]["max_body_bytes"] = 4 << 20
@@ -148,7 +135,7 @@ class SnsSink(unittest.TestCase):
         self.assertEqual((lines[0]["event"]["session"], lines[0]["event"]["nr"]), big_key)
         self.assertEqual(json.loads(lines[0]["event"]["parameters"]), {"blob": "x" * 300000})
 
-    @dump_on_failure
+    @h.dump_on_failure
     def test_wrong_secret_then_fixed(self):
         arn, url = aws.sns_topic_with_queue(self.proxy_port, "hm-secret")
         self.p.config["routes"] = {"sns": sns_route(self.proxy_port, arn,
@@ -173,7 +160,7 @@ class SnsSink(unittest.TestCase):
         self.check(url, sent)
         self.assertEqual(aws.proxy_stats(self.proxy_port)["rejected"], before)
 
-    @dump_on_failure
+    @h.dump_on_failure
     def test_emulator_away_20s(self):
         arn, url = aws.sns_topic_with_queue(self.proxy_port, "hm-away")
         self.p.config["routes"] = {"sns": sns_route(self.proxy_port, arn)}
