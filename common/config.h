@@ -75,6 +75,15 @@ typedef struct {
     uint32_t retry_min_ms;    /* backoff: first retry ceiling */
     uint32_t retry_max_ms;    /* backoff: cap */
 
+    /* CurveZMQ (optional "curve" section, see curve.h): Z85 keys, NULL when
+       absent. The router needs the server pair; every program that connects
+       to it, the server's public key and a client pair. */
+    char *curve_server_public;
+    char *curve_server_secret;
+    char *curve_client_public;
+    char *curve_client_secret;
+    char **curve_allowed;     /* client public keys the router accepts (none: any) */
+    size_t curve_allowed_count;
     hm_route_config_t *routes;
     size_t route_count;
 } hm_config_t;

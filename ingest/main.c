@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "curve.h"
 #include "hm_log.h"
 #include "server.h"
 
@@ -70,8 +71,9 @@ main (int argc, char **argv)
     hm_log_init ("ingest", verbose ? HM_LOG_DEBUG : HM_LOG_INFO);
     char errbuf[512];
     hm_config_t *cfg = hm_config_load (path, errbuf, sizeof errbuf);
-    if (!cfg) {
+    if (!cfg || hm_curve_check (cfg, false, errbuf, sizeof errbuf) != 0) {
         fprintf (stderr, "hamustro-ingest: %s\n", errbuf);
+        hm_config_destroy (&cfg);
         return 2;
     }
     if (hm_log_open_file (cfg->logfile) != 0) {

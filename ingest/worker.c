@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "digest.h"
 #include "hm_log.h"
 #include "pipeline.pb-c.h"
@@ -55,15 +56,16 @@ hm_now_ms (void)
    monitor_p, if not NULL, gets a PAIR socket with the DEALER's connect and
    disconnect events, set up before the connect so none is missed. */
 static void *
-s_dealer_new (void *zmq_ctx, const char *endpoint, int hwm, const char *monitor_endpoint,
-              void **monitor_p)
+s_dealer_new (void *zmq_ctx, const hm_config_t *cfg, const char *endpoint, int hwm,
+              const char *monitor_endpoint, void **monitor_p)
 {
     void *socket = zmq_socket (zmq_ctx, ZMQ_DEALER);
     if (!socket)
         return NULL;
     int one = 1;
     if (hm_wire_setup (socket, hwm, hwm, 0) != 0 ||
-        zmq_setsockopt (socket, ZMQ_IMMEDIATE, &one, sizeof one) != 0)
+        zmq_setsockopt (socket, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
+        hm_curve_apply (socket, cfg, false) != 0)
         goto fail;
     if (monitor_p) {
         if (zmq_socket_monitor (socket, monitor_endpoint,
@@ -174,14 +176,14 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
        fails while none is up, so /api/health must not say up before one is. */
     char monitor[64];
     snprintf (monitor, sizeof monitor, "inproc://ingest-append-monitor-%u", index);
-    self->dealer = s_dealer_new (zmq_ctx, cfg->router_endpoint,
+    self->dealer = s_dealer_new (zmq_ctx, cfg, cfg->router_endpoint,
                                  (int)hm_pending_capacity (self->pending), monitor, &self->monitor);
     if (!self->dealer) {
         snprintf (errbuf, errlen, "router endpoint %s: %s", cfg->router_endpoint,
                   zmq_strerror (zmq_errno ()));
         goto fail;
     }
-    self->control = s_dealer_new (zmq_ctx, cfg->control_endpoint, HM_CONTROL_MAX, NULL, NULL);
+    self->control = s_dealer_new (zmq_ctx, cfg, cfg->control_endpoint, HM_CONTROL_MAX, NULL, NULL);
     if (!self->control) {
         snprintf (errbuf, errlen, "control endpoint %s: %s", cfg->control_endpoint,
                   zmq_strerror (zmq_errno ()));
@@ -245,8 +247,8 @@ s_control_reset (ingest_worker_t *self, const char *reason)
     self->control_head = self->control_count = 0;
     if (self->control)
         zmq_close (self->control);
-    self->control =
-        s_dealer_new (self->zmq_ctx, self->cfg->control_endpoint, HM_CONTROL_MAX, NULL, NULL);
+    self->control = s_dealer_new (self->zmq_ctx, self->cfg, self->cfg->control_endpoint,
+                                  HM_CONTROL_MAX, NULL, NULL);
     if (!self->control)
         hm_error ("control endpoint %s: %s", self->cfg->control_endpoint,
                   zmq_strerror (zmq_errno ()));

@@ -7,6 +7,7 @@
     free = credit announced - batches it holds. */
 #include "dispatch.h"
 
+#include "curve.h"
 #include "hm_log.h"
 #include "pipeline.pb-c.h"
 #include "wire.h"
@@ -64,6 +65,7 @@ dispatch_new (void *zctx, route_t *route, const hm_config_t *cfg, char *errbuf, 
     self->sock = zmq_socket (zctx, ZMQ_ROUTER);
     int one = 1;
     if (!self->sock || hm_wire_setup (self->sock, 1000, 1000, 0) != 0 ||
+        hm_curve_apply (self->sock, cfg, true) != 0 ||
         zmq_setsockopt (self->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
         zmq_bind (self->sock, rc->endpoint) != 0) {
         snprintf (errbuf, errlen, "route %s: cannot bind %s: %s", rc->name,

@@ -3,6 +3,7 @@
     (ARCHITECTURE sections 1, 3 and 4). This file is only the command
     line, the config and the signals; the daemon is server.c. */
 #include "config.h"
+#include "curve.h"
 #include "hm_log.h"
 #include "hm_signal.h"
 #include "server.h"
@@ -73,8 +74,9 @@ main (int argc, char **argv)
     mallopt (M_ARENA_MAX, 2);
     char err[1024];
     hm_config_t *cfg = hm_config_load (path, err, sizeof err);
-    if (!cfg) {
+    if (!cfg || hm_curve_check (cfg, true, err, sizeof err) != 0) {
         fprintf (stderr, "hamustro-router: %s\n", err);
+        hm_config_destroy (&cfg);
         return 1;
     }
     if (hm_log_open_file (cfg->logfile) != 0) {

@@ -423,7 +423,8 @@ s_bind (server_t *self, int type, const char *endpoint, int sndhwm, int rcvhwm, 
 {
     s_ipc_dir (endpoint);
     void *sock = zmq_socket (self->zctx, type);
-    if (!sock || hm_wire_setup (sock, sndhwm, rcvhwm, linger) != 0 || !endpoint ||
+    if (!sock || hm_wire_setup (sock, sndhwm, rcvhwm, linger) != 0 ||
+        hm_curve_apply (sock, self->cfg, true) != 0 || !endpoint ||
         zmq_bind (sock, endpoint) != 0) {
         snprintf (errbuf, errlen, "cannot bind %s: %s", endpoint ? endpoint : "(none)",
                   zmq_strerror (zmq_errno ()));
@@ -465,6 +466,9 @@ server_new (const hm_config_t *cfg, char *errbuf, size_t errlen)
         snprintf (errbuf, errlen, "out of memory");
         goto fail;
     }
+    /* Before any bind: a client's CurveZMQ handshake may come at once. */
+    if (hm_zap_start (self->zctx, cfg, &self->zap, errbuf, errlen) != 0)
+        goto fail;
     uint64_t highest = 0;
     for (size_t i = 0; i < self->nroutes; i++) {
         self->routes[i] =
@@ -562,6 +566,7 @@ server_destroy (server_t **self_p)
     s_close (&self->tap, 0);
     if (self->zctx)
         zmq_ctx_term (self->zctx);
+    hm_zap_join (&self->zap); /* its wait ended with the context */
     syncer_destroy (&self->syncer);
     rlog_destroy (&self->log);
     free (self->routes);

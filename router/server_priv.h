@@ -6,6 +6,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "curve.h"
 #include "dispatch.h"
 #include "log.h"
 #include "route.h"
@@ -50,6 +51,7 @@ typedef struct {
 struct _server_t {
     const hm_config_t *cfg;             /* configuration (not owned) */
     void *zctx;                         /* libzmq context */
+    hm_zap_t *zap;                      /* CurveZMQ client check (allowed_clients), or NULL */
     void *front;                        /* ROUTER: appends with replies */
     void *inject;                       /* PULL: appends without replies */
     void *tap;                          /* PUB: every appended record */

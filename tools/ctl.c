@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "curve.h"
 #include "pipeline.pb-c.h"
 #include "tool_config.h"
 #include "wire.h"
@@ -23,17 +24,37 @@
 static void
 s_usage (FILE *out)
 {
-    fprintf (out, "Usage: hamustro-ctl [options] status | flush | replay ROUTE OFFSET\n"
+    fprintf (out, "Usage: hamustro-ctl [options] status | flush | replay ROUTE OFFSET | keygen\n"
                   "Sends one control request to a router and prints its answer.\n"
                   "  status               the router's status as one JSON object\n"
                   "  flush                seal every open batch of every route now\n"
                   "  replay ROUTE OFFSET  deliver ROUTE again from log offset OFFSET\n"
+                  "  keygen               print a new CurveZMQ key pair (for the config's\n"
+                  "                       \"curve\" section; no router involved)\n"
                   "  --config FILE   pipeline config (default: $HAMUSTRO_CONFIG, else built-in)\n"
                   "  --endpoint EP   control endpoint (default: the config's)\n"
                   "  --timeout MS    wait this long for the answer (default 5000)\n"
                   "  --help, --version\n"
                   "Exit status: 0 the router said ok, 1 it said no or did not answer,\n"
                   "2 usage or config error.\n");
+}
+
+/* A CurveZMQ key pair as JSON, ready for the "curve" section. */
+static int
+s_keygen (int extra_args)
+{
+    char public_key[41], secret_key[41];
+    if (extra_args) {
+        fprintf (stderr, "hamustro-ctl: keygen takes no arguments\n");
+        return 2;
+    }
+    if (!zmq_has ("curve") || zmq_curve_keypair (public_key, secret_key) != 0) {
+        fprintf (stderr, "hamustro-ctl: cannot make a CurveZMQ key pair: %s\n",
+                 zmq_has ("curve") ? zmq_strerror (zmq_errno ()) : "libzmq has no CurveZMQ");
+        return 1;
+    }
+    printf ("{\"public_key\": \"%s\", \"secret_key\": \"%s\"}\n", public_key, secret_key);
+    return 0;
 }
 
 static int
@@ -118,6 +139,8 @@ main (int argc, char **argv)
     }
     Hm__ControlRequest req = HM__CONTROL_REQUEST__INIT;
     const char *cmd = optind < argc ? argv[optind] : NULL;
+    if (cmd && strcmp (cmd, "keygen") == 0)
+        return s_keygen (argc - optind - 1);
     int want_args = 0;
     if (cmd && strcmp (cmd, "status") == 0)
         req.command = HM__CONTROL_REQUEST__COMMAND__STATUS;
@@ -151,7 +174,8 @@ main (int argc, char **argv)
     int code = 1;
     void *ctx = zmq_ctx_new ();
     void *sock = ctx ? zmq_socket (ctx, ZMQ_DEALER) : NULL;
-    if (!sock || hm_wire_setup (sock, 10, 10, 0) != 0 || zmq_connect (sock, endpoint) != 0) {
+    if (!sock || hm_wire_setup (sock, 10, 10, 0) != 0 || hm_curve_apply (sock, cfg, false) != 0 ||
+        zmq_connect (sock, endpoint) != 0) {
         fprintf (stderr, "hamustro-ctl: cannot connect to %s: %s\n", endpoint,
                  zmq_strerror (zmq_errno ()));
         code = 2;

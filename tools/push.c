@@ -28,6 +28,7 @@
 
 #include "backoff.h"
 #include "config.h"
+#include "curve.h"
 #include "hm_buf.h"
 #include "hm_signal.h"
 #include "push_parse.h"
@@ -570,7 +571,7 @@ main (int argc, char **argv)
     self->sock = self->ctx ? zmq_socket (self->ctx, ZMQ_DEALER) : NULL;
     if (!self->sock || hm_wire_setup (self->sock, WINDOW * 2, 1000, 0) != 0 ||
         zmq_setsockopt (self->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
-        zmq_connect (self->sock, endpoint) != 0) {
+        hm_curve_apply (self->sock, cfg, false) != 0 || zmq_connect (self->sock, endpoint) != 0) {
         fprintf (stderr, "hamustro-push: cannot connect to %s: %s\n", endpoint,
                  zmq_strerror (zmq_errno ()));
         goto done;

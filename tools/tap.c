@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "curve.h"
 #include "encode.h"
 #include "hm_buf.h"
 #include "hm_signal.h"
@@ -161,7 +162,7 @@ main (int argc, char **argv)
     void *sock = ctx ? zmq_socket (ctx, ZMQ_SUB) : NULL;
     if (!sock || hm_wire_setup (sock, 1, TAP_HWM, 0) != 0 ||
         zmq_setsockopt (sock, ZMQ_SUBSCRIBE, HM_WIRE_TAP, strlen (HM_WIRE_TAP)) != 0 ||
-        zmq_connect (sock, endpoint) != 0) {
+        hm_curve_apply (sock, cfg, false) != 0 || zmq_connect (sock, endpoint) != 0) {
         fprintf (stderr, "hamustro-tap: cannot connect to %s: %s\n", endpoint,
                  zmq_strerror (zmq_errno ()));
         code = 2;

@@ -31,6 +31,7 @@
 
 #include "arena.h"
 #include "backoff.h"
+#include "curve.h"
 #include "hm_log.h"
 #include "wire.h"
 
@@ -200,6 +201,7 @@ s_connect (s_sink_t *self)
         return -1;
     }
     if (hm_wire_setup (zsock_resolve (self->dealer), SOCKET_HWM, SOCKET_HWM, 0) != 0 ||
+        hm_curve_apply (zsock_resolve (self->dealer), self->cfg, false) != 0 ||
         zsock_connect (self->dealer, "%s", self->route->endpoint) != 0) {
         hm_error ("cannot connect to %s: %s", self->route->endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&self->dealer);
@@ -512,8 +514,9 @@ s_setup (s_sink_t *self, int argc, char **argv, bool *verbose)
     char errbuf[512];
     self->cfg =
         hm_config_load (config_path && *config_path ? config_path : NULL, errbuf, sizeof errbuf);
-    if (!self->cfg) {
+    if (!self->cfg || hm_curve_check (self->cfg, false, errbuf, sizeof errbuf) != 0) {
         fprintf (stderr, "%s\n", errbuf);
+        hm_config_destroy (&self->cfg);
         return 1;
     }
     self->route = s_pick_route (self->cfg, kind, route_name);
