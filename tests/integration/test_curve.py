@@ -85,10 +85,19 @@ class Curve(unittest.TestCase):
             sent.append(c)
         events = self.p.wait_events(100)
         self.assertEqual(sorted(e["nr"] for e in events), list(range(1, 101)))
-        # hamustro-push and the control socket work with the client pair too.
+        # hamustro-push, hamustro-tap and the control socket work with the
+        # client pair too.
+        tap = subprocess.Popen([os.path.join(h.BIN, "hamustro-tap"), "--config",
+                                self.p.config_path, "--count", "3"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        time.sleep(2.0)  # PUB/SUB: only what is published after the link is up
         extra = [h.make_collection(3, start_nr=1001)]
         result = self.push(self.p.config_path, extra)
         self.assertEqual(result.returncode, 0, result.stdout)
+        out, _ = tap.communicate(timeout=20)
+        self.assertEqual(tap.returncode, 0, out)
+        self.assertEqual(sorted(json.loads(line)["nr"] for line in out.splitlines()),
+                         [1001, 1002, 1003])
         self.assertEqual(self.appended(), 103)
         self.assertNotIn("refused a client", self.p.log_text("router"))
         self.assertEqual(self.status()["counters"]["curve_refused"], 0)
