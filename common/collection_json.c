@@ -437,24 +437,22 @@ hm_collection_check (const Collection *c, char *errbuf, size_t errlen)
             return s_fail (&ctx, "", names[i], "required field missing");
     if (!hm_env_name ((int)c->env))
         return s_fail (&ctx, "", "env", "unknown value");
+    /* Paths are written only for an error: this runs on every request. */
+    char path[96], sub[96];
     for (size_t i = 0; i < c->n_payloads; i++) {
-        char path[96];
-        s_path (path, sizeof path, "", "payloads", i);
         const Payload *p = c->payloads[i];
-        if (!p)
-            return s_fail (&ctx, path, "", "missing");
-        if (!p->event)
-            return s_fail (&ctx, path, "event", "required field missing");
+        const char *field = !p ? "" : !p->event ? "event" : NULL;
+        if (field)
+            return s_fail (&ctx, s_path (path, sizeof path, "", "payloads", i), field,
+                           p ? "required field missing" : "missing");
         for (size_t k = 0; k < p->n_parameters; k++) {
-            char sub[96];
-            s_path (sub, sizeof sub, path, "parameters", k);
             const Parameter *q = p->parameters[k];
-            if (!q)
-                return s_fail (&ctx, sub, "", "missing");
-            if (!q->name)
-                return s_fail (&ctx, sub, "name", "required field missing");
-            if (!q->value)
-                return s_fail (&ctx, sub, "value", "required field missing");
+            field = !q ? "" : !q->name ? "name" : !q->value ? "value" : NULL;
+            if (field) {
+                s_path (path, sizeof path, "", "payloads", i);
+                return s_fail (&ctx, s_path (sub, sizeof sub, path, "parameters", k), field,
+                               q ? "required field missing" : "missing");
+            }
         }
     }
     return 0;

@@ -8,6 +8,7 @@
 #include "digest.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <nmmintrin.h>
@@ -67,6 +68,20 @@ s_hex_encode (const uint8_t *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
+/* The two digests, fetched from OpenSSL's provider once: EVP_md5() and
+   EVP_sha256() make EVP_Digest fetch the implementation again on every
+   call (locks and a property lookup, several per request). Kept for the
+   process's life. */
+static EVP_MD *s_md5, *s_sha256;
+static pthread_once_t s_fetch_once = PTHREAD_ONCE_INIT;
+
+static void
+s_fetch (void)
+{
+    s_md5 = EVP_MD_fetch (NULL, "MD5", NULL);
+    s_sha256 = EVP_MD_fetch (NULL, "SHA256", NULL);
+}
+
 /* EVP_Digest only fails on allocation failure inside OpenSSL; the output is
    zeroed first so a failure can never leak stack bytes into a comparison. */
 static void
@@ -81,14 +96,16 @@ void
 hm_md5_hex (const void *data, size_t len, char out[33])
 {
     uint8_t raw[16];
-    s_digest (EVP_md5 (), data, len, raw, sizeof raw);
+    pthread_once (&s_fetch_once, s_fetch);
+    s_digest (s_md5 ? s_md5 : EVP_md5 (), data, len, raw, sizeof raw);
     s_hex_encode (raw, sizeof raw, out);
 }
 
 void
 hm_sha256 (const void *data, size_t len, uint8_t out[32])
 {
-    s_digest (EVP_sha256 (), data, len, out, 32);
+    pthread_once (&s_fetch_once, s_fetch);
+    s_digest (s_sha256 ? s_sha256 : EVP_sha256 (), data, len, out, 32);
 }
 
 void

@@ -37,7 +37,11 @@ s_decide (ingest_conn_t *c, unsigned status, hm_answer_body_t body, const char *
 {
     c->status = status;
     c->answer_body = body;
-    snprintf (c->reason, sizeof c->reason, "%s", reason ? reason : "");
+    /* Every answer passes here: no snprintf for the common empty reason. */
+    if (reason && *reason)
+        snprintf (c->reason, sizeof c->reason, "%s", reason);
+    else
+        c->reason[0] = '\0';
     c->state = HM_CONN_DONE;
 }
 

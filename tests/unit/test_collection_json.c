@@ -441,6 +441,29 @@ test_check (void **state)
     assert_string_equal (err, "session: required field missing");
     c->session = saved;
 
+    /* Parameters (payloads[0] has two) and a hole in the payload list. */
+    Parameter *q = c->payloads[0]->parameters[1];
+    saved = q->name;
+    q->name = NULL;
+    assert_int_equal (hm_collection_check (c, err, sizeof err), -1);
+    assert_string_equal (err, "payloads[0].parameters[1].name: required field missing");
+    q->name = saved;
+    saved = q->value;
+    q->value = NULL;
+    assert_int_equal (hm_collection_check (c, err, sizeof err), -1);
+    assert_string_equal (err, "payloads[0].parameters[1].value: required field missing");
+    q->value = saved;
+    c->payloads[0]->parameters[1] = NULL;
+    assert_int_equal (hm_collection_check (c, err, sizeof err), -1);
+    assert_string_equal (err, "payloads[0].parameters[1]: missing");
+    c->payloads[0]->parameters[1] = q;
+    Payload *p = c->payloads[1];
+    c->payloads[1] = NULL;
+    assert_int_equal (hm_collection_check (c, err, sizeof err), -1);
+    assert_string_equal (err, "payloads[1]: missing");
+    c->payloads[1] = p;
+    assert_int_equal (hm_collection_check (c, err, sizeof err), 0);
+
     /* what protobuf-c decodes passes too */
     size_t len = collection__get_packed_size (c);
     uint8_t *buf = malloc (len);
