@@ -422,6 +422,18 @@ hm_collection_json_free (Collection *c)
         collection__free_unpacked (c, NULL);
 }
 
+/* hm_collection_check's error at "payloads[i]" or, with a parameter
+   index, "payloads[i].parameters[k]". */
+static int
+s_fail_payload (s_ctx_t *ctx, size_t i, const size_t *k, const char *name, const char *why)
+{
+    char path[96], sub[96];
+    s_path (path, sizeof path, "", "payloads", i);
+    if (k)
+        s_path (sub, sizeof sub, path, "parameters", *k);
+    return s_fail (ctx, k ? sub : path, name, "%s", why);
+}
+
 int
 hm_collection_check (const Collection *c, char *errbuf, size_t errlen)
 {
@@ -438,21 +450,20 @@ hm_collection_check (const Collection *c, char *errbuf, size_t errlen)
     if (!hm_env_name ((int)c->env))
         return s_fail (&ctx, "", "env", "unknown value");
     /* Paths are written only for an error: this runs on every request. */
-    char path[96], sub[96];
     for (size_t i = 0; i < c->n_payloads; i++) {
         const Payload *p = c->payloads[i];
-        const char *field = !p ? "" : !p->event ? "event" : NULL;
-        if (field)
-            return s_fail (&ctx, s_path (path, sizeof path, "", "payloads", i), field,
-                           p ? "required field missing" : "missing");
+        if (!p)
+            return s_fail_payload (&ctx, i, NULL, "", "missing");
+        if (!p->event)
+            return s_fail_payload (&ctx, i, NULL, "event", "required field missing");
         for (size_t k = 0; k < p->n_parameters; k++) {
             const Parameter *q = p->parameters[k];
-            field = !q ? "" : !q->name ? "name" : !q->value ? "value" : NULL;
-            if (field) {
-                s_path (path, sizeof path, "", "payloads", i);
-                return s_fail (&ctx, s_path (sub, sizeof sub, path, "parameters", k), field,
-                               q ? "required field missing" : "missing");
-            }
+            if (!q)
+                return s_fail_payload (&ctx, i, &k, "", "missing");
+            if (!q->name)
+                return s_fail_payload (&ctx, i, &k, "name", "required field missing");
+            if (!q->value)
+                return s_fail_payload (&ctx, i, &k, "value", "required field missing");
         }
     }
     return 0;

@@ -254,8 +254,9 @@ s_job_held (s_sink_t *self, const Hm__Delivery *batch)
     return NULL;
 }
 
-/* Takes one Delivery (decoded into arena, which it empties) into the
-   queue, or hands it straight back. */
+/* Takes one Delivery into the queue, with the arena it was decoded into
+   (emptied), or hands it straight back (the caller's arena still holds
+   it and frees it). */
 static void
 s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena)
 {
@@ -263,7 +264,6 @@ s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena)
         hm_error ("delivery %" PRIu64 "..%" PRIu64 " is for route '%s', not ours: handed back",
                   batch->first_offset, batch->last_offset, batch->route);
         s_send_answer (self, batch, false, 0, "wrong route");
-        hm_arena_destroy (arena);
         return;
     }
     s_job_t *held = s_job_held (self, batch);
@@ -272,7 +272,6 @@ s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena)
            both, and it now counts against the new instance's credit. */
         hm_debug ("batch %" PRIu64 "..%" PRIu64 " already held", batch->first_offset,
                   batch->last_offset);
-        hm_arena_destroy (arena);
         if (held->generation != self->generation) {
             held->generation = self->generation;
             s_send_ready (self);
@@ -283,13 +282,11 @@ s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena)
         hm_warn ("batch %" PRIu64 "..%" PRIu64 " over our credit of %zu: handed back",
                  batch->first_offset, batch->last_offset, self->credit);
         s_send_answer (self, batch, false, 0, "over credit");
-        hm_arena_destroy (arena);
         return;
     }
     s_job_t *job = calloc (1, sizeof *job);
     if (!job) {
         s_send_answer (self, batch, false, 0, "out of memory");
-        hm_arena_destroy (arena);
         return;
     }
     job->batch = batch;
@@ -328,7 +325,7 @@ s_read_router (s_sink_t *self)
                 s_take_delivery (self, batch, &arena);
             else
                 hm_warn ("dropped an undecodable delivery (%zu bytes)", zframe_size (body));
-            hm_arena_destroy (&arena);
+            hm_arena_destroy (&arena); /* empty when the batch became a job */
         }
         else if (zframe_streq (type, HM_WIRE_SINK)) {
             Hm__SinkMessage *sm =
