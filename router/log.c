@@ -23,6 +23,7 @@
 #include "record.h"
 
 #include "digest.h"
+#include "fsutil.h"
 #include "hm_log.h"
 
 #include <dirent.h>
@@ -258,26 +259,6 @@ s_create_segment (rlog_t *self, uint64_t first)
     return 0;
 }
 
-static int
-s_mkdirs (const char *path)
-{
-    char buf[PATH_MAX];
-    if (snprintf (buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir (buf, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    if (mkdir (buf, 0755) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
-}
-
 rlog_t *
 rlog_new (const char *dir, uint64_t segment_bytes, uint64_t max_bytes, char *errbuf, size_t errlen)
 {
@@ -294,8 +275,15 @@ rlog_new (const char *dir, uint64_t segment_bytes, uint64_t max_bytes, char *err
     self->segment_bytes = segment_bytes ? segment_bytes : 1;
     self->max_bytes = max_bytes;
     self->dir = strdup (dir);
-    if (!self->dir || s_mkdirs (dir) != 0 ||
-        (self->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+    if (!self->dir) {
+        snprintf (errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    /* New directories made durable too: a power cut must not take the log
+       with a directory nobody fsync'd. */
+    if (hm_fs_mkdirs (dir, 0755, errbuf, errlen) != 0)
+        goto fail;
+    if ((self->dirfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
         s_list_segments (self) != 0) {
         snprintf (errbuf, errlen, "%s: %s", dir, strerror (errno));
         goto fail;

@@ -19,6 +19,7 @@
     acknowledged, so a route whose filter matches nothing still commits. */
 #include "route.h"
 
+#include "fsutil.h"
 #include "hm_buf.h"
 #include "hm_log.h"
 #include "scan.h"
@@ -421,14 +422,10 @@ route_new (const hm_route_config_t *cfg, const char *data_dir, uint64_t first_se
         snprintf (errbuf, errlen, "out of memory");
         goto fail;
     }
-    if (mkdir (data_dir, 0755) != 0 && errno != EEXIST) {
-        snprintf (errbuf, errlen, "%s: %s", data_dir, strerror (errno));
+    /* Made durable (fsync of each new directory's parent): a power cut
+       must not take the route's state with the directory it is in. */
+    if (hm_fs_mkdirs (self->dir, 0755, errbuf, errlen) != 0)
         goto fail;
-    }
-    if (mkdir (self->dir, 0755) != 0 && errno != EEXIST) {
-        snprintf (errbuf, errlen, "%s: %s", self->dir, strerror (errno));
-        goto fail;
-    }
     int rc = s_load (self, errbuf, errlen);
     if (rc < 0)
         goto fail;
@@ -691,20 +688,6 @@ route_needs_save (const route_t *self, bool seals_only)
     return !seals_only && self->commit_dirty;
 }
 
-static int
-s_write_all (int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write (fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        data += n, len -= (size_t)n;
-    }
-    return 0;
-}
-
 int
 route_save (route_t *self)
 {
@@ -720,7 +703,7 @@ route_save (route_t *self)
     int fd = rc == 0 ? open (self->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
     /* Why the fsyncs: rename is atomic, but without them a crash can leave
        the new name pointing at a file whose bytes never reached the disk. */
-    if (fd < 0 || s_write_all (fd, text.data, text.len) != 0 || fsync (fd) != 0) {
+    if (fd < 0 || hm_fs_write_all (fd, text.data, text.len) != 0 || fsync (fd) != 0) {
         hm_error ("route %s: cannot write %s: %s", self->cfg->name, self->tmp_path,
                   strerror (errno));
         goto fail;
@@ -732,14 +715,10 @@ route_save (route_t *self)
                   strerror (errno));
         goto fail;
     }
-    int dfd = open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync (dfd) != 0) {
+    if (hm_fs_fsync_dir (self->dir) != 0) {
         hm_error ("route %s: cannot sync %s: %s", self->cfg->name, self->dir, strerror (errno));
-        if (dfd >= 0)
-            close (dfd);
         goto fail;
     }
-    close (dfd);
     hm_buf_free (&text);
     for (size_t i = 0; i < self->nbatches; i++)
         self->batches[i]->saved = true;

@@ -32,6 +32,7 @@ import glob
 import json
 import os
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -130,6 +131,16 @@ def _program(cp, section, overrides):
     keys = dict(cp.items(section)) if cp.has_section(section) else {}
     keys.update(overrides)
     return "[%s]\n%s\n" % (section, "\n".join("%s=%s" % kv for kv in keys.items()))
+
+
+def _alive(pid):
+    """True while pid exists and is not a zombie (an orphan's zombie waits
+    for init to reap it; it holds nothing any more)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class Cluster(h.Pipeline):
@@ -285,6 +296,29 @@ class Cluster(h.Pipeline):
         for line in self.sup_log(mark).splitlines():
             if " stopped: " in line and "(exit status 0)" not in line:
                 self.problems.append("unclean stop: " + line.split(" stopped: ", 1)[1])
+
+    def power_off(self):
+        """A power cut for the processes: supervisord first (so it restarts
+        nothing), then every program, SIGKILLed back to back; returns once
+        all are gone. The run directory (sockets, pid files) goes too, as a
+        tmpfs /run would. The disk's side of the cut is CutFs.cut."""
+        pids = [pid for _, pid in self.states().values() if pid]
+        self.sup.kill()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.sup.wait()
+        self.sup = None
+        deadline = time.time() + 20
+        while any(_alive(pid) for pid in pids):
+            if time.time() > deadline:
+                raise AssertionError("power_off: still running: %s" % [p for p in pids if _alive(p)])
+            time.sleep(0.05)
+        run_dir = self.config["router"]["run_dir"]
+        for name in os.listdir(run_dir):
+            os.unlink(os.path.join(run_dir, name))
 
     def sup_log_size(self):
         try:
@@ -511,3 +545,124 @@ class PySender:
             t.join()
         self.out.close()
         return dict(self.counts)
+
+
+# --- a disk that can lose power -----------------------------------------------------
+
+CUTFS = os.environ.get("HAMUSTRO_CUTFS") or os.path.join(h.BIN, "..", "tests", "cutfs")
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class CutFs:
+    """tests/faults/cutfs.c mounted at `mount`: an in-memory filesystem that
+    keeps what was fsync'd apart from what was only written, and on cut()
+    throws away what a power cut could (see cutfs.c). sync_us: how long
+    each fsync takes. Unmounted on close."""
+
+    def __init__(self, mount, sync_us=0):
+        if not os.path.exists("/dev/fuse"):
+            # the kernel has FUSE (a VM's /dev may lack the node): make it
+            os.mknod("/dev/fuse", 0o666 | stat.S_IFCHR, os.makedev(10, 229))
+        os.makedirs(mount, exist_ok=True)
+        self.mount = mount
+        self.log = open(mount + ".log", "ab")
+        self.proc = subprocess.Popen([CUTFS, mount, str(sync_us)], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while not os.path.ismount(mount):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.close()
+                raise AssertionError("cutfs did not mount %s (see %s.log)" % (mount, mount))
+            time.sleep(0.05)
+
+    def _command(self, text):
+        with open(os.path.join(self.mount, ".cutfs"), "w") as f:
+            f.write(text)
+
+    def off(self):
+        """The instant the power goes: from now on every operation fails
+        (EIO) and nothing more becomes durable, until cut()."""
+        self._command("off")
+
+    def off_after(self, writes, timeout=10):
+        """The power goes right after the writes-th write from now (so the
+        cut lands between a write and its fsync). Falls back to off() if
+        that many writes do not come within timeout; returns whether the
+        armed cut fired."""
+        self._command("off after %d" % writes)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.state()["off"] == "1":
+                return True
+            time.sleep(0.02)
+        self.off()
+        return False
+
+    def state(self):
+        with open(os.path.join(self.mount, ".cutfs")) as f:
+            return dict(line.split(None, 1) for line in f.read().splitlines())
+
+    def cut(self, mode):
+        """mode: "drop" or "random SEED". Every process writing here must be
+        dead. Returns cutfs's counters of the cut; the mount is back on."""
+        self._command("cut " + mode)
+        return self.state()
+
+    def selftest(self):
+        """The model's rules, checked on this mount: problems found (empty
+        if it drops what it must and keeps what it must)."""
+        d = os.path.join(self.mount, "selftest")
+        os.mkdir(d)
+        fsync_dir(self.mount)
+
+        def put(name, data, sync):
+            fd = os.open(os.path.join(d, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.write(fd, data)
+            if sync:
+                os.fsync(fd)
+            os.close(fd)
+        put("kept", b"synced", True)
+        put("renamed.tmp", b"R", True)
+        fsync_dir(d)
+        with open(os.path.join(d, "kept"), "ab") as f:
+            f.write(b" and unsynced")                   # data never synced
+        os.rename(os.path.join(d, "renamed.tmp"), os.path.join(d, "renamed"))  # name never synced
+        put("unnamed", b"x", True)                      # data synced, name not
+        stats = self.cut("drop")
+        problems = []
+        names = sorted(os.listdir(d))
+        if names != ["kept", "renamed.tmp"]:
+            problems.append("cutfs selftest: names after the cut %s, want kept, renamed.tmp" % names)
+        elif h.read_bytes(os.path.join(d, "kept")) != b"synced":
+            problems.append("cutfs selftest: unsynced append survived the cut")
+        if int(stats.get("bytes_dropped", 0)) < len(b" and unsynced"):
+            problems.append("cutfs selftest: cut reported %s" % stats)
+        for n in names:
+            os.unlink(os.path.join(d, n))
+        os.rmdir(d)
+        fsync_dir(self.mount)
+        return problems
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if os.path.ismount(self.mount):
+            subprocess.run(["umount", "-l", self.mount], check=False)
+        self.log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,6 +1,7 @@
-/*  fsutil: the few file system steps every durable write of the sinks
-    needs: mkdir -p that makes new directories durable, write() until done,
-    fsync of a directory (so a created or renamed name survives a crash). */
+/*  fsutil: the few file system steps every durable write needs (the
+    router's log and route state, the sinks' files and dead letters): mkdir -p
+    that makes new directories durable, write() until done, fsync of a
+    directory (so a created or renamed name survives a power cut). */
 #ifndef HM_FSUTIL_H
 #define HM_FSUTIL_H
 
