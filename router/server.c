@@ -377,9 +377,14 @@ server_routes_work (server_t *self, uint64_t now)
             self->saved_ms[i] = now;
         }
         dispatch_run (self->disp[i], now);
-        committed = route_committed (r);
-        if (committed < min_commit)
-            min_commit = committed;
+        /* Why the saved offset, not the one in memory: after a crash the
+           route starts again from its state file and rebuilds the batches
+           it had sealed from the log, so the log must still hold every
+           record past that offset. Deleting up to the in-memory offset lost
+           them: a rebuilt batch then lacked its first records and its file
+           was rewritten without them. */
+        if (self->saved_commit[i] < min_commit)
+            min_commit = self->saved_commit[i];
     }
     int deleted = rlog_delete_upto (self->log, min_commit);
     if (deleted > 0) {

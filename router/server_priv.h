@@ -83,8 +83,9 @@ struct _server_t {
 uint64_t server_now_ms (void);
 /* The syncer reported: acknowledge what is durable, or handle a failure. */
 void server_on_synced (server_t *self);
-/* Reads, seals, saves and delivers for every route; deletes what every
-   route committed. Returns true if a route has more to read right now. */
+/* Reads, seals, saves and delivers for every route; deletes the segments
+   every route's saved state has passed. Returns true if a route has more
+   to read right now. */
 bool server_routes_work (server_t *self, uint64_t now);
 /* Receives one multipart message: [id] type body. Returns 1 with the
    frames, 0 when nothing is waiting, -1 for a wrong frame count (drained). */

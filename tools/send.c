@@ -8,7 +8,10 @@
     kept alive and reused. A request answered 503 may be resent as it was
     (same body, same signature) after its Retry-After, which is what a real
     client does. --record writes (session, nr) of every event that a 200
-    acknowledged, so tests can compare it with what reached the sinks. */
+    acknowledged, so tests can compare it with what reached the sinks, and
+    how many times its request was sent when that was more than once (a
+    request answered 503 may have been stored all the same: its events may
+    then be stored once per send, which is the client's doing). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -47,7 +50,7 @@ typedef struct {
     double rate;          /* requests started per second at most; 0: no cap */
     uint32_t retry;       /* resends of a request answered 503 */
     long timeout_ms;      /* per attempt */
-    const char *record;   /* file for "session\tnr" of accepted events */
+    const char *record;   /* file for "session\tnr[\tsends]" of accepted events */
     const char *corpus;   /* write bodies here instead of sending */
     uint64_t seed;        /* 0: random */
     bool json_summary;    /* summary as one JSON object */
@@ -117,6 +120,7 @@ s_usage (FILE *out)
              "                       its Retry-After (default 0)\n"
              "  --timeout S          per-attempt timeout in seconds (default 30)\n"
              "  --record FILE        append \"session<TAB>nr\" of every event answered 200\n"
+             "                       (<TAB>SENDS after it when its request was sent more than once)\n"
              "  --corpus DIR         write --count bodies to DIR for wrk instead of sending\n"
              "                       (DIR/N.body, DIR/N.headers, DIR/corpus.txt)\n"
              "  --seed N             random seed (default: from the clock)\n"
@@ -421,12 +425,16 @@ s_release (s_run_t *run, s_slot_t *slot)
 }
 
 static void
-s_record (s_run_t *run, const send_body_t *body)
+s_record (s_run_t *run, const send_body_t *body, unsigned sends)
 {
     if (!run->record)
         return;
-    for (uint32_t k = 0; k < body->events; k++)
-        fprintf (run->record, "%s\t%u\n", body->session, body->first_nr + k);
+    for (uint32_t k = 0; k < body->events; k++) {
+        if (sends > 1)
+            fprintf (run->record, "%s\t%u\t%u\n", body->session, body->first_nr + k, sends);
+        else
+            fprintf (run->record, "%s\t%u\n", body->session, body->first_nr + k);
+    }
 }
 
 /* A transfer ended: count it, and resend, record or free its slot. */
@@ -458,7 +466,7 @@ s_complete (s_run_t *run, CURL *easy, CURLcode result)
     }
     send_stats_finish (&run->stats, status, slot->body.events, slot->body.body.len);
     if (status == 200)
-        s_record (run, &slot->body);
+        s_record (run, &slot->body, slot->attempts);
     s_release (run, slot);
 }
 

@@ -379,14 +379,19 @@ def send_tool(pipeline, *args, timeout=600):
     return p.returncode, p.stdout.decode() + p.stderr.decode()
 
 
-def read_record(path):
-    """The (session, nr) pairs hamustro-send recorded as answered 200."""
+def read_record(path, sends=None):
+    """The (session, nr) pairs hamustro-send recorded as answered 200. If
+    sends is a dict, it gets {(session, nr): times its request was sent}
+    for those sent more than once (a third column)."""
     pairs = []
     if os.path.exists(path):
         with open(path) as f:
             for line in f:
                 line = line.strip()
                 if line:
-                    s, nr = line.split("\t")
-                    pairs.append((s, int(nr)))
+                    cols = line.split("\t")
+                    key = (cols[0], int(cols[1]))
+                    pairs.append(key)
+                    if len(cols) > 2 and sends is not None:
+                        sends[key] = max(sends.get(key, 1), int(cols[2]))
     return pairs
