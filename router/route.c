@@ -397,6 +397,43 @@ done:
     return rc;
 }
 
+/* The state file counts on records past its committed offset still being
+   in the log (to rebuild the batches it lists). If the log starts later
+   (segments deleted by hand, a disk that lost them, or a router before
+   e6346b5 that deleted ahead of the saved offset) those records are gone:
+   a batch wholly before the log's start is not delivered again, and one
+   reaching into the log is rebuilt from the log's first record. Its
+   offsets, and so its object name, change: a partial batch must never
+   overwrite a whole one delivered before (a duplicate beats a loss). */
+static void
+s_skip_missing (route_t *self, uint64_t first_seq)
+{
+    if (first_seq == 0 || self->committed + 1 >= first_seq)
+        return;
+    hm_error ("route %s: records %" PRIu64 "..%" PRIu64 " are no longer in the log (deleted or "
+              "lost); batches over them are not delivered again, one reaching past them is "
+              "delivered from %" PRIu64 " under a new name",
+              self->cfg->name, self->committed + 1, first_seq - 1, first_seq);
+    self->st.missing = first_seq - 1 - self->committed;
+    size_t keep = 0;
+    for (size_t i = 0; i < self->nbatches; i++) {
+        route_batch_t *b = self->batches[i];
+        if (b->last < first_seq) {
+            s_batch_destroy (&self->batches[i]);
+            continue;
+        }
+        if (b->first < first_seq) {
+            b->first = first_seq;
+            b->saved = false;
+        }
+        self->batches[keep++] = b;
+    }
+    self->nbatches = keep;
+    self->committed = first_seq - 1;
+    if (self->sealed_end < self->committed)
+        self->sealed_end = self->committed;
+}
+
 route_t *
 route_new (const hm_route_config_t *cfg, const char *data_dir, uint64_t first_seq, char *errbuf,
            size_t errlen)
@@ -431,6 +468,7 @@ route_new (const hm_route_config_t *cfg, const char *data_dir, uint64_t first_se
         goto fail;
     if (rc == 1) /* no state yet: start with the oldest record kept */
         self->committed = self->sealed_end = first_seq ? first_seq - 1 : 0;
+    s_skip_missing (self, first_seq);
     self->read_next = self->committed + 1;
     s_advance_commit (self);
     self->commit_dirty = false;

@@ -70,6 +70,7 @@ typedef struct {
     uint64_t nacked;      /* NACKs received */
     uint64_t requeued;    /* batches taken back from dead instances */
     uint64_t save_errors; /* failed state file writes */
+    uint64_t missing;     /* records the state counted on, gone from the log at start */
 } route_stats_t;
 
 typedef struct _route_t route_t;

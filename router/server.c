@@ -19,6 +19,7 @@
 #include "hm_log.h"
 #include "log.h"
 #include "pipeline.pb-c.h"
+#include "reserve.h"
 #include "route.h"
 #include "syncer.h"
 #include "wire.h"
@@ -352,6 +353,36 @@ s_append_round (server_t *self)
 
 /* --- routes ---------------------------------------------------------------- */
 
+/* When route i's state file is due: UINT64_MAX if nothing changed. Seals
+   go at once (before their batches leave); a new committed offset at most
+   every S_SAVE_EVERY_MS, but at once while the log is full, because
+   segments are deleted only behind the saved offset; after a failed save,
+   a second later. */
+static uint64_t
+s_save_due (const server_t *self, size_t i)
+{
+    const route_t *r = self->routes[i];
+    uint64_t pause = self->save_failed[i] ? 1000 : 0;
+    if (route_needs_save (r, true))
+        return self->saved_ms[i] + pause;
+    if (route_committed (r) != self->saved_commit[i])
+        return self->saved_ms[i] + pause + (self->full ? 0 : S_SAVE_EVERY_MS);
+    return UINT64_MAX;
+}
+
+/* A state save failed (a full disk, most likely): give back the reserve
+   so the next try has room. True if there was one to give. */
+static bool
+s_release_reserve (server_t *self)
+{
+    if (!self->reserve_held || !reserve_release (self->reserve))
+        return false;
+    self->reserve_held = false;
+    hm_warn ("route state could not be saved: released the %u KiB reserve (%s) to save it",
+             RESERVE_BYTES >> 10, self->reserve);
+    return true;
+}
+
 bool
 server_routes_work (server_t *self, uint64_t now)
 {
@@ -365,13 +396,11 @@ server_routes_work (server_t *self, uint64_t now)
             busy = true;
         route_tick (r, now);
         /* Seals reach the state file before their batches leave. */
-        bool seals = route_needs_save (r, true);
-        uint64_t committed = route_committed (r);
-        uint64_t pause = self->save_failed[i] ? 1000 : 0;
-        if ((seals && now >= self->saved_ms[i] + pause) ||
-            (committed != self->saved_commit[i] &&
-             now >= self->saved_ms[i] + S_SAVE_EVERY_MS + pause)) {
+        if (now >= s_save_due (self, i)) {
+            uint64_t committed = route_committed (r);
             self->save_failed[i] = route_save (r) != 0;
+            if (self->save_failed[i] && s_release_reserve (self))
+                self->save_failed[i] = route_save (r) != 0;
             if (!self->save_failed[i])
                 self->saved_commit[i] = committed;
             self->saved_ms[i] = now;
@@ -389,6 +418,8 @@ server_routes_work (server_t *self, uint64_t now)
     int deleted = rlog_delete_upto (self->log, min_commit);
     if (deleted > 0) {
         self->c.deleted += (uint64_t)deleted;
+        if (!self->reserve_held && (self->reserve_held = reserve_make (self->reserve) == 0))
+            hm_info ("disk: the %u KiB reserve is back (%s)", RESERVE_BYTES >> 10, self->reserve);
         hm_debug ("log: deleted %d segments (all routes committed %" PRIu64 ")", deleted,
                   min_commit);
     }
@@ -457,6 +488,12 @@ server_new (const hm_config_t *cfg, char *errbuf, size_t errlen)
     if (!self->log)
         goto fail;
     rlog_set_zero_ahead (self->log, S_ZERO_AHEAD);
+    snprintf (self->reserve, sizeof self->reserve, "%s/reserve", cfg->data_dir);
+    self->reserve_held = reserve_make (self->reserve) == 0;
+    if (!self->reserve_held)
+        hm_warn ("cannot keep %u KiB free in %s (%s): on a full disk the route state may not be "
+                 "saved, and the log not shrink, until room is made",
+                 RESERVE_BYTES >> 10, self->reserve, strerror (errno));
     self->nroutes = cfg->route_count;
     self->routes = calloc (self->nroutes + 1, sizeof *self->routes);
     self->disp = calloc (self->nroutes + 1, sizeof *self->disp);
@@ -598,6 +635,8 @@ s_iterate (server_t *self, bool appends, long max_timeout, bool *busy)
         uint64_t t = route_next_deadline (self->routes[i]);
         next = t < next ? t : next;
         t = dispatch_next_deadline (self->disp[i]);
+        next = t < next ? t : next;
+        t = s_save_due (self, i);
         next = t < next ? t : next;
     }
     long timeout = *busy ? 0 : next > now ? (long)(next - now) : 0;

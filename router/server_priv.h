@@ -13,6 +13,7 @@
 #include "server.h"
 #include "syncer.h"
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -72,6 +73,8 @@ struct _server_t {
     uint64_t *saved_commit;             /* per route: committed offset last saved */
     uint64_t *saved_ms;                 /* per route: when it was saved (or last failed to) */
     bool *save_failed;                  /* per route: the last save failed (retry after a pause) */
+    char reserve[PATH_MAX];             /* data_dir/reserve (reserve.h) */
+    bool reserve_held;                  /* it is there */
     uint64_t started_ms;                /* for uptime */
     zmq_pollitem_t *items;              /* poll set */
     size_t nitems;                      /* its size */

@@ -534,6 +534,57 @@ test_acked_flag_survives_restart (void **state)
     route_destroy (&r);
 }
 
+/* The log starts past records the state file counts on (deleted or lost):
+   batches wholly before it are not delivered again, one reaching into it
+   is rebuilt from the log's first record, under new offsets (so it cannot
+   overwrite the whole batch delivered before), and the gap is counted. */
+static void
+test_records_missing_from_log (void **state)
+{
+    fixture_t *f = *state;
+    for (uint64_t s = 1; s <= 9; s++)
+        s_make (f, s, s % 2 ? "odd" : "even", 0);
+    route_t *r = s_route (f);
+    s_feed (f, r, 1, 8);
+    got_t got[4];
+    assert_int_equal (s_take (r, got, 4, NULL), 2); /* [1..3] [4..6], none acknowledged */
+    assert_int_equal (route_save (r), 0);
+    route_destroy (&r);
+
+    char err[256] = "";
+    assert_non_null (r = route_new (&f->cfg, f->dir, 5, err, sizeof err));
+    route_set_clock (r, s_clock);
+    route_set_readahead (r, 100);
+    route_stats_t st;
+    route_stats (r, &st);
+    assert_int_equal (route_committed (r), 4);
+    assert_int_equal (st.missing, 4);
+    assert_int_equal (st.read_next, 5);
+    assert_int_equal (st.loading, 1);
+    s_feed (f, r, 5, 8);
+    assert_int_equal (s_take (r, got, 4, NULL), 1);
+    assert_int_equal (got[0].first, 5);
+    assert_int_equal (got[0].last, 6);
+    assert_string_equal (got[0].names, "odd,even");
+    route_destroy (&r);
+
+    /* Past every sealed batch (the state saved above: committed 4, [5..6]):
+       nothing is rebuilt, the open batch starts at the log's first record. */
+    assert_non_null (r = route_new (&f->cfg, f->dir, 8, err, sizeof err));
+    route_set_clock (r, s_clock);
+    route_stats (r, &st);
+    assert_int_equal (route_committed (r), 7);
+    assert_int_equal (st.missing, 3);
+    assert_int_equal (st.batches, 0);
+    assert_null (route_next_ready (r, 0));
+    s_feed (f, r, 8, 9);
+    route_flush_upto (r, 9);
+    assert_int_equal (s_take (r, got, 4, NULL), 1);
+    assert_int_equal (got[0].first, 8);
+    assert_int_equal (got[0].last, 9);
+    route_destroy (&r);
+}
+
 static void
 test_corrupt_state_file_refused (void **state)
 {
@@ -611,6 +662,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_flush_covers_unread_records, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_state_survives_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_acked_flag_survives_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_records_missing_from_log, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_corrupt_state_file_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pump_from_log, s_setup, s_teardown),
     };

@@ -1,0 +1,58 @@
+/*  reserve: see reserve.h. */
+#include "reserve.h"
+
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The directory part of path, for its fsync. */
+static void
+s_dir_of (const char *path, char *dir, size_t len)
+{
+    snprintf (dir, len, "%s", path);
+    char *slash = strrchr (dir, '/');
+    if (!slash)
+        snprintf (dir, len, ".");
+    else
+        *(slash == dir ? slash + 1 : slash) = '\0';
+}
+
+int
+reserve_make (const char *path)
+{
+    struct stat st;
+    if (stat (path, &st) == 0 && st.st_size >= (off_t)RESERVE_BYTES &&
+        st.st_blocks * 512 >= (off_t)RESERVE_BYTES)
+        return 0;
+    int fd = open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    /* posix_fallocate allocates the blocks (it writes zeros itself where
+       the filesystem cannot), so the room is really taken. */
+    int err = posix_fallocate (fd, 0, RESERVE_BYTES);
+    if (err == 0 && fsync (fd) != 0)
+        err = errno;
+    close (fd);
+    char dir[PATH_MAX];
+    s_dir_of (path, dir, sizeof dir);
+    if (err == 0 && hm_fs_fsync_dir (dir) != 0)
+        err = errno;
+    if (err != 0) {
+        unlink (path);
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+bool
+reserve_release (const char *path)
+{
+    return unlink (path) == 0;
+}
