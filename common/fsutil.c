@@ -38,6 +38,29 @@ hm_fs_fsync_dir (const char *dir)
     return rc;
 }
 
+int
+hm_fs_dirname (const char *path, char *buf, size_t len)
+{
+    const char *slash = strrchr (path, '/');
+    size_t dlen = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    if (dlen >= len) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy (buf, !slash ? "." : path, dlen);
+    buf[dlen] = '\0';
+    return 0;
+}
+
+int
+hm_fs_fsync_parent (const char *path)
+{
+    char dir[4096];
+    if (hm_fs_dirname (path, dir, sizeof dir) != 0)
+        return -1;
+    return hm_fs_fsync_dir (dir);
+}
+
 /* Makes one directory; EEXIST is fine when it is a directory. *created
    tells whether this call made it. */
 static int
@@ -91,18 +114,7 @@ hm_fs_mkdirs (const char *path, mode_t mode, char *errbuf, size_t errlen)
         }
         if (created) {
             /* The new name lives in the parent directory: make it durable. */
-            char *slash = strrchr (buf, '/');
-            int rc;
-            if (!slash)
-                rc = hm_fs_fsync_dir (".");
-            else if (slash == buf)
-                rc = hm_fs_fsync_dir ("/");
-            else {
-                *slash = '\0';
-                rc = hm_fs_fsync_dir (buf);
-                *slash = '/';
-            }
-            if (rc != 0) {
+            if (hm_fs_fsync_parent (buf) != 0) {
                 int err = errno;
                 snprintf (errbuf, errlen, "fsync parent of %s: %s", buf, strerror (err));
                 errno = err;

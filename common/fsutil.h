@@ -15,5 +15,11 @@ int hm_fs_mkdirs (const char *path, mode_t mode, char *errbuf, size_t errlen);
 int hm_fs_write_all (int fd, const void *data, size_t len);
 /* fsync of directory dir ("" means "."). 0 or -1 (errno). */
 int hm_fs_fsync_dir (const char *dir);
+/* The directory that holds path into buf: "." for a bare name, "/" for a
+   name in the root. 0, or -1 with errno ENAMETOOLONG. */
+int hm_fs_dirname (const char *path, char *buf, size_t len);
+/* fsync of the directory that holds path, so that its name (just created
+   or renamed) survives a power cut. 0 or -1 (errno). */
+int hm_fs_fsync_parent (const char *path);
 
 #endif

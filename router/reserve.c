@@ -5,23 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* The directory part of path, for its fsync. */
-static void
-s_dir_of (const char *path, char *dir, size_t len)
-{
-    snprintf (dir, len, "%s", path);
-    char *slash = strrchr (dir, '/');
-    if (!slash)
-        snprintf (dir, len, ".");
-    else
-        *(slash == dir ? slash + 1 : slash) = '\0';
-}
 
 int
 reserve_make (const char *path)
@@ -39,9 +24,7 @@ reserve_make (const char *path)
     if (err == 0 && fsync (fd) != 0)
         err = errno;
     close (fd);
-    char dir[PATH_MAX];
-    s_dir_of (path, dir, sizeof dir);
-    if (err == 0 && hm_fs_fsync_dir (dir) != 0)
+    if (err == 0 && hm_fs_fsync_parent (path) != 0)
         err = errno;
     if (err != 0) {
         unlink (path);

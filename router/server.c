@@ -15,6 +15,7 @@
 #include "server.h"
 
 #include "dispatch.h"
+#include "fsutil.h"
 #include "hm_buf.h"
 #include "hm_log.h"
 #include "log.h"
@@ -31,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -432,25 +432,16 @@ server_routes_work (server_t *self, uint64_t now)
 
 /* --- set-up -------------------------------------------------------------- */
 
-/* For ipc://PATH endpoints: creates PATH's directory. */
+/* For ipc://PATH endpoints: creates PATH's directory (a failure shows in
+   the bind's error). */
 static void
 s_ipc_dir (const char *endpoint)
 {
     if (!endpoint || strncmp (endpoint, "ipc://", 6) != 0)
         return;
-    char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s", endpoint + 6);
-    char *slash = strrchr (path, '/');
-    if (!slash || slash == path)
-        return;
-    *slash = 0;
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir (path, 0755);
-            *p = '/';
-        }
-    mkdir (path, 0755);
+    char dir[PATH_MAX], err[256];
+    if (hm_fs_dirname (endpoint + 6, dir, sizeof dir) == 0)
+        hm_fs_mkdirs (dir, 0755, err, sizeof err);
 }
 
 static void *

@@ -44,17 +44,11 @@ int
 hm_dead_letter_append (const char *path, const void *data, size_t len, char *errbuf, size_t errlen)
 {
     char dir[4096];
-    const char *slash = strrchr (path, '/');
-    size_t dlen = slash ? (size_t)(slash - path) : 0;
-    if (dlen >= sizeof dir) {
+    if (hm_fs_dirname (path, dir, sizeof dir) != 0) {
         snprintf (errbuf, errlen, "dead-letter path too long");
         return -1;
     }
-    memcpy (dir, path, dlen);
-    dir[dlen] = '\0';
-    if (slash == path)
-        snprintf (dir, sizeof dir, "/");
-    if (dlen > 0 && hm_fs_mkdirs (dir, 0755, errbuf, errlen) != 0)
+    if (hm_fs_mkdirs (dir, 0755, errbuf, errlen) != 0)
         return -1;
 
     int fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -73,7 +67,7 @@ hm_dead_letter_append (const char *path, const void *data, size_t len, char *err
     }
     /* The file may have just been created: make its name durable too. */
     if (hm_fs_fsync_dir (dir) != 0) {
-        snprintf (errbuf, errlen, "fsync %s: %s", *dir ? dir : ".", strerror (errno));
+        snprintf (errbuf, errlen, "fsync %s: %s", dir, strerror (errno));
         return -1;
     }
     return 0;
