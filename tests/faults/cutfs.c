@@ -535,6 +535,17 @@ s_dark (const char *path, struct fuse_file_info *fi)
     return S.off && !s_is_ctl (path) && !(fi && fi->fh == (uint64_t)(uintptr_t)&s_ctl);
 }
 
+/* The start of every operation on an existing node: EIO while the power
+   is off, ENOENT for a name that is not there; else 0 with *n set. */
+static int
+s_target (const char *path, struct fuse_file_info *fi, node_t **n)
+{
+    if (s_dark (path, fi))
+        return -EIO;
+    *n = s_node (path, fi);
+    return *n ? 0 : -ENOENT;
+}
+
 static void *
 op_init (struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
@@ -570,12 +581,11 @@ op_destroy (void *private_data)
 static int
 op_getattr (const char *path, struct stat *st, struct fuse_file_info *fi)
 {
-    if (s_dark (path, fi))
-        return -EIO;
+    node_t *n;
+    int rc = s_target (path, fi, &n);
+    if (rc != 0)
+        return rc;
     memset (st, 0, sizeof *st);
-    node_t *n = s_node (path, fi);
-    if (!n)
-        return -ENOENT;
     if (n == &s_ctl) {
         st->st_mode = S_IFREG | 0600;
         st->st_nlink = 1;
@@ -733,11 +743,12 @@ op_rename (const char *from, const char *to, unsigned int flags)
 static int
 op_chmod (const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-    if (s_dark (path, fi))
-        return -EIO;
-    node_t *n = s_node (path, fi);
-    if (!n || n == &s_ctl)
-        return n ? -EPERM : -ENOENT;
+    node_t *n;
+    int rc = s_target (path, fi, &n);
+    if (rc != 0)
+        return rc;
+    if (n == &s_ctl)
+        return -EPERM;
     n->mode = (n->mode & S_IFMT) | (mode & 07777);
     return 0;
 }
@@ -745,12 +756,11 @@ op_chmod (const char *path, mode_t mode, struct fuse_file_info *fi)
 static int
 op_chown (const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
-    if (s_dark (path, fi))
-        return -EIO;
     (void)uid;
     (void)gid;
-    node_t *n = s_node (path, fi);
-    return n && n != &s_ctl ? 0 : n ? -EPERM : -ENOENT;
+    node_t *n;
+    int rc = s_target (path, fi, &n);
+    return rc != 0 ? rc : n == &s_ctl ? -EPERM : 0;
 }
 
 static int
@@ -771,11 +781,10 @@ s_set_size (node_t *n, size_t len)
 static int
 op_truncate (const char *path, off_t size, struct fuse_file_info *fi)
 {
-    if (s_dark (path, fi))
-        return -EIO;
-    node_t *n = s_node (path, fi);
-    if (!n)
-        return -ENOENT;
+    node_t *n;
+    int rc = s_target (path, fi, &n);
+    if (rc != 0)
+        return rc;
     if (n == &s_ctl)
         return 0;
     if (s_is_dir (n))
@@ -812,11 +821,10 @@ op_open (const char *path, struct fuse_file_info *fi)
 static int
 op_read (const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
-    if (s_dark (path, fi))
-        return -EIO;
-    node_t *n = s_node (path, fi);
-    if (!n)
-        return -ENOENT;
+    node_t *n;
+    int rc = s_target (path, fi, &n);
+    if (rc != 0)
+        return rc;
     if (n == &s_ctl) {
         if (off == 0)
             s_report ();
@@ -838,13 +846,12 @@ op_read (const char *path, char *buf, size_t size, off_t off, struct fuse_file_i
 static int
 op_write (const char *path, const char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
-    if (s_dark (path, fi))
-        return -EIO;
-    node_t *n = s_node (path, fi);
-    if (!n)
-        return -ENOENT;
+    node_t *n;
+    int rc = s_target (path, fi, &n);
+    if (rc != 0)
+        return rc;
     if (n == &s_ctl) {
-        int rc = s_ctl_command (buf, size);
+        rc = s_ctl_command (buf, size);
         return rc != 0 ? rc : (int)size;
     }
     if (off < 0)
@@ -852,7 +859,7 @@ op_write (const char *path, const char *buf, size_t size, off_t off, struct fuse
     size_t end = (size_t)off + size;
     size_t old = n->live.len;
     if (end > old) {
-        int rc = s_bytes_resize (&n->live, end);
+        rc = s_bytes_resize (&n->live, end);
         if (rc != 0)
             return rc;
     }
@@ -870,13 +877,12 @@ op_write (const char *path, const char *buf, size_t size, off_t off, struct fuse
 static int
 op_fallocate (const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
 {
-    if (s_dark (path, fi))
-        return -EIO;
+    node_t *n;
+    int rc = s_target (path, fi, &n);
+    if (rc != 0)
+        return rc;
     if (mode != 0)
         return -EOPNOTSUPP;
-    node_t *n = s_node (path, fi);
-    if (!n)
-        return -ENOENT;
     if (n == &s_ctl || s_is_dir (n))
         return -EINVAL;
     if (off < 0 || len <= 0)
@@ -913,19 +919,17 @@ op_release (const char *path, struct fuse_file_info *fi)
 static int
 op_fsync (const char *path, int datasync, struct fuse_file_info *fi)
 {
-    if (s_dark (path, fi))
-        return -EIO;
+    node_t *n;
+    int rc = s_target (path, fi, &n);
+    if (rc != 0)
+        return rc;
     (void)datasync; /* both persist data and size: all a file has here */
-    node_t *n = s_node (path, fi);
-    if (!n)
-        return -ENOENT;
     if (n == &s_ctl)
         return 0;
     S.fsyncs++;
     if (s_is_dir (n))
         return 0;
-    int rc = s_flush_wait ();
-    if (rc != 0)
+    if ((rc = s_flush_wait ()) != 0)
         return rc;
     s_bytes_t *live = &n->live, *dur = &n->durable;
     if ((rc = s_bytes_resize (dur, live->len)) != 0)
@@ -956,13 +960,12 @@ static int
 op_readdir (const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct fuse_file_info *fi,
             enum fuse_readdir_flags flags)
 {
-    if (s_dark (path, fi))
-        return -EIO;
+    node_t *n;
+    int rc = s_target (path, fi, &n);
+    if (rc != 0)
+        return rc;
     (void)off;
     (void)flags;
-    node_t *n = s_node (path, fi);
-    if (!n)
-        return -ENOENT;
     fill (buf, ".", NULL, 0, 0);
     fill (buf, "..", NULL, 0, 0);
     for (size_t i = 0; i < n->ents.n; i++) {
@@ -976,27 +979,25 @@ op_readdir (const char *path, void *buf, fuse_fill_dir_t fill, off_t off, struct
 static int
 op_fsyncdir (const char *path, int datasync, struct fuse_file_info *fi)
 {
-    if (s_dark (path, fi))
-        return -EIO;
+    node_t *n;
+    int rc = s_target (path, fi, &n);
+    if (rc != 0)
+        return rc;
     (void)datasync;
-    node_t *n = s_node (path, fi);
-    if (!n)
-        return -ENOENT;
     if (!s_is_dir (n))
         return -ENOTDIR;
     S.dirsyncs++;
-    int rc = s_flush_wait ();
+    rc = s_flush_wait ();
     return rc != 0 ? rc : s_entries_copy (&n->durable_ents, &n->ents);
 }
 
 static int
 op_utimens (const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
-    if (s_dark (path, fi))
-        return -EIO;
-    node_t *n = s_node (path, fi);
-    if (!n)
-        return -ENOENT;
+    node_t *n;
+    int rc = s_target (path, fi, &n);
+    if (rc != 0)
+        return rc;
     if (n == &s_ctl)
         return 0;
     if (tv[1].tv_nsec == UTIME_NOW)
@@ -1009,10 +1010,9 @@ op_utimens (const char *path, const struct timespec tv[2], struct fuse_file_info
 static int
 op_access (const char *path, int mask)
 {
-    if (s_dark (path, NULL))
-        return -EIO;
     (void)mask;
-    return s_node (path, NULL) ? 0 : -ENOENT;
+    node_t *n;
+    return s_target (path, NULL, &n);
 }
 
 static int
