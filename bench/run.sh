@@ -335,7 +335,8 @@ if [ "${NO_RESULTS:-0}" != 1 ]; then
         echo "Commands (temporary paths under $TMP):"
         echo
         echo '```'
-        echo "bench/run.sh $1   # DURATION=$DURATION DURABILITY=$DURABILITY"
+        echo "DURATION=$DURATION DURABILITY=$DURABILITY REPEAT=$REPEAT WRK_THREADS=$WRK_THREADS" \
+             "WRK_CONNECTIONS=$WRK_CONNECTIONS INGEST_THREADS=$INGEST_THREADS bench/run.sh $1"
         printf '%s\n' "${COMMANDS[@]}"
         echo '```'
     } >>"$HERE/RESULTS.md"
