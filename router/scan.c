@@ -49,6 +49,31 @@ scan_field (const uint8_t **pp, const uint8_t *end, scan_field_t *f)
     }
 }
 
+/* Every field of a message parses. */
+static int
+s_fields_ok (const uint8_t *p, const uint8_t *end)
+{
+    scan_field_t f;
+    while (p < end)
+        if (scan_field (&p, end, &f) != 0)
+            return -1;
+    return 0;
+}
+
+int
+scan_record_ok (const uint8_t *rec, size_t len)
+{
+    const uint8_t *p = rec, *end = rec + len;
+    while (p < end) {
+        scan_field_t f;
+        if (scan_field (&p, end, &f) != 0)
+            return -1;
+        if (f.num == 2 && f.wt == 2 && s_fields_ok (f.data, f.data + f.len) != 0)
+            return -1; /* AppendRequest.events */
+    }
+    return 0;
+}
+
 size_t
 scan_put_varint (uint8_t *p, uint64_t v)
 {

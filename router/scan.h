@@ -21,6 +21,12 @@ typedef struct {
    does not parse (groups, bad lengths, truncated varints). */
 int scan_field (const uint8_t **pp, const uint8_t *end, scan_field_t *f);
 
+/* Can the routes read this record (a packed AppendRequest): its own fields
+   and every event's? 0 or -1. protobuf-c accepts a little more (a field
+   number past 2^29-1 is kept as an unknown field), so the router checks
+   this too before it appends: what it acknowledges, every route can read. */
+int scan_record_ok (const uint8_t *rec, size_t len);
+
 /* Writes v as a varint into p (at most 10 bytes); returns its length. */
 size_t scan_put_varint (uint8_t *p, uint64_t v);
 

@@ -22,6 +22,7 @@
 #include "pipeline.pb-c.h"
 #include "reserve.h"
 #include "route.h"
+#include "scan.h"
 #include "syncer.h"
 #include "wire.h"
 
@@ -192,6 +193,11 @@ s_take (server_t *self, void *sock, bool routed, size_t n, uint64_t *planned)
         why = "unknown message type";
     if (!why && !req)
         why = "AppendRequest does not decode";
+    /* The routes read records with scan.c, stricter than protobuf-c: refuse
+       here what they could not read later, or it would be acknowledged and
+       then skipped. */
+    if (!why && scan_record_ok (zmq_msg_data (&a->body), len) != 0)
+        why = "AppendRequest has a field the router cannot read (field number out of range)";
     zmq_msg_close (&type);
     a->reply = routed;
     a->batch_id = req ? req->batch_id : 0;
