@@ -69,5 +69,18 @@ faults: build
 valgrind: build
 	HAMUSTRO_BIN=$(abspath $(BUILD))/bin HAMUSTRO_SRC=$(CURDIR) python3 tests/valgrind/run.py
 
+# libFuzzer over the parsers of untrusted input (tests/fuzz/README.md), with
+# ASan + UBSan, FUZZ_SECONDS per target. `make test` only replays the
+# committed corpora; this searches for new inputs.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = collection config push_line scan
+.PHONY: fuzz
+fuzz: deps
+	@command -v clang >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq clang; }
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHAMUSTRO_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,194 @@
+/*  fuzz_collection: a client's body, as the ingest and a sink treat it.
+
+    Input: one byte of mode, then the body. Mode bit 0 picks the decoder
+    (protobuf into the kept arena, as the ingest does, or the JSON mapping),
+    bit 1 masked_ip. A body that decodes and passes the checks becomes
+    events, which are packed as the ingest sends them, unpacked as the router
+    and the sinks receive them, and written as JSON lines and as CSV.
+
+    Besides "no crash, no leak, no undefined behaviour", three properties:
+    the round trip through the wire changes no output byte; every JSON line
+    is one valid JSON object whose "parameters" is itself a JSON object; every
+    CSV record holds 23 fields. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "arena.h"
+#include "collection_json.h"
+#include "encode.h"
+#include "event.h"
+#include "hm_buf.h"
+#include "signature.h"
+
+#define S_FIELDS 23 /* ARCHITECTURE section 5 */
+
+static void
+s_fail (const char *what, const char *detail)
+{
+    fprintf (stderr, "fuzz_collection: %s: %s\n", what, detail);
+    abort ();
+}
+
+/* Fields of one \001-CSV record as Go's encoding/csv reads it: a field
+   starting with a quote runs to the closing quote ("" is a quote). */
+static size_t
+s_csv_fields (const char *s, size_t len)
+{
+    if (len == 0 || s[len - 1] != '\n')
+        s_fail ("csv", "record does not end in a newline");
+    size_t fields = 1, i = 0;
+    bool at_start = true;
+    while (i < len - 1) {
+        if (at_start && s[i] == '"') {
+            for (i++;; i++) {
+                if (i >= len - 1)
+                    s_fail ("csv", "unterminated quoted field");
+                if (s[i] == '"') {
+                    if (s[i + 1] != '"')
+                        break;
+                    i++;
+                }
+            }
+            i++;
+            if (i < len - 1 && s[i] != '\001')
+                s_fail ("csv", "text after a closing quote");
+            continue;
+        }
+        if (s[i] == '\001') {
+            fields++;
+            at_start = true;
+        }
+        else {
+            if (s[i] == '"' || s[i] == '\n' || s[i] == '\r')
+                s_fail ("csv", "quote or line break in an unquoted field");
+            at_start = false;
+        }
+        i++;
+    }
+    return fields;
+}
+
+static void
+s_check_json_line (const char *s, size_t len)
+{
+    if (len == 0 || s[len - 1] != '\n' || memchr (s, '\n', len - 1))
+        s_fail ("json", "not one line");
+    cJSON *obj = cJSON_ParseWithLength (s, len - 1);
+    if (!cJSON_IsObject (obj))
+        s_fail ("json", s);
+    cJSON *params = cJSON_GetObjectItemCaseSensitive (obj, "parameters");
+    if (!cJSON_IsString (params))
+        s_fail ("json", "parameters is not a string");
+    cJSON *inner = cJSON_Parse (params->valuestring);
+    if (!cJSON_IsObject (inner))
+        s_fail ("json parameters", params->valuestring);
+    cJSON_Delete (inner);
+    cJSON_Delete (obj);
+}
+
+/* Every event written both ways into out, one after another. */
+static void
+s_encode_all (hm_buf_t *out, Hm__Event *const *events, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t mark = out->len;
+        if (hm_encode_json (out, events[i]) != 0)
+            s_fail ("encode", "json failed");
+        s_check_json_line (out->data + mark, out->len - mark);
+        mark = out->len;
+        if (hm_encode_csv (out, events[i]) != 0)
+            s_fail ("encode", "csv failed");
+        if (s_csv_fields (out->data + mark, out->len - mark) != S_FIELDS)
+            s_fail ("csv", "not 23 fields");
+    }
+}
+
+/* Pack as the ingest sends, unpack as the router and sinks receive, and
+   compare what both sides encode. */
+static void
+s_round_trip (hm_arena_t *arena, Hm__Event *events, size_t n)
+{
+    Hm__Event **ptrs = malloc ((n ? n : 1) * sizeof *ptrs);
+    if (!ptrs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        ptrs[i] = &events[i];
+    Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
+    req.batch_id = 7;
+    req.n_events = n;
+    req.events = ptrs;
+    size_t len = hm__append_request__get_packed_size (&req);
+    uint8_t *wire = malloc (len ? len : 1);
+    if (!wire) {
+        free (ptrs);
+        return;
+    }
+    hm__append_request__pack (&req, wire);
+    Hm__AppendRequest *back = hm__append_request__unpack (&arena->pb, len, wire);
+    if (!back || back->n_events != n)
+        s_fail ("wire", "events do not come back");
+    hm_buf_t before, after;
+    hm_buf_init (&before, 0);
+    hm_buf_init (&after, 0);
+    s_encode_all (&before, ptrs, n);
+    s_encode_all (&after, back->events, back->n_events);
+    if (before.len != after.len || memcmp (before.data, after.data, before.len) != 0)
+        s_fail ("wire", "output changed through pack and unpack");
+    hm_buf_free (&before);
+    hm_buf_free (&after);
+    free (wire);
+    free (ptrs);
+}
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    /* Kept across inputs, as the ingest keeps its decode arena. */
+    static hm_arena_t arena;
+    static bool ready;
+    if (!ready) {
+        hm_arena_init (&arena, 64u << 10);
+        ready = true;
+    }
+    if (size == 0)
+        return 0;
+    bool json = data[0] & 1, masked = data[0] & 2;
+    const char *body = (const char *)data + 1;
+    size_t len = size - 1;
+    char err[200] = "";
+    Collection *col;
+    if (json)
+        col = hm_collection_from_json (body, len, err, sizeof err);
+    else {
+        col = collection__unpack (&arena.pb, len, (const uint8_t *)body);
+        if (col && hm_collection_check (col, err, sizeof err) != 0)
+            col = NULL;
+    }
+    if (!col) {
+        if (json && !*err)
+            s_fail ("decode", "a JSON body refused without a reason");
+        hm_arena_reset (&arena);
+        return 0;
+    }
+    char session[33];
+    hm_session (col->device_id, col->client_id, col->system_version, col->product_version,
+                (int)col->env, session);
+    /* The session check is not applied: the events are built either way,
+       so that inputs need not carry a matching MD5 to reach the encoders. */
+    Hm__Event *events = col->n_payloads ? hm_events_build (col, "203.0.113.9", masked) : NULL;
+    if (events) {
+        s_round_trip (&arena, events, col->n_payloads);
+        hm_events_free (events, col->n_payloads);
+    }
+    if (json)
+        hm_collection_json_free (col);
+    hm_arena_reset (&arena);
+    return 0;
+}
