@@ -114,11 +114,12 @@ fail:
     return -1;
 }
 
-/* "m<digits>" -> index; -1 otherwise. */
+/* "m<index>" exactly as hm_sns_batch_body writes it (no sign, no leading
+   zero, at most 9 digits, so no overflow) -> index; -1 otherwise. */
 static long
 s_entry_index (const char *text, size_t len)
 {
-    if (len < 2 || len > 20 || text[0] != 'm')
+    if (len < 2 || len > 10 || text[0] != 'm' || (text[1] == '0' && len > 2))
         return -1;
     long v = 0;
     for (size_t i = 1; i < len; i++) {

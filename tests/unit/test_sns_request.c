@@ -185,6 +185,19 @@ test_parse_reply (void **state)
                         "</Error></ErrorResponse>";
     assert_int_equal (hm_sns_parse_batch_reply (error, strlen (error), out, 20), -1);
     assert_int_equal (hm_sns_parse_batch_reply (NULL, 0, out, 20), -1);
+
+    /* Only ids as the request wrote them count: "m7" names entry 7, but
+       "m07" and a number too long for the entry count (it once overflowed a
+       long, found by fuzz_cloud_reply) name none, so those entries stay
+       unpublished and are retried. */
+    const char *odd = "<PublishBatchResult><Successful><member><Id>m07</Id></member>"
+                      "<member><Id>m9999999999999999999</Id></member>"
+                      "<member><Id>m1234567890</Id></member>"
+                      "<member><Id>m123456789</Id></member>"
+                      "<member><Id>m0</Id></member></Successful></PublishBatchResult>";
+    assert_int_equal (hm_sns_parse_batch_reply (odd, strlen (odd), out, 20), 2);
+    assert_int_equal (out[0].index, 123456789);
+    assert_int_equal (out[1].index, 0);
 }
 
 /* --- the 256 KiB boundary through the backend -------------------------- */
