@@ -12,6 +12,8 @@
 #   WRK_THREADS=2 WRK_CONNECTIONS=10
 #   CORPUS_COUNT=1000  bodies per corpus
 #   INGEST_THREADS=1   ingest.threads in the config
+#   CPU_LATENCY_US=    router.cpu_latency_us (unset: not in the config). The router
+#                      holds it only during pipeline runs; the ceiling runs without it
 #   SEND_BIN NULL_BIN ROUTER_BIN INGEST_BIN SINK_BIN  override BUILD_DIR/bin/<name>
 #   SINK_ARGS          extra arguments for the file sink (default: "--route archive"
 #                      when its --help mentions --route)
@@ -33,6 +35,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-10}
 CORPUS_COUNT=${CORPUS_COUNT:-1000}
 INGEST_THREADS=${INGEST_THREADS:-1}
+CPU_LATENCY_US=${CPU_LATENCY_US:-}
 REPEAT=${REPEAT:-3}
 SEND_BIN=${SEND_BIN:-$BUILD/bin/hamustro-send}
 NULL_BIN=${NULL_BIN:-$BUILD/bin/hamustro-null-server}
@@ -43,6 +46,7 @@ SINK_BIN=${SINK_BIN:-$BUILD/bin/hamustro-file-sink}
 case "$DURABILITY" in fsync|write) ;; *) echo "bench/run.sh: DURABILITY must be fsync or write" >&2; exit 2;; esac
 case "$DURATION" in ''|*[!0-9]*) echo "bench/run.sh: DURATION must be whole seconds" >&2; exit 2;; esac
 case "$REPEAT" in ''|0|*[!0-9]*) echo "bench/run.sh: REPEAT must be a whole number >= 1" >&2; exit 2;; esac
+case "$CPU_LATENCY_US" in *[!0-9]*) echo "bench/run.sh: CPU_LATENCY_US must be whole microseconds" >&2; exit 2;; esac
 for tool in wrk curl awk; do
     command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool not found" >&2; exit 2; }
 done
@@ -158,7 +162,8 @@ write_config() {
     "max_log_bytes": 4294967296,
     "segment_bytes": 67108864,
     "heartbeat_ms": 1000,
-    "sink_timeout_ms": 5000
+    "sink_timeout_ms": 5000${CPU_LATENCY_US:+,
+    \"cpu_latency_us\": $CPU_LATENCY_US}
   },
   "sink": { "credit": 2, "retry_min_ms": 100, "retry_max_ms": 30000 },
   "routes": {
@@ -336,7 +341,8 @@ if [ "${NO_RESULTS:-0}" != 1 ]; then
         echo
         echo '```'
         echo "DURATION=$DURATION DURABILITY=$DURABILITY REPEAT=$REPEAT WRK_THREADS=$WRK_THREADS" \
-             "WRK_CONNECTIONS=$WRK_CONNECTIONS INGEST_THREADS=$INGEST_THREADS bench/run.sh $1"
+             "WRK_CONNECTIONS=$WRK_CONNECTIONS INGEST_THREADS=$INGEST_THREADS" \
+             "${CPU_LATENCY_US:+CPU_LATENCY_US=$CPU_LATENCY_US }bench/run.sh $1"
         printf '%s\n' "${COMMANDS[@]}"
         echo '```'
     } >>"$HERE/RESULTS.md"

@@ -428,7 +428,7 @@ s_router (s_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 {
     static const char *const keys[] = {"run_dir", "data_dir", "endpoint", "tap", "inject",
                                        "control", "durability", "max_log_bytes", "segment_bytes",
-                                       "heartbeat_ms", "sink_timeout_ms", NULL};
+                                       "heartbeat_ms", "sink_timeout_ms", "cpu_latency_us", NULL};
     char *durability = NULL;
     if (s_known_keys (ctx, obj, "router", keys) != 0
         || s_string (ctx, obj, "router", "run_dir", &self->run_dir) != 0
@@ -441,7 +441,8 @@ s_router (s_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
         || s_uint (ctx, obj, "router", "max_log_bytes", 1u << 20, 1ull << 50, &self->max_log_bytes) < 0
         || s_uint (ctx, obj, "router", "segment_bytes", 64u << 10, 1ull << 32, &self->segment_bytes) < 0
         || s_u32 (ctx, obj, "router", "heartbeat_ms", 10, 60000, &self->heartbeat_ms) != 0
-        || s_u32 (ctx, obj, "router", "sink_timeout_ms", 50, 600000, &self->sink_timeout_ms) != 0) {
+        || s_u32 (ctx, obj, "router", "sink_timeout_ms", 50, 600000, &self->sink_timeout_ms) != 0
+        || s_u32 (ctx, obj, "router", "cpu_latency_us", 0, 1000000, &self->cpu_latency_us) != 0) {
         free (durability);
         return -1;
     }
@@ -492,6 +493,7 @@ s_defaults (hm_config_t *self)
     self->segment_bytes = 64u << 20;
     self->heartbeat_ms = 1000;
     self->sink_timeout_ms = 5000;
+    self->cpu_latency_us = HM_CPU_LATENCY_OFF;
     self->sink_credit = 2;
     self->retry_min_ms = 100;
     self->retry_max_ms = 30000;

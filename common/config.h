@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* router.cpu_latency_us not set: the router leaves CPU sleep states alone. */
+#define HM_CPU_LATENCY_OFF UINT32_MAX
+
 typedef enum { HM_FORMAT_JSON = 0, HM_FORMAT_CSV = 1 } hm_format_t;
 typedef enum { HM_DURABILITY_FSYNC = 0, HM_DURABILITY_WRITE = 1 } hm_durability_t;
 
@@ -69,6 +72,7 @@ typedef struct {
     uint64_t segment_bytes;   /* roll to a new segment after this */
     uint32_t heartbeat_ms;    /* router <-> sink heartbeat interval */
     uint32_t sink_timeout_ms; /* a sink silent this long loses its batches */
+    uint32_t cpu_latency_us;  /* PM QoS wakeup latency held while running; HM_CPU_LATENCY_OFF */
 
     /* hamustro-*-sink */
     uint32_t sink_credit;     /* batches one sink instance holds at once */

@@ -8,11 +8,15 @@
 #include "hm_signal.h"
 #include "server.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t s_stop = 0;
 
@@ -23,6 +27,34 @@ s_on_signal (int sig)
     /* The first signal stops cleanly (with the shutdown drain); a second
        one cuts the drain short. */
     s_stop = s_stop ? 2 : 1;
+}
+
+/* router.cpu_latency_us: asks the kernel (PM QoS, /dev/cpu_dma_latency) to
+   keep every CPU out of sleep states slower to leave than `us` for as long
+   as the returned fd stays open. Each group commit is a chain of wake-ups
+   (a request arriving, the fdatasync completing, the answer leaving); on a
+   VM whose idle CPUs halt, each costs tens of microseconds (bench/RESULTS.md).
+   The price: idle CPUs poll instead of sleeping, machine-wide. A hint, not a
+   requirement: without the device or the right to write it, the router
+   says so and runs as it would without the key. */
+static int
+s_hold_cpu_latency (uint32_t us)
+{
+    if (us == HM_CPU_LATENCY_OFF)
+        return -1;
+    const char *dev = "/dev/cpu_dma_latency";
+    int fd = open (dev, O_WRONLY | O_CLOEXEC);
+    int32_t value = (int32_t)us;
+    if (fd < 0 || write (fd, &value, sizeof value) != (ssize_t)sizeof value) {
+        hm_warn ("router.cpu_latency_us: cannot hold %s at %u us: %s; CPU sleep states stay as "
+                 "they are",
+                 dev, us, strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        return -1;
+    }
+    hm_info ("holding CPU wake-up latency at %u us (%s) while running", us, dev);
+    return fd;
 }
 
 static void
@@ -93,8 +125,11 @@ main (int argc, char **argv)
         hm_config_destroy (&cfg);
         return 1;
     }
+    int qos = s_hold_cpu_latency (cfg->cpu_latency_us);
     int rc = server_run (server, &s_stop);
     server_destroy (&server);
+    if (qos >= 0)
+        close (qos); /* the kernel drops the request with the fd */
     hm_config_destroy (&cfg);
     return rc == 0 ? 0 : 1;
 }

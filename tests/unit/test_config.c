@@ -58,6 +58,7 @@ test_embedded_default (void **state)
     assert_true (cfg->signature_required);
     assert_null (cfg->maintenance_key);
     assert_int_equal (cfg->durability, HM_DURABILITY_FSYNC);
+    assert_int_equal (cfg->cpu_latency_us, HM_CPU_LATENCY_OFF);
     hm_config_destroy (&cfg);
     assert_null (cfg);
     hm_config_destroy (&cfg); /* safe twice */
@@ -121,7 +122,8 @@ test_routes_with_filters (void **state)
 {
     (void) state;
     hm_config_t *cfg = s_parse (
-        "{\"shared_secret\":\"s\",\"router\":{\"run_dir\":\"/r\",\"durability\":\"write\"},"
+        "{\"shared_secret\":\"s\",\"router\":{\"run_dir\":\"/r\",\"durability\":\"write\","
+        "\"cpu_latency_us\":0},"
         "\"routes\":{\"a\":{\"sink\":\"file\",\"max_events\":7,\"max_bytes\":4096,\"max_age\":0.5,"
         "\"filter\":{\"event\":\"Client.*\",\"env\":\"BETA\"},\"file\":{\"file_path\":\"x\"}},"
         "\"b\":{\"sink\":\"queue\",\"filter\":{\"env\":3},\"aqs\":{\"account\":\"acc\","
@@ -140,6 +142,7 @@ test_routes_with_filters (void **state)
     assert_int_equal (b->filter_env, 3);
     assert_string_equal (b->endpoint, "ipc:///r/route-b.ipc");
     assert_int_equal (cfg->durability, HM_DURABILITY_WRITE);
+    assert_int_equal (cfg->cpu_latency_us, 0);
     assert_null (hm_config_route (cfg, "c"));
     hm_config_destroy (&cfg);
 }
@@ -163,6 +166,12 @@ test_errors_name_key_and_reason (void **state)
                     "\"file\":{\"file_path\":\"x\"}}", "ingest.port", "whole number");
     s_expect_error ("{\"shared_secret\":\"s\",\"ingest\":{\"port\":70000},\"dialect\":\"file\","
                     "\"file\":{\"file_path\":\"x\"}}", "ingest.port", "between 1 and 65535");
+    s_expect_error ("{\"shared_secret\":\"s\",\"router\":{\"cpu_latency_us\":-1},"
+                    "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}", "router.cpu_latency_us",
+                    "between 0 and 1000000");
+    s_expect_error ("{\"shared_secret\":\"s\",\"router\":{\"cpu_latency_us\":\"low\"},"
+                    "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}", "router.cpu_latency_us",
+                    "whole number");
     s_expect_error ("{\"shared_secret\":\"s\",\"router\":{\"durability\":\"maybe\"},"
                     "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}", "router.durability",
                     "\"fsync\" or \"write\"");
