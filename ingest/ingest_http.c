@@ -40,6 +40,11 @@ hm_ingest_classify (const char *url, const char *method, const char **allow_p)
         kind = strcmp (method, "POST") == 0 ? HM_REQ_FLUSH : HM_REQ_BAD_METHOD;
         allow = "POST";
     }
+    else if (s_path_is (url, HM_PATH_STATS)) {
+        kind = strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0 ? HM_REQ_STATS
+                                                                           : HM_REQ_BAD_METHOD;
+        allow = "GET, HEAD";
+    }
     if (kind == HM_REQ_BAD_METHOD && allow_p)
         *allow_p = allow;
     return kind;

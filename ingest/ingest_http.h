@@ -13,6 +13,7 @@
 #define HM_PATH_TRACK "/api/v1/track"
 #define HM_PATH_HEALTH "/api/health"
 #define HM_PATH_FLUSH "/api/flush"
+#define HM_PATH_STATS "/api/stats"
 
 #define HM_HEADER_TIME "X-Hamustro-Time"
 #define HM_HEADER_SIGNATURE "X-Hamustro-Signature"
@@ -23,6 +24,7 @@ typedef enum {
     HM_REQ_TRACK = 0,  /* POST /api/v1/track */
     HM_REQ_HEALTH,     /* GET or HEAD /api/health */
     HM_REQ_FLUSH,      /* POST /api/flush */
+    HM_REQ_STATS,      /* GET or HEAD /api/stats */
     HM_REQ_NOT_FOUND,  /* 404: unknown path */
     HM_REQ_BAD_METHOD, /* 405: known path, wrong method; see allow */
 } hm_req_kind_t;

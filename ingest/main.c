@@ -18,7 +18,7 @@ s_usage (FILE *out)
     fprintf (out, "usage: hamustro-ingest [--config FILE] [--verbose]\n"
                   "\n"
                   "Hamustro's HTTP collector: POST /api/v1/track, GET /api/health,\n"
-                  "POST /api/flush. Events are handed to hamustro-router.\n"
+                  "POST /api/flush, GET /api/stats. Events are handed to hamustro-router.\n"
                   "\n"
                   "  -c, --config FILE  configuration (default: $HAMUSTRO_CONFIG, else the\n"
                   "                     embedded default)\n"

@@ -74,7 +74,18 @@ s_queue (ingest_conn_t *c)
     struct MHD_Response *response = NULL;
     bool shared = true;
     c->state = HM_CONN_QUEUED;
-    if (c->status == 200) {
+    hm_ingest_stats_count (w->stats, c->status, c->kind == HM_REQ_TRACK && c->status == 200,
+                           c->events);
+    if (c->status == 200 && c->answer_body == HM_BODY_STATS) {
+        char body[HM_STATS_JSON_MAX];
+        size_t len = hm_ingest_stats_json (w->stats, hm_ingest_stats_now_ms (), body, sizeof body);
+        response = MHD_create_response_from_buffer (len, body, MHD_RESPMEM_MUST_COPY);
+        if (!response)
+            return MHD_NO;
+        shared = false;
+        MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    }
+    else if (c->status == 200) {
         response = c->answer_body == HM_BODY_HEALTH_UP ? w->resp_health_up
                    : c->answer_body == HM_BODY_FLUSHED ? w->resp_flushed
                                                        : w->resp_ok;
@@ -131,8 +142,10 @@ s_track_send (ingest_conn_t *c, const Collection *col)
         s_decide (c, 503, HM_BODY_NONE, "out of memory");
         return;
     }
-    if (hm_worker_append (w, c, events, col->n_payloads) == 0)
+    if (hm_worker_append (w, c, events, col->n_payloads) == 0) {
+        c->events = col->n_payloads;
         s_suspend (c);
+    }
     hm_events_free (events, col->n_payloads);
 }
 
@@ -231,6 +244,21 @@ s_flush (ingest_conn_t *c)
         s_suspend (c);
 }
 
+/* GET/HEAD /api/stats: the counters, behind the maintenance key as flush is
+   (they tell how much traffic a deployment takes). */
+static void
+s_stats (ingest_conn_t *c)
+{
+    ingest_worker_t *w = c->worker;
+    if (!w->flush_enabled)
+        s_decide (c, 503, HM_BODY_NONE, "no maintenance_key is configured");
+    else if (!hm_ingest_maintenance_key_ok (s_header (c, HM_HEADER_MAINTENANCE_KEY),
+                                            w->flush_key_hex))
+        s_decide (c, 401, HM_BODY_NONE, "X-Hamustro-Maintenance-Key header is invalid");
+    else
+        s_decide (c, 200, HM_BODY_STATS, NULL);
+}
+
 static bool
 s_has_body (ingest_conn_t *c)
 {
@@ -255,6 +283,7 @@ s_begin (ingest_conn_t *c, const char *url, const char *method)
     c->suspended = false;
     c->batch = NULL;
     c->discarded = 0;
+    c->events = 0;
     c->next_waiter = NULL;
     hm_buf_reset (&c->body);
     c->kind = hm_ingest_classify (url, method, &c->allow);
@@ -301,6 +330,9 @@ s_body_done (ingest_conn_t *c)
         break;
     case HM_REQ_FLUSH:
         s_flush (c);
+        break;
+    case HM_REQ_STATS:
+        s_stats (c);
         break;
     default:
         s_decide (c, 404, HM_BODY_NONE, "not found");

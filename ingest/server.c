@@ -65,6 +65,8 @@ ingest_server_run (const hm_config_t *cfg)
     ingest_worker_t **workers = calloc (threads, sizeof *workers);
     void *zmq_ctx = zmq_ctx_new ();
     atomic_uint undrained = threads;
+    hm_ingest_stats_t stats;
+    hm_ingest_stats_init (&stats);
     unsigned started = 0;
     if (!workers || !zmq_ctx) {
         hm_error ("out of memory");
@@ -75,7 +77,7 @@ ingest_server_run (const hm_config_t *cfg)
     }
     for (unsigned i = 0; i < threads; i++) {
         char errbuf[256];
-        workers[i] = ingest_worker_new (cfg, zmq_ctx, i, threads, &undrained,
+        workers[i] = ingest_worker_new (cfg, zmq_ctx, i, threads, &undrained, &stats,
                                         (struct sockaddr *)&addr, addr_len, errbuf, sizeof errbuf);
         if (!workers[i]) {
             hm_error ("%s", errbuf);

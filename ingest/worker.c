@@ -138,8 +138,8 @@ s_static_response (const char *body, bool json)
 
 ingest_worker_t *
 ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsigned threads,
-                   atomic_uint *undrained, const struct sockaddr *addr, socklen_t addr_len,
-                   char *errbuf, size_t errlen)
+                   atomic_uint *undrained, hm_ingest_stats_t *stats, const struct sockaddr *addr,
+                   socklen_t addr_len, char *errbuf, size_t errlen)
 {
     (void)addr_len;
     ingest_worker_t *self = calloc (1, sizeof *self);
@@ -151,6 +151,7 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
     self->index = index;
     self->zmq_ctx = zmq_ctx;
     self->undrained = undrained;
+    self->stats = stats;
     self->epoll_fd = -1;
     unsigned connections = threads ? cfg->max_connections / threads : cfg->max_connections;
     if (connections == 0)

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "stats.h"
 
 typedef struct ingest_worker_t ingest_worker_t;
 
@@ -25,8 +26,8 @@ typedef struct ingest_worker_t ingest_worker_t;
    with a reason in errbuf. */
 ingest_worker_t *ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index,
                                     unsigned threads, atomic_uint *undrained,
-                                    const struct sockaddr *addr, socklen_t addr_len, char *errbuf,
-                                    size_t errlen);
+                                    hm_ingest_stats_t *stats, const struct sockaddr *addr,
+                                    socklen_t addr_len, char *errbuf, size_t errlen);
 /* Starts the thread. 0 or -1. */
 int ingest_worker_start (ingest_worker_t *self);
 /* Asks the thread to stop gracefully (any thread may call this). */

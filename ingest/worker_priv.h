@@ -16,6 +16,7 @@
 #include "ingest_http.h"
 #include "pending.h"
 #include "pipeline.pb-c.h"
+#include "stats.h"
 #include "worker.h"
 
 /* Control requests in flight at once per thread; more answer 503. */
@@ -41,6 +42,7 @@ typedef enum {
     HM_BODY_HEALTH_UP,   /* {"up":true,"router":true} */
     HM_BODY_HEALTH_DOWN, /* {"up":false,"error":"..."} */
     HM_BODY_FLUSHED,     /* {"flushed":true} */
+    HM_BODY_STATS,       /* the counters (stats.h), built when queued */
 } hm_answer_body_t;
 
 typedef struct ingest_worker_t ingest_worker_t;
@@ -70,6 +72,7 @@ struct ingest_conn_t {
     struct ingest_conn_t *batch_prev;  /* neighbours in batch->conns */
     struct ingest_conn_t *batch_next;  /* ... */
     uint64_t discarded;                /* body bytes dropped after the answer was decided */
+    uint64_t events;                   /* events of the track request sent to the router */
     unsigned status;                   /* the answer's HTTP status */
     hm_answer_body_t answer_body;      /* fixed body for the answer, if any */
     const char *allow;                 /* Allow header for 405 */
@@ -105,6 +108,7 @@ struct ingest_worker_t {
     bool stopping;            /* draining: no new work, answer what was sent */
     int64_t grace_deadline;   /* when draining gives up */
     atomic_uint *undrained;   /* workers still draining (shared, see worker.h) */
+    hm_ingest_stats_t *stats; /* counters of every thread (shared, not owned) */
     bool drained;             /* this worker has decremented undrained */
     unsigned active_requests; /* requests started and not yet completed */
     hm_pending_t *pending;    /* batches (hm_batch_t) sent to the router, by batch id */

@@ -124,6 +124,65 @@ class StatusCodes(unittest.TestCase):
         self.assertEqual(self.p.request("GET", "/nope")[0], 404)
 
 
+class Stats(unittest.TestCase):
+    """GET /api/stats: every answer counted by status, accepted track
+    requests and their events, across all ingest threads."""
+
+    KEY = {"X-Hamustro-Maintenance-Key": hashlib.sha256(b"mk").hexdigest()}
+
+    def stats(self, p):
+        status, headers, body = p.request("GET", "/api/stats", headers=self.KEY)
+        self.assertEqual(status, 200, body)
+        self.assertIn("application/json", headers.get("content-type", ""))
+        return json.loads(body)
+
+    def check_counts(self, threads):
+        with h.Pipeline(ingest={"threads": threads}) as p:
+            p.start_all()
+            before = self.stats(p)
+            one = h.encode_collection(h.make_collection(1))
+            self.assertEqual(p.track(one)[0], 200)
+            # Several requests, each on its own connection, so that with two
+            # threads both take some (the kernel spreads connections).
+            for _ in range(6):
+                self.assertEqual(p.track(h.encode_collection(h.make_collection(3)))[0], 200)
+            self.assertEqual(p.track(one, secret="wrong")[0], 401)
+            self.assertEqual(p.track(one, content_type="text/plain")[0], 415)
+            self.assertEqual(p.track(b"\xff\xff")[0], 400)
+            self.assertEqual(p.request("GET", "/nope")[0], 404)
+            self.assertEqual(p.request("POST", "/api/stats", headers=self.KEY)[0], 405)
+            self.assertEqual(p.request("GET", "/api/stats")[0], 401)
+            after = self.stats(p)
+            delta = {k: after["answers"][k] - before["answers"][k] for k in after["answers"]}
+            # 200: the 7 track requests and the second stats request itself.
+            self.assertEqual(delta, {"200": 8, "204": 0, "400": 1, "401": 2, "404": 1, "405": 1,
+                                     "413": 0, "415": 1, "503": 0, "other": 0})
+            self.assertEqual(after["requests"] - before["requests"], 14)
+            self.assertEqual(after["track_accepted"] - before["track_accepted"], 7)
+            self.assertEqual(after["events_accepted"] - before["events_accepted"], 1 + 6 * 3)
+            self.assertGreaterEqual(after["uptime_s"], before["uptime_s"])
+
+    def test_counts_one_thread(self):
+        self.check_counts(1)
+
+    def test_counts_two_threads(self):
+        self.check_counts(2)
+
+    def test_key_required(self):
+        with h.Pipeline(maintenance_key="") as p:
+            p.start_all()
+            status, _, body = p.request("GET", "/api/stats", headers={
+                "X-Hamustro-Maintenance-Key": hashlib.sha256(b"").hexdigest()})
+            self.assertEqual(status, 503)
+            self.assertIn("maintenance_key", json.loads(body)["error"])
+        with h.Pipeline() as p:
+            p.start_all()
+            status, _, body = p.request("GET", "/api/stats", headers={
+                "X-Hamustro-Maintenance-Key": "00" * 32})
+            self.assertEqual(status, 401)
+            self.assertNotIn(b"answers", body)
+
+
 class SignatureOptional(unittest.TestCase):
     def test_unsigned_accepted_signed_checked(self):
         with h.Pipeline(signature="optional", maintenance_key="") as p:

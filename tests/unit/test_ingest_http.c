@@ -1,6 +1,7 @@
 /*  Unit tests for ingest/ingest_http: request classification, Content-Type
     parsing, Content-Length parsing, the signature decision, the maintenance
-    key, the router status mapping and error bodies. */
+    key, the router status mapping, error bodies, and the counters that
+    GET /api/stats answers (ingest/stats). */
 /* cmocka needs these before it; keep clang-format from sorting them. */
 // clang-format off
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include "digest.h"
 #include "ingest_http.h"
 #include "signature.h"
+#include "stats.h"
 
 static void
 test_classify (void **state)
@@ -26,6 +28,8 @@ test_classify (void **state)
     assert_int_equal (hm_ingest_classify ("/api/health", "GET", &allow), HM_REQ_HEALTH);
     assert_int_equal (hm_ingest_classify ("/api/health", "HEAD", &allow), HM_REQ_HEALTH);
     assert_int_equal (hm_ingest_classify ("/api/flush", "POST", &allow), HM_REQ_FLUSH);
+    assert_int_equal (hm_ingest_classify ("/api/stats", "GET", &allow), HM_REQ_STATS);
+    assert_int_equal (hm_ingest_classify ("/api/stats", "HEAD", &allow), HM_REQ_STATS);
 
     allow = NULL;
     assert_int_equal (hm_ingest_classify ("/api/v1/track", "GET", &allow), HM_REQ_BAD_METHOD);
@@ -36,6 +40,10 @@ test_classify (void **state)
     allow = NULL;
     assert_int_equal (hm_ingest_classify ("/api/flush", "GET", &allow), HM_REQ_BAD_METHOD);
     assert_string_equal (allow, "POST");
+    allow = NULL;
+    assert_int_equal (hm_ingest_classify ("/api/stats", "POST", &allow), HM_REQ_BAD_METHOD);
+    assert_string_equal (allow, "GET, HEAD");
+    assert_int_equal (hm_ingest_classify ("/api/statsx", "GET", NULL), HM_REQ_NOT_FOUND);
 
     assert_int_equal (hm_ingest_classify ("/api/v1/track/", "POST", NULL), HM_REQ_NOT_FOUND);
     assert_int_equal (hm_ingest_classify ("/api/v1/trackx", "POST", NULL), HM_REQ_NOT_FOUND);
@@ -188,6 +196,58 @@ test_error_json (void **state)
     assert_string_equal (tiny, "{\"error\":\"ab\"}");
 }
 
+static void
+test_stats (void **state)
+{
+    (void)state;
+    hm_ingest_stats_t s;
+    hm_ingest_stats_init (&s);
+    s.started_ms = 1000;
+    char out[HM_STATS_JSON_MAX];
+    size_t n = hm_ingest_stats_json (&s, 1999, out, sizeof out);
+    assert_string_equal (out, "{\"uptime_s\":0,\"requests\":0,\"answers\":{\"200\":0,\"204\":0,"
+                              "\"400\":0,\"401\":0,\"404\":0,\"405\":0,\"413\":0,\"415\":0,"
+                              "\"503\":0,\"other\":0},\"track_accepted\":0,\"events_accepted\":0}");
+    assert_int_equal (n, strlen (out));
+
+    hm_ingest_stats_count (&s, 200, 1, 3);  /* a track request of 3 events */
+    hm_ingest_stats_count (&s, 200, 1, 25); /* and one of 25 */
+    hm_ingest_stats_count (&s, 200, 0, 0);  /* a health check */
+    hm_ingest_stats_count (&s, 503, 0, 0);
+    hm_ingest_stats_count (&s, 503, 0, 0);
+    hm_ingest_stats_count (&s, 415, 0, 0);
+    hm_ingest_stats_count (&s, 500, 0, 0); /* none of the listed: "other" */
+    hm_ingest_stats_count (&s, 0, 0, 0);
+    n = hm_ingest_stats_json (&s, 62500, out, sizeof out);
+    assert_string_equal (out,
+                         "{\"uptime_s\":61,\"requests\":8,\"answers\":{\"200\":3,\"204\":0,"
+                         "\"400\":0,\"401\":0,\"404\":0,\"405\":0,\"413\":0,\"415\":1,"
+                         "\"503\":2,\"other\":2},\"track_accepted\":2,\"events_accepted\":28}");
+    assert_int_equal (n, strlen (out));
+    /* A clock before the start reads as 0 s, not a negative uptime. */
+    hm_ingest_stats_json (&s, 10, out, sizeof out);
+    assert_memory_equal (out, "{\"uptime_s\":0,", 14);
+
+    /* Too small a buffer: 0, never a cut object. Every size below the
+       whole length fails, the whole length plus the NUL fits. */
+    char whole[HM_STATS_JSON_MAX];
+    size_t len = hm_ingest_stats_json (&s, 62500, whole, sizeof whole);
+    for (size_t cap = 0; cap <= len; cap++) {
+        char small[HM_STATS_JSON_MAX];
+        assert_int_equal (hm_ingest_stats_json (&s, 62500, small, cap), 0);
+    }
+    assert_int_equal (hm_ingest_stats_json (&s, 62500, out, len + 1), len);
+    assert_string_equal (out, whole);
+
+    /* The largest values still fit HM_STATS_JSON_MAX. */
+    for (size_t i = 0; i < HM_STATS_SLOTS; i++)
+        atomic_store (&s.answers[i], UINT64_MAX / HM_STATS_SLOTS);
+    atomic_store (&s.track_accepted, UINT64_MAX);
+    atomic_store (&s.events_accepted, UINT64_MAX);
+    s.started_ms = INT64_MIN + 1;
+    assert_true (hm_ingest_stats_json (&s, INT64_MAX, out, sizeof out) > 0);
+}
+
 int
 main (void)
 {
@@ -195,7 +255,7 @@ main (void)
         cmocka_unit_test (test_classify),        cmocka_unit_test (test_body_kind),
         cmocka_unit_test (test_parse_length),    cmocka_unit_test (test_signature),
         cmocka_unit_test (test_maintenance_key), cmocka_unit_test (test_append_status),
-        cmocka_unit_test (test_error_json),
+        cmocka_unit_test (test_error_json),      cmocka_unit_test (test_stats),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

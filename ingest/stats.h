@@ -1,0 +1,40 @@
+/*  stats: the ingest's counters, shared by its threads, answered at
+    GET /api/stats (with the maintenance key). Each answer is counted once,
+    by status, when it is queued; a track request answered 200 also counts
+    its events. Relaxed atomics: each counter is exact, the set is not one
+    snapshot (a reader may see a request's answer counted before its events). */
+#ifndef HM_INGEST_STATS_H
+#define HM_INGEST_STATS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The statuses the ingest answers, in the order the JSON lists them; any
+   other status counts as "other". */
+#define HM_STATS_STATUSES                                                                          \
+    {                                                                                              \
+        200, 204, 400, 401, 404, 405, 413, 415, 503                                                \
+    }
+#define HM_STATS_SLOTS 10 /* the nine above and "other" */
+
+typedef struct {
+    atomic_uint_fast64_t answers[HM_STATS_SLOTS]; /* answers by status slot */
+    atomic_uint_fast64_t track_accepted;          /* POST /api/v1/track answered 200 */
+    atomic_uint_fast64_t events_accepted;         /* events in those */
+    int64_t started_ms;                           /* monotonic ms at start */
+} hm_ingest_stats_t;
+
+/* Zeroes the counters; uptime counts from now. */
+void hm_ingest_stats_init (hm_ingest_stats_t *self);
+/* Monotonic clock in ms, as hm_ingest_stats_json wants it. */
+int64_t hm_ingest_stats_now_ms (void);
+/* One answer with this status; events > 0 only for an accepted track request. */
+void hm_ingest_stats_count (hm_ingest_stats_t *self, unsigned status, int track_ok,
+                            uint64_t events);
+/* The counters as one JSON object, NUL-terminated; returns its length, or
+   0 if cap is too small (HM_STATS_JSON_MAX is always enough). */
+#define HM_STATS_JSON_MAX 512
+size_t hm_ingest_stats_json (hm_ingest_stats_t *self, int64_t now_ms, char *out, size_t cap);
+
+#endif
