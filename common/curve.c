@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,11 @@ static void *
 s_zap_loop (void *arg)
 {
     hm_zap_t *self = arg;
+    /* Signals are the main thread's: one landing here would cut the
+       blocking receive short and end the handler (EINTR reads as the end). */
+    sigset_t all;
+    sigfillset (&all);
+    pthread_sigmask (SIG_BLOCK, &all, NULL);
     while (s_answer (self) == 0)
         ;
     zmq_close (self->sock);

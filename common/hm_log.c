@@ -1,9 +1,16 @@
 /*  hm_log: see hm_log.h. A process has one log, so its state is the only
-    module-level state we keep; it is set once at start-up. */
+    module-level state we keep; it is set once at start-up, but for the
+    logfile, which SIGHUP makes us open again by its path. The reopen waits
+    for the next line: a signal handler may only set a flag, and a line is
+    the first moment anything is written to the old file. */
 #include "hm_log.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,6 +18,9 @@
 static char s_ident[64] = "hamustro";
 static hm_log_level_t s_level = HM_LOG_INFO;
 static FILE *s_out = NULL;
+static char *s_path = NULL;                  /* the logfile, to open again */
+static volatile sig_atomic_t s_reopen = 0;   /* set by SIGHUP */
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER; /* s_out while it is swapped */
 
 void
 hm_log_init (const char *ident, hm_log_level_t level)
@@ -19,17 +29,80 @@ hm_log_init (const char *ident, hm_log_level_t level)
     s_level = level;
 }
 
+void
+hm_log_reopen (void)
+{
+    s_reopen = 1;
+}
+
+static void
+s_on_hup (int sig)
+{
+    (void) sig;
+    hm_log_reopen ();
+}
+
 int
 hm_log_open_file (const char *path)
 {
+    /* A daemon's SIGHUP means "reopen your logfile" (logrotate), never
+       "end": without a logfile it does nothing. */
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_hup;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset (&sa.sa_mask);
+    sigaction (SIGHUP, &sa, NULL);
     if (!path || !*path)
         return 0;
     FILE *f = fopen (path, "a");
-    if (!f)
+    char *copy = strdup (path);
+    if (!f || !copy) {
+        if (f)
+            fclose (f);
+        free (copy);
         return -1;
+    }
     setvbuf (f, NULL, _IOLBF, 0);
     s_out = f;
+    free (s_path);
+    s_path = copy;
     return 0;
+}
+
+/* "2026-11-29T20:01:14Z [router] info: " into line; returns its length. */
+static int
+s_prefix (char *line, size_t cap, hm_log_level_t level)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    gmtime_r (&ts.tv_sec, &tm);
+    int n = (int) strftime (line, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    n += snprintf (line + n, cap - (size_t) n, " [%s] %s: ", s_ident, names[level]);
+    return n < (int) cap ? n : (int) cap - 1;
+}
+
+/* Under s_lock: opens the logfile again; on failure keeps the old stream
+   and says so there. */
+static void
+s_reopen_file (void)
+{
+    s_reopen = 0;
+    FILE *f = fopen (s_path, "a");
+    if (!f) {
+        char line[512];
+        int n = s_prefix (line, sizeof line, HM_LOG_ERROR);
+        snprintf (line + n, sizeof line - (size_t) n,
+                  "cannot open logfile %s again (SIGHUP): %s; still writing to the old one\n",
+                  s_path, strerror (errno));
+        fputs (line, s_out);
+        return;
+    }
+    setvbuf (f, NULL, _IOLBF, 0);
+    fclose (s_out);
+    s_out = f;
 }
 
 bool
@@ -41,14 +114,8 @@ hm_log_enabled (hm_log_level_t level)
 void
 hm_log_write (hm_log_level_t level, const char *fmt, ...)
 {
-    static const char *names[] = {"debug", "info", "warn", "error"};
     char line[2048];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    gmtime_r (&ts.tv_sec, &tm);
-    int n = (int) strftime (line, sizeof line, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    n += snprintf (line + n, sizeof line - (size_t) n, " [%s] %s: ", s_ident, names[level]);
+    int n = s_prefix (line, sizeof line, level);
     va_list ap;
     va_start (ap, fmt);
     if (n < (int) sizeof line)
@@ -60,7 +127,11 @@ hm_log_write (hm_log_level_t level, const char *fmt, ...)
     /* One write per line so lines from several processes sharing a file
        do not interleave. */
     if (s_out) {
+        pthread_mutex_lock (&s_lock);
+        if (s_reopen)
+            s_reopen_file ();
         fwrite (line, 1, (size_t) n, s_out);
+        pthread_mutex_unlock (&s_lock);
     }
     else {
         ssize_t rc = write (STDERR_FILENO, line, (size_t) n);

@@ -51,12 +51,14 @@ ingest_server_run (const hm_config_t *cfg)
     if (s_resolve (cfg, &addr, &addr_len) != 0)
         return 1;
 
-    /* Block the stop signals before any thread exists (ZeroMQ's I/O
-       thread included) so that only sigtimedwait below sees them. */
+    /* Block the stop signals and SIGHUP (reopen the logfile) before any
+       thread exists (ZeroMQ's I/O thread included) so that only
+       sigtimedwait below sees them. */
     sigset_t stop_set;
     sigemptyset (&stop_set);
     sigaddset (&stop_set, SIGTERM);
     sigaddset (&stop_set, SIGINT);
+    sigaddset (&stop_set, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &stop_set, NULL);
     signal (SIGPIPE, SIG_IGN);
 
@@ -100,6 +102,10 @@ ingest_server_run (const hm_config_t *cfg)
     struct timespec tick = {S_CHECK_MS / 1000, (S_CHECK_MS % 1000) * 1000000L};
     while (true) {
         int sig = sigtimedwait (&stop_set, NULL, &tick);
+        if (sig == SIGHUP) {
+            hm_log_reopen ();
+            continue;
+        }
         if (sig > 0) {
             hm_info ("%s: stopping", strsignal (sig));
             break;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -47,6 +48,10 @@ static void *
 s_run (void *arg)
 {
     syncer_t *self = arg;
+    /* Signals are the main loop's (stop flags, SIGHUP's logfile reopen). */
+    sigset_t all;
+    sigfillset (&all);
+    pthread_sigmask (SIG_BLOCK, &all, NULL);
     pthread_mutex_lock (&self->mutex);
     for (;;) {
         while (!self->stop && (self->target <= self->done || self->err))

@@ -108,11 +108,12 @@ s_worker (zsock_t *pipe, void *args_)
 {
     s_worker_args_t *args = args_;
     /* Signals belong to the main thread: a blocking receive here must not
-       be cut short by SIGTERM. */
+       be cut short by SIGTERM, or by SIGHUP (hm_log: reopen the logfile). */
     sigset_t set;
     sigemptyset (&set);
     sigaddset (&set, SIGTERM);
     sigaddset (&set, SIGINT);
+    sigaddset (&set, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &set, NULL);
     zsock_signal (pipe, 0);
     while (true) {
