@@ -228,9 +228,10 @@ s_health (ingest_conn_t *c)
         s_suspend (c);
 }
 
-/* POST /api/flush */
-static void
-s_flush (ingest_conn_t *c)
+/* The maintenance endpoints' key check: true if the request may go on,
+   else its answer is decided (503 without a configured key, 401). */
+static bool
+s_maintenance_key_ok (ingest_conn_t *c)
 {
     ingest_worker_t *w = c->worker;
     if (!w->flush_enabled)
@@ -238,7 +239,19 @@ s_flush (ingest_conn_t *c)
     else if (!hm_ingest_maintenance_key_ok (s_header (c, HM_HEADER_MAINTENANCE_KEY),
                                             w->flush_key_hex))
         s_decide (c, 401, HM_BODY_NONE, "X-Hamustro-Maintenance-Key header is invalid");
-    else if (w->stopping)
+    else
+        return true;
+    return false;
+}
+
+/* POST /api/flush */
+static void
+s_flush (ingest_conn_t *c)
+{
+    ingest_worker_t *w = c->worker;
+    if (!s_maintenance_key_ok (c))
+        return;
+    if (w->stopping)
         s_decide (c, 503, HM_BODY_NONE, "server is stopping");
     else if (hm_worker_control (w, c, HM__CONTROL_REQUEST__COMMAND__FLUSH) == 0)
         s_suspend (c);
@@ -249,13 +262,7 @@ s_flush (ingest_conn_t *c)
 static void
 s_stats (ingest_conn_t *c)
 {
-    ingest_worker_t *w = c->worker;
-    if (!w->flush_enabled)
-        s_decide (c, 503, HM_BODY_NONE, "no maintenance_key is configured");
-    else if (!hm_ingest_maintenance_key_ok (s_header (c, HM_HEADER_MAINTENANCE_KEY),
-                                            w->flush_key_hex))
-        s_decide (c, 401, HM_BODY_NONE, "X-Hamustro-Maintenance-Key header is invalid");
-    else
+    if (s_maintenance_key_ok (c))
         s_decide (c, 200, HM_BODY_STATS, NULL);
 }
 
