@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
-static const unsigned s_statuses[] = HM_STATS_STATUSES;
+static const unsigned s_statuses[] = {200, 204, 400, 401, 404, 405, 413, 415, 503};
 #define S_KNOWN (sizeof s_statuses / sizeof s_statuses[0])
 _Static_assert(S_KNOWN + 1 == HM_STATS_SLOTS, "one slot per status and one for the rest");
 

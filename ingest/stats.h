@@ -10,13 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The statuses the ingest answers, in the order the JSON lists them; any
-   other status counts as "other". */
-#define HM_STATS_STATUSES                                                                          \
-    {                                                                                              \
-        200, 204, 400, 401, 404, 405, 413, 415, 503                                                \
-    }
-#define HM_STATS_SLOTS 10 /* the nine above and "other" */
+/* One slot per status the ingest answers (200, 204, 400, 401, 404, 405,
+   413, 415, 503; the JSON lists them in that order) and one, "other", for
+   any else. */
+#define HM_STATS_SLOTS 10
 
 typedef struct {
     atomic_uint_fast64_t answers[HM_STATS_SLOTS]; /* answers by status slot */
@@ -29,7 +26,8 @@ typedef struct {
 void hm_ingest_stats_init (hm_ingest_stats_t *self);
 /* Monotonic clock in ms, as hm_ingest_stats_json wants it. */
 int64_t hm_ingest_stats_now_ms (void);
-/* One answer with this status; events > 0 only for an accepted track request. */
+/* One answer with this status; track_ok: it answers a track request with
+   200, and its events count as accepted too. */
 void hm_ingest_stats_count (hm_ingest_stats_t *self, unsigned status, int track_ok,
                             uint64_t events);
 /* The counters as one JSON object, NUL-terminated; returns its length, or
