@@ -78,7 +78,7 @@ s_queue (ingest_conn_t *c)
                            c->events);
     if (c->status == 200 && c->answer_body == HM_BODY_STATS) {
         char body[HM_STATS_JSON_MAX];
-        size_t len = hm_ingest_stats_json (w->stats, hm_ingest_stats_now_ms (), body, sizeof body);
+        size_t len = hm_ingest_stats_json (w->stats, hm_now_ms (), body, sizeof body);
         response = MHD_create_response_from_buffer (len, body, MHD_RESPMEM_MUST_COPY);
         if (!response)
             return MHD_NO;

@@ -68,7 +68,7 @@ ingest_server_run (const hm_config_t *cfg)
     void *zmq_ctx = zmq_ctx_new ();
     atomic_uint undrained = threads;
     hm_ingest_stats_t stats;
-    hm_ingest_stats_init (&stats);
+    hm_ingest_stats_init (&stats, hm_now_ms ());
     unsigned started = 0;
     if (!workers || !zmq_ctx) {
         hm_error ("out of memory");

@@ -22,10 +22,8 @@ typedef struct {
     int64_t started_ms;                           /* monotonic ms at start */
 } hm_ingest_stats_t;
 
-/* Zeroes the counters; uptime counts from now. */
-void hm_ingest_stats_init (hm_ingest_stats_t *self);
-/* Monotonic clock in ms, as hm_ingest_stats_json wants it. */
-int64_t hm_ingest_stats_now_ms (void);
+/* Zeroes the counters; uptime counts from now_ms (monotonic, hm_now_ms). */
+void hm_ingest_stats_init (hm_ingest_stats_t *self, int64_t now_ms);
 /* One answer with this status; track_ok: it answers a track request with
    200, and its events count as accepted too. */
 void hm_ingest_stats_count (hm_ingest_stats_t *self, unsigned status, int track_ok,

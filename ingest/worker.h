@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -28,6 +29,8 @@ ingest_worker_t *ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsig
                                     unsigned threads, atomic_uint *undrained,
                                     hm_ingest_stats_t *stats, const struct sockaddr *addr,
                                     socklen_t addr_len, char *errbuf, size_t errlen);
+/* Monotonic clock in ms (the ingest's one clock: deadlines, uptime). */
+int64_t hm_now_ms (void);
 /* Starts the thread. 0 or -1. */
 int ingest_worker_start (ingest_worker_t *self);
 /* Asks the thread to stop gracefully (any thread may call this). */

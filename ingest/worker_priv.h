@@ -132,9 +132,6 @@ struct ingest_worker_t {
     struct MHD_Response *resp_flushed;    /* 200 {"flushed":true} */
 };
 
-/* Monotonic clock in ms. */
-int64_t hm_now_ms (void);
-
 /* request.c: libmicrohttpd callbacks (cls is the worker). */
 enum MHD_Result hm_request_access (void *cls, struct MHD_Connection *connection, const char *url,
                                    const char *method, const char *version, const char *upload_data,

@@ -201,8 +201,7 @@ test_stats (void **state)
 {
     (void)state;
     hm_ingest_stats_t s;
-    hm_ingest_stats_init (&s);
-    s.started_ms = 1000;
+    hm_ingest_stats_init (&s, 1000);
     char out[HM_STATS_JSON_MAX];
     size_t n = hm_ingest_stats_json (&s, 1999, out, sizeof out);
     assert_string_equal (out, "{\"uptime_s\":0,\"requests\":0,\"answers\":{\"200\":0,\"204\":0,"
