@@ -366,6 +366,16 @@ class Pipeline:
         raise AssertionError("only %d of %d events arrived on route %s" % (n, count, route))
 
 
+def wait_for(predicate, timeout=10):
+    """Polls predicate until it is true or timeout seconds pass; its last value."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
 def read_bytes(path):
     with open(path, "rb") as f:
         return f.read()

@@ -12,7 +12,6 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -31,12 +30,7 @@ def current():
 
 
 def wait_value(want, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if current() == want:
-            return True
-        time.sleep(0.05)
-    return current() == want
+    return h.wait_for(lambda: current() == want, timeout)
 
 
 class CpuLatency(unittest.TestCase):

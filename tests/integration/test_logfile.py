@@ -19,16 +19,15 @@ def read(path):
         return f.read().decode(errors="replace")
 
 
-def wait_for(predicate, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
 class Logfile(unittest.TestCase):
+    def hup_all(self, p):
+        """SIGHUP to every daemon; none may end on it."""
+        for name in DAEMONS:
+            p.procs[name].send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        for name in DAEMONS:
+            self.assertIsNone(p.procs[name].poll(), "%s ended on SIGHUP" % name)
+
     def test_sighup_reopens_the_moved_logfile(self):
         with h.Pipeline() as p:
             log = os.path.join(p.dir, "hamustro.log")
@@ -36,20 +35,16 @@ class Logfile(unittest.TestCase):
             p.write_config()
             p.start_all()
             self.assertEqual(p.request("GET", "/before-rotation")[0], 404)
-            self.assertTrue(wait_for(lambda: "/before-rotation" in read(log)), read(log))
+            self.assertTrue(h.wait_for(lambda: "/before-rotation" in read(log)), read(log))
             for name in ["[router]", "[ingest]", "[sink:file:archive]"]:
                 self.assertIn(name, read(log))
 
             os.rename(log, log + ".1")
-            for name in DAEMONS:
-                p.procs[name].send_signal(signal.SIGHUP)
-            time.sleep(0.5)
-            for name in DAEMONS:
-                self.assertIsNone(p.procs[name].poll(), "%s ended on SIGHUP" % name)
+            self.hup_all(p)
             # Still serving, and the next line goes to a new file at the path.
             self.assertEqual(p.track(h.encode_collection(h.make_collection(2)))[0], 200)
             self.assertEqual(p.request("GET", "/after-rotation")[0], 404)
-            self.assertTrue(wait_for(lambda: os.path.exists(log) and "/after-rotation" in read(log)))
+            self.assertTrue(h.wait_for(lambda: os.path.exists(log) and "/after-rotation" in read(log)))
             self.assertEqual(len(p.wait_events(2)), 2)
 
             rcs = p.stop_all()
@@ -68,11 +63,7 @@ class Logfile(unittest.TestCase):
         with h.Pipeline() as p:
             p.start_all()
             for _ in range(3):
-                for name in DAEMONS:
-                    p.procs[name].send_signal(signal.SIGHUP)
-                time.sleep(0.2)
-            for name in DAEMONS:
-                self.assertIsNone(p.procs[name].poll(), "%s ended on SIGHUP" % name)
+                self.hup_all(p)
             self.assertEqual(p.track(h.encode_collection(h.make_collection(3)))[0], 200)
             self.assertEqual(len(p.wait_events(3)), 3)
             self.assertEqual(p.stop_all(), {"ingest": 0, "router": 0, "file-sink": 0})
@@ -93,7 +84,7 @@ class Logfile(unittest.TestCase):
             p.procs["ingest"].send_signal(signal.SIGHUP)
             time.sleep(0.3)
             self.assertEqual(p.request("GET", "/after-failed-reopen")[0], 404)
-            self.assertTrue(wait_for(lambda: "/after-failed-reopen" in read(moved)), read(moved))
+            self.assertTrue(h.wait_for(lambda: "/after-failed-reopen" in read(moved)), read(moved))
             self.assertIn("cannot open logfile %s again" % log, read(moved))
             self.assertIsNone(p.procs["ingest"].poll())
             self.assertEqual(p.track(h.encode_collection(h.make_collection(1)))[0], 200)
