@@ -17,7 +17,6 @@ descriptor growth are reported, not judged: read the table.
 
 import argparse
 import collections
-import gzip
 import json
 import os
 import re
@@ -47,16 +46,12 @@ def sample(pid):
 def output_pairs(pipeline):
     """Counter of (session, nr) over every event in the route's files."""
     seen = collections.Counter()
-    for path in pipeline.output_files():
-        data = h.read_bytes(path)
-        if path.endswith(".gz"):
-            data = gzip.decompress(data)
-        for line in data.splitlines():
-            m = PAIR.search(line)
-            if not m:
-                raise SystemExit("soak: an output line without nr/session in %s: %r"
-                                 % (path, line[:200]))
-            seen[(m.group(1).decode(), int(m.group(2)))] += 1
+    for path, line in pipeline.output_lines():
+        m = PAIR.search(line)
+        if not m:
+            raise SystemExit("soak: an output line without nr/session in %s: %r"
+                             % (path, line[:200]))
+        seen[(m.group(1).decode(), int(m.group(2)))] += 1
     return seen
 
 

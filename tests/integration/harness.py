@@ -339,16 +339,18 @@ class Pipeline:
             files += [os.path.join(root, n) for n in names if not n.startswith(".")]
         return sorted(files)
 
-    def read_events(self, route="archive"):
-        """Every JSON line of every output file of a route."""
-        events = []
+    def output_lines(self, route="archive"):
+        """(path, line as bytes) for every line of every output file of a route."""
         for path in self.output_files(route):
             data = read_bytes(path)
             if path.endswith(".gz"):
                 data = gzip.decompress(data)
-            for line in data.decode().splitlines():
-                events.append(json.loads(line))
-        return events
+            for line in data.splitlines():
+                yield path, line
+
+    def read_events(self, route="archive"):
+        """Every JSON line of every output file of a route."""
+        return [json.loads(line) for _, line in self.output_lines(route)]
 
     def wait_events(self, count, route="archive", timeout=60):
         """Flushes and waits until a route's files hold at least count events."""
