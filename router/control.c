@@ -51,12 +51,13 @@ s_status_json (server_t *self, hm_buf_t *out)
                        ",\"events_in\":%" PRIu64 ",\"events_kept\":%" PRIu64
                        ",\"batches_sealed\":%" PRIu64 ",\"batches_acked\":%" PRIu64
                        ",\"nacks\":%" PRIu64 ",\"requeued\":%" PRIu64 ",\"save_errors\":%" PRIu64
-                       ",\"missing\":%" PRIu64 ",",
+                       ",\"missing\":%" PRIu64 ",\"read_errors\":%" PRIu64
+                       ",\"alloc_failures\":%" PRIu64 ",",
                        i ? "," : "", rc->name, rc->sink, st.committed,
                        durable > st.committed ? durable - st.committed : 0, st.read_next,
                        st.batches, st.queued, st.inflight, st.loading, st.open_events, st.records,
                        st.undecodable, st.events_in, st.events_kept, st.sealed, st.acked, st.nacked,
-                       st.requeued, st.save_errors, st.missing);
+                       st.requeued, st.save_errors, st.missing, st.read_errors, st.alloc_failures);
         dispatch_status (self->disp[i], now, out);
         hm_buf_puts (out, "}");
     }

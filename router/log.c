@@ -729,6 +729,24 @@ rlog_cursor_seq (const rlog_cursor_t *self)
     return self->next_seq;
 }
 
+/* Is rc (anything but a record handed out) the clean end of the cursor's
+   segment? No byte after its last record, or the zeros written ahead of
+   it (left there when the log rolled), at the size the log wrote. In the
+   segment being written, reads stop at its size: short or zero bytes
+   before it are damage, not records still to come. */
+static bool
+s_cursor_at_end (const rlog_cursor_t *self, record_rc_t rc)
+{
+    const rlog_t *log = self->log;
+    bool writing = self->seg_first == log->segs[log->nsegs - 1].first;
+    if (rc != RECORD_EOF && (rc != RECORD_ZERO || writing))
+        return false;
+    for (size_t i = 0; i < log->nsegs; i++)
+        if (log->segs[i].first == self->seg_first)
+            return self->r.pos >= log->segs[i].size;
+    return true; /* deleted meanwhile: every record in it was committed */
+}
+
 int
 rlog_cursor_next (rlog_cursor_t *self, uint64_t limit, uint64_t *seq_p, const uint8_t **data_p,
                   size_t *len_p)
@@ -769,18 +787,21 @@ rlog_cursor_next (rlog_cursor_t *self, uint64_t limit, uint64_t *seq_p, const ui
             record_reader_drop (&self->r);
             return -1;
         }
-        if ((rc == RECORD_SHORT || rc == RECORD_ZERO) &&
-            self->seg_first == rlog_segment_first (self->log)) {
+        if (!s_cursor_at_end (self, rc)) {
+            /* A record out of sequence or damage where a record should be:
+               segments were checked when the log opened, so the file
+               changed under us, or our position is stale (the log was cut
+               back after a failed sync). Never step over it to a later
+               record or segment: what lies between was acknowledged. The
+               caller stops and reads again later (route.c). */
+            if (!self->failing)
+                hm_error ("log: segment %020" PRIu64 " damaged at byte %" PRIu64 " (%s)",
+                          self->seg_first, self->r.pos,
+                          rc == RECORD_OK ? "wrong sequence number" : record_reason (rc));
+            self->failing = true;
             record_reader_drop (&self->r);
-            return 0; /* the tail of the segment being written: more will come */
+            return -1;
         }
-        if (rc != RECORD_EOF && rc != RECORD_ZERO)
-            /* A record out of sequence or damage inside a segment (they
-               were checked when the log opened, so the disk changed under
-               us): log it and go on with the next segment. */
-            hm_error ("log: segment %020" PRIu64 " damaged at byte %" PRIu64 " (%s)",
-                      self->seg_first, self->r.pos,
-                      rc == RECORD_OK ? "wrong sequence number" : record_reason (rc));
         /* End of this segment: move on if a later one holds readable
            records. Ours may have been deleted meanwhile (all of it was
            committed), so look for the first segment after it by name. */

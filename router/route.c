@@ -12,6 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#define S_RETRY_MIN_MS 1000  /* a stopped route reads again after this */
+#define S_RETRY_MAX_MS 30000 /* ... doubling up to this while it keeps failing */
+
 static uint64_t
 s_wall (void)
 {
@@ -46,6 +49,7 @@ route_new (const hm_route_config_t *cfg, const char *data_dir, uint64_t first_se
     self->max_bytes = cfg->max_bytes ? cfg->max_bytes : 1;
     self->headroom = strlen (cfg->name) + 48;
     self->wall_s = s_wall;
+    self->realloc_fn = realloc;
     self->readahead = 2;
     self->dir = s_strdupf (data_dir, "/routes", "");
     char *base = self->dir ? s_strdupf (self->dir, "/", cfg->name) : NULL;
@@ -111,6 +115,12 @@ route_set_clock (route_t *self, uint64_t (*wall_s) (void))
     self->wall_s = wall_s ? wall_s : s_wall;
 }
 
+void
+route_set_allocator (route_t *self, void *(*realloc_fn) (void *, size_t))
+{
+    self->realloc_fn = realloc_fn ? realloc_fn : realloc;
+}
+
 uint64_t
 route_highest_offset (const route_t *self)
 {
@@ -168,95 +178,184 @@ route_set_readahead (route_t *self, size_t batches)
     self->readahead = batches ? batches : 1;
 }
 
-void
-route_feed (route_t *self, uint64_t seq, const uint8_t *data, size_t len, uint64_t now_ms)
+/* Records read_next .. upto are not in the log (a gap: the log lost its
+   tail and its numbers were advanced past it, rlog_advance_to). Batches
+   being rebuilt over it are ready with what was read; past the sealed
+   batches, the open batch (if it has events) or an empty acknowledged
+   batch covers it, so the state file stays without holes. 0 or -1 (out
+   of memory: nothing changed). */
+static int
+s_skip_gap (route_t *self, uint64_t upto)
 {
-    if (seq < self->read_next)
-        return;
-    /* A FLUSH's batch ends at the last record it covered. */
-    if (self->flush_upto && seq > self->flush_upto)
-        s_check_flush (self);
-    self->st.records++;
-    self->read_next = seq + 1;
-    uint32_t n = 0;
-    uint64_t bytes = 0;
-    if (route_measure (self, data, len, &n, &bytes) != 0) {
-        self->st.undecodable++;
-        hm_warn ("route %s: record %" PRIu64 " does not decode; skipped", self->cfg->name, seq);
-        n = 0, bytes = 0;
+    if (upto < self->read_next)
+        return 0;
+    if (upto > self->sealed_end) {
+        if (self->open->events)
+            self->open->last = upto;
+        else if (route_commit_empty (self, upto) != 0)
+            return -1;
     }
-    else
-        self->st.events_kept += n;
+    self->read_next = upto + 1;
+    route_finish_loaded (self, upto);
+    return 0;
+}
+
+/* Takes record seq (n kept events, bytes in all) into the batches. 0 or
+   -1 (out of memory): then the record is in no batch and nothing that
+   would have to be undone changed (a seal before it may have happened). */
+static int
+s_take (route_t *self, uint64_t seq, const uint8_t *data, size_t len, uint32_t n, uint64_t bytes,
+        uint64_t now_ms)
+{
     if (seq <= self->sealed_end) {
         /* Rebuilding: the record belongs to a batch sealed before a restart. */
         for (size_t i = 0; i < self->nbatches; i++) {
             route_batch_t *b = self->batches[i];
             if (b->first <= seq && seq <= b->last) {
                 if (b->state == ROUTE_BATCH_LOADING && n &&
-                    route_batch_add (self, b, data, len, n, bytes) != 0)
+                    route_batch_add (self, b, data, len, n, bytes) != 0) {
                     hm_error ("route %s: out of memory rebuilding %" PRIu64 "..%" PRIu64,
                               self->cfg->name, b->first, b->last);
+                    return -1;
+                }
                 break;
             }
         }
         route_finish_loaded (self, seq);
-        return;
+        return 0;
     }
     route_batch_t *open = self->open;
     if (n == 0) {
-        if (open->events)
+        if (open->events) {
             open->last = seq;
-        else
-            route_commit_empty (self, seq);
-        return;
+            return 0;
+        }
+        return route_commit_empty (self, seq);
     }
     if (open->events &&
         (open->events + (uint64_t)n > self->max_events || open->bytes + bytes > self->max_bytes)) {
-        route_seal (self);
+        if (route_seal (self) != 0)
+            return -1;
         open = self->open;
     }
-    if (open->events == 0) {
+    bool starts = open->events == 0;
+    /* Why not drop the record on failure, as this once did: it was
+       acknowledged to a client; the caller reads it again later. */
+    if (route_batch_add (self, open, data, len, n, bytes) != 0) {
+        hm_error ("route %s: out of memory taking record %" PRIu64 " into a batch", self->cfg->name,
+                  seq);
+        return -1;
+    }
+    if (starts) {
         open->first = seq;
         self->open_since_ms = now_ms;
     }
-    if (route_batch_add (self, open, data, len, n, bytes) != 0) {
-        hm_error ("route %s: out of memory, record %" PRIu64 " dropped from the batch",
-                  self->cfg->name, seq);
-        return;
-    }
     open->last = seq;
     if (open->events >= self->max_events || open->bytes >= self->max_bytes)
-        route_seal (self);
+        route_seal (self); /* if it fails, the batch is sealed before the next record */
+    return 0;
 }
 
-void
+int
+route_feed (route_t *self, uint64_t seq, const uint8_t *data, size_t len, uint64_t now_ms)
+{
+    if (seq < self->read_next)
+        return 0;
+    /* A FLUSH's batch ends at the last record it covered. */
+    if (self->flush_upto && seq > self->flush_upto)
+        s_check_flush (self);
+    if (s_skip_gap (self, seq - 1) != 0)
+        return -1;
+    uint32_t n = 0, all = 0;
+    uint64_t bytes = 0;
+    bool bad = route_measure (self, data, len, &n, &all, &bytes) != 0;
+    if (bad)
+        n = 0, bytes = 0, all = 0;
+    if (s_take (self, seq, data, len, n, bytes, now_ms) != 0)
+        return -1;
+    self->read_next = seq + 1;
+    self->st.records++;
+    self->st.events_in += all;
+    self->st.events_kept += n;
+    if (bad) {
+        self->st.undecodable++;
+        hm_warn ("route %s: record %" PRIu64 " does not decode; skipped", self->cfg->name, seq);
+    }
+    return 0;
+}
+
+int
 route_fed_upto (route_t *self, uint64_t seq)
 {
-    if (self->read_next <= seq)
-        self->read_next = seq + 1;
+    if (s_skip_gap (self, seq) != 0)
+        return -1;
     route_finish_loaded (self, seq);
     s_check_flush (self);
+    return 0;
+}
+
+/* The route stops before read_next: read it again later, from a new
+   cursor (the old one has handed the record out already, or holds bytes
+   of a log that was cut back since). */
+static void
+s_stop (route_t *self, uint64_t now_ms, const char *why)
+{
+    uint64_t pause = self->retry_pause_ms ? self->retry_pause_ms * 2 : S_RETRY_MIN_MS;
+    self->retry_pause_ms = pause < S_RETRY_MAX_MS ? pause : S_RETRY_MAX_MS;
+    self->retry_ms = now_ms + self->retry_pause_ms;
+    self->stalled = true;
+    hm_error ("route %s: stopped before record %" PRIu64 " (%s); reading it again in %" PRIu64
+              " ms (%" PRIu64 " read errors, %" PRIu64 " allocation failures so far)",
+              self->cfg->name, self->read_next, why, self->retry_pause_ms, self->st.read_errors,
+              self->st.alloc_failures);
 }
 
 int
 route_pump (route_t *self, uint64_t limit, uint64_t now_ms, size_t max_records)
 {
-    if (!self->cursor || self->read_next > limit)
+    if (!self->log || self->read_next > limit)
         return 0;
+    if (self->stalled && now_ms < self->retry_ms)
+        return 0;
+    if (self->stalled || !self->cursor) {
+        if (route_attach_log (self, self->log) != 0) {
+            self->st.read_errors++;
+            s_stop (self, now_ms, "cannot open a cursor on the log");
+            return -1;
+        }
+        if (self->stalled)
+            hm_info ("route %s: reading again from record %" PRIu64, self->cfg->name,
+                     self->read_next);
+        self->stalled = false;
+    }
     int count = 0;
     while ((size_t)count < max_records && route_wants_records (self)) {
         uint64_t seq;
         const uint8_t *data;
         size_t len;
         int rc = rlog_cursor_next (self->cursor, limit, &seq, &data, &len);
-        if (rc < 0)
+        if (rc < 0) {
+            /* Damage or a read error where records up to limit should be:
+               never count them as read (they were acknowledged). */
+            self->st.read_errors++;
+            s_stop (self, now_ms, "the log cannot be read there: damaged, or a read error");
             return -1;
+        }
         if (rc == 0) {
             /* Everything up to limit was read: gaps in the log are over. */
-            route_fed_upto (self, limit);
+            if (route_fed_upto (self, limit) != 0) {
+                self->st.alloc_failures++;
+                s_stop (self, now_ms, "out of memory");
+                return -1;
+            }
             break;
         }
-        route_feed (self, seq, data, len, now_ms);
+        if (route_feed (self, seq, data, len, now_ms) != 0) {
+            self->st.alloc_failures++;
+            s_stop (self, now_ms, "out of memory");
+            return -1;
+        }
+        self->retry_pause_ms = 0;
         count++;
     }
     s_check_flush (self);
@@ -291,16 +390,15 @@ route_flush_upto (route_t *self, uint64_t upto)
 static void
 s_check_flush (route_t *self)
 {
-    if (self->flush_upto && self->read_next > self->flush_upto) {
-        route_seal (self);
+    if (self->flush_upto && self->read_next > self->flush_upto && route_seal (self) == 0)
         self->flush_upto = 0;
-    }
 }
 
 uint64_t
 route_next_deadline (const route_t *self)
 {
-    return self->open->events ? self->open_since_ms + self->cfg->max_age_ms : UINT64_MAX;
+    uint64_t t = self->open->events ? self->open_since_ms + self->cfg->max_age_ms : UINT64_MAX;
+    return self->stalled && self->retry_ms < t ? self->retry_ms : t;
 }
 
 int
@@ -317,6 +415,8 @@ route_replay (route_t *self, uint64_t offset)
     self->read_next = offset;
     self->flush_upto = 0;
     self->commit_dirty = true;
+    self->stalled = false;
+    self->retry_pause_ms = 0;
     if (self->log && route_attach_log (self, self->log) != 0)
         return -1;
     hm_info ("route %s: replaying from offset %" PRIu64, self->cfg->name, offset);

@@ -54,23 +54,25 @@ typedef struct {
 } route_batch_t;
 
 typedef struct {
-    uint64_t committed;   /* end of the acknowledged prefix */
-    uint64_t read_next;   /* next log record the route will read */
-    size_t batches;       /* sealed, not yet committed (including acked) */
-    size_t queued;        /* waiting for an instance */
-    size_t inflight;      /* sent, unanswered */
-    size_t loading;       /* being rebuilt */
-    uint32_t open_events; /* events in the open batch */
-    uint64_t records;     /* records read */
-    uint64_t undecodable; /* records skipped because they did not decode */
-    uint64_t events_in;   /* events seen */
-    uint64_t events_kept; /* events that passed the filter */
-    uint64_t sealed;      /* batches sealed (non-empty) */
-    uint64_t acked;       /* batches acknowledged */
-    uint64_t nacked;      /* NACKs received */
-    uint64_t requeued;    /* batches taken back from dead instances */
-    uint64_t save_errors; /* failed state file writes */
-    uint64_t missing;     /* records the state counted on, gone from the log at start */
+    uint64_t committed;      /* end of the acknowledged prefix */
+    uint64_t read_next;      /* next log record the route will read */
+    size_t batches;          /* sealed, not yet committed (including acked) */
+    size_t queued;           /* waiting for an instance */
+    size_t inflight;         /* sent, unanswered */
+    size_t loading;          /* being rebuilt */
+    uint32_t open_events;    /* events in the open batch */
+    uint64_t records;        /* records read */
+    uint64_t undecodable;    /* records skipped because they did not decode */
+    uint64_t events_in;      /* events seen */
+    uint64_t events_kept;    /* events that passed the filter */
+    uint64_t sealed;         /* batches sealed (non-empty) */
+    uint64_t acked;          /* batches acknowledged */
+    uint64_t nacked;         /* NACKs received */
+    uint64_t requeued;       /* batches taken back from dead instances */
+    uint64_t save_errors;    /* failed state file writes */
+    uint64_t missing;        /* records the state counted on, gone from the log at start */
+    uint64_t read_errors;    /* reads of the log that failed or found damage (the route stopped) */
+    uint64_t alloc_failures; /* records that could not be taken for want of memory (stopped) */
 } route_stats_t;
 
 typedef struct _route_t route_t;
@@ -86,6 +88,8 @@ const char *route_name (const route_t *self);
 const hm_route_config_t *route_config (const route_t *self);
 /* For tests: the wall clock (epoch seconds) used for seal_time. */
 void route_set_clock (route_t *self, uint64_t (*wall_s) (void));
+/* For tests: the allocator of batches (NULL: realloc), to make it fail. */
+void route_set_allocator (route_t *self, void *(*realloc_fn) (void *, size_t));
 
 /* Highest offset the route's state file mentions (for rlog_advance_to). */
 uint64_t route_highest_offset (const route_t *self);
@@ -97,12 +101,20 @@ void route_stats (const route_t *self, route_stats_t *stats);
 /* Reads from this log from now on (a cursor at the route's next record). */
 int route_attach_log (route_t *self, rlog_t *log);
 /* Reads up to max_records records <= limit from the attached log while the
-   read-ahead allows. Returns records read, -1 on a read error. */
+   read-ahead allows. Returns records read, -1 when the route stopped: a
+   read failed or found damage, or a record could not be taken (out of
+   memory). Nothing is skipped then: the route reads that record again,
+   from a new cursor, after a pause (1 s, doubling up to 30 s while it
+   keeps failing; route_next_deadline says when), counted in read_errors
+   or alloc_failures and logged. */
 int route_pump (route_t *self, uint64_t limit, uint64_t now_ms, size_t max_records);
-/* Feeds one record (seq must grow). The core of route_pump, for tests. */
-void route_feed (route_t *self, uint64_t seq, const uint8_t *data, size_t len, uint64_t now_ms);
-/* Tells the route every record <= seq was fed (gaps in the log exist). */
-void route_fed_upto (route_t *self, uint64_t seq);
+/* Feeds one record (seq must grow; a jump is a gap in the log). The core
+   of route_pump, for tests. 0, or -1 when it could not be taken (out of
+   memory): nothing changed, feed it again. */
+int route_feed (route_t *self, uint64_t seq, const uint8_t *data, size_t len, uint64_t now_ms);
+/* Tells the route every record <= seq was fed (gaps in the log exist).
+   0, or -1 (out of memory: nothing changed). */
+int route_fed_upto (route_t *self, uint64_t seq);
 /* May the route read more? (bounded read-ahead) */
 bool route_wants_records (const route_t *self);
 /* Sealed batches with no ACK that may be held at once (instances' credit + 2). */
@@ -117,7 +129,8 @@ void route_flush (route_t *self);
 /* FLUSH: seals the open batch now and, for records up to upto that the
    route has not read yet (its read-ahead is full), as soon as it reads them. */
 void route_flush_upto (route_t *self, uint64_t upto);
-/* Monotonic time at which route_tick has something to do, or UINT64_MAX. */
+/* Monotonic time at which route_tick or route_pump (a stopped route
+   reading again) has something to do, or UINT64_MAX. */
 uint64_t route_next_deadline (const route_t *self);
 
 /* --- persistence --------------------------------------------------------- */

@@ -34,11 +34,12 @@ s_passes (const route_t *self, const uint8_t *ev, size_t len)
 }
 
 int
-route_measure (route_t *self, const uint8_t *rec, size_t len, uint32_t *n_p, uint64_t *bytes_p)
+route_measure (const route_t *self, const uint8_t *rec, size_t len, uint32_t *n_p, uint32_t *all_p,
+               uint64_t *bytes_p)
 {
     const uint8_t *p = rec, *end = rec + len;
     bool have_id = false;
-    uint32_t n = 0;
+    uint32_t n = 0, all = 0;
     uint64_t bytes = 0;
     while (p < end) {
         scan_field_t f;
@@ -52,28 +53,38 @@ route_measure (route_t *self, const uint8_t *rec, size_t len, uint32_t *n_p, uin
             int pass = s_passes (self, f.data, f.len);
             if (pass < 0)
                 return -1;
-            self->st.events_in++;
+            all++;
             if (pass)
                 n++, bytes += f.len;
         }
     }
     if (!have_id)
         return -1;
-    *n_p = n, *bytes_p = bytes;
+    *n_p = n, *all_p = all, *bytes_p = bytes;
     return 0;
 }
 
 /* --- batches ------------------------------------------------------------- */
 
+/* A zeroed batch, from the route's allocator. */
+static route_batch_t *
+s_batch_alloc (route_t *self)
+{
+    route_batch_t *b = self->realloc_fn (NULL, sizeof *b);
+    if (b)
+        memset (b, 0, sizeof *b);
+    return b;
+}
+
 route_batch_t *
 route_batch_new (route_t *self, uint64_t first)
 {
-    route_batch_t *b = calloc (1, sizeof *b);
+    route_batch_t *b = s_batch_alloc (self);
     if (!b)
         return NULL;
     b->first = b->last = first;
     b->buf_cap = self->headroom + 4096;
-    b->buf = malloc (b->buf_cap);
+    b->buf = self->realloc_fn (NULL, b->buf_cap);
     if (!b->buf) {
         free (b);
         return NULL;
@@ -114,7 +125,7 @@ route_batch_add (route_t *self, route_batch_t *b, const uint8_t *rec, size_t len
         size_t cap = b->buf_cap;
         while (cap < need)
             cap *= 2;
-        uint8_t *buf = realloc (b->buf, cap);
+        uint8_t *buf = self->realloc_fn (b->buf, cap);
         if (!buf)
             return -1;
         b->buf = buf, b->buf_cap = cap;
@@ -171,7 +182,7 @@ route_reserve (route_t *self)
 {
     if (self->nbatches == self->batches_cap) {
         size_t cap = self->batches_cap ? self->batches_cap * 2 : 16;
-        route_batch_t **a = realloc (self->batches, cap * sizeof *a);
+        route_batch_t **a = self->realloc_fn (self->batches, cap * sizeof *a);
         if (!a)
             return -1;
         self->batches = a, self->batches_cap = cap;
@@ -206,17 +217,18 @@ route_advance_commit (route_t *self)
     }
 }
 
-void
+int
 route_seal (route_t *self)
 {
     route_batch_t *b = self->open;
     if (!b || b->events == 0)
-        return;
+        return 0;
     route_batch_t *next = route_batch_new (self, 0);
     if (!next || route_reserve (self) != 0) {
-        hm_error ("route %s: out of memory, cannot seal", self->cfg->name);
+        hm_error ("route %s: out of memory, cannot seal %" PRIu64 "..%" PRIu64 " yet",
+                  self->cfg->name, b->first, b->last);
         route_batch_destroy (&next);
-        return;
+        return -1;
     }
     b->seal_time = self->wall_s ();
     route_batch_finish (self, b);
@@ -226,31 +238,39 @@ route_seal (route_t *self)
     self->st.sealed++;
     hm_debug ("route %s: sealed %" PRIu64 "..%" PRIu64 " (%u events)", self->cfg->name, b->first,
               b->last, b->events);
+    return 0;
 }
 
-/* A record with nothing kept while no batch is open: acknowledged at once. */
-void
+/* Why from sealed_end + 1, not from seq: the state file lists batches
+   without holes (route_state.c refuses one), and records between them
+   may be missing from the log (a gap: the log lost its tail and its
+   numbers were advanced past it). */
+int
 route_commit_empty (route_t *self, uint64_t seq)
 {
     if (self->nbatches == 0) {
         self->committed = self->sealed_end = seq;
         self->commit_dirty = true;
-        return;
+        return 0;
     }
     route_batch_t *tail = self->batches[self->nbatches - 1];
     if (tail->state == ROUTE_BATCH_ACKED && tail->events == 0) {
         tail->last = self->sealed_end = seq;
         tail->saved = false;
-        return;
+        return 0;
     }
-    route_batch_t *b = calloc (1, sizeof *b);
-    if (!b || route_push (self, b) != 0) {
+    route_batch_t *b = s_batch_alloc (self);
+    if (!b || route_reserve (self) != 0) {
         free (b);
-        hm_error ("route %s: out of memory", self->cfg->name);
-        return;
+        hm_error ("route %s: out of memory, cannot acknowledge %" PRIu64 "..%" PRIu64 " yet",
+                  self->cfg->name, self->sealed_end + 1, seq);
+        return -1;
     }
-    b->first = b->last = seq;
+    b->first = self->sealed_end + 1;
+    b->last = seq;
     b->state = ROUTE_BATCH_ACKED;
+    route_push (self, b); /* cannot fail after route_reserve */
+    return 0;
 }
 
 /* Rebuilt batches whose records have all been read are ready. */

@@ -33,13 +33,19 @@ struct _route_t {
     rlog_t *log;                  /* attached log (not owned) */
     rlog_cursor_t *cursor;        /* our position in it */
     route_stats_t st;             /* counters */
+    bool stalled;                 /* a record could not be taken: read it again at retry_ms */
+    uint64_t retry_ms;            /* when (monotonic ms) */
+    uint64_t retry_pause_ms;      /* the pause before it; doubles while failures go on */
+    void *(*realloc_fn) (void *, size_t); /* every batch allocation (tests make it fail) */
 };
 
 /* --- route_batch.c ------------------------------------------------------- */
 
-/* Counts a record's events that pass the filter, and their bytes. -1 if
-   the record does not decode as an AppendRequest. */
-int route_measure (route_t *self, const uint8_t *rec, size_t len, uint32_t *n_p, uint64_t *bytes_p);
+/* Counts a record's events that pass the filter (*n_p), their bytes, and
+   all its events (*all_p). -1 if the record does not decode as an
+   AppendRequest. */
+int route_measure (const route_t *self, const uint8_t *rec, size_t len, uint32_t *n_p,
+                   uint32_t *all_p, uint64_t *bytes_p);
 /* An empty batch starting at first (with headroom for the header), or NULL. */
 route_batch_t *route_batch_new (route_t *self, uint64_t first);
 /* Frees a batch's storage (it stays as an identity). */
@@ -56,10 +62,12 @@ int route_reserve (route_t *self);
 int route_push (route_t *self, route_batch_t *b);
 /* Drops the acknowledged prefix and advances the committed offset. */
 void route_advance_commit (route_t *self);
-/* Seals the open batch (if it has events). */
-void route_seal (route_t *self);
-/* A record with nothing kept while no batch is open: acknowledged at once. */
-void route_commit_empty (route_t *self, uint64_t seq);
+/* Seals the open batch (if it has events). -1 (out of memory): still open. */
+int route_seal (route_t *self);
+/* Records sealed_end + 1 .. seq with nothing kept while no batch is open
+   (filtered out, or not in the log): acknowledged at once. 0 or -1 (out
+   of memory: nothing changed). */
+int route_commit_empty (route_t *self, uint64_t seq);
 /* Rebuilt batches whose records have all been read are ready. */
 void route_finish_loaded (route_t *self, uint64_t upto);
 /* Frees every sealed batch. */
