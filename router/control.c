@@ -135,10 +135,22 @@ server_control (server_t *self, uint64_t now)
                           "offset %" PRIu64 " is not in the log (it holds %" PRIu64 "..%" PRIu64
                           ")",
                           off, rlog_first_seq (self->log), rlog_next_seq (self->log) - 1);
-            else if (route_replay (self->routes[i], off) != 0)
-                snprintf (reason, sizeof reason, "cannot save the route's state");
-            else
-                dispatch_forget_inflight (self->disp[i]);
+            else {
+                int rc = route_replay (self->routes[i], off);
+                /* Segments are deleted behind saved_commit (server.c): lower
+                   it before answering, or until the next periodic save a
+                   second route's progress could delete the segments this
+                   replay reads (issue 18 item 7). The state file says so
+                   already; if its save failed, the route in memory was
+                   rewound all the same. */
+                uint64_t committed = route_committed (self->routes[i]);
+                if (committed < self->saved_commit[i])
+                    self->saved_commit[i] = committed;
+                if (rc != 0)
+                    snprintf (reason, sizeof reason, "cannot save the route's state");
+                else
+                    dispatch_forget_inflight (self->disp[i]);
+            }
             s_control_reply (self, &id, !*reason, *reason ? reason : NULL, NULL);
         }
         else

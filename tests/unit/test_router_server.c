@@ -36,6 +36,7 @@ typedef struct {
     void *client;               /* DEALER to the append endpoint */
     void *control;              /* DEALER to the control endpoint */
     void *sink;                 /* DEALER to the route's endpoint */
+    void *sink2;                /* DEALER to a second route's endpoint, if a test has one */
 } fixture_t;
 
 static void *
@@ -123,6 +124,8 @@ s_teardown (void **state)
        context's termination would wait for its sockets for ever. */
     if (f->server)
         s_stop (f);
+    if (f->sink2)
+        zmq_close (f->sink2);
     zmq_ctx_term (f->zctx);
     hm_config_destroy (&f->cfg);
     char cmd[128];
@@ -579,6 +582,132 @@ test_shutdown_hands_out_open_batches (void **state)
     assert_string_equal (text, "hamustro-route-state 1\ncommitted 3\nend\n");
 }
 
+/* The committed offset of route name in a STATUS answer, or -1. */
+static long long
+s_route_committed (fixture_t *f, const char *name)
+{
+    Hm__ControlReply *r = s_control (f, HM__CONTROL_REQUEST__COMMAND__STATUS, NULL, 0);
+    char needle[64];
+    snprintf (needle, sizeof needle, "{\"name\":\"%s\",", name);
+    const char *at = strstr (r->status_json, needle);
+    at = at ? strstr (at, "\"committed\":") : NULL;
+    long long v = at ? atoll (at + strlen ("\"committed\":")) : -1;
+    hm__control_reply__free_unpacked (r, NULL);
+    return v;
+}
+
+/* Receives deliveries on sock and acknowledges them until the events of
+   records 1..last have all come (failing on a gap or a duplicate). */
+static void
+s_sink_take_all (void *sock, uint64_t last)
+{
+    uint64_t next = 1;
+    while (next <= last) {
+        Hm__Delivery *d = s_sink_deliver_on (sock);
+        if (d->first_offset != next)
+            fail_msg ("expected a batch from %llu, got %llu..%llu", (unsigned long long)next,
+                      (unsigned long long)d->first_offset, (unsigned long long)d->last_offset);
+        /* One event per record here. */
+        assert_int_equal (d->n_events, d->last_offset - d->first_offset + 1);
+        next = d->last_offset + 1;
+        s_sink_send_on (sock, HM__SINK_MESSAGE__KIND__ACK, d->first_offset, d->last_offset);
+        hm__delivery__free_unpacked (d, NULL);
+    }
+}
+
+/* Replay window (issue 18 item 7): segments are deleted behind the
+   offsets in the routes' state files (server.c), and a replay lowers a
+   route's offset. Until the server knew the state file went back, a
+   second route's progress could delete the segments the replay reads, or
+   (if the route had read them already) that a restart rebuilds its batch
+   from. Two routes; "archive" has everything, "mirror" holds the log;
+   archive replays from 1, then mirror acknowledges everything: the log
+   must keep every record, and after a restart archive must deliver them
+   all. (Without the fix this fails when mirror's acknowledgements land
+   within 100 ms of archive's last save, the periodic save that closed the
+   window; they do here unless the machine stalls.) */
+static void
+test_replay_keeps_its_segments (void **state)
+{
+    fixture_t *f = *state;
+    char json[2048];
+    snprintf (json, sizeof json,
+              "{\"shared_secret\": \"s\", \"router\": {\"run_dir\": \"%s/run\", \"data_dir\": "
+              "\"%s/data\", \"heartbeat_ms\": 100, \"segment_bytes\": 65536},"
+              " \"routes\": {\"archive\": {\"sink\": \"file\", \"max_events\": 1000,"
+              " \"max_age\": 3600, \"file\": {\"file_path\": \"%s/out/\"}},"
+              " \"mirror\": {\"sink\": \"file\", \"max_events\": 2,"
+              " \"max_age\": 3600, \"file\": {\"file_path\": \"%s/out2/\"}}}}",
+              f->dir, f->dir, f->dir, f->dir);
+    char err[512] = "";
+    hm_config_destroy (&f->cfg);
+    f->cfg = hm_config_parse (json, "test", err, sizeof err);
+    if (!f->cfg)
+        fail_msg ("config: %s", err);
+    s_start (f);
+    void *mirror = f->sink2 = s_connect (f, f->cfg->routes[1].endpoint);
+    /* 40 records of ~16 KiB: 4 to a 64 KiB segment, 10 segments. */
+    static char big[16 << 10];
+    memset (big, 'e', sizeof big - 1);
+    for (uint64_t i = 1; i <= 40; i++)
+        assert_int_equal (s_append_ok (f, i, big), i);
+    Hm__ControlReply *c = s_control (f, HM__CONTROL_REQUEST__COMMAND__FLUSH, NULL, 0);
+    hm__control_reply__free_unpacked (c, NULL);
+    s_sink_send (f, HM__SINK_MESSAGE__KIND__READY, 0, 0);
+    s_sink_take_all (f->sink, 40);
+    /* mirror takes every batch and holds on to them: the log keeps all. */
+    Hm__SinkMessage m = HM__SINK_MESSAGE__INIT;
+    m.kind = HM__SINK_MESSAGE__KIND__READY;
+    m.has_credit = true, m.credit = 100;
+    assert_int_equal (hm_wire_send (mirror, NULL, 0, HM_WIRE_SINK, &m.base, 0), 0);
+    uint64_t held[20][2];
+    for (int i = 0; i < 20; i++) {
+        Hm__Delivery *d = s_sink_deliver_on (mirror);
+        held[i][0] = d->first_offset, held[i][1] = d->last_offset;
+        hm__delivery__free_unpacked (d, NULL);
+    }
+    /* archive's state file says committed 40: its last save just happened. */
+    char path[160];
+    snprintf (path, sizeof path, "%s/data/routes/archive.state", f->dir);
+    for (int i = 0;; i++) {
+        char text[256] = "";
+        FILE *fp = fopen (path, "r");
+        if (fp) {
+            size_t n = fread (text, 1, sizeof text - 1, fp);
+            text[n] = 0;
+            fclose (fp);
+        }
+        if (strstr (text, "committed 40\n"))
+            break;
+        if (i == S_WAIT_MS)
+            fail_msg ("archive's state never said committed 40");
+        usleep (1000);
+    }
+    c = s_control (f, HM__CONTROL_REQUEST__COMMAND__REPLAY, "archive", 1);
+    assert_true (c->ok);
+    hm__control_reply__free_unpacked (c, NULL);
+    for (int i = 0; i < 20; i++)
+        s_sink_send_on (mirror, HM__SINK_MESSAGE__KIND__ACK, held[i][0], held[i][1]);
+    for (int i = 0; s_route_committed (f, "mirror") != 40; i++) {
+        if (i == S_WAIT_MS / 10)
+            fail_msg ("mirror never committed 40");
+        usleep (10000);
+    }
+    /* archive has not acknowledged its replay: the log still starts at 1. */
+    c = s_control (f, HM__CONTROL_REQUEST__COMMAND__STATUS, NULL, 0);
+    if (!strstr (c->status_json, "\"first_seq\":1,"))
+        fail_msg ("segments the replay needs were deleted: %.200s", c->status_json);
+    hm__control_reply__free_unpacked (c, NULL);
+    zmq_close (mirror);
+    f->sink2 = NULL;
+    /* After a restart the replay's batch is rebuilt from the log, whole. */
+    s_stop (f);
+    s_start (f);
+    s_sink_send (f, HM__SINK_MESSAGE__KIND__READY, 0, 0);
+    s_sink_take_all (f->sink, 40);
+    s_stop (f);
+}
+
 int
 main (void)
 {
@@ -590,6 +719,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_dead_sink_and_nack, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_inject_and_tap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_shutdown_hands_out_open_batches, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_replay_keeps_its_segments, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
