@@ -24,6 +24,7 @@
 #include "route.h"
 #include "scan.h"
 #include "syncer.h"
+#include "tap.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -42,7 +43,7 @@
 #define S_ROUND_BYTES (4u << 20)   /* bytes written per round at most */
 #define S_PENDING_MAX 16384        /* replies waiting for durability; beyond, stop reading */
 #define S_FRONT_HWM 100000         /* append socket high-water marks (messages) */
-#define S_TAP_HWM 10000            /* tap subscribers slower than this lose records */
+#define S_TAP_HWM 10000            /* ... and records queued for one (tap.h bounds the bytes) */
 #define S_SAVE_EVERY_MS 100        /* a route's committed offset is saved at most this often */
 #define S_REPLY_LINGER_MS 1000     /* how long replies may still leave after shutdown */
 #define S_DRAIN_MS 10000           /* at shutdown, how long sealed batches may take to be acked */
@@ -308,19 +309,8 @@ s_append_round (server_t *self)
     for (size_t i = 0; i < n; i++) {
         s_append_t *a = &self->round[i];
         uint64_t seq = first + i;
-        /* Tap: best effort. PUB drops for slow subscribers at its HWM. */
-        uint8_t hdr[16];
-        Hm__TapHeader th = HM__TAP_HEADER__INIT;
-        th.offset = seq;
-        size_t hl = hm__tap_header__pack (&th, hdr);
-        if (zmq_send (self->tap, HM_WIRE_TAP, strlen (HM_WIRE_TAP), ZMQ_SNDMORE | ZMQ_DONTWAIT) <
-                0 ||
-            zmq_send (self->tap, hdr, hl, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-            zmq_msg_send (&a->body, self->tap, ZMQ_DONTWAIT) < 0) {
-            /* Hand-off: on success ZeroMQ owns body; only a failure leaves it to us. */
-            self->c.tap_dropped++;
-            zmq_msg_close (&a->body);
-        }
+        /* Tap: best effort, bounded in bytes (tap.h); takes body. */
+        tap_publish (self->tapq, seq, &a->body);
         if (!a->reply)
             zmq_msg_close (&a->id);
         else if (ack_now)
@@ -544,6 +534,10 @@ server_new (const hm_config_t *cfg, char *errbuf, size_t errlen)
         !(self->control = s_bind (self, ZMQ_ROUTER, cfg->control_endpoint, 1000, 1000,
                                   S_REPLY_LINGER_MS, errbuf, errlen)))
         goto fail;
+    if (!(self->tapq = tap_new (self->tap, TAP_MAX_BYTES))) {
+        snprintf (errbuf, errlen, "out of memory");
+        goto fail;
+    }
     for (size_t i = 0; i < self->nroutes; i++) {
         s_ipc_dir (cfg->routes[i].endpoint);
         self->disp[i] = dispatch_new (self->zctx, self->routes[i], cfg, errbuf, errlen);
@@ -605,7 +599,8 @@ server_destroy (server_t **self_p)
     s_close (&self->tap, 0);
     if (self->zctx)
         zmq_ctx_term (self->zctx);
-    hm_zap_join (&self->zap); /* its wait ended with the context */
+    hm_zap_join (&self->zap);  /* its wait ended with the context */
+    tap_destroy (&self->tapq); /* after the context: queued records give their bytes back to it */
     syncer_destroy (&self->syncer);
     rlog_destroy (&self->log);
     free (self->routes);

@@ -12,6 +12,7 @@
 #include "route.h"
 #include "server.h"
 #include "syncer.h"
+#include "tap.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -45,7 +46,6 @@ typedef struct {
     uint64_t write_errors; /* failed pwritev */
     uint64_t sync_errors;  /* failed fdatasync */
     uint64_t rounds;       /* group-commit rounds written */
-    uint64_t tap_dropped;  /* tap sends that failed */
     uint64_t deleted;      /* segments deleted */
 } s_counters_t;
 
@@ -56,6 +56,7 @@ struct _server_t {
     void *front;                        /* ROUTER: appends with replies */
     void *inject;                       /* PULL: appends without replies */
     void *tap;                          /* PUB: every appended record */
+    tap_t *tapq;                        /* what it holds, bounded in bytes (tap.h) */
     void *control;                      /* ROUTER: flush, status, replay */
     rlog_t *log;                        /* the durable log */
     syncer_t *syncer;                   /* the fdatasync thread */
