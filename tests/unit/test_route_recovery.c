@@ -312,14 +312,20 @@ test_gap_from_advanced_log_reloads (void **state)
    letters), appended in one call (segment_bytes 1: every append after
    the first starts a new segment). */
 static rlog_t *
-s_log (fixture_t *f)
+s_log_segments (fixture_t *f, uint64_t segment_bytes)
 {
     char err[256], logdir[128];
     snprintf (logdir, sizeof logdir, "%s/log", f->dir);
-    rlog_t *log = rlog_new (logdir, 1, 1 << 30, err, sizeof err);
+    rlog_t *log = rlog_new (logdir, segment_bytes, 1 << 30, err, sizeof err);
     if (!log)
         fail_msg ("rlog_new: %s", err);
     return log;
+}
+
+static rlog_t *
+s_log (fixture_t *f)
+{
+    return s_log_segments (f, 1);
 }
 
 static void
@@ -519,6 +525,73 @@ test_damaged_tail_skips_nothing (void **state)
     rlog_destroy (&log);
 }
 
+/* The issue's path to a damaged read ("write" durability): the cursor
+   has buffered records past the durable mark, a failed sync cuts them off
+   (rlog_truncate_after) and new records take their numbers, larger. The
+   cursor's old bytes end mid-record in the new layout: that damaged read
+   must not count as "read up to the limit" and skip record 6. (Which
+   content records 4 and 5 carry is the log's side: a cursor must forget
+   its buffer on a cut-back, router/log.c; this test holds either way.)
+   With segment_bytes 1 the new records go to a new segment (the cursor
+   meets 4 again: out of sequence); with 1 MiB they follow in the same
+   one (the cursor reads from the middle of the new 5). */
+static void
+s_cut_back_under_a_cursor (void **state, uint64_t segment_bytes)
+{
+    fixture_t *f = *state;
+    f->cfg.max_events = 1000;
+    rlog_t *log = s_log_segments (f, segment_bytes);
+    s_append (f, log, 1, 5, 20);
+    rlog_set_durable (log, 3);
+    route_t *r = s_route (f, 1);
+    assert_int_equal (route_attach_log (r, log), 0);
+    /* Three records read; the cursor's chunk holds 4 and 5 as well. */
+    assert_int_equal (route_pump (r, 3, 0, 3), 3);
+    assert_int_equal (rlog_truncate_after (log, 3), 0);
+    /* The new 4..6 are larger, and carry nr 14..16. */
+    struct iovec iov[3];
+    char name[101];
+    memset (name, 'y', 100);
+    name[100] = 0;
+    for (uint64_t s = 4; s <= 6; s++) {
+        s_make (f, s + 10, name);
+        iov[s - 4] = (struct iovec){f->recs[s + 10], f->lens[s + 10]};
+    }
+    uint64_t first;
+    assert_int_equal (rlog_append (log, iov, 3, &first), 0);
+    assert_int_equal (first, 4);
+    rlog_set_durable (log, 6);
+    for (uint64_t now = 0; now <= 60000; now += 1000) {
+        route_pump (r, 6, now, 100);
+        route_stats_t st;
+        route_stats (r, &st);
+        if (st.read_next == 7)
+            break;
+    }
+    route_flush (r);
+    int seen[S_RECS] = {0};
+    s_deliver (r, seen);
+    assert_int_equal (seen[1] + seen[2] + seen[3], 3);
+    assert_int_equal (seen[4] + seen[14], 1);
+    assert_int_equal (seen[5] + seen[15], 1);
+    assert_int_equal (seen[16], 1);
+    assert_int_equal (route_committed (r), 6);
+    route_destroy (&r);
+    rlog_destroy (&log);
+}
+
+static void
+test_cut_back_under_a_cursor_new_segment (void **state)
+{
+    s_cut_back_under_a_cursor (state, 1);
+}
+
+static void
+test_cut_back_under_a_cursor_same_segment (void **state)
+{
+    s_cut_back_under_a_cursor (state, 1 << 20);
+}
+
 int
 main (void)
 {
@@ -532,6 +605,10 @@ main (void)
         cmocka_unit_test_setup_teardown (test_out_of_memory_while_sealing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_read_skips_nothing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_damaged_tail_skips_nothing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cut_back_under_a_cursor_new_segment, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_cut_back_under_a_cursor_same_segment, s_setup,
+                                         s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
