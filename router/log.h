@@ -91,7 +91,9 @@ void rlog_header (uint8_t hdr[RLOG_HEADER], uint64_t seq, const void *payload, s
 rlog_cursor_t *rlog_cursor_new (rlog_t *log, uint64_t seq);
 void rlog_cursor_destroy (rlog_cursor_t **self_p);
 /* Next record with seq <= limit: 1 and *seq_p, *data_p, *len_p (valid until
-   the next call), 0 when there is none yet, -1 on a read error. */
+   the next call), 0 when there is none yet (every record <= limit the log
+   holds was returned), -1 on a read error or damage where a record should
+   be: the cursor never steps over it (the caller reads again later). */
 int rlog_cursor_next (rlog_cursor_t *self, uint64_t limit, uint64_t *seq_p, const uint8_t **data_p,
                       size_t *len_p);
 /* Sequence number the cursor will return next (at least). */
