@@ -440,6 +440,12 @@ rlog_failed (const rlog_t *self)
     return self->failed;
 }
 
+void
+rlog_sync_failed (rlog_t *self)
+{
+    self->failed = true;
+}
+
 uint64_t
 rlog_damaged (const rlog_t *self)
 {

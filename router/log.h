@@ -62,6 +62,9 @@ uint64_t rlog_cut_bytes (const rlog_t *self);
    could not write and marks them clean, so a second fdatasync succeeds
    without them ever reaching the disk (PostgreSQL's "fsyncgate", 2018). */
 bool rlog_failed (const rlog_t *self);
+/* An fdatasync of the log failed (the caller's or the syncer's): the log
+   is failed from now on (as above). */
+void rlog_sync_failed (rlog_t *self);
 /* Damaged places found in the log (at open and by cursors since), and the
    records lost in those found at open. Damage is a bad record with valid
    ones after it, or a bad end of a segment before the last; a torn tail

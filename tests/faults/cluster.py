@@ -154,6 +154,9 @@ class Cluster(h.Pipeline):
         router.update(overrides.pop("router", {}))
         sink = {"credit": 2, "retry_min_ms": 50, "retry_max_ms": 500}
         sink.update(overrides.pop("sink", {}))
+        # faults=True: the router runs with tests/faults/faultshim.c preloaded,
+        # its rules in DIR/faults (arm_faults).
+        self.faults = overrides.pop("faults", False)
         super().__init__(router=router, sink=sink, **overrides)
         self.name = name
         DIRS.append(self.dir)
@@ -199,7 +202,14 @@ class Cluster(h.Pipeline):
                     "directory": d, "autorestart": "true", "startretries": "20",
                     "stdout_logfile": os.path.join(d, "%s.log" % prog),
                     "stdout_logfile_maxbytes": "0", "redirect_stderr": "true"}
-        out.append(_program(cp, "program:router", common("router")))
+        router = common("router")
+        if self.faults:
+            asan = os.environ.get("ASAN_OPTIONS", "")
+            # A preloaded library comes before ASan's runtime: tell ASan that is fine.
+            asan = (asan + ":" if asan else "") + "verify_asan_link_order=0"
+            router["environment"] = 'LD_PRELOAD="%s",HM_FAULTS="%s",ASAN_OPTIONS="%s"' % (
+                os.path.abspath(FAULTSHIM), os.path.join(d, "faults"), asan)
+        out.append(_program(cp, "program:router", router))
         out.append(_program(cp, "program:ingest", common("ingest")))
         for rname, r in self.config["routes"].items():
             program = self.target_of[rname].program  # e.g. "file-sink", "blob-sink"
@@ -214,6 +224,14 @@ class Cluster(h.Pipeline):
             out.append(text.replace("[%s]" % src, "[program:sink-%s]" % rname, 1))
         with open(self.sup_conf, "w") as f:
             f.write("\n".join(out))
+
+    def arm_faults(self, rules):
+        """Replaces the router's fault rules (faultshim.c): a new file renamed
+        over the old, so the shim sees a new inode and reloads."""
+        path = os.path.join(self.dir, "faults")
+        with open(path + ".tmp", "w") as f:
+            f.write(rules + "\n")
+        os.rename(path + ".tmp", path)
 
     def sink_process(self, route):
         return "sink-%s:sink-%s-0" % (route, route)
@@ -556,6 +574,8 @@ class PySender:
 
 # --- a disk that can lose power -----------------------------------------------------
 
+FAULTSHIM = os.environ.get("HAMUSTRO_FAULTSHIM") or os.path.join(h.BIN, "..", "tests",
+                                                                  "libhm_faultshim.so")
 CUTFS = os.environ.get("HAMUSTRO_CUTFS") or os.path.join(h.BIN, "..", "tests", "cutfs")
 
 
