@@ -99,8 +99,8 @@ s_parse_name (const char *name, uint64_t *first_p)
 
 /* True when bytes [from, to) of fd are all zero (or cannot be read: the
    caller cuts them either way, this only decides whether to warn). */
-static bool
-s_all_zero (int fd, uint64_t from, uint64_t to)
+bool
+rlog_all_zero (int fd, uint64_t from, uint64_t to)
 {
     uint8_t buf[64 << 10];
     while (from < to) {
@@ -186,7 +186,7 @@ s_scan_segment (rlog_t *self, rlog_segment_t *seg, record_reader_t *r, uint64_t 
         uint64_t cut = (uint64_t)st.st_size - end;
         /* Zero-ahead space is expected (also behind a rolled segment);
            anything else past the end is a tear or damage worth a line. */
-        bool quiet = s_all_zero (fd, end, (uint64_t)st.st_size);
+        bool quiet = rlog_all_zero (fd, end, (uint64_t)st.st_size);
         if (ftruncate (fd, (off_t)end) != 0 || fdatasync (fd) != 0) {
             hm_error ("log: cannot cut segment %020" PRIu64 ": %s", seg->first, strerror (errno));
             close (fd);

@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define S_CURSOR_CHUNK (256u << 10) /* a route cursor reads this much at a time */
@@ -180,7 +181,9 @@ s_cursor_damage (rlog_cursor_t *self, record_rc_t rc, bool last_segment)
         self->reread_at = UINT64_MAX;
         return 1;
     }
-    if (rc == RECORD_ZERO && !last_segment)
+    struct stat st;
+    if (!last_segment && fstat (self->fd, &st) == 0 &&
+        rlog_all_zero (self->fd, bad_at, (uint64_t)st.st_size))
         return 0; /* zero-ahead space behind a rolled segment's records */
     if (last_segment) {
         /* Nothing valid after it where the writer writes: the records may

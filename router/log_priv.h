@@ -39,6 +39,8 @@ struct _rlog_t {
     uint64_t damaged_records; /* records lost in those found at open */
 };
 
+/* True when bytes [from, to) of fd are all zero (or cannot be read). */
+bool rlog_all_zero (int fd, uint64_t from, uint64_t to);
 /* Opens segment first of log (flags as for open). */
 int rlog_seg_open (const rlog_t *log, uint64_t first, int flags);
 

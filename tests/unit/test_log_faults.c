@@ -461,6 +461,33 @@ test_cursor_stops_at_damage_it_cannot_pass (void **state)
     rlog_destroy (&log);
 }
 
+/* Zero-ahead space behind the records of rolled segments (whole headers
+   of zeros, or a few zero bytes) is the end of a segment, not damage. */
+static void
+test_zeros_behind_rolled_segments_are_not_damage (void **state)
+{
+    fixture_t *f = *state;
+    rlog_t *log = s_open (f, 3 * 19);
+    rlog_set_zero_ahead (log, 4096);
+    for (int i = 1; i <= 9; i++)
+        s_append (log, "r", i, i + 1);
+    assert_int_equal (rlog_segment_count (log), 3);
+    /* The first segment ends in 5 zero bytes instead of zero-ahead space. */
+    char path[160];
+    s_seg_path (f, 1, path, sizeof path);
+    assert_int_equal (truncate (path, 3 * 19 + 5), 0);
+    uint64_t seqs[16];
+    assert_int_equal (s_read_seqs (log, seqs, 16), 9);
+    assert_int_equal (seqs[8], 9);
+    assert_int_equal (rlog_damaged (log), 0);
+    rlog_destroy (&log);
+    log = s_open (f, 3 * 19);
+    assert_int_equal (rlog_damaged (log), 0);
+    assert_int_equal (rlog_cut_bytes (log), 0);
+    assert_int_equal (rlog_next_seq (log), 10);
+    rlog_destroy (&log);
+}
+
 int
 main (void)
 {
@@ -480,6 +507,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_torn_tail_is_not_damage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cursor_skips_damage_found_later, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cursor_stops_at_damage_it_cannot_pass, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_zeros_behind_rolled_segments_are_not_damage, s_setup,
                                          s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
