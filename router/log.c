@@ -168,7 +168,7 @@ s_scan_segment (rlog_t *self, rlog_segment_t *seg, record_reader_t *r, uint64_t 
             rc = rs == RECORD_IOERR ? rs : first_bad;
             break;
         }
-        self->damaged++;
+        rlog_count_damage (self, seg->first, bad_at);
         self->damaged_records += found - expect;
         hm_error ("log: segment %020" PRIu64 " DAMAGED at byte %" PRIu64 " (%s): %" PRIu64
                   " bytes unreadable, records %" PRIu64 "..%" PRIu64
@@ -197,7 +197,7 @@ s_scan_segment (rlog_t *self, rlog_segment_t *seg, record_reader_t *r, uint64_t 
             return expect;
         }
         if (next_first) {
-            self->damaged++;
+            rlog_count_damage (self, seg->first, end);
             self->damaged_records += next_first > expect ? next_first - expect : 0;
             hm_error ("log: segment %020" PRIu64 " DAMAGED at its end (%s): %" PRIu64
                       " unreadable bytes after seq %" PRIu64 " cut; it was synced at its roll, so "
@@ -438,6 +438,18 @@ bool
 rlog_failed (const rlog_t *self)
 {
     return self->failed;
+}
+
+bool
+rlog_count_damage (rlog_t *self, uint64_t seg, uint64_t at)
+{
+    for (size_t i = 0; i < self->nknown; i++)
+        if (self->known[i].seg == seg && self->known[i].at == at)
+            return false;
+    if (self->nknown < RLOG_KNOWN_MAX)
+        self->known[self->nknown++] = (rlog_place_t){seg, at};
+    self->damaged++; /* beyond RLOG_KNOWN_MAX places, counted at each meeting */
+    return true;
 }
 
 void

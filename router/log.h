@@ -65,10 +65,10 @@ bool rlog_failed (const rlog_t *self);
 /* An fdatasync of the log failed (the caller's or the syncer's): the log
    is failed from now on (as above). */
 void rlog_sync_failed (rlog_t *self);
-/* Damaged places found in the log (at open and by cursors since), and the
-   records lost in those found at open. Damage is a bad record with valid
-   ones after it, or a bad end of a segment before the last; a torn tail
-   (a bad end of the last segment) is not damage (rlog_cut_bytes). */
+/* Damaged places found in the log (at open and by cursors since; each
+   counted and logged once), and the records lost in those found at open. Damage is a bad record
+   with valid ones after it, or a bad end of a segment before the last; a torn tail (a bad end of
+   the last segment) is not damage (rlog_cut_bytes). */
 uint64_t rlog_damaged (const rlog_t *self);
 uint64_t rlog_damaged_records (const rlog_t *self);
 

@@ -173,11 +173,13 @@ s_cursor_damage (rlog_cursor_t *self, record_rc_t rc, bool last_segment)
         return s_cursor_error (self, "read error");
     }
     if (rs == RECORD_OK) {
-        self->log->damaged++;
-        hm_error ("log: segment %020" PRIu64 " DAMAGED at byte %" PRIu64 " (%s): records %" PRIu64
-                  "..%" PRIu64 " unreadable, skipped; reading on at byte %" PRIu64,
-                  self->seg_first, bad_at, record_reason (rc), self->next_seq, found - 1,
-                  self->r.pos);
+        /* Loud, once per place: every route meets it (after the open scan). */
+        if (rlog_count_damage (self->log, self->seg_first, bad_at))
+            hm_error ("log: segment %020" PRIu64 " DAMAGED at byte %" PRIu64
+                      " (%s): records %" PRIu64 "..%" PRIu64
+                      " unreadable, skipped; reading on at byte %" PRIu64,
+                      self->seg_first, bad_at, record_reason (rc), self->next_seq, found - 1,
+                      self->r.pos);
         self->reread_at = UINT64_MAX;
         return 1;
     }
@@ -192,10 +194,10 @@ s_cursor_damage (rlog_cursor_t *self, record_rc_t rc, bool last_segment)
         errno = EBADMSG;
         return s_cursor_error (self, "cannot read the record (damaged?)");
     }
-    self->log->damaged++;
-    hm_error ("log: segment %020" PRIu64 " DAMAGED at byte %" PRIu64
-              " (%s) to its end: the records there from %" PRIu64 " on are skipped",
-              self->seg_first, bad_at, record_reason (rc), self->next_seq);
+    if (rlog_count_damage (self->log, self->seg_first, bad_at))
+        hm_error ("log: segment %020" PRIu64 " DAMAGED at byte %" PRIu64
+                  " (%s) to its end: the records there from %" PRIu64 " on are skipped",
+                  self->seg_first, bad_at, record_reason (rc), self->next_seq);
     return 0;
 }
 

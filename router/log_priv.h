@@ -9,6 +9,13 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#define RLOG_KNOWN_MAX 64 /* damaged places remembered, so each is counted once */
+
+typedef struct {
+    uint64_t seg; /* segment (its first seq) */
+    uint64_t at;  /* byte offset of the bad record */
+} rlog_place_t;
+
 typedef struct {
     uint64_t first; /* seq of its first record (its name) */
     uint64_t size;  /* bytes in the file */
@@ -37,7 +44,13 @@ struct _rlog_t {
     uint64_t cuts;            /* times the log was cut back: cursors forget what they buffered */
     uint64_t damaged;         /* damaged places found (rlog_damaged) */
     uint64_t damaged_records; /* records lost in those found at open */
+    rlog_place_t known[RLOG_KNOWN_MAX]; /* damaged places counted already */
+    size_t nknown;                      /* entries in use */
 };
+
+/* Counts a damaged place once (every route's cursor meets it again).
+   True if it was new. */
+bool rlog_count_damage (rlog_t *log, uint64_t seg, uint64_t at);
 
 /* True when bytes [from, to) of fd are all zero (or cannot be read). */
 bool rlog_all_zero (int fd, uint64_t from, uint64_t to);

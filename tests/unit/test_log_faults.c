@@ -362,6 +362,7 @@ test_corruption_in_an_older_segment (void **state)
     assert_int_equal (s_read_seqs (log, seqs, 16), 10);
     uint64_t want[10] = {1, 2, 3, 5, 6, 7, 8, 9, 10, 11};
     assert_memory_equal (seqs, want, sizeof want);
+    assert_int_equal (rlog_damaged (log), 1); /* the cursor met the same place */
     rlog_destroy (&log);
 }
 
@@ -430,6 +431,9 @@ test_cursor_skips_damage_found_later (void **state)
     assert_int_equal (s_read_seqs (log, seqs, 16), 4);
     uint64_t want[4] = {1, 2, 4, 5};
     assert_memory_equal (seqs, want, sizeof want);
+    assert_int_equal (rlog_damaged (log), 1);
+    /* A second route's cursor steps over it too, without counting it again. */
+    assert_int_equal (s_read_seqs (log, seqs, 16), 4);
     assert_int_equal (rlog_damaged (log), 1);
     rlog_destroy (&log);
 }
