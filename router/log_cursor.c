@@ -42,6 +42,7 @@ struct _rlog_cursor_t {
     bool failing;       /* a read error was logged; quiet until a read works */
     uint64_t cuts;      /* the log's count of cuts when the buffer was filled */
     uint64_t reread_at; /* offset re-read from the file after it read as damaged */
+    uint64_t expect;    /* seq of the next record in the file (after the last consumed) */
 };
 
 /* Index of the segment holding seq (the last with first <= seq), or 0. */
@@ -63,6 +64,7 @@ s_cursor_enter (rlog_cursor_t *self, uint64_t first)
     if (self->fd < 0)
         return -1;
     self->seg_first = first;
+    self->expect = first;
     record_reader_reset (&self->r, self->fd, 0);
     self->reread_at = UINT64_MAX;
     if (self->next_seq < first)
@@ -167,7 +169,7 @@ s_cursor_damage (rlog_cursor_t *self, record_rc_t rc, bool last_segment)
         record_reader_drop (&self->r);
         return 1;
     }
-    record_rc_t rs = record_reader_resync (&self->r, self->next_seq, &found);
+    record_rc_t rs = record_reader_resync (&self->r, self->expect, &found);
     if (rs == RECORD_IOERR) {
         record_reader_reset (&self->r, self->fd, bad_at);
         return s_cursor_error (self, "read error");
@@ -175,11 +177,10 @@ s_cursor_damage (rlog_cursor_t *self, record_rc_t rc, bool last_segment)
     if (rs == RECORD_OK) {
         /* Loud, once per place: every route meets it (after the open scan). */
         if (rlog_count_damage (self->log, self->seg_first, bad_at))
-            hm_error ("log: segment %020" PRIu64 " DAMAGED at byte %" PRIu64
-                      " (%s): records %" PRIu64 "..%" PRIu64
-                      " unreadable, skipped; reading on at byte %" PRIu64,
-                      self->seg_first, bad_at, record_reason (rc), self->next_seq, found - 1,
-                      self->r.pos);
+            hm_error (
+                "log: segment %020" PRIu64 " DAMAGED at byte %" PRIu64 " (%s): records %" PRIu64
+                "..%" PRIu64 " unreadable, skipped; reading on at byte %" PRIu64,
+                self->seg_first, bad_at, record_reason (rc), self->expect, found - 1, self->r.pos);
         self->reread_at = UINT64_MAX;
         return 1;
     }
@@ -197,7 +198,7 @@ s_cursor_damage (rlog_cursor_t *self, record_rc_t rc, bool last_segment)
     if (rlog_count_damage (self->log, self->seg_first, bad_at))
         hm_error ("log: segment %020" PRIu64 " DAMAGED at byte %" PRIu64
                   " (%s) to its end: the records there from %" PRIu64 " on are skipped",
-                  self->seg_first, bad_at, record_reason (rc), self->next_seq);
+                  self->seg_first, bad_at, record_reason (rc), self->expect);
     return 0;
 }
 
@@ -219,12 +220,14 @@ rlog_cursor_next (rlog_cursor_t *self, uint64_t limit, uint64_t *seq_p, const ui
         bool last = self->seg_first == log->segs[log->nsegs - 1].first;
         self->r.limit = last ? log->segs[log->nsegs - 1].size : UINT64_MAX;
         record_rc_t rc = record_reader_peek (&self->r, &seq, &data, &len);
-        if (rc == RECORD_OK && seq < self->skip_to) {
+        if (rc == RECORD_OK && seq < self->skip_to && seq >= self->expect) {
             record_reader_consume (&self->r, len);
+            self->expect = seq + 1;
             continue;
         }
         if (rc == RECORD_OK && seq >= self->next_seq && seq <= limit) {
             record_reader_consume (&self->r, len);
+            self->expect = seq + 1;
             self->next_seq = seq + 1;
             self->failing = false;
             *seq_p = seq, *data_p = data, *len_p = len;

@@ -435,6 +435,16 @@ test_cursor_skips_damage_found_later (void **state)
     /* A second route's cursor steps over it too, without counting it again. */
     assert_int_equal (s_read_seqs (log, seqs, 16), 4);
     assert_int_equal (rlog_damaged (log), 1);
+    /* And one positioned past it (a route restarting at 4) steps over it on
+       its way there. */
+    rlog_cursor_t *c = rlog_cursor_new (log, 4);
+    s_expect (c, 5, 4, "r", 4);
+    s_expect (c, 5, 5, "r", 5);
+    rlog_cursor_destroy (&c);
+    c = rlog_cursor_new (log, 2);
+    s_expect (c, 5, 2, "r", 2);
+    s_expect (c, 5, 4, "r", 4);
+    rlog_cursor_destroy (&c);
     rlog_destroy (&log);
 }
 
