@@ -5,9 +5,14 @@
     ftruncate to the offset the round started at. The list of segments is
     a small sorted array: a 1 GiB log of 64 MiB segments has 16 entries.
 
-    Readers and the open-time scan share one buffered reader that reads a
-    segment sequentially in large chunks and hands out records in place,
-    so reading costs one pread per chunk, not one per record.
+    Readers (log_cursor.c) and the open-time scan share one buffered
+    reader (record.c) that reads a segment sequentially in large chunks and
+    hands out records in place, so reading costs one pread per chunk, not
+    one per record; both step over damage the same way (s_scan_segment).
+
+    Failure (rlog_failed): after a failed fdatasync, or a cut back that
+    failed, nothing is appended until rlog_truncate_after has cut the log
+    back to its durable mark and made that durable (see log.h for why).
 
     Zero-ahead (rlog_set_zero_ahead, the router turns it on): after a round
     the writer keeps some zeros written past the end of the segment. Why:
