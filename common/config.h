@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* routes.NAME.instances: sink processes of one route, at most. */
+#define HM_CONFIG_MAX_INSTANCES 64
+
 /* router.cpu_latency_us not set: the router leaves CPU sleep states alone. */
 #define HM_CPU_LATENCY_OFF UINT32_MAX
 
@@ -28,6 +31,7 @@ typedef struct {
     uint32_t max_age_ms; /* ... or when its oldest event is this old */
     char *filter_event;  /* NULL: every event; else a glob on the event name ('*', '?') */
     int filter_env;      /* -1: any env; else only this Environment number */
+    uint32_t instances;  /* sink processes serving this route (1..64); they share its batches */
     char *dead_letter;   /* file where undeliverable events are appended, with reasons
                             (default data_dir/dead-letter/<route>.jsonl) */
     hm_format_t format;  /* output format ("file_format") */

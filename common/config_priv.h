@@ -56,6 +56,8 @@ typedef struct {
 /* The known keys of a sink's section, or NULL for an unknown sink. */
 const char *const *hm_cfg_section_keys (const char *sink);
 void hm_cfg_route_init (hm_route_config_t *route, const hm_cfg_route_defaults_t *defaults);
+/* 0 when a full batch of route fits one wire message, else fails at key. */
+int hm_cfg_route_fits_wire (hm_cfg_ctx_t *ctx, const hm_route_config_t *route, const char *key);
 /* routes.NAME from obj into route. */
 int hm_cfg_route (hm_cfg_ctx_t *ctx, const cJSON *obj, const char *name, hm_route_config_t *route,
                   const hm_cfg_route_defaults_t *defaults);

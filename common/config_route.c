@@ -3,8 +3,10 @@
     section of the route's own sink may appear; the cloud sections are kept
     as JSON text for the sink program, which checks their values. */
 #include "config_priv.h"
+#include "wire.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +162,26 @@ hm_cfg_route_init (hm_route_config_t *route, const hm_cfg_route_defaults_t *defa
     route->max_age_ms = defaults->max_age_ms;
     route->filter_env = -1;
     route->format = HM_FORMAT_JSON;
+    route->instances = 1;
+}
+
+/* A sealed batch travels as one Delivery message, which must fit the
+   wire's limit: its events (up to max_bytes) plus, per event, the tag and
+   length the router puts in front (HM_WIRE_EVENT_FRAMING) plus the header.
+   Without this a max_bytes near 1 GiB passed the check and every full
+   batch was refused by the sink's socket. */
+int
+hm_cfg_route_fits_wire (hm_cfg_ctx_t *ctx, const hm_route_config_t *route, const char *key)
+{
+    uint64_t framing = (uint64_t)route->max_events * HM_WIRE_EVENT_FRAMING +
+                       HM_WIRE_DELIVERY_HEADER + strlen (route->name);
+    if (framing < HM_WIRE_MAX_MSG && route->max_bytes <= HM_WIRE_MAX_MSG - framing)
+        return 0;
+    return hm_cfg_fail (ctx, key,
+                        "a batch must fit one %u MiB message: with max_events %" PRIu32
+                        " max_bytes can be at most %" PRIu64,
+                        HM_WIRE_MAX_MSG >> 20, route->max_events,
+                        framing < HM_WIRE_MAX_MSG ? HM_WIRE_MAX_MSG - framing : 0);
 }
 
 int
@@ -167,8 +189,8 @@ hm_cfg_route (hm_cfg_ctx_t *ctx, const cJSON *obj, const char *name, hm_route_co
               const hm_cfg_route_defaults_t *defaults)
 {
     static const char *const keys[] = {
-        "sink", "endpoint", "max_events", "max_bytes", "max_age", "filter", "dead_letter",
-        "file", "s3",       "sns",        "abs",       "aqs",     NULL};
+        "sink",      "endpoint", "max_events", "max_bytes", "max_age", "filter", "dead_letter",
+        "instances", "file",     "s3",         "sns",       "abs",     "aqs",    NULL};
     char path[128];
     snprintf (path, sizeof path, "routes.%s", name);
     hm_cfg_route_init (route, defaults);
@@ -206,6 +228,12 @@ hm_cfg_route (hm_cfg_ctx_t *ctx, const cJSON *obj, const char *name, hm_route_co
         return -1;
     if (cJSON_GetObjectItemCaseSensitive (obj, "max_bytes"))
         route->max_bytes = v;
+    char key[160];
+    hm_cfg_keypath (key, sizeof key, path, "max_bytes");
+    if (hm_cfg_route_fits_wire (ctx, route, key) != 0 ||
+        hm_cfg_u32 (ctx, obj, path, "instances", 1, HM_CONFIG_MAX_INSTANCES, &route->instances) !=
+            0)
+        return -1;
     const cJSON *filter = hm_cfg_object (ctx, obj, path, "filter");
     if (ctx->failed)
         return -1;
@@ -262,6 +290,9 @@ hm_cfg_legacy_route (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
     free (dialect);
     if (!route->name || !route->sink)
         return hm_cfg_fail (ctx, "dialect", "out of memory");
+    /* buffer_size is the original's only batch limit; max_bytes keeps its default. */
+    if (hm_cfg_route_fits_wire (ctx, route, "buffer_size") != 0)
+        return -1;
     /* The unused dialects' sections may hold placeholders, as the original's
        sample does: check their keys, use only the selected one. */
     static const char *const sections[] = {"file", "s3", "sns", "abs", "aqs", NULL};
