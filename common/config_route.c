@@ -306,3 +306,37 @@ hm_cfg_legacy_route (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
     }
     return s_sink_section (ctx, root, "", route);
 }
+
+int
+hm_config_route_arg (const char *arg, char *name, size_t name_cap, uint32_t *instance, char *errbuf,
+                     size_t errlen)
+{
+    const char *colon = strchr (arg, ':');
+    size_t len = colon ? (size_t)(colon - arg) : strlen (arg);
+    *instance = 0;
+    if (len >= name_cap || len == 0) {
+        snprintf (errbuf, errlen, "--route %s: no route name before the instance", arg);
+        if (len)
+            snprintf (errbuf, errlen, "--route %s: route name too long", arg);
+        return -1;
+    }
+    memcpy (name, arg, len);
+    name[len] = '\0';
+    if (!colon)
+        return 0;
+    /* Digits only: strtoul would take " 2", "+2" or "2abc". */
+    const char *n = colon + 1;
+    unsigned long v = 0;
+    bool ok = *n != '\0' && strlen (n) <= 2;
+    for (const char *p = n; ok && *p; p++) {
+        ok = isdigit ((unsigned char)*p);
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (!ok || v < 1 || v > HM_CONFIG_MAX_INSTANCES) {
+        snprintf (errbuf, errlen, "--route %s: the instance after ':' must be 1..%d", arg,
+                  HM_CONFIG_MAX_INSTANCES);
+        return -1;
+    }
+    *instance = (uint32_t)v;
+    return 0;
+}

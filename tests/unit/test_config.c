@@ -299,6 +299,36 @@ test_max_bytes_fits_the_wire (void **state)
                     "buffer_size", "must fit one 64 MiB message");
 }
 
+/* A sink's --route: NAME or NAME:N. */
+static void
+test_route_arg (void **state)
+{
+    (void) state;
+    char name[65];
+    uint32_t n = 99;
+    assert_int_equal (hm_config_route_arg ("archive", name, sizeof name, &n, err, sizeof err), 0);
+    assert_string_equal (name, "archive");
+    assert_int_equal (n, 0);
+    assert_int_equal (hm_config_route_arg ("s3:2", name, sizeof name, &n, err, sizeof err), 0);
+    assert_string_equal (name, "s3");
+    assert_int_equal (n, 2);
+    assert_int_equal (hm_config_route_arg ("a-b_c:64", name, sizeof name, &n, err, sizeof err), 0);
+    assert_int_equal (n, 64);
+    const char *bad[] = {"s3:", "s3:0", "s3:65", "s3:+1", "s3: 1", "s3:1x", "s3:1:2", ":1", "",
+                         "s3:007"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        if (hm_config_route_arg (bad[i], name, sizeof name, &n, err, sizeof err) != -1)
+            fail_msg ("\"%s\" accepted", bad[i]);
+        assert_non_null (strstr (err, "--route"));
+    }
+    char big[100];
+    memset (big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal (hm_config_route_arg (big, name, sizeof name, &n, err, sizeof err), -1);
+    assert_non_null (strstr (err, "too long"));
+}
+
 int
 main (void)
 {
@@ -312,6 +342,7 @@ main (void)
         cmocka_unit_test (test_load_from_file),
         cmocka_unit_test (test_route_instances),
         cmocka_unit_test (test_max_bytes_fits_the_wire),
+        cmocka_unit_test (test_route_arg),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
