@@ -22,12 +22,20 @@ s_status_json (server_t *self, hm_buf_t *out)
                    "{\"version\":\"%s\",\"uptime_s\":%" PRIu64 ",\"durability\":\"%s\","
                    "\"log\":{\"first_seq\":%" PRIu64 ",\"next_seq\":%" PRIu64
                    ",\"durable_seq\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"max_bytes\":%" PRIu64
-                   ",\"segments\":%zu,\"full\":%s,\"pending_replies\":%zu},",
+                   ",\"segments\":%zu,\"full\":%s,\"pending_replies\":%zu",
                    HAMUSTRO_VERSION, (now - self->started_ms) / 1000,
                    self->cfg->durability == HM_DURABILITY_WRITE ? "write" : "fsync",
                    rlog_first_seq (self->log), rlog_next_seq (self->log), durable,
                    rlog_bytes (self->log), rlog_max_bytes (self->log),
                    rlog_segment_count (self->log), self->full ? "true" : "false", self->pend_count);
+    /* The log's failure paths (ARCHITECTURE section 4): failed (appends refused
+       until it is cut back), failures, refused, recover_errors; damaged places found. */
+    hm_buf_printf (
+        out,
+        ",\"failed\":%s,\"failures\":%" PRIu64 ",\"refused\":%" PRIu64
+        ",\"recover_errors\":%" PRIu64 ",\"damaged\":%" PRIu64 ",\"damaged_records\":%" PRIu64 "},",
+        self->log_failed ? "true" : "false", self->c.log_failures, self->c.refused,
+        self->c.recover_errors, rlog_damaged (self->log), rlog_damaged_records (self->log));
     const s_counters_t *c = &self->c;
     hm_buf_printf (
         out,

@@ -5,9 +5,14 @@
     ftruncate to the offset the round started at. The list of segments is
     a small sorted array: a 1 GiB log of 64 MiB segments has 16 entries.
 
-    Readers and the open-time scan share one buffered reader that reads a
-    segment sequentially in large chunks and hands out records in place,
-    so reading costs one pread per chunk, not one per record.
+    Readers (log_cursor.c) and the open-time scan share one buffered
+    reader (record.c) that reads a segment sequentially in large chunks and
+    hands out records in place, so reading costs one pread per chunk, not
+    one per record; both step over damage the same way (s_scan_segment).
+
+    Failure (rlog_failed): after a failed fdatasync, or a cut back that
+    failed, nothing is appended until rlog_truncate_after has cut the log
+    back to its durable mark and made that durable (see log.h for why).
 
     Zero-ahead (rlog_set_zero_ahead, the router turns it on): after a round
     the writer keeps some zeros written past the end of the segment. Why:
@@ -20,6 +25,7 @@
     take it as the end, and opening cuts it off like a torn tail (silently):
     whatever stale bytes lay beyond are gone before anything is appended. */
 #include "log.h"
+#include "log_priv.h"
 #include "record.h"
 
 #include "digest.h"
@@ -42,32 +48,6 @@
 #define S_CURSOR_CHUNK (256u << 10) /* a route cursor reads this much at a time */
 #define S_ZERO_PIECE (256u << 10)   /* zero-ahead writes at most this much per call */
 
-typedef struct {
-    uint64_t first; /* seq of its first record (its name) */
-    uint64_t size;  /* bytes in the file */
-} s_segment_t;
-
-struct _rlog_t {
-    char *dir;              /* the log directory */
-    int dirfd;              /* open on dir, for fsyncs after create/delete */
-    uint64_t segment_bytes; /* roll after this */
-    uint64_t max_bytes;     /* appends refused beyond this */
-    s_segment_t *segs;      /* sorted by first; the last one is written */
-    size_t nsegs;           /* entries in use */
-    size_t segs_cap;        /* entries allocated */
-    int fd;                 /* the last segment, open for writing */
-    uint64_t next_seq;      /* seq of the next appended record */
-    uint64_t durable;       /* highest durable seq */
-    uint64_t bytes;         /* sum of segment sizes */
-    uint64_t cut_bytes;     /* torn bytes removed at open */
-    uint8_t *hdrs;          /* scratch headers for one append */
-    struct iovec *iov;      /* scratch iovecs for one append */
-    size_t scratch_cap;     /* records the scratch arrays hold */
-    uint64_t zero_ahead;    /* bytes of zeros kept written past the end (0: off) */
-    uint64_t zero_end;      /* the current segment holds data or zeros up to here */
-    uint8_t *zeros;         /* S_ZERO_PIECE zero bytes, allocated on first use */
-};
-
 /* --- segments ------------------------------------------------------------ */
 
 static void
@@ -76,8 +56,8 @@ s_seg_name (char *out, size_t cap, uint64_t first)
     snprintf (out, cap, "%020" PRIu64 ".seg", first);
 }
 
-static int
-s_seg_open (const rlog_t *self, uint64_t first, int flags)
+int
+rlog_seg_open (const rlog_t *self, uint64_t first, int flags)
 {
     char name[32];
     s_seg_name (name, sizeof name, first);
@@ -89,19 +69,19 @@ s_segs_push (rlog_t *self, uint64_t first, uint64_t size)
 {
     if (self->nsegs == self->segs_cap) {
         size_t cap = self->segs_cap ? self->segs_cap * 2 : 16;
-        s_segment_t *segs = realloc (self->segs, cap * sizeof *segs);
+        rlog_segment_t *segs = realloc (self->segs, cap * sizeof *segs);
         if (!segs)
             return -1;
         self->segs = segs, self->segs_cap = cap;
     }
-    self->segs[self->nsegs++] = (s_segment_t){first, size};
+    self->segs[self->nsegs++] = (rlog_segment_t){first, size};
     return 0;
 }
 
 static int
 s_cmp_seg (const void *a, const void *b)
 {
-    uint64_t x = ((const s_segment_t *)a)->first, y = ((const s_segment_t *)b)->first;
+    uint64_t x = ((const rlog_segment_t *)a)->first, y = ((const rlog_segment_t *)b)->first;
     return x < y ? -1 : x > y;
 }
 
@@ -122,12 +102,10 @@ s_parse_name (const char *name, uint64_t *first_p)
     return 0;
 }
 
-/* Validates one segment, cutting it at its first bad record. Returns the
-   seq after its last good record, or 0 on an I/O error. */
 /* True when bytes [from, to) of fd are all zero (or cannot be read: the
    caller cuts them either way, this only decides whether to warn). */
-static bool
-s_all_zero (int fd, uint64_t from, uint64_t to)
+bool
+rlog_all_zero (int fd, uint64_t from, uint64_t to)
 {
     uint8_t buf[64 << 10];
     while (from < to) {
@@ -143,10 +121,23 @@ s_all_zero (int fd, uint64_t from, uint64_t to)
     return true;
 }
 
+/* Validates one segment. next_first: the next segment's first seq, 0 for
+   the last segment. Returns the seq after its last good record, or 0 on
+   an I/O error.
+
+   Why torn tails and damage are told apart: only the last segment can end
+   in a torn write (a segment is fdatasync'd before the next one is
+   created), and a tear is always the end (nothing was written after it).
+   A bad record followed by a valid one (record_reader_resync), or a bad
+   end of an older segment, is damage: the records after it were synced
+   and maybe acknowledged, so they are kept and read on, the bad bytes
+   stay where they are (cursors step over them the same way), and the
+   loss is counted and logged as an error. A bad end of the last segment
+   is cut as before: that is where the writer goes on. */
 static uint64_t
-s_scan_segment (rlog_t *self, s_segment_t *seg, record_reader_t *r)
+s_scan_segment (rlog_t *self, rlog_segment_t *seg, record_reader_t *r, uint64_t next_first)
 {
-    int fd = s_seg_open (self, seg->first, O_RDWR);
+    int fd = rlog_seg_open (self, seg->first, O_RDWR);
     if (fd < 0) {
         hm_error ("log: cannot open segment %020" PRIu64 ": %s", seg->first, strerror (errno));
         return 0;
@@ -157,34 +148,51 @@ s_scan_segment (rlog_t *self, s_segment_t *seg, record_reader_t *r)
         return 0;
     }
     record_reader_reset (r, fd, 0);
-    uint64_t expect = seg->first;
-    record_rc_t rc;
+    uint64_t expect = seg->first, end = 0;
+    record_rc_t rc, first_bad = RECORD_EOF;
     for (;;) {
         uint64_t seq;
         const uint8_t *data;
         size_t len;
         rc = record_reader_peek (r, &seq, &data, &len);
-        if (rc != RECORD_OK)
+        if (rc == RECORD_OK && seq == expect) {
+            record_reader_consume (r, len);
+            expect++;
+            end = r->pos;
+            continue;
+        }
+        if (rc == RECORD_EOF || rc == RECORD_IOERR)
             break;
-        if (seq != expect) {
+        if (rc == RECORD_OK)
             rc = RECORD_BADSEQ;
+        if (first_bad == RECORD_EOF)
+            first_bad = rc;
+        uint64_t bad_at = r->pos, found;
+        record_rc_t rs = record_reader_resync (r, expect, &found);
+        if (rs != RECORD_OK) {
+            rc = rs == RECORD_IOERR ? rs : first_bad;
             break;
         }
-        record_reader_consume (r, len);
-        expect++;
+        rlog_count_damage (self, seg->first, bad_at);
+        self->damaged_records += found - expect;
+        hm_error ("log: segment %020" PRIu64 " DAMAGED at byte %" PRIu64 " (%s): %" PRIu64
+                  " bytes unreadable, records %" PRIu64 "..%" PRIu64
+                  " lost; the records after them are kept",
+                  seg->first, bad_at, record_reason (rc), r->pos - bad_at, expect, found - 1);
+        expect = found;
     }
     if (rc == RECORD_IOERR) {
         hm_error ("log: cannot read segment %020" PRIu64 ": %s", seg->first, strerror (errno));
         close (fd);
         return 0;
     }
-    seg->size = r->pos;
-    if (rc != RECORD_EOF && (uint64_t)st.st_size > r->pos) {
-        uint64_t cut = (uint64_t)st.st_size - r->pos;
-        /* Zero-ahead space is expected; anything else past the end is a
-           tear (or damage) worth a warning, even behind the zeros. */
-        bool quiet = rc == RECORD_ZERO && s_all_zero (fd, r->pos, (uint64_t)st.st_size);
-        if (ftruncate (fd, (off_t)r->pos) != 0 || fdatasync (fd) != 0) {
+    seg->size = end;
+    if ((uint64_t)st.st_size > end) {
+        uint64_t cut = (uint64_t)st.st_size - end;
+        /* Zero-ahead space is expected (also behind a rolled segment);
+           anything else past the end is a tear or damage worth a line. */
+        bool quiet = rlog_all_zero (fd, end, (uint64_t)st.st_size);
+        if (ftruncate (fd, (off_t)end) != 0 || fdatasync (fd) != 0) {
             hm_error ("log: cannot cut segment %020" PRIu64 ": %s", seg->first, strerror (errno));
             close (fd);
             return 0;
@@ -193,12 +201,23 @@ s_scan_segment (rlog_t *self, s_segment_t *seg, record_reader_t *r)
             close (fd);
             return expect;
         }
-        self->cut_bytes += cut;
-        hm_warn ("log: segment %020" PRIu64 ": torn tail (%s) after seq %" PRIu64 ": cut %" PRIu64
-                 " bytes",
-                 seg->first,
-                 rc == RECORD_ZERO ? "bytes beyond the zero-filled space" : record_reason (rc),
-                 expect - 1, cut);
+        if (next_first) {
+            rlog_count_damage (self, seg->first, end);
+            self->damaged_records += next_first > expect ? next_first - expect : 0;
+            hm_error ("log: segment %020" PRIu64 " DAMAGED at its end (%s): %" PRIu64
+                      " unreadable bytes after seq %" PRIu64 " cut; it was synced at its roll, so "
+                      "records up to %" PRIu64 " may be lost",
+                      seg->first, record_reason (first_bad), cut, expect - 1, next_first - 1);
+        }
+        else {
+            self->cut_bytes += cut;
+            hm_warn ("log: segment %020" PRIu64 ": torn tail (%s) after seq %" PRIu64
+                     ": cut %" PRIu64 " bytes",
+                     seg->first,
+                     first_bad == RECORD_ZERO ? "bytes beyond the zero-filled space"
+                                              : record_reason (first_bad),
+                     expect - 1, cut);
+        }
     }
     close (fd);
     return expect;
@@ -241,7 +260,7 @@ s_remove_segment (rlog_t *self, size_t i)
 static int
 s_create_segment (rlog_t *self, uint64_t first)
 {
-    int fd = s_seg_open (self, first, O_RDWR | O_CREAT | O_TRUNC);
+    int fd = rlog_seg_open (self, first, O_RDWR | O_CREAT | O_TRUNC);
     if (fd < 0)
         return -1;
     /* Why: without the directory fsync a crash could lose the new file's
@@ -290,13 +309,14 @@ rlog_new (const char *dir, uint64_t segment_bytes, uint64_t max_bytes, char *err
     }
     uint64_t next = 1;
     for (size_t i = 0; i < self->nsegs; i++) {
-        s_segment_t *seg = &self->segs[i];
+        rlog_segment_t *seg = &self->segs[i];
         if (seg->first < next) {
             snprintf (errbuf, errlen, "%s: segment %020" PRIu64 " overlaps its predecessor", dir,
                       seg->first);
             goto fail;
         }
-        uint64_t end = s_scan_segment (self, seg, &r);
+        uint64_t end =
+            s_scan_segment (self, seg, &r, i + 1 < self->nsegs ? self->segs[i + 1].first : 0);
         if (end == 0) {
             snprintf (errbuf, errlen, "%s: cannot read segment %020" PRIu64, dir, seg->first);
             goto fail;
@@ -318,7 +338,7 @@ rlog_new (const char *dir, uint64_t segment_bytes, uint64_t max_bytes, char *err
         next = 1;
     }
     else {
-        self->fd = s_seg_open (self, self->segs[self->nsegs - 1].first, O_RDWR);
+        self->fd = rlog_seg_open (self, self->segs[self->nsegs - 1].first, O_RDWR);
         /* Whatever a previous process wrote is made durable before anyone
            reads it as such. */
         if (self->fd < 0 || fdatasync (self->fd) != 0) {
@@ -420,6 +440,42 @@ rlog_cut_bytes (const rlog_t *self)
 }
 
 bool
+rlog_failed (const rlog_t *self)
+{
+    return self->failed;
+}
+
+bool
+rlog_count_damage (rlog_t *self, uint64_t seg, uint64_t at)
+{
+    for (size_t i = 0; i < self->nknown; i++)
+        if (self->known[i].seg == seg && self->known[i].at == at)
+            return false;
+    if (self->nknown < RLOG_KNOWN_MAX)
+        self->known[self->nknown++] = (rlog_place_t){seg, at};
+    self->damaged++; /* beyond RLOG_KNOWN_MAX places, counted at each meeting */
+    return true;
+}
+
+void
+rlog_sync_failed (rlog_t *self)
+{
+    self->failed = true;
+}
+
+uint64_t
+rlog_damaged (const rlog_t *self)
+{
+    return self->damaged;
+}
+
+uint64_t
+rlog_damaged_records (const rlog_t *self)
+{
+    return self->damaged_records;
+}
+
+bool
 rlog_has_room (const rlog_t *self, uint64_t extra, size_t len)
 {
     return self->bytes + extra + RLOG_HEADER + len <= self->max_bytes;
@@ -431,13 +487,22 @@ rlog_needs_roll (const rlog_t *self)
     return self->segs[self->nsegs - 1].size >= self->segment_bytes;
 }
 
-/* Starts a new segment at first, after making the current one durable. */
+/* Starts a new segment at first, after making the current one durable.
+   A failed fdatasync here fails the log (rlog_failed): retried, it would
+   succeed without the pages whose write failed ever reaching the disk
+   (PostgreSQL's "fsyncgate", 2018), and the records would pass as durable. */
 static int
 s_roll (rlog_t *self, uint64_t first)
 {
     if (self->durable + 1 < self->next_seq) {
-        if (fdatasync (self->fd) != 0)
+        if (fdatasync (self->fd) != 0) {
+            int err = errno;
+            self->failed = true;
+            hm_error ("log: fdatasync of segment %020" PRIu64 " before a roll failed: %s",
+                      self->segs[self->nsegs - 1].first, strerror (err));
+            errno = err;
             return -1;
+        }
         self->durable = self->next_seq - 1;
     }
     if (self->segs[self->nsegs - 1].size == 0) {
@@ -543,11 +608,15 @@ s_zero_ahead (rlog_t *self, uint64_t size)
 int
 rlog_append (rlog_t *self, const struct iovec *payloads, size_t n, uint64_t *first_p)
 {
+    if (self->failed) {
+        errno = EIO; /* until rlog_truncate_after cut back to the durable mark */
+        return -1;
+    }
     if (n == 0) {
         *first_p = self->next_seq;
         return 0;
     }
-    s_segment_t *cur = &self->segs[self->nsegs - 1];
+    rlog_segment_t *cur = &self->segs[self->nsegs - 1];
     if (cur->size >= self->segment_bytes) {
         if (s_roll (self, self->next_seq) != 0)
             return -1;
@@ -568,8 +637,12 @@ rlog_append (rlog_t *self, const struct iovec *payloads, size_t n, uint64_t *fir
     if (s_pwritev_all (self->fd, self->iov, 2 * n, cur->size) != 0) {
         int err = errno;
         /* Keep the log whole: nothing of this round stays on disk. */
-        if (ftruncate (self->fd, (off_t)cur->size) != 0)
+        if (ftruncate (self->fd, (off_t)cur->size) != 0) {
+            /* Part of the round may stay past the end: nothing more is
+               written until a cut back succeeds. */
+            self->failed = true;
             hm_error ("log: cannot cut back a failed write: %s", strerror (errno));
+        }
         self->zero_end = cur->size;
         errno = err;
         return -1;
@@ -582,41 +655,72 @@ rlog_append (rlog_t *self, const struct iovec *payloads, size_t n, uint64_t *fir
     return 0;
 }
 
-int
-rlog_truncate_after (rlog_t *self, uint64_t seq)
+/* Where the records after seq start in seg (read from the file, stepping
+   over damage as the open-time scan does): *keep_p the byte offset, *last_p
+   the last seq kept (seg->first - 1 if none). 0 or -1. */
+static int
+s_find_cut (int fd, const rlog_segment_t *seg, uint64_t seq, uint64_t *keep_p, uint64_t *last_p)
 {
-    if (seq + 1 >= self->next_seq)
-        return 0;
-    /* Drop whole segments that start after seq (never the first one). */
-    while (self->nsegs > 1 && self->segs[self->nsegs - 1].first > seq) {
-        if (s_remove_segment (self, self->nsegs - 1) != 0)
-            return -1;
-    }
-    s_segment_t *seg = &self->segs[self->nsegs - 1];
-    int fd = s_seg_open (self, seg->first, O_RDWR);
-    if (fd < 0)
-        return -1;
     record_reader_t r;
     if (record_reader_init (&r, S_SCAN_CHUNK) != 0) {
-        close (fd);
+        errno = ENOMEM;
         return -1;
     }
     record_reader_reset (&r, fd, 0);
+    uint64_t keep = 0, last = seg->first - 1;
+    int rc = 0;
     for (;;) {
         uint64_t rseq;
         const uint8_t *data;
         size_t len;
-        if (record_reader_peek (&r, &rseq, &data, &len) != RECORD_OK || rseq > seq)
+        record_rc_t pc = record_reader_peek (&r, &rseq, &data, &len);
+        if (pc == RECORD_OK && rseq > seq)
             break;
-        record_reader_consume (&r, len);
+        if (pc == RECORD_OK && rseq == last + 1) {
+            record_reader_consume (&r, len);
+            keep = r.pos, last = rseq;
+            continue;
+        }
+        if (pc == RECORD_EOF)
+            break;
+        if (pc != RECORD_IOERR)
+            pc = record_reader_resync (&r, last + 1, &rseq);
+        if (pc == RECORD_IOERR)
+            rc = -1;
+        if (pc != RECORD_OK || rseq > seq)
+            break;
+        last = rseq - 1; /* damaged records, stepped over */
     }
     record_reader_free (&r);
-    uint64_t keep = r.pos;
-    if (ftruncate (fd, (off_t)keep) != 0 || fdatasync (fd) != 0 || fsync (self->dirfd) != 0) {
+    *keep_p = keep, *last_p = last;
+    return rc;
+}
+
+int
+rlog_truncate_after (rlog_t *self, uint64_t seq)
+{
+    if (seq >= self->next_seq)
+        seq = self->next_seq - 1;
+    if (seq + 1 >= self->next_seq && !self->failed)
+        return 0;
+    /* Cursors must drop whatever they buffered past the cut: new records
+       take those offsets (and this counts even if the cut fails half way). */
+    self->cuts++;
+    /* Drop whole segments that start after seq (never the first one). */
+    while (self->nsegs > 1 && self->segs[self->nsegs - 1].first > seq)
+        if (s_remove_segment (self, self->nsegs - 1) != 0)
+            goto fail;
+    rlog_segment_t *seg = &self->segs[self->nsegs - 1];
+    int fd = rlog_seg_open (self, seg->first, O_RDWR);
+    if (fd < 0)
+        goto fail;
+    uint64_t keep, last;
+    if (s_find_cut (fd, seg, seq, &keep, &last) != 0 || ftruncate (fd, (off_t)keep) != 0 ||
+        fdatasync (fd) != 0 || fsync (self->dirfd) != 0) {
         int err = errno;
         close (fd);
         errno = err;
-        return -1;
+        goto fail;
     }
     self->bytes -= seg->size - keep;
     seg->size = keep;
@@ -624,10 +728,27 @@ rlog_truncate_after (rlog_t *self, uint64_t seq)
         close (self->fd);
     self->fd = fd;
     self->zero_end = keep;
-    self->next_seq = seg->first > seq + 1 ? seg->first : seq + 1;
-    if (self->durable >= self->next_seq)
-        self->durable = self->next_seq - 1;
+    uint64_t next = seg->first > seq + 1 ? seg->first : seq + 1;
+    if (last + 1 < next) {
+        /* Records last + 1 .. seq are in no segment (a gap left by
+           rlog_advance_to, whose segment was just deleted): the next record
+           starts a segment of its own. Written after a gap inside this one,
+           it read as a torn tail at the next open and every record after
+           it was cut, synced and acknowledged as they were. */
+        if (s_create_segment (self, next) != 0)
+            goto fail;
+        if (keep == 0 && s_remove_segment (self, self->nsegs - 2) != 0)
+            goto fail; /* the emptied one */
+    }
+    self->next_seq = next;
+    if (self->durable >= next)
+        self->durable = next - 1;
+    if (self->durable + 1 >= self->next_seq)
+        self->failed = false; /* nothing past the durable mark is left */
     return 0;
+fail:
+    self->failed = true;
+    return -1;
 }
 
 int
@@ -645,177 +766,4 @@ rlog_delete_upto (rlog_t *self, uint64_t seq)
     if (deleted && fsync (self->dirfd) != 0)
         return -1;
     return deleted;
-}
-
-/* --- cursors ------------------------------------------------------------- */
-
-struct _rlog_cursor_t {
-    rlog_t *log;        /* the log read (not owned) */
-    int fd;             /* segment being read, -1 if none */
-    uint64_t seg_first; /* its first seq */
-    record_reader_t r;  /* buffered reader over fd */
-    uint64_t next_seq;  /* seq expected next */
-    uint64_t skip_to;   /* records below this are skipped (positioning) */
-    bool failing;       /* a read error was logged; quiet until a read works */
-};
-
-/* Index of the segment holding seq (the last with first <= seq), or 0. */
-static size_t
-s_find_segment (const rlog_t *log, uint64_t seq)
-{
-    size_t i = 0;
-    while (i + 1 < log->nsegs && log->segs[i + 1].first <= seq)
-        i++;
-    return i;
-}
-
-static int
-s_cursor_enter (rlog_cursor_t *self, uint64_t first)
-{
-    if (self->fd >= 0)
-        close (self->fd);
-    self->fd = s_seg_open (self->log, first, O_RDONLY);
-    if (self->fd < 0)
-        return -1;
-    self->seg_first = first;
-    record_reader_reset (&self->r, self->fd, 0);
-    if (self->next_seq < first)
-        self->next_seq = first;
-    return 0;
-}
-
-rlog_cursor_t *
-rlog_cursor_new (rlog_t *log, uint64_t seq)
-{
-    rlog_cursor_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->log = log;
-    self->fd = -1;
-    if (record_reader_init (&self->r, S_CURSOR_CHUNK) != 0) {
-        free (self);
-        return NULL;
-    }
-    size_t i = s_find_segment (log, seq);
-    self->next_seq = log->segs[i].first;
-    self->skip_to = seq;
-    if (s_cursor_enter (self, log->segs[i].first) != 0) {
-        hm_error ("log: cursor cannot open segment %020" PRIu64 ": %s", log->segs[i].first,
-                  strerror (errno));
-        rlog_cursor_destroy (&self);
-        return NULL;
-    }
-    if (self->next_seq < seq)
-        self->next_seq = seq;
-    return self;
-}
-
-void
-rlog_cursor_destroy (rlog_cursor_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    rlog_cursor_t *self = *self_p;
-    if (self->fd >= 0)
-        close (self->fd);
-    record_reader_free (&self->r);
-    free (self);
-    *self_p = NULL;
-}
-
-uint64_t
-rlog_cursor_seq (const rlog_cursor_t *self)
-{
-    return self->next_seq;
-}
-
-/* Is rc (anything but a record handed out) the clean end of the cursor's
-   segment? No byte after its last record, or the zeros written ahead of
-   it (left there when the log rolled), at the size the log wrote. In the
-   segment being written, reads stop at its size: short or zero bytes
-   before it are damage, not records still to come. */
-static bool
-s_cursor_at_end (const rlog_cursor_t *self, record_rc_t rc)
-{
-    const rlog_t *log = self->log;
-    bool writing = self->seg_first == log->segs[log->nsegs - 1].first;
-    if (rc != RECORD_EOF && (rc != RECORD_ZERO || writing))
-        return false;
-    for (size_t i = 0; i < log->nsegs; i++)
-        if (log->segs[i].first == self->seg_first)
-            return self->r.pos >= log->segs[i].size;
-    return true; /* deleted meanwhile: every record in it was committed */
-}
-
-int
-rlog_cursor_next (rlog_cursor_t *self, uint64_t limit, uint64_t *seq_p, const uint8_t **data_p,
-                  size_t *len_p)
-{
-    for (;;) {
-        if (self->next_seq > limit)
-            return 0;
-        uint64_t seq;
-        const uint8_t *data;
-        size_t len;
-        /* In the segment being written, read only what was written: past
-           its end lie zeros (zero-ahead) that records will overwrite. */
-        const rlog_t *log = self->log;
-        self->r.limit = self->seg_first == log->segs[log->nsegs - 1].first
-                            ? log->segs[log->nsegs - 1].size
-                            : UINT64_MAX;
-        record_rc_t rc = record_reader_peek (&self->r, &seq, &data, &len);
-        if (rc == RECORD_OK && seq < self->skip_to) {
-            record_reader_consume (&self->r, len);
-            continue;
-        }
-        if (rc == RECORD_OK && seq >= self->next_seq && seq <= limit) {
-            record_reader_consume (&self->r, len);
-            self->next_seq = seq + 1;
-            self->failing = false;
-            *seq_p = seq, *data_p = data, *len_p = len;
-            return 1;
-        }
-        if (rc == RECORD_OK && seq > limit) {
-            record_reader_drop (&self->r);
-            return 0;
-        }
-        if (rc == RECORD_IOERR) {
-            if (!self->failing)
-                hm_error ("log: cursor read error in segment %020" PRIu64 ": %s", self->seg_first,
-                          strerror (errno));
-            self->failing = true;
-            record_reader_drop (&self->r);
-            return -1;
-        }
-        if (!s_cursor_at_end (self, rc)) {
-            /* A record out of sequence or damage where a record should be:
-               segments were checked when the log opened, so the file
-               changed under us, or our position is stale (the log was cut
-               back after a failed sync). Never step over it to a later
-               record or segment: what lies between was acknowledged. The
-               caller stops and reads again later (route.c). */
-            if (!self->failing)
-                hm_error ("log: segment %020" PRIu64 " damaged at byte %" PRIu64 " (%s)",
-                          self->seg_first, self->r.pos,
-                          rc == RECORD_OK ? "wrong sequence number" : record_reason (rc));
-            self->failing = true;
-            record_reader_drop (&self->r);
-            return -1;
-        }
-        /* End of this segment: move on if a later one holds readable
-           records. Ours may have been deleted meanwhile (all of it was
-           committed), so look for the first segment after it by name. */
-        size_t next = 0;
-        while (next < self->log->nsegs && self->log->segs[next].first <= self->seg_first)
-            next++;
-        if (next >= self->log->nsegs || self->log->segs[next].first > limit) {
-            record_reader_drop (&self->r);
-            return 0;
-        }
-        if (s_cursor_enter (self, self->log->segs[next].first) != 0) {
-            hm_error ("log: cursor cannot open segment %020" PRIu64 ": %s",
-                      self->log->segs[next].first, strerror (errno));
-            return -1;
-        }
-    }
 }

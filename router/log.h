@@ -12,7 +12,9 @@
     its sequence number reused for different events.
 
     Opening validates every record and cuts a torn tail (short header,
-    short payload, bad crc, wrong seq) back to the last whole record. */
+    short payload, bad crc, wrong seq) back to the last whole record; a
+    bad record with valid ones after it is damage: counted, logged, stepped
+    over (by the cursors too), and what follows is kept. */
 #ifndef HM_ROUTER_LOG_H
 #define HM_ROUTER_LOG_H
 
@@ -54,6 +56,21 @@ int rlog_fd (const rlog_t *self);
 uint64_t rlog_segment_first (const rlog_t *self);
 /* Bytes torn off the tail when the log was opened (for the start line). */
 uint64_t rlog_cut_bytes (const rlog_t *self);
+/* A sync or a cut back failed: appends are refused (-1, EIO) until
+   rlog_truncate_after cuts the log back to its durable mark. Why not
+   retry: after a failed fdatasync the kernel may have dropped the pages it
+   could not write and marks them clean, so a second fdatasync succeeds
+   without them ever reaching the disk (PostgreSQL's "fsyncgate", 2018). */
+bool rlog_failed (const rlog_t *self);
+/* An fdatasync of the log failed (the caller's or the syncer's): the log
+   is failed from now on (as above). */
+void rlog_sync_failed (rlog_t *self);
+/* Damaged places found in the log (at open and by cursors since; each
+   counted and logged once), and the records lost in those found at open. Damage is a bad record
+   with valid ones after it, or a bad end of a segment before the last; a torn tail (a bad end of
+   the last segment) is not damage (rlog_cut_bytes). */
+uint64_t rlog_damaged (const rlog_t *self);
+uint64_t rlog_damaged_records (const rlog_t *self);
 
 /* Would a record of len payload bytes, after extra bytes already planned
    in this round, stay within max_bytes? */
@@ -70,11 +87,15 @@ int rlog_advance_to (rlog_t *self, uint64_t seq);
 /* Appends n records in one pwritev (rolling to a new segment first when
    the current one is over segment_bytes; a roll fdatasyncs the old one).
    On success *first_p is the seq of the first. On error (-1, errno set) the
-   segment is cut back so nothing of this call remains. */
+   segment is cut back so nothing of this call remains; if that cut back or
+   the roll's fdatasync failed, the log is failed (rlog_failed). */
 int rlog_append (rlog_t *self, const struct iovec *payloads, size_t n, uint64_t *first_p);
 
 /* After a failed fdatasync: drops every record after seq (truncating and
-   deleting segments), so the next append gets seq + 1. 0 or -1. */
+   deleting segments), so the next append gets seq + 1, and makes the cut
+   durable. Every cursor forgets the bytes it buffered (they may be
+   replaced). A cut to the durable mark ends a failed state; a cut that
+   fails starts one. 0 or -1. */
 int rlog_truncate_after (rlog_t *self, uint64_t seq);
 
 /* Deletes whole segments whose every record is <= seq (never the segment
@@ -91,9 +112,11 @@ void rlog_header (uint8_t hdr[RLOG_HEADER], uint64_t seq, const void *payload, s
 rlog_cursor_t *rlog_cursor_new (rlog_t *log, uint64_t seq);
 void rlog_cursor_destroy (rlog_cursor_t **self_p);
 /* Next record with seq <= limit: 1 and *seq_p, *data_p, *len_p (valid until
-   the next call), 0 when there is none yet (every record <= limit the log
-   holds was returned), -1 on a read error or damage where a record should
-   be: the cursor never steps over it (the caller reads again later). */
+   the next call); 0 when every record <= limit the log holds was returned
+   (seqs skipped are gaps: numbers never used, or records lost to damage,
+   which is logged and counted in rlog_damaged); -1 on a read error or
+   damage it cannot step over (nothing valid after it in the segment being
+   written): the cursor stays where it is, the next call tries again. */
 int rlog_cursor_next (rlog_cursor_t *self, uint64_t limit, uint64_t *seq_p, const uint8_t **data_p,
                       size_t *len_p);
 /* Sequence number the cursor will return next (at least). */

@@ -152,6 +152,41 @@ record_reader_consume (record_reader_t *r, size_t len)
     r->pos += RLOG_HEADER + len;
 }
 
+record_rc_t
+record_reader_resync (record_reader_t *r, uint64_t lo, uint64_t *seq_p)
+{
+    uint64_t from = r->pos;
+    for (;;) {
+        int rc = s_fill (r, 1);
+        if (rc <= 0)
+            return rc < 0 ? RECORD_IOERR : RECORD_EOF;
+        r->start++, r->pos++;
+        rc = s_fill (r, RLOG_HEADER);
+        if (rc < 0)
+            return RECORD_IOERR;
+        if (rc == 0) {
+            /* Less than a header left: no record can start here. */
+            r->pos += r->end - r->start;
+            r->start = r->end;
+            return RECORD_EOF;
+        }
+        /* Cheap checks first: most bytes fail the seq window. */
+        const uint8_t *h = r->buf + r->start;
+        uint64_t seq = s_get64 (h + 8);
+        if (seq < lo || seq > lo + (r->pos - from) / RLOG_HEADER || s_get32 (h) > RLOG_MAX_PAYLOAD)
+            continue;
+        const uint8_t *data;
+        size_t len;
+        record_rc_t prc = record_reader_peek (r, &seq, &data, &len);
+        if (prc == RECORD_IOERR)
+            return prc;
+        if (prc == RECORD_OK) {
+            *seq_p = seq;
+            return RECORD_OK;
+        }
+    }
+}
+
 const char *
 record_reason (record_rc_t rc)
 {

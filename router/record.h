@@ -43,6 +43,14 @@ record_rc_t record_reader_peek (record_reader_t *r, uint64_t *seq_p, const uint8
                                 size_t *len_p);
 /* Steps over the record just peeked (len: its payload length). */
 void record_reader_consume (record_reader_t *r, size_t len);
+/* After a bad record at the reader's position (expected seq: lo): steps
+   forward a byte at a time to the next whole record (length and crc
+   checked) whose seq lies in [lo, lo + bytes stepped over / RLOG_HEADER]
+   (each lost record took at least a header, so a later seq cannot be
+   this close: a forged or stale frame is unlikely to pass). RECORD_OK:
+   the reader stands at it, not consumed, *seq_p its seq. RECORD_EOF:
+   none before the end (the reader stands at the end). RECORD_IOERR. */
+record_rc_t record_reader_resync (record_reader_t *r, uint64_t lo, uint64_t *seq_p);
 const char *record_reason (record_rc_t rc);
 
 #endif

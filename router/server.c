@@ -50,6 +50,7 @@
 #define S_FAILING_LOG_MS 10000     /* while log writes keep failing, one line per this */
 #define S_ZERO_AHEAD (1u << 20)    /* zeros kept past the log's end: halves fdatasync (log.c) */
 #define S_DECODE_BLOCK (64u << 10) /* kept decode arena: a typical append request, decoded */
+#define S_RECOVER_MS 1000          /* while the log is failed, a cut back is tried this often */
 
 uint64_t
 server_now_ms (void)
@@ -124,21 +125,60 @@ server_on_synced (server_t *self)
     s_sync_failed (self, err);
 }
 
+/* Cuts the log back to its durable mark after a failed sync or cut back
+   (rlog_failed). Until that succeeds every append is answered ERROR (503)
+   and this is tried again every S_RECOVER_MS. Why refuse rather than go
+   on or retry the sync: after a failed fdatasync the kernel may have
+   dropped the pages it could not write and marked them clean, so a retried
+   fdatasync succeeds without them (PostgreSQL's "fsyncgate", 2018); and
+   appending over a tail that could not be cut would write past records
+   whose writeback failed, or into a hole. Why not exit: the durable mark
+   is known only to this process; after a restart the scan would read the
+   failed tail back from the page cache as valid, durable records. */
+static void
+s_recover (server_t *self, uint64_t now)
+{
+    self->recover_ms = now;
+    uint64_t durable = rlog_durable_seq (self->log);
+    if (rlog_truncate_after (self->log, durable) != 0) {
+        self->c.recover_errors++;
+        if (self->c.recover_errors == 1 || self->c.recover_errors % 60 == 0)
+            hm_error ("log: cannot cut back to the last good sync (%" PRIu64 "): %s; appends "
+                      "answered ERROR until it can (%" PRIu64 " tries so far)",
+                      durable, strerror (errno), self->c.recover_errors);
+        return;
+    }
+    if (self->log_failed) {
+        self->log_failed = false;
+        hm_info ("log: cut back to %" PRIu64 " (the last good sync); accepting appends again",
+                 durable);
+    }
+}
+
+/* The log failed (a sync, a roll's sync or a cut back): what was not
+   durable is dropped and answered ERROR, appends stop until it is cut back. */
+static void
+s_log_failed (server_t *self, const char *what, int err)
+{
+    uint64_t durable = rlog_durable_seq (self->log);
+    self->c.log_failures++;
+    self->log_failed = true;
+    rlog_sync_failed (self->log);
+    hm_error ("log: %s failed: %s; records after %" PRIu64 " are dropped (those not answered "
+              "yet get ERROR) and appends are refused until the log is cut back there",
+              what, strerror (err), durable);
+    char reason[128];
+    snprintf (reason, sizeof reason, "log %s failed: %s", what, strerror (err));
+    s_settle (self, durable, reason);
+    syncer_reset (self->syncer, durable);
+    s_recover (self, server_now_ms ());
+}
+
 static void
 s_sync_failed (server_t *self, int err)
 {
-    /* After a failed fdatasync nothing past the last good sync can be
-       trusted: cut the log back there and tell those clients (503). */
-    uint64_t durable = rlog_durable_seq (self->log);
     self->c.sync_errors++;
-    hm_error ("log: fdatasync failed: %s; records after %" PRIu64 " are dropped and answered ERROR",
-              strerror (err), durable);
-    if (rlog_truncate_after (self->log, durable) != 0)
-        hm_error ("log: cannot cut back after a failed sync: %s", strerror (errno));
-    char reason[128];
-    snprintf (reason, sizeof reason, "log sync failed: %s", strerror (err));
-    s_settle (self, durable, reason);
-    syncer_reset (self->syncer, durable);
+    s_log_failed (self, "sync", err);
 }
 
 /* --- the append round ---------------------------------------------------- */
@@ -205,6 +245,18 @@ s_take (server_t *self, void *sock, bool routed, size_t n, uint64_t *planned)
     size_t nevents = req ? req->n_events : 0;
     bool decoded = req != NULL;
     hm_arena_reset (&self->decode); /* only the validation needed the decode */
+    if (!why && self->log_failed) {
+        self->c.refused++;
+        if (routed) {
+            s_reply (self, &a->id, a->batch_id, HM__APPEND_REPLY__STATUS__ERROR, 0,
+                     "log failed (a sync or a cut back failed): not accepting appends yet");
+            self->c.errors++;
+        }
+        else
+            zmq_msg_close (&a->id);
+        zmq_msg_close (&a->body);
+        return -1;
+    }
     if (!why && !rlog_has_room (self->log, *planned, len)) {
         if (!self->full)
             hm_warn ("log: full (%" PRIu64 " of %" PRIu64 " bytes): answering FULL until routes "
@@ -275,6 +327,8 @@ s_append_round (server_t *self)
     if (rlog_append (self->log, self->payloads, n, &first) != 0) {
         int err = errno;
         self->c.write_errors++;
+        if (rlog_failed (self->log) && !self->log_failed)
+            s_log_failed (self, "write or roll", err); /* this round is answered below */
         /* A full disk fails every round: one line when it starts, then one
            every S_FAILING_LOG_MS with the count (write_errors counts all). */
         uint64_t now = server_now_ms ();
@@ -419,6 +473,8 @@ server_routes_work (server_t *self, uint64_t now)
         hm_debug ("log: deleted %d segments (all routes committed %" PRIu64 ")", deleted,
                   min_commit);
     }
+    if (self->log_failed && now >= self->recover_ms + S_RECOVER_MS)
+        s_recover (self, now);
     if (self->full && rlog_has_room (self->log, 0, 64 << 10)) {
         self->full = false;
         hm_info ("log: room again (%" PRIu64 " bytes); accepting appends", rlog_bytes (self->log));

@@ -37,16 +37,19 @@ typedef struct {
 } s_pending_t;
 
 typedef struct {
-    uint64_t appended;     /* records appended */
-    uint64_t events;       /* events in them */
-    uint64_t injected;     /* of which came through inject */
-    uint64_t full;         /* requests answered FULL (or inject dropped) */
-    uint64_t errors;       /* requests answered ERROR */
-    uint64_t malformed;    /* messages that failed validation */
-    uint64_t write_errors; /* failed pwritev */
-    uint64_t sync_errors;  /* failed fdatasync */
-    uint64_t rounds;       /* group-commit rounds written */
-    uint64_t deleted;      /* segments deleted */
+    uint64_t appended;       /* records appended */
+    uint64_t events;         /* events in them */
+    uint64_t injected;       /* of which came through inject */
+    uint64_t full;           /* requests answered FULL (or inject dropped) */
+    uint64_t errors;         /* requests answered ERROR */
+    uint64_t malformed;      /* messages that failed validation */
+    uint64_t write_errors;   /* failed pwritev */
+    uint64_t sync_errors;    /* failed fdatasync */
+    uint64_t rounds;         /* group-commit rounds written */
+    uint64_t deleted;        /* segments deleted */
+    uint64_t log_failures;   /* times the log failed (a sync, a roll's sync, a cut back) */
+    uint64_t refused;        /* requests answered ERROR while the log was failed */
+    uint64_t recover_errors; /* cut backs that failed while the log was failed */
 } s_counters_t;
 
 struct _server_t {
@@ -69,6 +72,8 @@ struct _server_t {
     size_t pend_head;                   /* oldest entry */
     size_t pend_count;                  /* entries */
     bool full;                          /* the log is over max_log_bytes (for log lines) */
+    bool log_failed;                    /* appends refused until the log is cut back (s_recover) */
+    uint64_t recover_ms;                /* when a cut back was last tried */
     uint64_t failing_writes;            /* failed rounds since the last good write (log lines) */
     uint64_t failing_logged_ms;         /* when that episode was last logged */
     uint64_t *saved_commit;             /* per route: committed offset last saved */
