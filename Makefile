@@ -6,7 +6,8 @@ JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev libmicrohttpd-dev \
 	libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcurl4-openssl-dev libssl-dev \
 	zlib1g-dev libcmocka-dev supervisor wrk python3 curl valgrind \
-	libfuse3-dev fuse3
+	libfuse3-dev fuse3 \
+	help2man debhelper devscripts fakeroot lintian logrotate debootstrap systemd-container
 
 .PHONY: all build deps run test test-unit test-integration sanitize bench clean
 
@@ -89,6 +90,22 @@ fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHAMUSTRO_FUZZ=ON
 	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# `make install [PREFIX=/usr/local] [DESTDIR=...]`: programs, the packaged
+# config under etc/hamustro/, systemd units and their generator, man pages,
+# docs (deploy/CMakeLists.txt). The build directory remembers PREFIX.
+PREFIX ?= /usr/local
+.PHONY: install deb
+install: build
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR=$(if $(DESTDIR),$(abspath $(DESTDIR))) cmake --install $(BUILD)
+
+# `make deb`: the Debian package, built by dpkg-buildpackage (debian/) from a
+# copy of the committed-or-not tree in $(BUILD)/deb, so the checkout stays
+# clean; the .deb lands in $(BUILD)/deb/.
+deb: deps
+	deploy/make-deb.sh $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -101,7 +101,7 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-             "usage: hamustro-send [options]\n"
+             "Usage: hamustro-send [options]\n"
              "Builds random valid Collections, signs them and POSTs them to a collector.\n"
              "\n"
              "  --url URL            target (default: http://HOST:PORT/api/v1/track from the\n"
