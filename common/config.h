@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* routes.NAME.instances: sink processes of one route, at most. */
+#define HM_CONFIG_MAX_INSTANCES 64
+
 /* router.cpu_latency_us not set: the router leaves CPU sleep states alone. */
 #define HM_CPU_LATENCY_OFF UINT32_MAX
 
@@ -28,12 +31,13 @@ typedef struct {
     uint32_t max_age_ms; /* ... or when its oldest event is this old */
     char *filter_event;  /* NULL: every event; else a glob on the event name ('*', '?') */
     int filter_env;      /* -1: any env; else only this Environment number */
+    uint32_t instances;  /* sink processes serving this route (1..64); they share its batches */
     char *dead_letter;   /* file where undeliverable events are appended, with reasons
                             (default data_dir/dead-letter/<route>.jsonl) */
     hm_format_t format;  /* output format ("file_format") */
     /* "file" sink section */
-    char *file_path;     /* directory template, e.g. "var/events/{date}/" */
-    bool compress;       /* gzip the file */
+    char *file_path; /* directory template, e.g. "var/events/{date}/" */
+    bool compress;   /* gzip the file */
     /* Cloud sink sections (s3, sns, abs, aqs) are kept as JSON text for
        the sink that serves them; the config module checks only that the
        keys are known. */
@@ -41,32 +45,32 @@ typedef struct {
 } hm_route_config_t;
 
 typedef struct {
-    char *path;               /* where this came from; "(embedded default)" if built in */
+    char *path; /* where this came from; "(embedded default)" if built in */
 
     /* Client protocol */
-    char *shared_secret;      /* HMAC-ish secret of the signature */
-    bool signature_required;  /* "signature": "required" (default) | "optional" */
-    char *maintenance_key;    /* NULL: /api/flush answers 503 */
-    bool masked_ip;           /* zero the last IPv4 octet / last 80 bits of IPv6 */
-    char *logfile;            /* NULL: stderr */
+    char *shared_secret;     /* HMAC-ish secret of the signature */
+    bool signature_required; /* "signature": "required" (default) | "optional" */
+    char *maintenance_key;   /* NULL: /api/flush answers 503 */
+    bool masked_ip;          /* zero the last IPv4 octet / last 80 bits of IPv6 */
+    char *logfile;           /* NULL: stderr */
 
     /* hamustro-ingest */
-    char *host;               /* listen address; HAMUSTRO_HOST overrides */
-    uint16_t port;            /* listen port; HAMUSTRO_PORT overrides */
-    uint64_t max_body_bytes;  /* 413 above this */
-    uint32_t ingest_threads;  /* event-loop threads, each with its own socket */
-    uint32_t max_connections; /* per ingest process */
+    char *host;                    /* listen address; HAMUSTRO_HOST overrides */
+    uint16_t port;                 /* listen port; HAMUSTRO_PORT overrides */
+    uint64_t max_body_bytes;       /* 413 above this */
+    uint32_t ingest_threads;       /* event-loop threads, each with its own socket */
+    uint32_t max_connections;      /* per ingest process */
     uint32_t connection_timeout_s; /* idle client connections are closed after this */
     uint32_t router_timeout_ms;    /* no router answer within this: 503 */
-    uint32_t retry_after_s;   /* Retry-After on 503 */
+    uint32_t retry_after_s;        /* Retry-After on 503 */
 
     /* hamustro-router */
-    char *run_dir;            /* where default ipc:// endpoints live */
-    char *router_endpoint;    /* ingest -> router (ROUTER) */
-    char *tap_endpoint;       /* PUB of every appended record */
-    char *inject_endpoint;    /* PULL, events without acknowledgement */
-    char *control_endpoint;   /* flush / status / replay */
-    char *data_dir;           /* the durable log (data_dir/log) and route state (data_dir/routes) */
+    char *run_dir;          /* where default ipc:// endpoints live */
+    char *router_endpoint;  /* ingest -> router (ROUTER) */
+    char *tap_endpoint;     /* PUB of every appended record */
+    char *inject_endpoint;  /* PULL, events without acknowledgement */
+    char *control_endpoint; /* flush / status / replay */
+    char *data_dir;         /* the durable log (data_dir/log) and route state (data_dir/routes) */
     hm_durability_t durability;
     uint64_t max_log_bytes;   /* FULL above this */
     uint64_t segment_bytes;   /* roll to a new segment after this */
@@ -75,9 +79,9 @@ typedef struct {
     uint32_t cpu_latency_us;  /* PM QoS wakeup latency held while running; HM_CPU_LATENCY_OFF */
 
     /* hamustro-*-sink */
-    uint32_t sink_credit;     /* batches one sink instance holds at once */
-    uint32_t retry_min_ms;    /* backoff: first retry ceiling */
-    uint32_t retry_max_ms;    /* backoff: cap */
+    uint32_t sink_credit;  /* batches one sink instance holds at once */
+    uint32_t retry_min_ms; /* backoff: first retry ceiling */
+    uint32_t retry_max_ms; /* backoff: cap */
 
     /* CurveZMQ (optional "curve" section, see curve.h): Z85 keys, NULL when
        absent. The router needs the server pair; every program that connects
@@ -86,7 +90,7 @@ typedef struct {
     char *curve_server_secret;
     char *curve_client_public;
     char *curve_client_secret;
-    char **curve_allowed;     /* client public keys the router accepts (none: any) */
+    char **curve_allowed; /* client public keys the router accepts (none: any) */
     size_t curve_allowed_count;
     hm_route_config_t *routes;
     size_t route_count;
@@ -101,6 +105,12 @@ void hm_config_destroy (hm_config_t **self_p);
 
 /* The route called name, or NULL. */
 const hm_route_config_t *hm_config_route (const hm_config_t *self, const char *name);
+
+/* Splits a sink's --route argument, "NAME" or "NAME:N" (instance N of
+   the route, 1..HM_CONFIG_MAX_INSTANCES; route names have no ':'), into
+   name and *instance (0 when not given). 0, or -1 with the reason. */
+int hm_config_route_arg (const char *arg, char *name, size_t name_cap, uint32_t *instance,
+                         char *errbuf, size_t errlen);
 
 /* The embedded default configuration text (file sink under var/events). */
 extern const char *hm_config_default_json;

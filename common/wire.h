@@ -23,6 +23,12 @@
 /* Largest message part we accept from a peer (ZMQ_MAXMSGSIZE). */
 #define HM_WIRE_MAX_MSG (64u << 20)
 
+/* A Delivery (router/route.c) is its events plus, per event, at most this
+   many bytes of tag and length, plus a header of the route name and this
+   many bytes: the config caps a route's max_bytes so the sum fits. */
+#define HM_WIRE_EVENT_FRAMING 6
+#define HM_WIRE_DELIVERY_HEADER 48
+
 /* Sets send/receive high-water marks, linger and ZMQ_MAXMSGSIZE explicitly
    on a raw libzmq socket (czmq: pass zsock_resolve (sock)). */
 int hm_wire_setup (void *socket, int sndhwm, int rcvhwm, int linger_ms);

@@ -72,6 +72,7 @@ typedef struct {
 typedef struct {
     hm_config_t *cfg;                 /* whole config (owned) */
     const hm_route_config_t *route;   /* the route served, inside cfg */
+    uint32_t instance;                /* --route NAME:N: N, else 0 (shown in the log only) */
     const hm_sink_backend_t *backend; /* what stores batches */
     s_worker_args_t worker_args;      /* handed to the worker */
     zactor_t *worker;                 /* runs the backend */
@@ -427,10 +428,11 @@ static void
 s_usage (FILE *out, const char *kind)
 {
     fprintf (out,
-             "Usage: %s [--config FILE] [--route NAME] [--verbose]\n"
+             "Usage: %s [--config FILE] [--route NAME[:N]] [--verbose]\n"
              "Serves one route of the router: takes its sealed batches and stores them.\n"
              "  --config FILE  pipeline config (default: $HAMUSTRO_CONFIG, else built-in)\n"
              "  --route NAME   route to serve (default: the only route with sink \"%s\")\n"
+             "  --route NAME:N the same, as instance N of the route's \"instances\"\n"
              "  --verbose      log every batch\n"
              "  --help, --version\n",
              program_invocation_short_name, kind);
@@ -479,7 +481,7 @@ s_setup (s_sink_t *self, int argc, char **argv, bool *verbose)
         {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0}};
     const char *kind = self->backend->kind;
     const char *config_path = getenv ("HAMUSTRO_CONFIG");
-    const char *route_name = NULL;
+    const char *route_arg = NULL;
     int c;
     while ((c = getopt_long (argc, argv, "c:r:vhV", options, NULL)) != -1) {
         switch (c) {
@@ -487,7 +489,7 @@ s_setup (s_sink_t *self, int argc, char **argv, bool *verbose)
             config_path = optarg;
             break;
         case 'r':
-            route_name = optarg;
+            route_arg = optarg;
             break;
         case 'v':
             *verbose = true;
@@ -510,6 +512,12 @@ s_setup (s_sink_t *self, int argc, char **argv, bool *verbose)
         return 2;
     }
     char errbuf[512];
+    char route_name[128];
+    if (route_arg && hm_config_route_arg (route_arg, route_name, sizeof route_name, &self->instance,
+                                          errbuf, sizeof errbuf) != 0) {
+        fprintf (stderr, "%s\n", errbuf);
+        return 2;
+    }
     self->cfg =
         hm_config_load (config_path && *config_path ? config_path : NULL, errbuf, sizeof errbuf);
     if (!self->cfg || hm_curve_check (self->cfg, false, errbuf, sizeof errbuf) != 0) {
@@ -517,9 +525,15 @@ s_setup (s_sink_t *self, int argc, char **argv, bool *verbose)
         hm_config_destroy (&self->cfg);
         return 1;
     }
-    self->route = s_pick_route (self->cfg, kind, route_name);
+    self->route = s_pick_route (self->cfg, kind, route_arg ? route_name : NULL);
     if (!self->route)
         return 1;
+    if (self->instance > self->route->instances) {
+        fprintf (stderr,
+                 "%s: route '%s' has %" PRIu32 " instances, there is no instance %" PRIu32 "\n",
+                 self->cfg->path, self->route->name, self->route->instances, self->instance);
+        return 1;
+    }
     if (self->cfg->sink_credit == 0) {
         fprintf (stderr, "%s: sink.credit must be at least 1\n", self->cfg->path);
         return 1;
@@ -648,7 +662,12 @@ hm_sink_main (int argc, char **argv, const hm_sink_backend_t *backend)
         return code;
     }
     char ident[128];
-    snprintf (ident, sizeof ident, "sink:%s:%s", backend->kind, self->route->name);
+    /* Instance N of a route says so in every line: two of them share one log. */
+    if (self->instance)
+        snprintf (ident, sizeof ident, "sink:%s:%s:%" PRIu32, backend->kind, self->route->name,
+                  self->instance);
+    else
+        snprintf (ident, sizeof ident, "sink:%s:%s", backend->kind, self->route->name);
     hm_log_init (ident, verbose ? HM_LOG_DEBUG : HM_LOG_INFO);
     if (hm_log_open_file (self->cfg->logfile) != 0)
         fprintf (stderr, "cannot open logfile %s: using stderr\n", self->cfg->logfile);
@@ -676,8 +695,14 @@ hm_sink_main (int argc, char **argv, const hm_sink_backend_t *backend)
         code = 1;
     }
     else {
-        hm_info ("serving route '%s' from %s (credit %zu)", self->route->name,
-                 self->route->endpoint, self->credit);
+        if (self->instance)
+            hm_info ("serving route '%s' as instance %" PRIu32 " of %" PRIu32
+                     " from %s (credit %zu)",
+                     self->route->name, self->instance, self->route->instances,
+                     self->route->endpoint, self->credit);
+        else
+            hm_info ("serving route '%s' from %s (credit %zu)", self->route->name,
+                     self->route->endpoint, self->credit);
         s_run (self);
         s_shutdown (self);
         s_log_stats (self, true);

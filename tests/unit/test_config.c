@@ -93,6 +93,7 @@ test_original_config_is_one_route (void **state)
     assert_int_equal (r->max_events, 5000);      /* buffer_size */
     assert_int_equal (r->max_age_ms, 2 * 60000); /* auto_flush_interval, minutes */
     assert_int_equal (cfg->sink_credit, 5);      /* max_worker_size */
+    assert_int_equal (r->instances, 1);          /* the original ran one of each */
     assert_non_null (strstr (r->section_json, "\"bucket\":\"b\""));
     assert_false (cfg->signature_required);
     assert_true (cfg->masked_ip);
@@ -237,6 +238,97 @@ test_load_from_file (void **state)
     assert_non_null (strstr (err, path));
 }
 
+/* A route's "instances": how many sink processes serve it. */
+static void
+test_route_instances (void **state)
+{
+    (void) state;
+    hm_config_t *cfg = s_parse ("{\"shared_secret\":\"s\",\"routes\":{"
+                                "\"a\":{\"sink\":\"file\",\"file\":{\"file_path\":\"x\"}},"
+                                "\"b\":{\"sink\":\"s3\",\"instances\":64,\"s3\":{}}}}");
+    if (!cfg)
+        fail_msg ("%s", err);
+    assert_int_equal (hm_config_route (cfg, "a")->instances, 1);
+    assert_int_equal (hm_config_route (cfg, "b")->instances, 64);
+    hm_config_destroy (&cfg);
+    const char *bad[] = {"0", "65", "1.5", "\"2\"", "-1", "true"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[256];
+        snprintf (json, sizeof json,
+                  "{\"shared_secret\":\"s\",\"routes\":{\"a\":{\"sink\":\"file\","
+                  "\"instances\":%s,\"file\":{\"file_path\":\"x\"}}}}",
+                  bad[i]);
+        s_expect_error (json, "routes.a.instances", "must be");
+    }
+}
+
+/* Issue 18: a full batch is one Delivery message, and every socket
+   refuses a message over HM_WIRE_MAX_MSG (64 MiB). max_bytes up to 1 GiB
+   used to pass, making every full batch undeliverable. */
+static void
+test_max_bytes_fits_the_wire (void **state)
+{
+    (void) state;
+    /* 10000 events: 60000 bytes of framing, a route name "a" and a header. */
+    const uint64_t limit = (64u << 20) - 10000 * 6 - 48 - 1;
+    char json[256];
+    snprintf (json, sizeof json,
+              "{\"shared_secret\":\"s\",\"routes\":{\"a\":{\"sink\":\"file\","
+              "\"max_events\":10000,\"max_bytes\":%llu,\"file\":{\"file_path\":\"x\"}}}}",
+              (unsigned long long)limit);
+    hm_config_t *cfg = s_parse (json);
+    if (!cfg)
+        fail_msg ("%s", err);
+    assert_int_equal (cfg->routes[0].max_bytes, limit);
+    hm_config_destroy (&cfg);
+    const char *bad[] = {"1073741824", "67108864", "67048816"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf (json, sizeof json,
+                  "{\"shared_secret\":\"s\",\"routes\":{\"a\":{\"sink\":\"file\","
+                  "\"max_events\":10000,\"max_bytes\":%s,\"file\":{\"file_path\":\"x\"}}}}",
+                  bad[i]);
+        s_expect_error (json, "routes.a.max_bytes", "at most 67048815");
+    }
+    /* Many events also take room: the default 16 MiB with 10 million. */
+    s_expect_error ("{\"shared_secret\":\"s\",\"routes\":{\"a\":{\"sink\":\"file\","
+                    "\"max_events\":10000000,\"file\":{\"file_path\":\"x\"}}}}",
+                    "routes.a.max_bytes", "with max_events 10000000");
+    /* An original config has only buffer_size. */
+    s_expect_error ("{\"shared_secret\":\"s\",\"dialect\":\"file\",\"buffer_size\":10000000,"
+                    "\"file\":{\"file_path\":\"x\"}}",
+                    "buffer_size", "must fit one 64 MiB message");
+}
+
+/* A sink's --route: NAME or NAME:N. */
+static void
+test_route_arg (void **state)
+{
+    (void) state;
+    char name[65];
+    uint32_t n = 99;
+    assert_int_equal (hm_config_route_arg ("archive", name, sizeof name, &n, err, sizeof err), 0);
+    assert_string_equal (name, "archive");
+    assert_int_equal (n, 0);
+    assert_int_equal (hm_config_route_arg ("s3:2", name, sizeof name, &n, err, sizeof err), 0);
+    assert_string_equal (name, "s3");
+    assert_int_equal (n, 2);
+    assert_int_equal (hm_config_route_arg ("a-b_c:64", name, sizeof name, &n, err, sizeof err), 0);
+    assert_int_equal (n, 64);
+    const char *bad[] = {"s3:", "s3:0", "s3:65", "s3:+1", "s3: 1", "s3:1x", "s3:1:2", ":1", "",
+                         "s3:007"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        if (hm_config_route_arg (bad[i], name, sizeof name, &n, err, sizeof err) != -1)
+            fail_msg ("\"%s\" accepted", bad[i]);
+        assert_non_null (strstr (err, "--route"));
+    }
+    char big[100];
+    memset (big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal (hm_config_route_arg (big, name, sizeof name, &n, err, sizeof err), -1);
+    assert_non_null (strstr (err, "too long"));
+}
+
 int
 main (void)
 {
@@ -248,6 +340,9 @@ main (void)
         cmocka_unit_test (test_errors_name_key_and_reason),
         cmocka_unit_test (test_environment_overrides),
         cmocka_unit_test (test_load_from_file),
+        cmocka_unit_test (test_route_instances),
+        cmocka_unit_test (test_max_bytes_fits_the_wire),
+        cmocka_unit_test (test_route_arg),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
