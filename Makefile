@@ -93,13 +93,14 @@ fuzz: deps
 
 # `make install [PREFIX=/usr/local] [DESTDIR=...]`: programs, the packaged
 # config under etc/hamustro/, systemd units and their generator, man pages,
-# docs (deploy/CMakeLists.txt). The build directory remembers PREFIX.
+# docs (deploy/CMakeLists.txt). Built in its own directory, $(BUILD)/install,
+# without the tests, so the prefix of $(BUILD) is left alone.
 PREFIX ?= /usr/local
 .PHONY: install deb
-install: build
-	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
-	cmake --build $(BUILD) -j $(JOBS)
-	DESTDIR=$(if $(DESTDIR),$(abspath $(DESTDIR))) cmake --install $(BUILD)
+install: deps
+	cmake -S . -B $(BUILD)/install -DHAMUSTRO_TESTS=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD)/install -j $(JOBS)
+	DESTDIR=$(if $(DESTDIR),$(abspath $(DESTDIR))) cmake --install $(BUILD)/install
 
 # `make deb`: the Debian package, built by dpkg-buildpackage (debian/) from a
 # copy of the committed-or-not tree in $(BUILD)/deb, so the checkout stays

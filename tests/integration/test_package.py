@@ -1,0 +1,249 @@
+"""The Debian package on this machine (issue 13, parts 3 and 4): `make deb`,
+lintian without errors, `dpkg -i`, the installed programs run exactly as
+their systemd units run them (the units' own command lines, as user
+hamustro, in /var/lib/hamustro) for the units the generator makes
+hamustro.target want, events sent land under /var/lib/hamustro/events,
+`systemd-analyze verify` and `security` on every unit, logrotate's config,
+then `dpkg --purge` leaves no file, user or group behind. And `make install
+DESTDIR=... PREFIX=/usr` lays out the same files.
+
+Needs root (dpkg, a system user): CI runs `make test` as root."""
+
+import grp
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness as h  # noqa: E402
+import pkgtest as pk  # noqa: E402
+
+UNIT_DIR = "/lib/systemd/system"
+UNITS = ["hamustro-router.service", "hamustro-ingest.service", "hamustro.target"] + [
+    "hamustro-%s-sink@.service" % k for k in ("file", "s3", "sns", "blob", "queue")]
+PROGRAMS = ["hamustro-router", "hamustro-ingest", "hamustro-ctl", "hamustro-send",
+            "hamustro-push", "hamustro-tap"] + [
+    "hamustro-%s-sink" % k for k in ("file", "s3", "sns", "blob", "queue")]
+GENERATOR = "/usr/lib/systemd/system-generators/hamustro-generator"
+
+
+def installed():
+    st = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "hamustro"],
+                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL).stdout.decode()
+    return st.strip() != "" and "not-installed" not in st
+
+
+def leftovers():
+    """What a purged package must not leave."""
+    left = [p for p in ["/etc/hamustro", "/var/lib/hamustro", "/run/hamustro",
+                        "/etc/logrotate.d/hamustro", GENERATOR,
+                        "/usr/lib/tmpfiles.d/hamustro.conf", "/usr/sbin/hamustro-supervisord"]
+            if os.path.lexists(p)]
+    left += ["/usr/bin/" + n for n in os.listdir("/usr/bin") if n.startswith("hamustro-")]
+    left += [UNIT_DIR + "/" + n for n in os.listdir(UNIT_DIR) if n.startswith("hamustro")]
+    left += ["/etc/systemd/system/" + n for n in os.listdir("/etc/systemd/system")
+             if "hamustro" in n]
+    for name, getter in (("user", pwd.getpwnam), ("group", grp.getgrnam)):
+        try:
+            getter("hamustro")
+            left.append("%s hamustro" % name)
+        except KeyError:
+            pass
+    return left
+
+
+class Package(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise AssertionError("needs root (dpkg -i, a system user); CI runs make test as root")
+        if installed():  # a previous run that died half way
+            pk.run(["dpkg", "--purge", "hamustro"])
+        cls.tmp = tempfile.mkdtemp(prefix="hm-package-")
+        cls.deb = pk.make_deb(os.path.join(pk.BUILD, "package-test"))
+
+    @classmethod
+    def tearDownClass(cls):
+        if installed():
+            subprocess.run(["dpkg", "--purge", "hamustro"])
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_1_lintian_has_no_errors(self):
+        out = pk.run(["lintian", "--no-tag-display-limit", self.deb], check=False)
+        sys.stderr.write("lintian:\n" + out)
+        errors = [line for line in out.splitlines() if line.startswith("E:")]
+        self.assertEqual(errors, [], out)
+
+    def test_2_install_run_purge(self):
+        pk.run(["dpkg", "-i", self.deb])
+        try:
+            self.check_installed()
+            self.check_units()
+            self.check_pipeline_as_units_run_it()
+            self.check_logrotate()
+        finally:
+            out = pk.run(["dpkg", "--purge", "hamustro"])
+        self.assertFalse(installed(), out)
+        self.assertEqual(leftovers(), [], out)
+
+    def check_installed(self):
+        user = pwd.getpwnam("hamustro")
+        self.assertLess(user.pw_uid, 1000, "a system user")
+        self.assertEqual(grp.getgrgid(user.pw_gid).gr_name, "hamustro")
+        st = os.stat("/var/lib/hamustro")
+        self.assertEqual((st.st_uid, st.st_gid), (user.pw_uid, user.pw_gid))
+        st = os.stat("/etc/hamustro/hamustro.json")
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, user.pw_gid, 0o640),
+                         "the config holds secrets: root:hamustro 0640")
+        conffiles = pk.run(["dpkg-query", "-W", "-f=${Conffiles}", "hamustro"])
+        self.assertIn("/etc/hamustro/hamustro.json", conffiles)
+        for prog in PROGRAMS:
+            self.assertTrue(os.access("/usr/bin/" + prog, os.X_OK), prog)
+            page = pk.run(["man", "-w", prog]).strip()
+            self.assertTrue(page.endswith("/man1/%s.1.gz" % prog), page)
+        # The page says what --help says.
+        text = pk.run(["man", "-P", "cat", "hamustro-router"], env=dict(os.environ, MANWIDTH="200"))
+        self.assertIn("durable log", text)
+        self.assertIn("--config", text)
+        self.assertEqual(pk.run(["man", "-w", "hamustro-supervisord"]).strip(),
+                         "/usr/share/man/man8/hamustro-supervisord.8.gz")
+
+    def check_units(self):
+        scores = {}
+        for unit in UNITS:
+            path = os.path.join(UNIT_DIR, unit)
+            self.assertTrue(os.path.exists(path), path)
+            if unit.endswith("@.service"):
+                # verify and security want an instance; link one beside.
+                inst = os.path.join(self.tmp, unit.replace("@.", "@archive:1."))
+                shutil.copy(path, inst)
+                path = inst
+            out = pk.run(["systemd-analyze", "verify", "--man=no", path], check=False)
+            # Only complaints about this unit count (the host's other units
+            # are not ours to judge).
+            mine = [line for line in out.splitlines() if "hamustro" in line]
+            self.assertEqual(mine, [], out)
+            if unit.endswith(".service"):
+                scores[unit] = pk.security_score(path)
+                self.assertLessEqual(scores[unit], 2.0, (unit, scores[unit]))
+                self.assertEqual(pk.unit_lines(path, "User"), ["hamustro"])
+                self.assertEqual(pk.unit_lines(path, "CapabilityBoundingSet"), [""])
+        sys.stderr.write("systemd-analyze security: %s\n" % json.dumps(scores))
+
+    def generated_units(self, out):
+        """The units hamustro.target wants after the generator ran into out."""
+        os.makedirs(out)
+        pk.run([GENERATOR, out, out, out])
+        return sorted(os.listdir(os.path.join(out, "hamustro.target.wants")))
+
+    def check_pipeline_as_units_run_it(self):
+        port = h.free_port()
+        conf = pk.package_config(port)
+        with open("/etc/hamustro/hamustro.json", "w") as f:  # the operator's edit
+            json.dump(conf, f, indent=2)
+        units = self.generated_units(os.path.join(self.tmp, "gen"))
+        self.assertEqual(units, ["hamustro-file-sink@archive:1.service",
+                                 "hamustro-ingest.service", "hamustro-router.service"])
+        # A port below 1024 gets the bind capability, nothing else does.
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "gen", "hamustro-ingest.service.d",
+                                                     "50-bind-port.conf")))
+
+        # Start order as systemd's (sinks Before=router, ingest After=router).
+        order = sorted(units, key=lambda u: 0 if "sink@" in u else 1 if "router" in u else 2)
+        as_user = ["setpriv", "--reuid=hamustro", "--regid=hamustro", "--init-groups",
+                   "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all"]
+        os.makedirs("/run/hamustro", exist_ok=True)  # the units' RuntimeDirectory=
+        shutil.chown("/run/hamustro", "hamustro", "hamustro")
+        procs = []
+        try:
+            for unit in order:
+                for argv in pk.exec_argv(UNIT_DIR, unit, "ExecStartPre"):
+                    pk.run(as_user + argv, cwd="/var/lib/hamustro")
+                for argv in pk.exec_argv(UNIT_DIR, unit):
+                    log = open(os.path.join(self.tmp, unit + ".log"), "wb")
+                    procs.append((unit, subprocess.Popen(as_user + argv, cwd="/var/lib/hamustro",
+                                                         stdout=log, stderr=log)))
+            self.assertTrue(h.wait_for(lambda: self.healthy(port), timeout=30), self.logs())
+            for unit, p in procs:
+                self.assertEqual(pk.run(["ps", "-o", "user=", "-p", str(p.pid)]).strip(),
+                                 "hamustro", unit)
+            pairs = pk.send(port, os.path.join(self.tmp, "record"))
+        finally:
+            # Stop order: the reverse (ingest, router, sinks), each waited for.
+            for unit, p in reversed(procs):
+                p.send_signal(signal.SIGTERM)
+                try:
+                    rc = p.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    rc = p.wait()
+                self.assertEqual(rc, 0, "%s exit %s\n%s" % (unit, rc, self.logs()))
+        # The router sealed the open batch on SIGTERM and the sink stored it.
+        got = pk.event_keys("/var/lib/hamustro/events")
+        self.assertEqual(sorted(got), sorted(pairs), self.logs())
+        for root, dirs, files in os.walk("/var/lib/hamustro"):
+            for n in dirs + files:
+                self.assertEqual(pwd.getpwuid(os.lstat(os.path.join(root, n)).st_uid).pw_name,
+                                 "hamustro", os.path.join(root, n))
+
+    def healthy(self, port):
+        try:
+            import http.client
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/api/health")
+            return c.getresponse().status == 200
+        except OSError:
+            return False
+
+    def logs(self):
+        text = ""
+        for path in sorted(os.listdir(self.tmp)):
+            if path.endswith(".log"):
+                with open(os.path.join(self.tmp, path), errors="replace") as f:
+                    text += "--- %s\n%s" % (path, f.read()[-3000:])
+        return text
+
+    def check_logrotate(self):
+        os.makedirs("/var/log/hamustro", exist_ok=True)
+        for name in ("supervisord.log", "router.log"):
+            with open(os.path.join("/var/log/hamustro", name), "w") as f:
+                f.write("a line\n")
+        state = os.path.join(self.tmp, "logrotate.state")
+        out = pk.run(["logrotate", "-d", "-s", state, "/etc/logrotate.d/hamustro"])
+        self.assertIn("/var/log/hamustro/*.log", out)
+        self.assertNotIn("error", out.lower(), out)
+
+    def test_3_make_install_layout(self):
+        root = os.path.join(self.tmp, "root")
+        pk.run(["make", "-C", pk.SRC, "--no-print-directory", "install", "PREFIX=/usr",
+                "DESTDIR=" + root, "BUILD=" + os.path.join(pk.BUILD, "package-test"), "JOBS=2"])
+        files = set()
+        for d, _, names in os.walk(root):
+            files.update(os.path.relpath(os.path.join(d, n), root) for n in names)
+        want = {"etc/hamustro/hamustro.json", "etc/logrotate.d/hamustro",
+                "usr/lib/systemd/system-generators/hamustro-generator",
+                "usr/lib/tmpfiles.d/hamustro.conf", "usr/sbin/hamustro-supervisord",
+                "usr/share/hamustro/supervisord.production.conf",
+                "usr/share/man/man8/hamustro-supervisord.8",
+                "usr/share/doc/hamustro/README.md", "usr/share/doc/hamustro/CONFIGURATION.md",
+                "usr/share/doc/hamustro/ARCHITECTURE.md"}
+        want |= {"usr/bin/" + p for p in PROGRAMS}
+        want |= {"usr/share/man/man1/%s.1" % p for p in PROGRAMS}
+        want |= {"usr/lib/systemd/system/" + u for u in UNITS}
+        self.assertEqual(sorted(files), sorted(want))
+        # The units name the installed paths.
+        self.assertEqual(pk.unit_lines(os.path.join(root, "usr/lib/systemd/system",
+                                                    "hamustro-file-sink@.service"), "ExecStart"),
+                         ["/usr/bin/hamustro-file-sink --config /etc/hamustro/hamustro.json "
+                          "--route %i"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
