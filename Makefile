@@ -35,10 +35,26 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Foreground; Ctrl-C (SIGINT) or SIGTERM stops every program cleanly.
-# HAMUSTRO_CONFIG, HAMUSTRO_HOST and HAMUSTRO_PORT reach the programs.
+# Runs what the config says (HAMUSTRO_CONFIG, else the embedded default):
+# hamustro-ctl supervisord-conf checks it and writes the programs, or
+# prints every problem and nothing starts. HAMUSTRO_HOST and HAMUSTRO_PORT
+# reach the programs. RUN_HOME: the directory the programs run in, where
+# the config's relative paths (var/...) and make run's own files
+# (var/run/) are; SUPERVISOR_LOGLEVEL: info also shows every start and stop.
+RUN_HOME ?= $(CURDIR)
+SUPERVISOR_LOGLEVEL ?= warn
 run: build
-	mkdir -p var/run var/data var/events
-	exec supervisord -n -c deploy/supervisord.conf
+	@case "$(abspath $(RUN_HOME))" in *[!A-Za-z0-9_./-]*) \
+	  echo "RUN_HOME: only letters, digits and _ . / - please" >&2; exit 2;; esac
+	mkdir -p $(abspath $(RUN_HOME))/var/run $(abspath $(RUN_HOME))/var/data
+	@# supervisord drops to the invoking user (as root it says so, not CRIT).
+	printf '[supervisord]\nuser=%s\n' "$$(id -un)" > $(abspath $(RUN_HOME))/var/run/supervisord-user.conf
+	$(BUILD)/bin/hamustro-ctl supervisord-conf --directory $(abspath $(RUN_HOME)) \
+	  > $(abspath $(RUN_HOME))/var/run/programs.conf.new \
+	  || { rm -f $(abspath $(RUN_HOME))/var/run/programs.conf.new; exit 1; }
+	mv $(abspath $(RUN_HOME))/var/run/programs.conf.new $(abspath $(RUN_HOME))/var/run/programs.conf
+	HAMUSTRO_RUN_HOME=$(abspath $(RUN_HOME)) HAMUSTRO_SUPERVISOR_LOGLEVEL=$(SUPERVISOR_LOGLEVEL) \
+	  exec supervisord -n -c deploy/supervisord.conf
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j 1

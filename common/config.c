@@ -190,8 +190,10 @@ s_finish (hm_cfg_ctx_t *ctx, hm_config_t *self)
     return 0;
 }
 
+/* Everything but the routes; *defaults gets what the top level gives them. */
 static int
-s_parse_root (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root)
+s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
+                 hm_cfg_route_defaults_t *defaults)
 {
     static const char *const keys[] = {
         "shared_secret", "signature", "maintenance_key", "maintance_key", "masked_ip", "logfile",
@@ -200,8 +202,6 @@ s_parse_root (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root)
         "dialect", "file", "s3", "sns", "abs", "aqs", "buffer_size", "auto_flush_interval",
         "flush_timeout", "max_worker_size", "max_queue_size", "retry_attempt", "spread_buffer_size",
         NULL};
-    if (!cJSON_IsObject (root))
-        return hm_cfg_fail (ctx, "(top level)", "must be a JSON object");
     if (hm_cfg_known_keys (ctx, root, "", keys) != 0)
         return -1;
 
@@ -239,23 +239,23 @@ s_parse_root (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root)
        their meaning (a batch's size and age); max_worker_size becomes the
        sink's credit (uploads in flight); the rest described queues and
        retry counts that the durable log makes unnecessary: accepted, unused. */
-    hm_cfg_route_defaults_t defaults = {.max_events = 10000, .max_age_ms = 60000};
+    *defaults = (hm_cfg_route_defaults_t){.max_events = 10000, .max_age_ms = 60000};
     uint64_t v;
     uint32_t age_ms = 0;
     bool unused_bool = false;
     if (hm_cfg_uint (ctx, root, "", "buffer_size", 1, 10000000, &v) < 0)
         return -1;
     if (cJSON_GetObjectItemCaseSensitive (root, "buffer_size"))
-        defaults.max_events = (uint32_t)v;
+        defaults->max_events = (uint32_t)v;
     if (hm_cfg_seconds_ms (ctx, root, "", "flush_timeout", 1, &age_ms) != 0)
         return -1;
     if (age_ms)
-        defaults.max_age_ms = age_ms;
+        defaults->max_age_ms = age_ms;
     age_ms = 0;
     if (hm_cfg_seconds_ms (ctx, root, "", "auto_flush_interval", 60, &age_ms) != 0)
         return -1;
     if (age_ms)
-        defaults.max_age_ms = age_ms;
+        defaults->max_age_ms = age_ms;
     if (hm_cfg_uint (ctx, root, "", "max_worker_size", 1, 1024, &v) < 0)
         return -1;
     if (cJSON_GetObjectItemCaseSensitive (root, "max_worker_size"))
@@ -275,9 +275,16 @@ s_parse_root (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root)
     if ((section = hm_cfg_object (ctx, root, "", "curve")) &&
         hm_cfg_curve (ctx, self, section) != 0)
         return -1;
-    if (ctx->failed)
-        return -1;
+    return ctx->failed ? -1 : 0;
+}
 
+/* The routes, or the one route of an original config. A check (an error
+   callback) reads every route even after one failed, so that it can
+   report each route's first problem. */
+static int
+s_parse_routes (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
+                const hm_cfg_route_defaults_t *defaults)
+{
     const cJSON *routes = hm_cfg_object (ctx, root, "", "routes");
     bool legacy = cJSON_GetObjectItemCaseSensitive (root, "dialect") != NULL;
     if (ctx->failed)
@@ -286,7 +293,7 @@ s_parse_root (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root)
         return hm_cfg_fail (ctx, "dialect",
                             "use either \"dialect\" (one route) or \"routes\", not both");
     if (legacy)
-        return hm_cfg_legacy_route (ctx, self, root, &defaults);
+        return hm_cfg_legacy_route (ctx, self, root, defaults);
     if (!routes || !cJSON_GetArraySize (routes))
         return hm_cfg_fail (ctx, "routes",
                             "missing: at least one route (or an original \"dialect\")");
@@ -303,19 +310,44 @@ s_parse_root (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root)
     if (!self->routes)
         return hm_cfg_fail (ctx, "routes", "out of memory");
     const cJSON *item;
+    int failed = 0;
     cJSON_ArrayForEach (item, routes)
     {
         hm_route_config_t *route = &self->routes[self->route_count++];
-        if (hm_cfg_route (ctx, item, item->string, route, &defaults) != 0)
-            return -1;
+        if (ctx->on_error)
+            ctx->failed = 0; /* this route's first error is reported too */
+        if (hm_cfg_route (ctx, item, item->string, route, defaults) != 0) {
+            if (!ctx->on_error)
+                return -1;
+            failed++;
+        }
     }
-    return 0;
+    ctx->failed = failed;
+    return failed ? -1 : 0;
 }
 
-hm_config_t *
-hm_config_parse (const char *json, const char *origin, char *errbuf, size_t errlen)
+static int
+s_parse_root (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root)
 {
-    hm_cfg_ctx_t ctx = {origin, errbuf, errlen, 0};
+    if (!cJSON_IsObject (root))
+        return hm_cfg_fail (ctx, "(top level)", "must be a JSON object");
+    hm_cfg_route_defaults_t defaults;
+    int failed = s_parse_globals (ctx, self, root, &defaults) != 0;
+    if (failed && !ctx->on_error)
+        return -1;
+    /* A check goes on to the routes after the first config-level error. */
+    int before = ctx->failed;
+    ctx->failed = 0;
+    failed |= s_parse_routes (ctx, self, root, &defaults) != 0;
+    ctx->failed += before;
+    return failed ? -1 : 0;
+}
+
+static hm_config_t *
+s_parse (const char *json, const char *origin, char *errbuf, size_t errlen,
+         hm_config_error_fn *on_error, void *arg)
+{
+    hm_cfg_ctx_t ctx = {origin, errbuf, errlen, 0, on_error, arg};
     hm_config_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (errbuf, errlen, "%s: out of memory", origin);
@@ -346,12 +378,19 @@ hm_config_parse (const char *json, const char *origin, char *errbuf, size_t errl
 }
 
 hm_config_t *
-hm_config_load (const char *path, char *errbuf, size_t errlen)
+hm_config_parse (const char *json, const char *origin, char *errbuf, size_t errlen)
+{
+    return s_parse (json, origin, errbuf, errlen, NULL, NULL);
+}
+
+static hm_config_t *
+s_load (const char *path, char *errbuf, size_t errlen, hm_config_error_fn *on_error, void *arg)
 {
     if (!path || !*path)
         path = getenv ("HAMUSTRO_CONFIG");
     if (!path || !*path)
-        return hm_config_parse (hm_config_default_json, "(embedded default)", errbuf, errlen);
+        return s_parse (hm_config_default_json, "(embedded default)", errbuf, errlen, on_error,
+                        arg);
     FILE *f = fopen (path, "rb");
     if (!f) {
         snprintf (errbuf, errlen, "%s: (file): cannot open: %s", path, strerror (errno));
@@ -375,8 +414,41 @@ hm_config_load (const char *path, char *errbuf, size_t errlen)
         free (text);
         return NULL;
     }
-    hm_config_t *self = hm_config_parse (text, path, errbuf, errlen);
+    hm_config_t *self = s_parse (text, path, errbuf, errlen, on_error, arg);
     free (text);
+    return self;
+}
+
+hm_config_t *
+hm_config_load (const char *path, char *errbuf, size_t errlen)
+{
+    return s_load (path, errbuf, errlen, NULL, NULL);
+}
+
+typedef struct {
+    hm_config_error_fn *fn; /* the caller's */
+    void *arg;              /* its argument */
+    size_t reported;        /* errors passed on */
+} s_check_t;
+
+static void
+s_check_error (void *arg, const char *line)
+{
+    s_check_t *check = arg;
+    check->reported++;
+    check->fn (check->arg, line);
+}
+
+hm_config_t *
+hm_config_check (const char *path, hm_config_error_fn *fn, void *arg)
+{
+    char errbuf[1024] = "";
+    s_check_t check = {fn, arg, 0};
+    hm_config_t *self = s_load (path, errbuf, sizeof errbuf, s_check_error, &check);
+    /* Errors of the file itself, its syntax and the environment are not
+       from the key table: pass those on here. */
+    if (!self && !check.reported)
+        fn (arg, *errbuf ? errbuf : "(config): cannot be loaded");
     return self;
 }
 

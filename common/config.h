@@ -103,6 +103,14 @@ hm_config_t *hm_config_load (const char *path, char *errbuf, size_t errlen);
 hm_config_t *hm_config_parse (const char *json, const char *origin, char *errbuf, size_t errlen);
 void hm_config_destroy (hm_config_t **self_p);
 
+/* Receives one "FILE: KEY: REASON" line of a check. */
+typedef void (hm_config_error_fn) (void *arg, const char *line);
+/* hm_config_load for `hamustro-ctl check-config`: it does not stop at the
+   first error but reads every route (reporting each route's first
+   problem) after the first error of the rest of the file, and passes
+   every error to fn. Returns the config only when there was none. */
+hm_config_t *hm_config_check (const char *path, hm_config_error_fn *fn, void *arg);
+
 /* The route called name, or NULL. */
 const hm_route_config_t *hm_config_route (const hm_config_t *self, const char *name);
 

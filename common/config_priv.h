@@ -14,10 +14,12 @@
 #include "config.h"
 
 typedef struct {
-    const char *origin; /* file name for errors */
-    char *errbuf;       /* where the reason goes */
-    size_t errlen;      /* its size */
-    int failed;         /* first error wins */
+    const char *origin;           /* file name for errors */
+    char *errbuf;                 /* where the reason goes */
+    size_t errlen;                /* its size */
+    int failed;                   /* first error wins (within a route, for a check) */
+    hm_config_error_fn *on_error; /* a check: every recorded error goes here too, else NULL */
+    void *on_error_arg;           /* its argument */
 } hm_cfg_ctx_t;
 
 /* Records "ORIGIN: KEY: REASON" unless an error is already recorded; -1. */

@@ -21,6 +21,8 @@ hm_cfg_fail (hm_cfg_ctx_t *ctx, const char *key, const char *fmt, ...)
     vsnprintf (reason, sizeof reason, fmt, ap);
     va_end (ap);
     snprintf (ctx->errbuf, ctx->errlen, "%s: %s: %s", ctx->origin, key, reason);
+    if (ctx->on_error)
+        ctx->on_error (ctx->on_error_arg, ctx->errbuf);
     return -1;
 }
 

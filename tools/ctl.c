@@ -5,18 +5,25 @@
 
     One request, one answer: a DEALER sends [HM/CONTROL/1][ControlRequest]
     and waits at most --timeout for [HM/CONTROLLED/1][ControlReply]. The
-    fault-injection suite polls STATUS to know when every route caught up. */
+    fault-injection suite polls STATUS to know when every route caught up.
+
+    check-config, supervisord-conf and systemd-units read only the config
+    (ctl_config.c): what `make run` and the packaging start comes from it. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "config.h"
+#include "ctl_config.h"
 #include "curve.h"
+#include "hm_log.h"
 #include "pipeline.pb-c.h"
 #include "tool_config.h"
 #include "wire.h"
@@ -25,12 +32,26 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out, "Usage: hamustro-ctl [options] status | flush | replay ROUTE OFFSET | keygen\n"
+                  "       hamustro-ctl [options] check-config | supervisord-conf | systemd-units"
+                  " [FILE]\n"
                   "Sends one control request to a router and prints its answer.\n"
                   "  status               the router's status as one JSON object\n"
                   "  flush                seal every open batch of every route now\n"
                   "  replay ROUTE OFFSET  deliver ROUTE again from log offset OFFSET\n"
                   "  keygen               print a new CurveZMQ key pair (for the config's\n"
                   "                       \"curve\" section; no router involved)\n"
+                  "  check-config [FILE]  check the config as every program would at start\n"
+                  "                       (no network): what would run, or every problem as\n"
+                  "                       FILE: KEY: REASON (exit 1)\n"
+                  "  supervisord-conf [FILE]  supervisord [program:x] sections for the\n"
+                  "                       config's router, ingest and every route's sinks\n"
+                  "  systemd-units [FILE] the systemd units the config needs, one a line\n"
+                  "  --bin DIR       supervisord-conf: the programs' directory (default:\n"
+                  "                  hamustro-ctl's own)\n"
+                  "  --user USER     supervisord-conf: run the programs as USER\n"
+                  "  --logdir DIR    supervisord-conf: a log file per process in DIR (default:\n"
+                  "                  supervisord's stdout)\n"
+                  "  --directory DIR supervisord-conf: the programs' working directory\n"
                   "  --config FILE   pipeline config (default: $HAMUSTRO_CONFIG, else built-in)\n"
                   "  --endpoint EP   control endpoint (default: the config's)\n"
                   "  --timeout MS    wait this long for the answer (default 5000)\n"
@@ -71,6 +92,39 @@ s_parse_u64 (const char *what, const char *text, uint64_t *out)
     return 0;
 }
 
+/* The directory hamustro-ctl runs from: the other programs are beside it. */
+static const char *
+s_own_dir (char *buf, size_t cap)
+{
+    ssize_t n = readlink ("/proc/self/exe", buf, cap - 1);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    return dirname (buf);
+}
+
+/* check-config, supervisord-conf, systemd-units: the config, no router. */
+static int
+s_config_verb (const char *cmd, int argc, char **argv, const char *config_path,
+               hm_plan_supervisord_t opts)
+{
+    hm_ctl_config_verb_t verb = strcmp (cmd, "check-config") == 0       ? HM_CTL_CHECK_CONFIG
+                                : strcmp (cmd, "supervisord-conf") == 0 ? HM_CTL_SUPERVISORD_CONF
+                                                                        : HM_CTL_SYSTEMD_UNITS;
+    if (argc > 1) {
+        fprintf (stderr, "hamustro-ctl: %s takes at most one FILE\n", cmd);
+        return 2;
+    }
+    char self_dir[4096];
+    if (!opts.bin_dir && !(opts.bin_dir = s_own_dir (self_dir, sizeof self_dir))) {
+        fprintf (stderr, "hamustro-ctl: cannot read /proc/self/exe: give --bin DIR\n");
+        return 2;
+    }
+    /* The backends log what they configure: only their warnings here. */
+    hm_log_init ("hamustro-ctl", HM_LOG_WARN);
+    return hm_ctl_config_run (verb, argc == 1 ? argv[0] : config_path, opts, stdout, stderr);
+}
+
 /* Waits for the reply; returns it unpacked, or NULL (message on stderr). */
 static Hm__ControlReply *
 s_await_reply (void *sock, long timeout_ms)
@@ -107,9 +161,12 @@ int
 main (int argc, char **argv)
 {
     static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},  {"endpoint", required_argument, NULL, 'e'},
-        {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0}};
+        {"config", required_argument, NULL, 'c'},    {"endpoint", required_argument, NULL, 'e'},
+        {"timeout", required_argument, NULL, 't'},   {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},         {"bin", required_argument, NULL, 'b'},
+        {"user", required_argument, NULL, 'u'},      {"logdir", required_argument, NULL, 'l'},
+        {"directory", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+    hm_plan_supervisord_t opts = {0};
     const char *config_path = getenv ("HAMUSTRO_CONFIG");
     const char *endpoint = NULL;
     uint64_t timeout_ms = 5000;
@@ -121,6 +178,18 @@ main (int argc, char **argv)
             break;
         case 'e':
             endpoint = optarg;
+            break;
+        case 'b':
+            opts.bin_dir = optarg;
+            break;
+        case 'u':
+            opts.user = optarg;
+            break;
+        case 'l':
+            opts.log_dir = optarg;
+            break;
+        case 'd':
+            opts.directory = optarg;
             break;
         case 't':
             if (s_parse_u64 ("--timeout", optarg, &timeout_ms) != 0 || timeout_ms > 3600000)
@@ -141,6 +210,9 @@ main (int argc, char **argv)
     const char *cmd = optind < argc ? argv[optind] : NULL;
     if (cmd && strcmp (cmd, "keygen") == 0)
         return s_keygen (argc - optind - 1);
+    if (cmd && (strcmp (cmd, "check-config") == 0 || strcmp (cmd, "supervisord-conf") == 0 ||
+                strcmp (cmd, "systemd-units") == 0))
+        return s_config_verb (cmd, argc - optind - 1, argv + optind + 1, config_path, opts);
     int want_args = 0;
     if (cmd && strcmp (cmd, "status") == 0)
         req.command = HM__CONTROL_REQUEST__COMMAND__STATUS;

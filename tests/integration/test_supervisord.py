@@ -1,7 +1,8 @@
-"""deploy/supervisord.conf, the one `make run` uses, under the real
+"""deploy/supervisord.conf, the one `make run` uses, with the programs
+`hamustro-ctl supervisord-conf` derives from the config, under the real
 supervisord: the pipeline comes up, a killed program is restarted, and
-SIGTERM (what Ctrl-C does to `make run`) stops everything cleanly with the
-open batches written out."""
+SIGTERM stops everything cleanly with the open batches written out.
+(tests/integration/test_make_run.py runs `make run` itself.)"""
 
 import os
 import signal
@@ -27,7 +28,7 @@ def wait_running(p, names, timeout=30):
 def pids(p):
     out = {}
     ctl = subprocess.run(["supervisorctl", "-c", p.sup_conf, "status"], stderr=subprocess.STDOUT,
-                         stdout=subprocess.PIPE, timeout=20).stdout.decode()
+                         stdout=subprocess.PIPE, env=p.sup_env, timeout=20).stdout.decode()
     for line in ctl.splitlines():
         parts = line.split()
         if len(parts) >= 4 and parts[1] == "RUNNING":
@@ -41,18 +42,21 @@ class Supervisord(unittest.TestCase):
             # Batches never seal by age here: only the stop can write them.
             p.config["routes"]["archive"]["max_age"] = 3600
             p.write_config()
-            # The checkout's conf with its paths pointed at this test's
-            # binaries and directory; nothing else changed.
-            conf = h.read_bytes(os.path.join(h.SRC, "deploy", "supervisord.conf")).decode()
-            conf = conf.replace("%(here)s/../build/bin", os.path.abspath(h.BIN))
-            conf = conf.replace("%(here)s/..", p.dir)
-            p.sup_conf = os.path.join(p.dir, "supervisord.conf")
-            with open(p.sup_conf, "w") as f:
-                f.write(conf)
-            os.makedirs(os.path.join(p.dir, "var", "run"), exist_ok=True)
-            env = dict(os.environ, HAMUSTRO_CONFIG=p.config_path)
+            # What make run does: the checkout's conf, its includes written
+            # into this test's directory (HAMUSTRO_RUN_HOME).
+            run = os.path.join(p.dir, "var", "run")
+            os.makedirs(run, exist_ok=True)
+            with open(os.path.join(run, "programs.conf"), "wb") as f:
+                subprocess.run([os.path.join(h.BIN, "hamustro-ctl"), "supervisord-conf",
+                                "--directory", p.dir, p.config_path], stdout=f, check=True,
+                               timeout=20)
+            with open(os.path.join(run, "supervisord-user.conf"), "w") as f:
+                f.write("[supervisord]\nuser=%d\n" % os.getuid())
+            p.sup_conf = os.path.join(h.SRC, "deploy", "supervisord.conf")
+            p.sup_env = dict(os.environ, HAMUSTRO_RUN_HOME=p.dir,
+                             HAMUSTRO_SUPERVISOR_LOGLEVEL="warn")
             log = open(os.path.join(p.dir, "supervisord.out"), "wb")
-            sup = subprocess.Popen(["supervisord", "-n", "-c", p.sup_conf], env=env,
+            sup = subprocess.Popen(["supervisord", "-n", "-c", p.sup_conf], env=p.sup_env,
                                    stdout=log, stderr=subprocess.STDOUT)
             try:
                 p.wait_healthy(30)
@@ -60,7 +64,7 @@ class Supervisord(unittest.TestCase):
                 self.assertEqual(p.track_retry(body)[0], 200)
 
                 # kill -9 the router: supervisord restarts it.
-                before = wait_running(p, ["router", "ingest", "file-sink:file-sink-0"])
+                before = wait_running(p, ["router", "ingest", "sink-archive:sink-archive-1"])
                 os.kill(before["router"], signal.SIGKILL)
                 deadline = time.time() + 20
                 while time.time() < deadline:
@@ -78,6 +82,8 @@ class Supervisord(unittest.TestCase):
                 rc = sup.wait(60)
                 log.close()
             self.assertEqual(rc, 0)
+            out = h.read_bytes(os.path.join(p.dir, "supervisord.out")).decode(errors="replace")
+            self.assertNotIn("CRIT", out)
             events = p.read_events()
             got = sorted((e["device_id"], e["nr"]) for e in events)
             self.assertEqual(got, sorted([("sup-1", n) for n in range(1, 6)]
