@@ -10,6 +10,7 @@ DESTDIR=... PREFIX=/usr` lays out the same files.
 Needs root (dpkg, a system user): CI runs `make test` as root."""
 
 import grp
+import http.client
 import json
 import os
 import pwd
@@ -47,6 +48,8 @@ def leftovers():
                         "/usr/lib/tmpfiles.d/hamustro.conf", "/usr/sbin/hamustro-supervisord"]
             if os.path.lexists(p)]
     left += ["/usr/bin/" + n for n in os.listdir("/usr/bin") if n.startswith("hamustro-")]
+    for d in ("/usr/share/man/man1", "/usr/share/man/man8", "/usr/share/doc"):
+        left += [d + "/" + n for n in os.listdir(d) if n.startswith("hamustro")]
     left += [UNIT_DIR + "/" + n for n in os.listdir(UNIT_DIR) if n.startswith("hamustro")]
     left += ["/etc/systemd/system/" + n for n in os.listdir("/etc/systemd/system")
              if "hamustro" in n]
@@ -76,7 +79,7 @@ class Package(unittest.TestCase):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_1_lintian_has_no_errors(self):
-        out = pk.run(["lintian", "--no-tag-display-limit", self.deb], check=False)
+        out = pk.run(["lintian", "--tag-display-limit", "0", self.deb], check=False)
         sys.stderr.write("lintian:\n" + out)
         errors = [line for line in out.splitlines() if line.startswith("E:")]
         self.assertEqual(errors, [], out)
@@ -152,8 +155,11 @@ class Package(unittest.TestCase):
         self.assertEqual(units, ["hamustro-file-sink@archive:1.service",
                                  "hamustro-ingest.service", "hamustro-router.service"])
         # A port below 1024 gets the bind capability, nothing else does.
-        self.assertFalse(os.path.exists(os.path.join(self.tmp, "gen", "hamustro-ingest.service.d",
-                                                     "50-bind-port.conf")))
+        dropin = os.path.join("hamustro-ingest.service.d", "50-bind-port.conf")
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "gen", dropin)))
+        self.check_generator_special_cases(conf)
+        with open("/etc/hamustro/hamustro.json", "w") as f:
+            json.dump(conf, f, indent=2)
 
         # Start order as systemd's (sinks Before=router, ingest After=router).
         order = sorted(units, key=lambda u: 0 if "sink@" in u else 1 if "router" in u else 2)
@@ -167,9 +173,9 @@ class Package(unittest.TestCase):
                 for argv in pk.exec_argv(UNIT_DIR, unit, "ExecStartPre"):
                     pk.run(as_user + argv, cwd="/var/lib/hamustro")
                 for argv in pk.exec_argv(UNIT_DIR, unit):
-                    log = open(os.path.join(self.tmp, unit + ".log"), "wb")
-                    procs.append((unit, subprocess.Popen(as_user + argv, cwd="/var/lib/hamustro",
-                                                         stdout=log, stderr=log)))
+                    with open(os.path.join(self.tmp, unit + ".log"), "wb") as log:
+                        procs.append((unit, subprocess.Popen(
+                            as_user + argv, cwd="/var/lib/hamustro", stdout=log, stderr=log)))
             self.assertTrue(h.wait_for(lambda: self.healthy(port), timeout=30), self.logs())
             for unit, p in procs:
                 self.assertEqual(pk.run(["ps", "-o", "user=", "-p", str(p.pid)]).strip(),
@@ -193,14 +199,45 @@ class Package(unittest.TestCase):
                 self.assertEqual(pwd.getpwuid(os.lstat(os.path.join(root, n)).st_uid).pw_name,
                                  "hamustro", os.path.join(root, n))
 
+    def check_generator_special_cases(self, conf):
+        # Port 80: the ingest gets CAP_NET_BIND_SERVICE by a drop-in.
+        low = json.loads(json.dumps(conf))
+        low["ingest"]["port"] = 80
+        with open("/etc/hamustro/hamustro.json", "w") as f:
+            json.dump(low, f)
+        out = os.path.join(self.tmp, "gen-80")
+        self.generated_units(out)
+        with open(os.path.join(out, "hamustro-ingest.service.d", "50-bind-port.conf")) as f:
+            text = f.read()
+        self.assertIn("AmbientCapabilities=CAP_NET_BIND_SERVICE", text)
+        # Invalid: the generator says why and wants the router alone, whose
+        # ExecStartPre (check-config) fails with the problem.
+        bad = json.loads(json.dumps(conf))
+        bad["routes"]["archive"]["sink"] = "s3"
+        with open("/etc/hamustro/hamustro.json", "w") as f:
+            json.dump(bad, f)
+        out = os.path.join(self.tmp, "gen-bad")
+        os.makedirs(out)
+        p = subprocess.run([GENERATOR, out, out, out], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"hamustro.json: routes.archive.file: this route's sink is", p.stderr)
+        self.assertEqual(os.listdir(os.path.join(out, "hamustro.target.wants")),
+                         ["hamustro-router.service"])
+        (pre,) = pk.exec_argv(UNIT_DIR, "hamustro-router.service", "ExecStartPre")
+        p = subprocess.run(pre, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"/etc/hamustro/hamustro.json: routes.archive.file: this route's sink is", p.stdout)
+
     def healthy(self, port):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            import http.client
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             c.request("GET", "/api/health")
             return c.getresponse().status == 200
         except OSError:
             return False
+        finally:
+            c.close()
 
     def logs(self):
         text = ""
