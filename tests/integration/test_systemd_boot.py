@@ -1,0 +1,239 @@
+"""The package's systemd units booted for real (issue 13, part 4): a Debian
+12 root made with debootstrap from this machine's apt source (read from the
+apt configuration now; cached in the build directory, so a second run skips
+it), the package installed in it with dpkg, systemd booted in it by
+systemd-nspawn on the host's network, `systemctl start hamustro.target`
+(the generator's units, each as user hamustro), events sent from outside,
+`systemctl stop hamustro.target` writing the open batch (max_age 10
+minutes) to files under /var/lib/hamustro/events; then an invalid config:
+the generator logs why and the router's ExecStartPre fails visibly.
+
+Needs root (debootstrap, systemd-nspawn): CI runs `make test` as root."""
+
+import glob
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness as h  # noqa: E402
+import pkgtest as pk  # noqa: E402
+
+WORK = os.path.join(pk.BUILD, "systemd-boot-test")
+NSPAWN = ["systemd-nspawn", "--quiet", "--register=no", "--keep-unit"]
+# What systemd needs to boot beside the package's own dependencies.
+BASE_PACKAGES = ["systemd", "systemd-sysv", "dbus", "adduser", "procps"]
+
+
+def apt_source():
+    """(URI, suite) of the machine's configured Debian archive (not the
+    security one), from the deb822 .sources files or sources.list."""
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        with open(path) as f:
+            stanzas = f.read().split("\n\n")
+        for st in stanzas:
+            fields = {}
+            for line in st.splitlines():
+                if ":" in line and not line.startswith("#"):
+                    k, v = line.split(":", 1)
+                    fields[k.strip()] = v.split()
+            if "deb" in fields.get("Types", []) and "URIs" in fields:
+                suites = [s for s in fields.get("Suites", []) if "-" not in s]
+                if suites:
+                    return fields["URIs"][0], suites[0]
+    for path in ["/etc/apt/sources.list"] + glob.glob("/etc/apt/sources.list.d/*.list"):
+        if os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    parts = line.split("#")[0].split()
+                    if len(parts) >= 3 and parts[0] == "deb" and "-" not in parts[2]:
+                        uri = [p for p in parts[1:] if not p.startswith("[")][0]
+                        return uri, parts[2]
+    raise AssertionError("no Debian archive in the apt configuration")
+
+
+def base_root(packages):
+    """The debootstrap'd root with packages, made once per (source, list)."""
+    uri, suite = apt_source()
+    key = hashlib.sha256(("%s %s %s" % (uri, suite, " ".join(sorted(packages))))
+                         .encode()).hexdigest()[:16]
+    root = os.path.join(pk.BUILD, "nspawn-cache", "%s-%s" % (suite, key))
+    if os.path.exists(os.path.join(root, ".complete")):
+        return root
+    tmp = root + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(os.path.dirname(root), exist_ok=True)
+    pk.run(["debootstrap", "--variant=minbase", "--include=" + ",".join(sorted(packages)),
+            suite, tmp, uri], timeout=1800)
+    open(os.path.join(tmp, ".complete"), "w").close()
+    shutil.rmtree(root, ignore_errors=True)
+    os.rename(tmp, root)
+    return root
+
+
+def container_init(nspawn_pid):
+    """The container's PID 1 (systemd), a descendant of systemd-nspawn."""
+    todo = [nspawn_pid]
+    while todo:
+        pid = todo.pop()
+        for task in glob.glob("/proc/%d/task/*/children" % pid):
+            try:
+                with open(task) as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                continue
+            for k in kids:
+                try:
+                    with open("/proc/%d/comm" % k) as f:
+                        comm = f.read().strip()
+                except OSError:
+                    continue
+                if comm == "systemd":
+                    return k
+                todo.append(k)
+    return None
+
+
+class Machine:
+    """A booted container; run() executes a command inside it."""
+
+    def __init__(self, root, log_path):
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(NSPAWN + ["-D", root, "-b"], stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.pid = None
+        if not h.wait_for(self._found_init, timeout=60):
+            raise AssertionError("no systemd in the container; see " + log_path)
+
+    def _found_init(self):
+        self.pid = container_init(self.proc.pid)
+        return self.pid is not None
+
+    def run(self, *cmd, check=True, timeout=120):
+        p = subprocess.run(["nsenter", "-t", str(self.pid), "-a"] + list(cmd),
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        out = p.stdout.decode(errors="replace")
+        if check and p.returncode != 0:
+            raise AssertionError("%s: exit %d\n%s" % (" ".join(cmd), p.returncode, out))
+        return out
+
+    def booted(self):
+        state = self.run("systemctl", "is-system-running", check=False).strip()
+        return state in ("running", "degraded")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # nspawn: halt the container
+            try:
+                self.proc.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def healthy(port):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        c.request("GET", "/api/health")
+        return c.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        c.close()
+
+
+class SystemdBoot(unittest.TestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            raise AssertionError("needs root (debootstrap, systemd-nspawn); CI runs as root")
+        os.makedirs(WORK, exist_ok=True)
+        self.deb = pk.make_deb(os.path.join(WORK, "package"))
+        base = base_root(BASE_PACKAGES + pk.deb_depends(self.deb))
+        self.root = os.path.join(WORK, "machine")
+        shutil.rmtree(self.root, ignore_errors=True)
+        pk.run(["cp", "-a", "--reflink=auto", base, self.root])
+        # nspawn mounts a tmpfs on /tmp: the package goes in /var/tmp.
+        shutil.copy(self.deb, os.path.join(self.root, "var", "tmp"))
+        pk.run(NSPAWN + ["-D", self.root, "dpkg", "-i",
+                         "/var/tmp/" + os.path.basename(self.deb)])
+        self.machine = None
+
+    def tearDown(self):
+        if self.machine:
+            self.machine.close()
+
+    def write_config(self, conf):
+        # Rewriting in place keeps the file's root:hamustro 0640.
+        with open(os.path.join(self.root, "etc", "hamustro", "hamustro.json"), "w") as f:
+            json.dump(conf, f, indent=2)
+
+    def test_boot_start_send_stop(self):
+        port = h.free_port()
+        conf = pk.package_config(port)
+        # A batch that only the stop seals: what lands was flushed by it.
+        conf["routes"]["archive"]["max_age"] = 600
+        self.write_config(conf)
+        self.machine = m = Machine(self.root, os.path.join(WORK, "boot.log"))
+        self.assertTrue(h.wait_for(m.booted, timeout=120),
+                        m.run("systemctl", "--failed", "--no-pager", check=False))
+
+        m.run("systemctl", "start", "hamustro.target")
+        units = ["hamustro-router.service", "hamustro-ingest.service",
+                 "hamustro-file-sink@archive:1.service"]
+        wants = m.run("systemctl", "list-dependencies", "--plain", "--no-pager",
+                      "hamustro.target")
+        for unit in units:
+            self.assertIn(unit, wants)
+        uid = m.run("id", "-u", "hamustro").strip()
+        for unit in units:
+            self.assertEqual(m.run("systemctl", "is-active", unit, check=False).strip(), "active",
+                             m.run("journalctl", "--no-pager", "-u", unit, check=False))
+            pid = m.run("systemctl", "show", "-p", "MainPID", "--value", unit).strip()
+            status = m.run("cat", "/proc/%s/status" % pid)
+            uids = [line.split()[1:] for line in status.splitlines() if line.startswith("Uid:")]
+            self.assertEqual(uids, [[uid] * 4], unit)
+        self.assertTrue(h.wait_for(lambda: healthy(port), timeout=60),
+                        m.run("journalctl", "--no-pager", "-n", "50", check=False))
+
+        pairs = pk.send(port, os.path.join(WORK, "record"))
+        m.run("systemctl", "stop", "hamustro.target")
+        for unit in units:
+            self.assertEqual(m.run("systemctl", "is-active", unit, check=False).strip(),
+                             "inactive")
+        got = pk.event_keys(os.path.join(self.root, "var", "lib", "hamustro", "events"))
+        self.assertEqual(sorted(got), sorted(pairs),
+                         m.run("journalctl", "--no-pager", "-n", "80", check=False))
+
+        # The units' scores where they run (the host's systemd-analyze
+        # scores the files offline in test_package).
+        for unit in units:
+            out = m.run("systemd-analyze", "security", "--no-pager", unit, check=False)
+            sys.stderr.write(out.splitlines()[-1] + "\n")
+
+        # An invalid config: the generator says why in the journal, the
+        # target wants the router alone, and its ExecStartPre fails.
+        bad = json.loads(json.dumps(conf))
+        bad["routes"]["archive"]["file"]["file_format"] = "xml"
+        self.write_config(bad)
+        m.run("systemctl", "daemon-reload")
+        m.run("systemctl", "start", "hamustro.target")
+        self.assertTrue(h.wait_for(lambda: m.run("systemctl", "is-failed",
+                                                 "hamustro-router.service",
+                                                 check=False).strip() == "failed", timeout=60))
+        journal = m.run("journalctl", "--no-pager", "-b", check=False)
+        self.assertIn("hamustro-generator: /etc/hamustro/hamustro.json is invalid", journal)
+        self.assertIn("/etc/hamustro/hamustro.json: routes.archive.file.file_format", journal)
+        self.assertEqual(m.run("systemctl", "is-active", "hamustro-file-sink@archive:1.service",
+                               check=False).strip(), "inactive")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
