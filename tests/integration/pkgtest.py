@@ -96,6 +96,8 @@ def event_keys(events_dir):
 def send(port, record, count=50):
     """hamustro-send (from the build) to 127.0.0.1:port; the (session, nr)
     pairs answered 200."""
+    if os.path.exists(record):  # hamustro-send appends
+        os.unlink(record)
     out = run([os.path.join(h.BIN, "hamustro-send"), "--url",
                "http://127.0.0.1:%d/api/v1/track" % port, "--secret", h.SECRET, "--count",
                str(count), "--payloads", "1-10", "--retry", "20", "--record", record, "--quiet"],
