@@ -43,7 +43,8 @@ def installed():
 
 def leftovers():
     """What a purged package must not leave."""
-    left = [p for p in ["/etc/hamustro", "/var/lib/hamustro", "/run/hamustro",
+    left = [p for p in ["/etc/hamustro", "/var/lib/hamustro", "/run/hamustro", "/var/log/hamustro",
+                        "/run/hamustro-supervisord", "/usr/share/hamustro",
                         "/etc/logrotate.d/hamustro", GENERATOR,
                         "/usr/lib/tmpfiles.d/hamustro.conf", "/usr/sbin/hamustro-supervisord"]
             if os.path.lexists(p)]
@@ -89,8 +90,9 @@ class Package(unittest.TestCase):
         try:
             self.check_installed()
             self.check_units()
-            self.check_pipeline_as_units_run_it()
+            pairs = self.check_pipeline_as_units_run_it()
             self.check_logrotate()
+            self.check_supervisord(pairs)
         finally:
             out = pk.run(["dpkg", "--purge", "hamustro"])
         self.assertFalse(installed(), out)
@@ -177,6 +179,11 @@ class Package(unittest.TestCase):
                         procs.append((unit, subprocess.Popen(
                             as_user + argv, cwd="/var/lib/hamustro", stdout=log, stderr=log)))
             self.assertTrue(h.wait_for(lambda: self.healthy(port), timeout=30), self.logs())
+            # Until the sink has joined, the router keeps a stop's batch in
+            # its log for the next start (durable, but not in the files).
+            router_log = os.path.join(self.tmp, "hamustro-router.service.log")
+            self.assertTrue(h.wait_for(lambda: "joined" in self.read(router_log), timeout=60),
+                            self.logs())
             for unit, p in procs:
                 self.assertEqual(pk.run(["ps", "-o", "user=", "-p", str(p.pid)]).strip(),
                                  "hamustro", unit)
@@ -194,6 +201,11 @@ class Package(unittest.TestCase):
         # The router sealed the open batch on SIGTERM and the sink stored it.
         got = pk.event_keys("/var/lib/hamustro/events")
         self.assertEqual(sorted(got), sorted(pairs), self.logs())
+        self.check_owned_by_hamustro()
+        self.port = port
+        return pairs
+
+    def check_owned_by_hamustro(self):
         for root, dirs, files in os.walk("/var/lib/hamustro"):
             for n in dirs + files:
                 self.assertEqual(pwd.getpwuid(os.lstat(os.path.join(root, n)).st_uid).pw_name,
@@ -256,6 +268,70 @@ class Package(unittest.TestCase):
         out = pk.run(["logrotate", "-d", "-s", state, "/etc/logrotate.d/hamustro"])
         self.assertIn("/var/log/hamustro/*.log", out)
         self.assertNotIn("error", out.lower(), out)
+
+    def check_supervisord(self, before):
+        """The supervisord alternative: hamustro-supervisord (as root) runs
+        the programs the config names as hamustro, logs in /var/log/hamustro,
+        which logrotate rotates (supervisord reopens them); SIGTERM stops
+        every program with the open batch written."""
+        with open(os.path.join(self.tmp, "supervisord.out"), "wb") as out:
+            sup = subprocess.Popen(["/usr/sbin/hamustro-supervisord"], stdout=out,
+                                   stderr=subprocess.STDOUT)
+        try:
+            self.assertTrue(h.wait_for(lambda: self.healthy(self.port), timeout=60),
+                            self.supervisord_logs())
+            self.assertTrue(h.wait_for(lambda: "joined" in self.read(
+                "/var/log/hamustro/router.log"), timeout=60), self.supervisord_logs())
+            status = ""
+
+            def all_running():
+                nonlocal status
+                status = pk.run(["supervisorctl", "-c",
+                                 "/usr/share/hamustro/supervisord.production.conf", "status"],
+                                check=False)
+                lines = status.splitlines()
+                return lines and all("RUNNING" in line for line in lines)
+            self.assertTrue(h.wait_for(all_running, timeout=60), status)
+            names = sorted(line.split()[0] for line in status.splitlines())
+            self.assertEqual(names, ["ingest", "router", "sink-archive:sink-archive-1"], status)
+            for line in status.splitlines():
+                self.assertIn("RUNNING", line, status)
+                pid = line.split("pid ")[1].split(",")[0]
+                self.assertEqual(pk.run(["ps", "-o", "user=", "-p", pid]).strip(), "hamustro")
+            pairs = pk.send(self.port, os.path.join(self.tmp, "record2"))
+            # logrotate for real: supervisord reopens its log and the programs'.
+            pk.run(["logrotate", "-f", "-s", os.path.join(self.tmp, "logrotate.state"),
+                    "/etc/logrotate.d/hamustro"])
+            # supervisord says so in the old file, then opens the path again.
+            self.assertTrue(h.wait_for(lambda: "logreopen" in self.read(
+                "/var/log/hamustro/supervisord.log.1") and os.path.exists(
+                "/var/log/hamustro/supervisord.log"), timeout=30), self.supervisord_logs())
+        finally:
+            sup.send_signal(signal.SIGTERM)
+            try:
+                rc = sup.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                sup.kill()
+                rc = sup.wait()
+        self.assertEqual(rc, 0, self.supervisord_logs())
+        got = pk.event_keys("/var/lib/hamustro/events")
+        self.assertEqual(sorted(got), sorted(before + pairs), self.supervisord_logs())
+        self.check_owned_by_hamustro()
+        for name in ("router.log", "ingest.log", "sink-archive-1.log"):
+            self.assertTrue(os.path.exists("/var/log/hamustro/" + name), name)
+
+    def read(self, path):
+        try:
+            with open(path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def supervisord_logs(self):
+        text = self.read(os.path.join(self.tmp, "supervisord.out"))
+        for path in sorted(os.listdir("/var/log/hamustro")):
+            text += "--- %s\n%s" % (path, self.read(os.path.join("/var/log/hamustro", path))[-2000:])
+        return text
 
     def test_3_make_install_layout(self):
         root = os.path.join(self.tmp, "root")
