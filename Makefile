@@ -120,8 +120,11 @@ install: deps
 
 # `make deb`: the Debian package, built by dpkg-buildpackage (debian/) from a
 # copy of the committed-or-not tree in $(BUILD)/deb, so the checkout stays
-# clean; the .deb lands in $(BUILD)/deb/.
-deb: deps
+# clean; the .deb lands in $(BUILD)/deb/. Needs only debian/control's
+# Build-Depends (apt-get build-dep), not the test tools of `make deps`.
+deb:
+	@dpkg-checkbuilddeps >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get build-dep -y -qq ./; }
 	deploy/make-deb.sh $(BUILD)/deb
 
 clean:
