@@ -222,6 +222,17 @@ class Package(unittest.TestCase):
         with open(os.path.join(out, "hamustro-ingest.service.d", "50-bind-port.conf")) as f:
             text = f.read()
         self.assertIn("AmbientCapabilities=CAP_NET_BIND_SERVICE", text)
+        # The unit with its drop-in (appended: later lines win, as a
+        # drop-in's do) still scores OK.
+        merged = os.path.join(out, "merged", "hamustro-ingest.service")
+        os.makedirs(os.path.dirname(merged))
+        with open(os.path.join(UNIT_DIR, "hamustro-ingest.service")) as f:
+            unit = f.read()
+        with open(merged, "w") as f:
+            f.write(unit + "\n" + text)
+        score = pk.security_score(merged)
+        sys.stderr.write("hamustro-ingest.service with a port below 1024: %s\n" % score)
+        self.assertLessEqual(score, 2.0)
         # Invalid: the generator says why and wants the router alone, whose
         # ExecStartPre (check-config) fails with the problem.
         bad = json.loads(json.dumps(conf))
