@@ -5,12 +5,15 @@ it), the package installed in it with dpkg, systemd booted in it by
 systemd-nspawn on the host's network, `systemctl start hamustro.target`
 (the generator's units, each as user hamustro), events sent from outside,
 `systemctl stop hamustro.target` writing the open batch (max_age 10
-minutes) to files under /var/lib/hamustro/events; then an invalid config:
+minutes) to files under /var/lib/hamustro/events and, through two
+instances of the S3 sink (a route with "instances": 2, in the units'
+sandbox), to the s3rver emulator on the host; then an invalid config:
 the generator logs why and the router's ExecStartPre fails visibly.
 
 Needs root (debootstrap, systemd-nspawn): CI runs `make test` as root."""
 
 import glob
+import gzip
 import hashlib
 import http.client
 import json
@@ -24,6 +27,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import aws_helpers as aws  # noqa: E402
 import harness as h  # noqa: E402
 import pkgtest as pk  # noqa: E402
 
@@ -167,9 +171,27 @@ class SystemdBoot(unittest.TestCase):
                          "/var/tmp/" + os.path.basename(self.deb)])
         self.machine = None
 
+        self.emu = aws.Emulators(os.path.join(WORK, "emulators"))
+        self.s3_port = h.free_port()
+        self.emu.start("s3rver", self.s3_port)
+        aws.s3_create_bucket(self.s3_port, "hm-events")
+
     def tearDown(self):
         if self.machine:
             self.machine.close()
+        self.emu.stop_all()
+
+    def s3_keys(self):
+        """(session, nr) of every event in the bucket's objects."""
+        keys = []
+        for key in aws.s3_list(self.s3_port, "hm-events"):
+            _, body = aws.s3_get(self.s3_port, "hm-events", key)
+            if body[:2] == b"\x1f\x8b":
+                body = gzip.decompress(body)
+            for line in body.splitlines():
+                ev = json.loads(line)
+                keys.append((ev["session"], int(ev["nr"])))
+        return keys
 
     def write_config(self, conf):
         # Rewriting in place keeps the file's root:hamustro 0640.
@@ -181,6 +203,11 @@ class SystemdBoot(unittest.TestCase):
         conf = pk.package_config(port)
         # A batch that only the stop seals: what lands was flushed by it.
         conf["routes"]["archive"]["max_age"] = 600
+        conf["routes"]["s3"] = {
+            "sink": "s3", "instances": 2, "max_events": 20, "max_age": 600,
+            "s3": {"region": aws.REGION, "endpoint": "http://127.0.0.1:%d" % self.s3_port,
+                   "access_key_id": aws.AKID, "secret_access_key": aws.SECRET,
+                   "bucket": "hm-events", "blob_path": "events/{date}/"}}
         self.write_config(conf)
         self.machine = m = Machine(self.root, os.path.join(WORK, "boot.log"))
         self.assertTrue(h.wait_for(m.booted, timeout=120),
@@ -188,7 +215,8 @@ class SystemdBoot(unittest.TestCase):
 
         m.run("systemctl", "start", "hamustro.target")
         units = ["hamustro-router.service", "hamustro-ingest.service",
-                 "hamustro-file-sink@archive:1.service"]
+                 "hamustro-file-sink@archive:1.service", "hamustro-s3-sink@s3:1.service",
+                 "hamustro-s3-sink@s3:2.service"]
         wants = m.run("systemctl", "list-dependencies", "--plain", "--no-pager",
                       "hamustro.target")
         for unit in units:
@@ -206,8 +234,9 @@ class SystemdBoot(unittest.TestCase):
 
         # Until the sink has joined, the router keeps a stop's batch in its
         # log for the next start (durable, but not in the files).
-        self.assertTrue(h.wait_for(lambda: "joined" in m.run(
-            "journalctl", "--no-pager", "-u", "hamustro-router.service"), timeout=60))
+        self.assertTrue(h.wait_for(lambda: m.run(
+            "journalctl", "--no-pager", "-u", "hamustro-router.service").count("joined") == 3,
+            timeout=60))
         pairs = pk.send(port, os.path.join(WORK, "record"))
         m.run("systemctl", "stop", "hamustro.target")
         # The target's stop job ends before its services' (a target is
@@ -221,6 +250,11 @@ class SystemdBoot(unittest.TestCase):
         got = pk.event_keys(os.path.join(self.root, "var", "lib", "hamustro", "events"))
         self.assertEqual(sorted(got), sorted(pairs),
                          m.run("journalctl", "--no-pager", "-n", "80", check=False))
+        # Batches of 20 through two S3 sinks, the last one sealed by the stop.
+        self.assertEqual(sorted(self.s3_keys()), sorted(pairs),
+                         m.run("journalctl", "--no-pager", "-n", "80", check=False))
+        journal = m.run("journalctl", "--no-pager", "-u", "hamustro-s3-sink@s3:2.service")
+        self.assertIn("[sink:s3:s3:2]", journal)
 
         # The units' scores where they run (the host's systemd-analyze
         # scores the files offline in test_package).
