@@ -4,7 +4,8 @@ clients were answered 200 for with what reached the target.
 
 A Cluster is a tests/integration/harness.py Pipeline (temporary directory,
 config, free port) whose programs are started by supervisord from a
-supervisord.conf generated from deploy/supervisord.conf: the same program
+supervisord.conf generated from what `make run` starts (hamustro-ctl
+supervisord-conf for the config, under deploy/supervisord.conf): the same program
 sections (priorities, stop signals, autorestart), with the command pointed
 at this build and this directory, one sink program per route, and each
 program's output in its own log file so a scenario can read it.
@@ -46,7 +47,15 @@ import harness as h  # noqa: E402
 
 DIRS = []  # every cluster's directory, so the runner can keep or remove them
 
-SUP_TEMPLATE = os.path.join(h.SRC, "deploy", "supervisord.conf")
+def _template(config_path):
+    """The program sections `make run` would start for the config."""
+    r = subprocess.run([os.path.join(h.BIN, "hamustro-ctl"), "supervisord-conf", config_path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("supervisord-conf: %s" % r.stderr.decode(errors="replace"))
+    cp = configparser.RawConfigParser()
+    cp.read_string(r.stdout.decode())
+    return cp
 
 
 # --- protobuf reading (just what the accounting needs) -------------------------
@@ -146,7 +155,7 @@ def _alive(pid):
 
 class Cluster(h.Pipeline):
     """A Pipeline under supervisord. routes: {name: route config}; sinks are
-    started per route as program "sink-NAME" (process "sink-NAME:sink-NAME-0")."""
+    started per route as program "sink-NAME" (process "sink-NAME:sink-NAME-1")."""
 
     def __init__(self, name, routes, **overrides):
         """routes: {name: (target, {route config overrides})}."""
@@ -181,8 +190,7 @@ class Cluster(h.Pipeline):
 
     # supervisord
     def write_supervisord_conf(self):
-        cp = configparser.RawConfigParser()
-        cp.read(SUP_TEMPLATE)
+        cp = _template(self.config_path)
         d = self.dir
         out = ["[supervisord]\nnodaemon=true\nlogfile=%s/supervisord.log\n"
                "pidfile=%s/supervisord.pid\nchilddir=%s\nloglevel=info\n" % (d, d, d),
@@ -205,18 +213,13 @@ class Cluster(h.Pipeline):
             program = self.target_of[rname].program  # e.g. "file-sink", "blob-sink"
             o = common(program, " --route %s" % rname)
             o["stdout_logfile"] = os.path.join(d, "sink-%s.log" % rname)
-            o["process_name"] = "%(program_name)s-%(process_num)d"
             o["numprocs"] = "1"
-            src = "program:%s" % program
-            if not cp.has_section(src):  # a sink deploy/ does not list yet
-                src = "program:file-sink"
-            text = _program(cp, src, o)
-            out.append(text.replace("[%s]" % src, "[program:sink-%s]" % rname, 1))
+            out.append(_program(cp, "program:sink-%s" % rname, o))
         with open(self.sup_conf, "w") as f:
             f.write("\n".join(out))
 
     def sink_process(self, route):
-        return "sink-%s:sink-%s-0" % (route, route)
+        return "sink-%s:sink-%s-1" % (route, route)
 
     def sup_start(self, timeout=30):
         env = dict(os.environ)

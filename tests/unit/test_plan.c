@@ -258,6 +258,17 @@ test_check_config_collects_problems (void **state)
                                   "routes.file.endpoint", NULL};
     s_expect_problems (HM_CTL_CHECK_CONFIG, json, backend_keys);
 
+    /* The file sink's: a directory template longer than a path. */
+    char *long_path = malloc (6000);
+    assert_non_null (long_path);
+    int n = snprintf (long_path, 6000, "{\"shared_secret\":\"s\",\"routes\":{\"f\":{\"sink\":"
+                                       "\"file\",\"file\":{\"file_path\":\"");
+    memset (long_path + n, 'a', 5000);
+    strcpy (long_path + n + 5000, "\"}}}}");
+    const char *file_keys[] = {"routes.f", NULL};
+    s_expect_problems (HM_CTL_CHECK_CONFIG, long_path, file_keys);
+    free (long_path);
+
     /* The router's own endpoints. */
     json = "{\"shared_secret\":\"s\",\"router\":{\"endpoint\":\"tcp://host\","
            "\"control\":\"tcp://*:99999\",\"tap\":\"ipc://\"},\"dialect\":\"file\","
