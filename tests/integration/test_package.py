@@ -95,6 +95,13 @@ class Package(unittest.TestCase):
             pairs = self.check_pipeline_as_units_run_it()
             self.check_logrotate()
             self.check_supervisord(pairs)
+            # A remove keeps the data, the user and the edited config.
+            pk.run(["dpkg", "--remove", "hamustro"])
+            self.assertFalse(os.path.exists("/usr/bin/hamustro-router"))
+            self.assertTrue(pk.event_keys("/var/lib/hamustro/events"))
+            pwd.getpwnam("hamustro")
+            with open("/etc/hamustro/hamustro.json") as f:
+                self.assertEqual(json.load(f)["ingest"]["port"], self.port)
         finally:
             out = pk.run(["dpkg", "--purge", "hamustro"])
         self.assertFalse(installed(), out)
@@ -115,6 +122,10 @@ class Package(unittest.TestCase):
             self.assertTrue(os.access("/usr/bin/" + prog, os.X_OK), prog)
             page = pk.run(["man", "-w", prog]).strip()
             self.assertTrue(page.endswith("/man1/%s.1.gz" % prog), page)
+            # help2man found the usage line and the options list.
+            text = pk.run(["man", "-P", "cat", prog], env=dict(os.environ, MANWIDTH="120"))
+            self.assertIn("SYNOPSIS", text, prog)
+            self.assertIn("--config", text, prog)
         # The page says what --help says.
         text = pk.run(["man", "-P", "cat", "hamustro-router"], env=dict(os.environ, MANWIDTH="200"))
         self.assertIn("durable log", text)
