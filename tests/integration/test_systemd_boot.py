@@ -7,7 +7,8 @@ systemd-nspawn on the host's network, `systemctl start hamustro.target`
 `systemctl stop hamustro.target` writing the open batch (max_age 10
 minutes) to files under /var/lib/hamustro/events and, through two
 instances of the S3 sink (a route with "instances": 2, in the units'
-sandbox), to the s3rver emulator on the host; then an invalid config:
+sandbox), to the s3rver emulator on the host; a listener below 1024 (the
+generator's drop-in gives the ingest that one capability); an invalid config:
 the generator logs why and the router's ExecStartPre fails visibly.
 
 Needs root (debootstrap, systemd-nspawn): CI runs `make test` as root."""
@@ -21,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -144,6 +146,21 @@ class Machine:
         self.log.close()
 
 
+def free_low_port():
+    """A port below 1024 nothing listens on here (the container shares the
+    host's network)."""
+    for port in range(1023, 900, -1):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise AssertionError("no free port in 901..1023")
+
+
 def healthy(port):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
@@ -261,6 +278,24 @@ class SystemdBoot(unittest.TestCase):
         for unit in units:
             out = m.run("systemd-analyze", "security", "--no-pager", unit, check=False)
             sys.stderr.write(out.splitlines()[-1] + "\n")
+
+        # A listener below 1024: the generator's drop-in gives the ingest
+        # CAP_NET_BIND_SERVICE (its bounding set is otherwise empty).
+        low_port = free_low_port()
+        low = json.loads(json.dumps(conf))
+        low["ingest"]["port"] = low_port
+        self.write_config(low)
+        m.run("systemctl", "daemon-reload")
+        m.run("systemctl", "start", "hamustro.target")
+        self.assertTrue(h.wait_for(lambda: healthy(low_port), timeout=60),
+                        m.run("journalctl", "--no-pager", "-u", "hamustro-ingest", check=False))
+        caps = m.run("systemctl", "show", "-p", "AmbientCapabilities", "--value",
+                     "hamustro-ingest.service")
+        self.assertEqual(caps.strip(), "cap_net_bind_service")
+        m.run("systemctl", "stop", "hamustro.target")
+        self.assertTrue(h.wait_for(lambda: m.run("systemctl", "is-active", "hamustro-router",
+                                                 check=False).strip() == "inactive",
+                                   timeout=120))
 
         # An invalid config: the generator says why in the journal, the
         # target wants the router alone, and its ExecStartPre fails.
