@@ -6,7 +6,8 @@ JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev libmicrohttpd-dev \
 	libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcurl4-openssl-dev libssl-dev \
 	zlib1g-dev libcmocka-dev supervisor wrk python3 curl valgrind \
-	libfuse3-dev fuse3
+	libfuse3-dev fuse3 \
+	help2man debhelper lintian logrotate debootstrap systemd-container
 
 .PHONY: all build deps run test test-unit test-integration sanitize bench clean
 
@@ -105,6 +106,30 @@ fuzz: deps
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHAMUSTRO_FUZZ=ON
 	cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
 	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The build dependencies of the package alone (debian/control's
+# Build-Depends, through apt-get build-dep): what `make install` and `make
+# deb` need on a server, without the test tools of `make deps`.
+.PHONY: build-deps install deb
+build-deps:
+	@dpkg-checkbuilddeps >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get build-dep -y -qq ./; }
+
+# `make install [PREFIX=/usr/local] [DESTDIR=...]`: programs, the packaged
+# config under etc/hamustro/, systemd units and their generator, man pages,
+# docs (deploy/CMakeLists.txt). Built in its own directory, $(BUILD)/install,
+# without the tests, so the prefix of $(BUILD) is left alone.
+PREFIX ?= /usr/local
+install: build-deps
+	cmake -S . -B $(BUILD)/install -DHAMUSTRO_TESTS=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD)/install -j $(JOBS)
+	DESTDIR=$(if $(DESTDIR),$(abspath $(DESTDIR))) cmake --install $(BUILD)/install
+
+# `make deb`: the Debian package, built by dpkg-buildpackage (debian/) from a
+# copy of the committed-or-not tree in $(BUILD)/deb, so the checkout stays
+# clean; the .deb lands in $(BUILD)/deb/.
+deb: build-deps
+	deploy/make-deb.sh $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -15,7 +15,7 @@
 static void
 s_usage (FILE *out)
 {
-    fprintf (out, "usage: hamustro-ingest [--config FILE] [--verbose]\n"
+    fprintf (out, "Usage: hamustro-ingest [--config FILE] [--verbose]\n"
                   "\n"
                   "Hamustro's HTTP collector: POST /api/v1/track, GET /api/health,\n"
                   "POST /api/flush, GET /api/stats. Events are handed to hamustro-router.\n"

@@ -60,9 +60,10 @@ s_hold_cpu_latency (uint32_t us)
 static void
 s_usage (FILE *out)
 {
-    fprintf (out, "usage: hamustro-router [--config FILE]\n"
-                  "  Appends batches of events to a durable log (fsync'd, group commit) and\n"
-                  "  delivers them to the sinks of every configured route.\n"
+    fprintf (out, "Usage: hamustro-router [--config FILE]\n"
+                  "Appends batches of events to a durable log (fsync'd, group commit) and\n"
+                  "delivers them to the sinks of every configured route.\n"
+                  "\n"
                   "  --config FILE  the pipeline's JSON config (default: $HAMUSTRO_CONFIG,\n"
                   "                 else the embedded default)\n"
                   "  --help         this text\n"

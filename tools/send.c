@@ -101,7 +101,7 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-             "usage: hamustro-send [options]\n"
+             "Usage: hamustro-send [options]\n"
              "Builds random valid Collections, signs them and POSTs them to a collector.\n"
              "\n"
              "  --url URL            target (default: http://HOST:PORT/api/v1/track from the\n"
@@ -110,7 +110,8 @@ s_usage (FILE *out)
              "  --secret S           shared secret (default: the config's shared_secret)\n"
              "  --no-sign            send without X-Hamustro-Time/-Signature\n"
              "  --format F           protobuf (default) or json\n"
-             "  --payloads N|MIN-MAX payloads per request (default 1-10, at most %d)\n"
+             "  --payloads N|MIN-MAX\n"
+             "                       payloads per request (default 1-10, at most %d)\n"
              "  --sessions N         simulated devices/sessions (default 100)\n"
              "  --concurrency C      requests in flight on kept-alive connections (default 1)\n"
              "  --count N            requests to make (default 1 unless --duration)\n"
