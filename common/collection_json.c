@@ -6,11 +6,15 @@
     sent), null means absent, enums come by name or number, integers by
     number or decimal string, and an unknown field is an error.
 
-    Why the number pre-scan: cJSON stores numbers as doubles, which cannot
-    hold every uint64 (`at`). Before walking the tree we record the text of
-    every number token in document order, and number the cJSON nodes in the
-    same order (their valueint, which we own), so each integer is parsed
-    exactly from the client's own digits. */
+    Why the token pre-scan: cJSON stores numbers as doubles, which cannot
+    hold every uint64 (`at`), and strings as C strings, which end at the
+    first NUL (a "\u0000" would cut the value there). Before walking the
+    tree we record where every number and string value sits in the text, in
+    document order, and number the cJSON nodes in the same order (their
+    valueint, which we own). Each integer is then parsed exactly from the
+    client's own digits and each string is decoded from its own text with
+    its length (s_unquote, which must agree with cJSON byte for byte up to
+    the first NUL: it is checked on every value). */
 #include "collection_json.h"
 
 #include <cjson/cJSON.h>
@@ -23,17 +27,17 @@
 
 #include "event.h"
 
-/* Where a number token sits in the input. */
+/* Where a number or string value sits in the input. */
 typedef struct {
-    size_t off; /* first byte */
-    size_t len; /* bytes */
+    size_t off; /* first byte (of a string: after its opening quote) */
+    size_t len; /* bytes (of a string: up to its closing quote) */
 } s_span_t;
 
-/* One parse: the input text and its number tokens, and the error buffer. */
+/* One parse: the input text and its value tokens, and the error buffer. */
 typedef struct {
     const char *json; /* the body, not NUL-terminated */
-    s_span_t *nums;   /* number tokens in document order */
-    size_t n_nums;    /* entries in nums */
+    s_span_t *toks;   /* number and string values in document order */
+    size_t n_toks;    /* entries in toks */
     char *err;        /* caller's error buffer */
     size_t errlen;    /* its size */
 } s_ctx_t;
@@ -46,13 +50,18 @@ typedef struct {
     const char *camel; /* lowerCamelCase name (same as orig for one word) */
     s_kind_t kind;     /* how the value is read */
     size_t offset;     /* member in the protobuf-c struct */
-    size_t n_offset;   /* repeated fields: the n_<name> count member */
+    size_t n_offset;   /* repeated fields: the n_<name> count member;
+                          optional strings: the has_<name> member */
     bool required;     /* proto2 required */
 } s_field_t;
 
 #define S_F(type, orig, camel, kind, req)                                                          \
     {                                                                                              \
 #orig, camel, kind, offsetof(type, orig), 0, req                                           \
+    }
+#define S_O(type, orig, camel)                                                                     \
+    {                                                                                              \
+#orig, camel, S_STRING, offsetof(type, orig), offsetof(type, has_##orig), false            \
     }
 #define S_R(type, orig, kind)                                                                      \
     {                                                                                              \
@@ -66,14 +75,14 @@ static const s_field_t s_collection_fields[] = {
     S_F (Collection, system_version, "systemVersion", S_STRING, true),
     S_F (Collection, product_version, "productVersion", S_STRING, true),
     S_F (Collection, env, "env", S_ENV, true),
-    S_F (Collection, device_make, "deviceMake", S_STRING, false),
-    S_F (Collection, device_model, "deviceModel", S_STRING, false),
-    S_F (Collection, system, "system", S_STRING, false),
-    S_F (Collection, system_language, "systemLanguage", S_STRING, false),
-    S_F (Collection, browser, "browser", S_STRING, false),
-    S_F (Collection, browser_version, "browserVersion", S_STRING, false),
-    S_F (Collection, product_git_hash, "productGitHash", S_STRING, false),
-    S_F (Collection, product_language, "productLanguage", S_STRING, false),
+    S_O (Collection, device_make, "deviceMake"),
+    S_O (Collection, device_model, "deviceModel"),
+    S_O (Collection, system, "system"),
+    S_O (Collection, system_language, "systemLanguage"),
+    S_O (Collection, browser, "browser"),
+    S_O (Collection, browser_version, "browserVersion"),
+    S_O (Collection, product_git_hash, "productGitHash"),
+    S_O (Collection, product_language, "productLanguage"),
     S_R (Collection, payloads, S_PAYLOADS),
 };
 
@@ -81,11 +90,11 @@ static const s_field_t s_payload_fields[] = {
     S_F (Payload, at, "at", S_UINT64, true),
     S_F (Payload, event, "event", S_STRING, true),
     S_F (Payload, nr, "nr", S_UINT32, true),
-    S_F (Payload, timezone, "timezone", S_STRING, false),
-    S_F (Payload, tenant_id, "tenantId", S_STRING, false),
-    S_F (Payload, user_id, "userId", S_STRING, false),
-    S_F (Payload, ip, "ip", S_STRING, false),
-    S_F (Payload, country, "country", S_STRING, false),
+    S_O (Payload, timezone, "timezone"),
+    S_O (Payload, tenant_id, "tenantId"),
+    S_O (Payload, user_id, "userId"),
+    S_O (Payload, ip, "ip"),
+    S_O (Payload, country, "country"),
     S_R (Payload, parameters, S_PARAMETERS),
 };
 
@@ -119,10 +128,122 @@ s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
     return -1;
 }
 
-/* Records every number token outside strings. cJSON has already accepted
-   the text, so a token is exactly what cJSON read as one number. */
+/* Decodes the text of a JSON string (between its quotes, n bytes) into
+   out (room for n bytes: no escape decodes longer than it is written) as
+   cJSON does, keeping NULs: \uXXXX and surrogate pairs become UTF-8, every
+   other byte is copied as it is. -1 for what cJSON refuses, and for a \u
+   with a bad hex digit, which cJSON reads as \u0000 and Go refused. */
 static int
-s_scan_numbers (s_ctx_t *ctx, size_t len)
+s_unquote (const char *in, size_t n, char *out, size_t *out_len)
+{
+    const uint8_t *p = (const uint8_t *)in, *end = p + n;
+    uint8_t *o = (uint8_t *)out;
+    while (p < end) {
+        const uint8_t *bs = memchr (p, '\\', (size_t)(end - p));
+        size_t plain = bs ? (size_t)(bs - p) : (size_t)(end - p);
+        memcpy (o, p, plain);
+        o += plain, p += plain;
+        if (!bs)
+            break;
+        if (end - p < 2)
+            return -1;
+        if (p[1] != 'u') {
+            static const char from[] = "bfnrt\"\\/", to[] = "\b\f\n\r\t\"\\/";
+            const char *k = p[1] ? strchr (from, p[1]) : NULL;
+            if (!k)
+                return -1;
+            *o++ = (uint8_t)to[k - from];
+            p += 2;
+            continue;
+        }
+        uint32_t cp = 0, lo = 0;
+        for (int i = 0; i < 2; i++) {
+            if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+                return -1;
+            uint32_t v = 0;
+            for (int k = 2; k < 6; k++) {
+                int d = p[k] >= '0' && p[k] <= '9'   ? p[k] - '0'
+                        : p[k] >= 'a' && p[k] <= 'f' ? p[k] - 'a' + 10
+                        : p[k] >= 'A' && p[k] <= 'F' ? p[k] - 'A' + 10
+                                                     : -1;
+                if (d < 0)
+                    return -1;
+                v = v << 4 | (uint32_t)d;
+            }
+            p += 6;
+            if (i == 0)
+                cp = v;
+            else
+                lo = v;
+            if (i == 0 && (cp < 0xd800 || cp > 0xdbff))
+                break; /* no surrogate pair */
+        }
+        if (cp >= 0xdc00 && cp <= 0xdfff)
+            return -1; /* a low surrogate first */
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+            if (lo < 0xdc00 || lo > 0xdfff)
+                return -1;
+            cp = 0x10000 + ((cp & 0x3ff) << 10 | (lo & 0x3ff));
+        }
+        if (cp < 0x80)
+            *o++ = (uint8_t)cp;
+        else if (cp < 0x800) {
+            *o++ = (uint8_t)(0xc0 | cp >> 6);
+            *o++ = (uint8_t)(0x80 | (cp & 0x3f));
+        }
+        else if (cp < 0x10000) {
+            *o++ = (uint8_t)(0xe0 | cp >> 12);
+            *o++ = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+            *o++ = (uint8_t)(0x80 | (cp & 0x3f));
+        }
+        else {
+            *o++ = (uint8_t)(0xf0 | cp >> 18);
+            *o++ = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
+            *o++ = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+            *o++ = (uint8_t)(0x80 | (cp & 0x3f));
+        }
+    }
+    *out_len = (size_t)(o - (uint8_t *)out);
+    return 0;
+}
+
+/* Whether a member name (its text between the quotes) holds a NUL once
+   decoded. Such a name is no field of ours; cJSON would cut it and might
+   match a field by its first part, so it is refused before that. */
+static bool
+s_key_has_nul (const char *in, size_t n)
+{
+    if (!memchr (in, '\\', n))
+        return memchr (in, '\0', n) != NULL;
+    char stack[64];
+    char *buf = n <= sizeof stack ? stack : malloc (n);
+    size_t len = 0;
+    /* Out of memory or undecodable: refused as if it held one. */
+    bool nul = !buf || s_unquote (in, n, buf, &len) != 0 || memchr (buf, '\0', len);
+    if (buf != stack)
+        free (buf);
+    return nul;
+}
+
+static int
+s_push_token (s_ctx_t *ctx, size_t *cap, size_t off, size_t len)
+{
+    if (ctx->n_toks == *cap) {
+        *cap = *cap ? *cap * 2 : 32;
+        s_span_t *toks = realloc (ctx->toks, *cap * sizeof *toks);
+        if (!toks)
+            return -1;
+        ctx->toks = toks;
+    }
+    ctx->toks[ctx->n_toks++] = (s_span_t){off, len};
+    return 0;
+}
+
+/* Records every number and string value (member names are not values: a
+   string followed by ':'). cJSON has already accepted the text, so a token
+   is exactly what cJSON read as one value. */
+static int
+s_scan_tokens (s_ctx_t *ctx, size_t len)
 {
     size_t cap = 0;
     const char *s = ctx->json;
@@ -130,23 +251,30 @@ s_scan_numbers (s_ctx_t *ctx, size_t len)
     while (i < len) {
         char c = s[i];
         if (c == '"') {
-            for (i++; i < len && s[i] != '"'; i++)
+            size_t start = ++i;
+            for (; i < len && s[i] != '"'; i++)
                 if (s[i] == '\\')
                     i++;
+            size_t end = i < len ? i : len;
             i++;
+            size_t k = i;
+            while (k < len && (uint8_t)s[k] <= ' ') /* cJSON's white space */
+                k++;
+            if (k < len && s[k] == ':') {
+                if (s_key_has_nul (s + start, end - start)) {
+                    s_fail (ctx, "", "body", "a field name holds a NUL byte");
+                    return -1;
+                }
+            }
+            else if (s_push_token (ctx, &cap, start, end - start) != 0)
+                return s_fail (ctx, "", "body", "out of memory");
         }
         else if (c == '-' || (c >= '0' && c <= '9')) {
             size_t start = i;
             while (i < len && strchr ("0123456789+-.eE", s[i]) && s[i] != '\0')
                 i++;
-            if (ctx->n_nums == cap) {
-                cap = cap ? cap * 2 : 16;
-                s_span_t *nums = realloc (ctx->nums, cap * sizeof *nums);
-                if (!nums)
-                    return -1;
-                ctx->nums = nums;
-            }
-            ctx->nums[ctx->n_nums++] = (s_span_t){start, i - start};
+            if (s_push_token (ctx, &cap, start, i - start) != 0)
+                return s_fail (ctx, "", "body", "out of memory");
         }
         else
             i++;
@@ -154,47 +282,99 @@ s_scan_numbers (s_ctx_t *ctx, size_t len)
     return 0;
 }
 
-/* Numbers the number nodes in document order; returns the next index. */
+/* Numbers the number and string nodes in document order; returns the next
+   index. */
 static size_t
-s_index_numbers (cJSON *node, size_t next)
+s_index_tokens (cJSON *node, size_t next)
 {
     for (; node; node = node->next) {
-        if (cJSON_IsNumber (node))
+        if (cJSON_IsNumber (node) || cJSON_IsString (node))
             node->valueint = (int)next++;
         if (node->child)
-            next = s_index_numbers (node->child, next);
+            next = s_index_tokens (node->child, next);
     }
     return next;
 }
 
+/* A string value decoded whole: a malloc'd copy with a NUL after its len
+   bytes (which may hold NULs themselves). NULL with the reason set. */
+static char *
+s_string_value (s_ctx_t *ctx, const cJSON *v, const char *path, const char *name, size_t *len)
+{
+    size_t idx = (size_t)v->valueint;
+    if (idx >= ctx->n_toks) {
+        s_fail (ctx, path, name, "unreadable string");
+        return NULL;
+    }
+    const s_span_t *t = &ctx->toks[idx];
+    char *out = malloc (t->len + 1);
+    if (!out) {
+        s_fail (ctx, path, name, "out of memory");
+        return NULL;
+    }
+    if (s_unquote (ctx->json + t->off, t->len, out, len) != 0) {
+        free (out);
+        s_fail (ctx, path, name, "invalid escape in string");
+        return NULL;
+    }
+    out[*len] = '\0';
+    /* Up to its first NUL, the value is what cJSON read: anything else
+       means the tokens and the nodes are out of step. Never cut, never
+       guess: refuse. */
+    size_t cut = strlen (v->valuestring);
+    if (cut > *len || memcmp (out, v->valuestring, cut) != 0) {
+        free (out);
+        s_fail (ctx, path, name, "string does not decode consistently");
+        return NULL;
+    }
+    return out;
+}
+
 /* Parses an unsigned decimal (digits only: no sign, fraction or exponent,
    as Go's json rejected those for unsigned integers) no larger than max. */
+static int s_parse_digits (s_ctx_t *ctx, const char *text, size_t len, uint64_t max,
+                           const char *path, const char *name, uint64_t *out);
+
 static int
 s_parse_uint (s_ctx_t *ctx, const cJSON *v, uint64_t max, const char *path, const char *name,
               uint64_t *out)
 {
     const char *text;
     size_t len;
+    char *decoded = NULL;
     if (cJSON_IsNumber (v)) {
         size_t idx = (size_t)v->valueint;
-        if (idx >= ctx->n_nums)
+        if (idx >= ctx->n_toks)
             return s_fail (ctx, path, name, "unreadable number");
-        text = ctx->json + ctx->nums[idx].off;
-        len = ctx->nums[idx].len;
+        text = ctx->json + ctx->toks[idx].off;
+        len = ctx->toks[idx].len;
     }
     else if (cJSON_IsString (v)) {
-        text = v->valuestring;
-        len = strlen (text);
+        /* Decoded whole: "12\u00003" is no number, not 12. */
+        decoded = s_string_value (ctx, v, path, name, &len);
+        if (!decoded)
+            return -1;
+        text = decoded;
     }
     else
         return s_fail (ctx, path, name, "expected an integer (number or decimal string)");
+    int rc = s_parse_digits (ctx, text, len, max, path, name, out);
+    free (decoded);
+    return rc;
+}
+
+/* The digits of an unsigned integer, no larger than max. */
+static int
+s_parse_digits (s_ctx_t *ctx, const char *text, size_t len, uint64_t max, const char *path,
+                const char *name, uint64_t *out)
+{
     if (len == 0)
         return s_fail (ctx, path, name, "expected an integer, got an empty string");
     uint64_t n = 0;
     for (size_t i = 0; i < len; i++) {
         if (text[i] < '0' || text[i] > '9')
             return s_fail (ctx, path, name, "expected a non-negative integer, got \"%.*s\"",
-                           len > 32 ? 32 : (int)len, text);
+                           (int)strnlen (text, len > 32 ? 32 : len), text);
         unsigned d = (unsigned)(text[i] - '0');
         if (n > (max - d) / 10)
             return s_fail (ctx, path, name, "value out of range");
@@ -208,8 +388,16 @@ static int
 s_parse_env (s_ctx_t *ctx, const cJSON *v, const char *path, const char *name, Environment *out)
 {
     int env = -1;
-    if (cJSON_IsString (v))
-        env = hm_env_from_name (v->valuestring);
+    if (cJSON_IsString (v)) {
+        size_t len;
+        char *text = s_string_value (ctx, v, path, name, &len);
+        if (!text)
+            return -1;
+        /* A name with a NUL in it is no name (cJSON's copy would stop at it). */
+        if (strlen (text) == len)
+            env = hm_env_from_name (text);
+        free (text);
+    }
     else if (cJSON_IsNumber (v)) {
         uint64_t n;
         /* A negative number is no Environment either. */
@@ -296,10 +484,13 @@ s_parse_field (s_ctx_t *ctx, const cJSON *v, const s_field_t *f, void *msg, cons
     case S_STRING: {
         if (!cJSON_IsString (v))
             return s_fail (ctx, path, f->orig, "expected a string");
-        char *copy = strdup (v->valuestring);
+        size_t len;
+        char *copy = s_string_value (ctx, v, path, f->orig, &len);
         if (!copy)
-            return s_fail (ctx, path, f->orig, "out of memory");
-        *(char **)member = copy;
+            return -1;
+        *(ProtobufCBinaryData *)member = (ProtobufCBinaryData){len, (uint8_t *)copy};
+        if (f->n_offset) /* optional: has_<name> */
+            *(protobuf_c_boolean *)((char *)msg + f->n_offset) = true;
         return 0;
     }
     case S_UINT64:
@@ -388,12 +579,10 @@ hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errl
         s_fail (&ctx, "", "body", "expected a JSON object");
         goto done;
     }
-    if (s_scan_numbers (&ctx, len) != 0) {
-        s_fail (&ctx, "", "body", "out of memory");
+    if (s_scan_tokens (&ctx, len) != 0)
         goto done;
-    }
-    if (s_index_numbers (root, 0) != ctx.n_nums) {
-        s_fail (&ctx, "", "body", "unreadable numbers");
+    if (s_index_tokens (root, 0) != ctx.n_toks) {
+        s_fail (&ctx, "", "body", "unreadable values");
         goto done;
     }
     c = malloc (sizeof *c);
@@ -409,7 +598,7 @@ hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errl
     }
 done:
     cJSON_Delete (root);
-    free (ctx.nums);
+    free (ctx.toks);
     return c;
 }
 
@@ -440,13 +629,8 @@ hm_collection_check (const Collection *c, char *errbuf, size_t errlen)
     s_ctx_t ctx = {NULL, NULL, 0, errbuf, errlen};
     if (!c)
         return s_fail (&ctx, "", "body", "no collection");
-    const char *required[] = {c->device_id, c->client_id, c->session, c->system_version,
-                              c->product_version};
-    const char *names[] = {"device_id", "client_id", "session", "system_version",
-                           "product_version"};
-    for (size_t i = 0; i < S_COUNT (required); i++)
-        if (!required[i])
-            return s_fail (&ctx, "", names[i], "required field missing");
+    /* The required strings need no check here: protobuf-c refuses a
+       message without them, and as bytes an empty one is {0, NULL}. */
     if (!hm_env_name ((int)c->env))
         return s_fail (&ctx, "", "env", "unknown value");
     /* Paths are written only for an error: this runs on every request. */
@@ -454,16 +638,10 @@ hm_collection_check (const Collection *c, char *errbuf, size_t errlen)
         const Payload *p = c->payloads[i];
         if (!p)
             return s_fail_payload (&ctx, i, NULL, "", "missing");
-        if (!p->event)
-            return s_fail_payload (&ctx, i, NULL, "event", "required field missing");
         for (size_t k = 0; k < p->n_parameters; k++) {
             const Parameter *q = p->parameters[k];
             if (!q)
                 return s_fail_payload (&ctx, i, &k, "", "missing");
-            if (!q->name)
-                return s_fail_payload (&ctx, i, &k, "name", "required field missing");
-            if (!q->value)
-                return s_fail_payload (&ctx, i, &k, "value", "required field missing");
         }
     }
     return 0;

@@ -178,8 +178,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     }
     char session[33];
-    hm_session (col->device_id, col->client_id, col->system_version, col->product_version,
-                (int)col->env, session);
+    const char *parts[4] = {(char *)col->device_id.data, (char *)col->client_id.data,
+                            (char *)col->system_version.data, (char *)col->product_version.data};
+    size_t lens[4] = {col->device_id.len, col->client_id.len, col->system_version.len,
+                      col->product_version.len};
+    hm_session_n (parts, lens, (int)col->env, session);
     /* The session check is not applied: the events are built either way,
        so that inputs need not carry a matching MD5 to reach the encoders. */
     Hm__Event *events = col->n_payloads ? hm_events_build (col, "203.0.113.9", masked) : NULL;

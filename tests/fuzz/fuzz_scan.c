@@ -64,11 +64,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     Hm__Event *e = hm__event__unpack (NULL, len, ev);
     if (e) {
         /* Decide from protobuf-c's values, and scan the event as
-           protobuf-c packs it again: a name with a NUL byte is cut there
-           by protobuf-c (and so never reaches the log) but not by the scan. */
-        const char *name = e->event ? e->event : "";
-        int want =
-            (env < 0 || e->env == env) && (!filter || scan_glob (filter, name, strlen (name)));
+           protobuf-c packs it again. The name is bytes: protobuf-c keeps
+           it whole, NULs and all, and so must the scan. */
+        const char *name = e->has_event && e->event.data ? (const char *)e->event.data : "";
+        size_t name_len = e->has_event ? e->event.len : 0;
+        int want = (env < 0 || e->env == env) && (!filter || scan_glob (filter, name, name_len));
         /* Unknown fields stay out: protobuf-c would write back a field
            number it cut to 32 bits, which the router refuses at append. */
         unsigned unknown = e->base.n_unknown_fields;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "encode.h"
+#include "hm_test_bytes.h"
 
 #define SEP "\001"
 
@@ -21,18 +22,18 @@ static void
 s_plain_event (Hm__Event *e)
 {
     hm__event__init (e);
-    e->device_id = "a73b1c37-2c24-4786-af7a-16de88fbe23a";
-    e->client_id = "bce44f67b2661fd445d469b525b04f68";
-    e->session = "0e350a2cc31648bb24ba61eb14be337c";
+    HM_SET_STR (e, device_id, "a73b1c37-2c24-4786-af7a-16de88fbe23a");
+    HM_SET_STR (e, client_id, "bce44f67b2661fd445d469b525b04f68");
+    HM_SET_STR (e, session, "0e350a2cc31648bb24ba61eb14be337c");
     e->has_nr = true;
     e->nr = 7;
     e->has_env = true;
     e->env = 11;
-    e->system_version = "10.10";
-    e->product_version = "1.1.2";
+    HM_SET_STR (e, system_version, "10.10");
+    HM_SET_STR (e, product_version, "1.1.2");
     e->has_at = true;
     e->at = 1454514088;
-    e->event = "open";
+    HM_SET_STR (e, event, "open");
     e->parameters = "{}";
 }
 
@@ -41,36 +42,34 @@ static void
 s_nasty_event (Hm__Event *e)
 {
     hm__event__init (e);
-    e->device_id = "dev\"ice\\";
-    e->client_id = "line1\nline2\r\tend";
-    e->session = " leading";
+    HM_SET_STR (e, device_id, "dev\"ice\\");
+    HM_SET_STR (e, client_id, "line1\nline2\r\tend");
+    HM_SET_STR (e, session, " leading");
     e->has_nr = true;
     e->nr = 4294967295u;
     e->has_env = true;
     e->env = 42; /* unknown: written as its number */
-    e->system_version = "<b>&</b>";
-    e->product_version = "árvíztűrő 😀";
+    HM_SET_STR (e, system_version, "<b>&</b>");
+    HM_SET_STR (e, product_version, "árvíztűrő 😀");
     e->has_at = true;
     e->at = 0;
-    e->timezone = "";
-    e->event = "a\xe2\x80\xa8"
-               "b\xe2\x80\xa9"
-               "c";                          /* U+2028, U+2029 */
-    e->device_make = "\x01\x08\x0c\x1f\x7f"; /* controls and DEL */
-    e->device_model = "bad\xff\xc3"
-                      "(x\xed\xa0\x80"; /* invalid UTF-8 */
-    e->system = "sep" SEP "arated";
-    e->system_language = "\xc2\xa0"
-                         "nbsp"; /* U+00A0 first */
-    e->browser = "\xe3\x80\x80"
-                 "ideo"; /* U+3000 first */
-    e->browser_version = "q\"\xff";
-    e->product_git_hash = "";
-    e->product_language = NULL;
-    e->user_id = "u1";
-    e->tenant_id = "t&1";
-    e->ip = "1.2.3.0";
-    e->country = "HU";
+    HM_SET_STR (e, timezone, "");
+    HM_SET_STR (e, event,
+                "a\xe2\x80\xa8"
+                "b\xe2\x80\xa9"
+                "c");                                          /* U+2028, U+2029 */
+    HM_SET_STR (e, device_make, "\x01\x08\x0c\x1f\x7f");       /* controls and DEL */
+    HM_SET_STR (e, device_model, "bad\xff\xc3(x\xed\xa0\x80"); /* invalid UTF-8 */
+    HM_SET_STR (e, system, "sep" SEP "arated");
+    HM_SET_STR (e, system_language, "\xc2\xa0nbsp"); /* U+00A0 first */
+    HM_SET_STR (e, browser, "\xe3\x80\x80ideo");     /* U+3000 first */
+    HM_SET_STR (e, browser_version, "q\"\xff");
+    HM_SET_STR (e, product_git_hash, "");
+    HM_SET_STR (e, product_language, NULL);
+    HM_SET_STR (e, user_id, "u1");
+    HM_SET_STR (e, tenant_id, "t&1");
+    HM_SET_STR (e, ip, "1.2.3.0");
+    HM_SET_STR (e, country, "HU");
     e->parameters = "{\"a\":\"\\u003c1\\u003e\",\"b\":\"x\\\"y\"}";
 }
 
@@ -219,7 +218,7 @@ test_csv_leading_space (void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         Hm__Event e;
         s_plain_event (&e);
-        e.country = (char *)cases[i].value;
+        HM_SET_STR (&e, country, (char *)cases[i].value);
         hm_buf_t b;
         hm_buf_init (&b, 0);
         assert_int_equal (hm_encode_csv (&b, &e), 0);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "hm_test_bytes.h"
 
 static void
 test_env_names (void **state)
@@ -35,8 +36,8 @@ test_parameters_json (void **state)
     const char *kv[5][2] = {{"b", "2"}, {"a", "1"}, {"b", "3"}, {"c", "<x\"y>"}, {"B", "up"}};
     for (int i = 0; i < 5; i++) {
         parameter__init (&p[i]);
-        p[i].name = (char *)kv[i][0];
-        p[i].value = (char *)kv[i][1];
+        p[i].name = hm_bytes (kv[i][0]);
+        p[i].value = hm_bytes (kv[i][1]);
         pp[i] = &p[i];
     }
     /* sorted bytewise ("B" < "a"), last "b" wins, values escaped as Go */
@@ -50,10 +51,10 @@ test_parameters_json (void **state)
     free (json);
 
     /* a repeated name at the very end, and a key that needs escaping */
-    p[0].name = "k&";
-    p[0].value = "first";
-    p[1].name = "k&";
-    p[1].value = "second";
+    p[0].name = hm_bytes ("k&");
+    p[0].value = hm_bytes ("first");
+    p[1].name = hm_bytes ("k&");
+    p[1].value = hm_bytes ("second");
     json = hm_parameters_json (pp, 2);
     assert_string_equal (json, "{\"k\\u0026\":\"second\"}");
     free (json);
@@ -72,33 +73,33 @@ static void
 s_fixture (s_fixture_t *f)
 {
     collection__init (&f->c);
-    f->c.device_id = "a73b1c37-2c24-4786-af7a-16de88fbe23a";
-    f->c.client_id = "bce44f67b2661fd445d469b525b04f68";
-    f->c.session = "0e350a2cc31648bb24ba61eb14be337c";
-    f->c.system_version = "10.10";
-    f->c.product_version = "1.1.2";
+    f->c.device_id = hm_bytes ("a73b1c37-2c24-4786-af7a-16de88fbe23a");
+    f->c.client_id = hm_bytes ("bce44f67b2661fd445d469b525b04f68");
+    f->c.session = hm_bytes ("0e350a2cc31648bb24ba61eb14be337c");
+    f->c.system_version = hm_bytes ("10.10");
+    f->c.product_version = hm_bytes ("1.1.2");
     f->c.env = ENVIRONMENT__DEVELOPMENT;
-    f->c.device_make = "Apple";
-    f->c.system = "OSX";
+    HM_SET_STR (&f->c, device_make, "Apple");
+    HM_SET_STR (&f->c, system, "OSX");
     for (int i = 0; i < 2; i++) {
         payload__init (&f->p[i]);
         f->pp[i] = &f->p[i];
     }
     f->p[0].at = 1454514088;
-    f->p[0].event = "open";
+    f->p[0].event = hm_bytes ("open");
     f->p[0].nr = 1;
-    f->p[0].timezone = "+01:00";
-    f->p[0].user_id = "u1";
+    HM_SET_STR (&f->p[0], timezone, "+01:00");
+    HM_SET_STR (&f->p[0], user_id, "u1");
     f->p[1].at = UINT64_MAX;
-    f->p[1].event = "close";
+    f->p[1].event = hm_bytes ("close");
     f->p[1].nr = 2;
-    f->p[1].ip = "203.0.113.77";
-    f->p[1].country = "HU";
+    HM_SET_STR (&f->p[1], ip, "203.0.113.77");
+    HM_SET_STR (&f->p[1], country, "HU");
     const char *kv[3][2] = {{"z", "1"}, {"y", "2"}, {"z", "3"}};
     for (int i = 0; i < 3; i++) {
         parameter__init (&f->params[i]);
-        f->params[i].name = (char *)kv[i][0];
-        f->params[i].value = (char *)kv[i][1];
+        f->params[i].name = hm_bytes (kv[i][0]);
+        f->params[i].value = hm_bytes (kv[i][1]);
         f->ppar[i] = &f->params[i];
     }
     f->p[1].parameters = f->ppar;
@@ -116,33 +117,33 @@ test_events_build (void **state)
     Hm__Event *ev = hm_events_build (&f.c, "198.51.100.23", false);
     assert_non_null (ev);
 
-    assert_string_equal (ev[0].device_id, f.c.device_id);
-    assert_string_equal (ev[0].client_id, f.c.client_id);
-    assert_string_equal (ev[0].session, f.c.session);
-    assert_string_equal (ev[0].system_version, "10.10");
-    assert_string_equal (ev[0].product_version, "1.1.2");
+    assert_bytes_equal_n (ev[0].device_id, f.c.device_id.data, f.c.device_id.len);
+    assert_bytes_equal_n (ev[0].client_id, f.c.client_id.data, f.c.client_id.len);
+    assert_bytes_equal_n (ev[0].session, f.c.session.data, f.c.session.len);
+    assert_bytes_equal (ev[0].system_version, "10.10");
+    assert_bytes_equal (ev[0].product_version, "1.1.2");
     assert_true (ev[0].has_env);
     assert_int_equal (ev[0].env, 11);
     assert_true (ev[0].has_nr);
     assert_int_equal (ev[0].nr, 1);
     assert_true (ev[0].has_at);
     assert_int_equal (ev[0].at, 1454514088);
-    assert_string_equal (ev[0].event, "open");
-    assert_string_equal (ev[0].timezone, "+01:00");
-    assert_string_equal (ev[0].device_make, "Apple");
-    assert_string_equal (ev[0].system, "OSX");
-    assert_null (ev[0].device_model);
-    assert_string_equal (ev[0].user_id, "u1");
-    assert_string_equal (ev[0].ip, "198.51.100.23"); /* fallback */
+    assert_bytes_equal (ev[0].event, "open");
+    assert_bytes_equal (ev[0].timezone, "+01:00");
+    assert_bytes_equal (ev[0].device_make, "Apple");
+    assert_bytes_equal (ev[0].system, "OSX");
+    assert_false (ev[0].has_device_model);
+    assert_bytes_equal (ev[0].user_id, "u1");
+    assert_bytes_equal (ev[0].ip, "198.51.100.23"); /* fallback */
     assert_string_equal (ev[0].parameters, "{}");
 
-    assert_string_equal (ev[1].event, "close");
+    assert_bytes_equal (ev[1].event, "close");
     assert_int_equal (ev[1].nr, 2);
     assert_true (ev[1].at == UINT64_MAX);
-    assert_string_equal (ev[1].ip, "203.0.113.77"); /* the payload's own */
-    assert_string_equal (ev[1].country, "HU");
+    assert_bytes_equal (ev[1].ip, "203.0.113.77"); /* the payload's own */
+    assert_bytes_equal (ev[1].country, "HU");
     assert_string_equal (ev[1].parameters, "{\"y\":\"2\",\"z\":\"3\"}");
-    assert_string_equal (ev[1].device_make, "Apple"); /* collection fields in every event */
+    assert_bytes_equal (ev[1].device_make, "Apple"); /* collection fields in every event */
 
     /* an event packs and unpacks (what goes to the router) */
     size_t len = hm__event__get_packed_size (&ev[1]);
@@ -163,17 +164,17 @@ test_events_masked_and_no_ip (void **state)
     (void)state;
     s_fixture_t f;
     s_fixture (&f);
-    f.p[1].ip = "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff";
+    HM_SET_STR (&f.p[1], ip, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff");
     Hm__Event *ev = hm_events_build (&f.c, "198.51.100.23", true);
     assert_non_null (ev);
-    assert_string_equal (ev[0].ip, "198.51.100.0");
-    assert_string_equal (ev[1].ip, "2001:db8:aaaa::");
+    assert_bytes_equal (ev[0].ip, "198.51.100.0");
+    assert_bytes_equal (ev[1].ip, "2001:db8:aaaa::");
     hm_events_free (ev, 2);
 
     /* no payload ip and no fallback: empty, not NULL */
     ev = hm_events_build (&f.c, NULL, true);
     assert_non_null (ev);
-    assert_string_equal (ev[0].ip, "");
+    assert_bytes_equal (ev[0].ip, "");
     hm_events_free (ev, 2);
 
     /* no payloads: an (empty) array, not a failure */

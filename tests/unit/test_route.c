@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "hm_test_bytes.h"
 #include "log.h"
 #include "pipeline.pb-c.h"
 #include "route.h"
@@ -73,10 +74,10 @@ s_make (fixture_t *f, uint64_t seq, const char *names, int env)
     size_t n = 0;
     for (char *tok = strtok_r (copy, ",", &save); tok && n < 8; tok = strtok_r (NULL, ",", &save)) {
         hm__event__init (&ev[n]);
-        ev[n].event = tok;
+        HM_SET_STR (&ev[n], event, tok);
         ev[n].has_env = true;
         ev[n].env = env;
-        ev[n].device_id = "dev-1";
+        HM_SET_STR (&ev[n], device_id, "dev-1");
         ev[n].has_nr = true;
         ev[n].nr = (uint32_t)(seq * 10 + n);
         evp[n] = &ev[n];
@@ -140,7 +141,7 @@ s_take (route_t *r, got_t *got, size_t max, void *owner)
         g->n_events = d->n_events;
         for (size_t i = 0; i < d->n_events; i++) {
             strcat (g->names, i ? "," : "");
-            strcat (g->names, d->events[i]->event);
+            strncat (g->names, (const char *)d->events[i]->event.data, d->events[i]->event.len);
             if (i < 16)
                 g->nrs[i] = d->events[i]->nr;
         }

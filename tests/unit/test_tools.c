@@ -14,6 +14,7 @@
 #include "send_gen.h"
 #include "send_stats.h"
 #include "signature.h"
+#include "hm_test_bytes.h"
 
 static void
 s_free_events (Hm__Event **events, size_t n)
@@ -42,13 +43,13 @@ test_push_flat_event (void **state)
     if (push_parse_line (line, strlen (line), &events, &n, err, sizeof err) != 0)
         fail_msg ("%s", err);
     assert_int_equal (n, 1);
-    assert_string_equal (events[0]->device_id, "dev");
-    assert_string_equal (events[0]->session, session);
+    assert_bytes_equal (events[0]->device_id, "dev");
+    assert_bytes_equal (events[0]->session, session);
     assert_int_equal (events[0]->nr, 7);
     assert_int_equal (events[0]->env, 4);
     assert_int_equal (events[0]->at, 1454514088);
-    assert_string_equal (events[0]->event, "Client.Open");
-    assert_string_equal (events[0]->country, "HU");
+    assert_bytes_equal (events[0]->event, "Client.Open");
+    assert_bytes_equal (events[0]->country, "HU");
     assert_string_equal (events[0]->parameters, "{\"a\":\"1\",\"b\":\"2\"}");
     s_free_events (events, n);
 }
@@ -67,7 +68,7 @@ test_push_collection_and_errors (void **state)
     if (push_parse_line (line, strlen (line), &events, &n, err, sizeof err) != 0)
         fail_msg ("%s", err);
     assert_int_equal (n, 2);
-    assert_string_equal (events[1]->event, "y");
+    assert_bytes_equal (events[1]->event, "y");
     assert_int_equal (events[1]->at, 2);
     s_free_events (events, n);
 
@@ -115,9 +116,12 @@ s_check_generated (send_format_t format)
             fail_msg ("body %d does not decode: %s", i, err);
         assert_int_equal (hm_collection_check (c, err, sizeof err), 0);
         char session[33];
-        hm_session (c->device_id, c->client_id, c->system_version, c->product_version, c->env,
-                    session);
-        assert_string_equal (c->session, session);
+        const char *parts[4] = {(char *)c->device_id.data, (char *)c->client_id.data,
+                                (char *)c->system_version.data, (char *)c->product_version.data};
+        size_t lens[4] = {c->device_id.len, c->client_id.len, c->system_version.len,
+                          c->product_version.len};
+        hm_session_n (parts, lens, c->env, session);
+        assert_bytes_equal (c->session, session);
         assert_string_equal (body.session, session);
         assert_int_equal (c->n_payloads, body.events);
         for (size_t k = 0; k < c->n_payloads; k++)
