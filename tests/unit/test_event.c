@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "event.h"
 #include "hm_test_bytes.h"
+#include "signature.h"
 
 static void
 test_env_names (void **state)
@@ -283,14 +285,101 @@ test_mask_ip (void **state)
     assert_string_equal (small, "1.2.3.4");
 }
 
+/* Issue 19: a protobuf Collection whose every string holds a NUL byte
+   (and bytes after it) comes out of the decoder and into the events whole. */
+#define CTL "ctl\0\1\x1f\x7f"
+#define CTL_LEN 7
+
+static void
+test_nul_strings_whole (void **state)
+{
+    (void)state;
+    s_fixture_t f;
+    s_fixture (&f);
+    ProtobufCBinaryData v = {CTL_LEN, (uint8_t *)CTL};
+    f.c.device_id = f.c.client_id = f.c.system_version = f.c.product_version = v;
+    f.c.has_device_make = f.c.has_device_model = f.c.has_system = f.c.has_system_language = true;
+    f.c.has_browser = f.c.has_browser_version = f.c.has_product_git_hash = true;
+    f.c.has_product_language = true;
+    f.c.device_make = f.c.device_model = f.c.system = f.c.system_language = v;
+    f.c.browser = f.c.browser_version = f.c.product_git_hash = f.c.product_language = v;
+    Payload *p = &f.p[1];
+    p->event = v;
+    p->has_timezone = p->has_tenant_id = p->has_user_id = p->has_ip = p->has_country = true;
+    p->timezone = p->tenant_id = p->user_id = p->ip = p->country = v;
+    f.params[0].name = f.params[0].value = v;
+    f.params[1].name = (ProtobufCBinaryData){2, (uint8_t *)"z\0"}; /* sorts after "z" */
+    f.params[2].name = (ProtobufCBinaryData){1, (uint8_t *)"z"};
+
+    /* What a client sends: the wire is the same as with string fields. */
+    size_t len = collection__get_packed_size (&f.c);
+    uint8_t *wire = malloc (len);
+    collection__pack (&f.c, wire);
+    Collection *c = collection__unpack (NULL, len, wire);
+    assert_non_null (c);
+    assert_bytes_equal_n (c->device_id, CTL, CTL_LEN);
+    assert_bytes_equal_n (c->payloads[1]->parameters[0]->value, CTL, CTL_LEN);
+
+    Hm__Event *ev = hm_events_build (c, "198.51.100.23", true);
+    assert_non_null (ev);
+    const Hm__Event *e = &ev[1];
+    const ProtobufCBinaryData *all[] = {
+        &e->device_id,   &e->client_id,       &e->system_version,   &e->product_version,
+        &e->device_make, &e->device_model,    &e->system,           &e->system_language,
+        &e->browser,     &e->browser_version, &e->product_git_hash, &e->product_language,
+        &e->event,       &e->timezone,        &e->tenant_id,        &e->user_id,
+        &e->ip,          &e->country,
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!hm_bytes_eq (*all[i], CTL, CTL_LEN))
+            fail_msg ("event string %zu: %zu bytes, not 7", i, all[i]->len);
+    /* The ip holds a NUL, so it is no address: not masked, not cut. */
+    assert_true (e->has_ip);
+    /* Parameter names in byte order with their NULs; values whole. */
+    assert_string_equal (e->parameters, "{\"ctl\\u0000\\u0001\\u001f\x7f\":"
+                                        "\"ctl\\u0000\\u0001\\u001f\x7f\","
+                                        "\"z\":\"3\",\"z\\u0000\":\"2\"}");
+    /* The event goes on to the router and comes back whole. */
+    size_t elen = hm__event__get_packed_size (e);
+    uint8_t *ebuf = malloc (elen);
+    hm__event__pack (e, ebuf);
+    Hm__Event *back = hm__event__unpack (NULL, elen, ebuf);
+    assert_non_null (back);
+    assert_bytes_equal_n (back->event, CTL, CTL_LEN);
+    assert_bytes_equal_n (back->ip, CTL, CTL_LEN);
+    hm__event__free_unpacked (back, NULL);
+    free (ebuf);
+    hm_events_free (ev, 2);
+    collection__free_unpacked (c, NULL);
+    free (wire);
+}
+
+/* The session a client computes over strings with NULs (Go's Sprintf
+   keeps them) is the one the ingest expects. */
+static void
+test_session_with_nul (void **state)
+{
+    (void)state;
+    const char *parts[4] = {CTL, "c", "1\0x", "2"};
+    size_t lens[4] = {CTL_LEN, 1, 3, 1};
+    char got[33], want[33], cut[33];
+    hm_session_n (parts, lens, 11, got);
+    const char text[] = CTL ":c:1\0x:2:11";
+    hm_md5_hex (text, sizeof text - 1, want);
+    assert_string_equal (got, want);
+    hm_session ("ctl", "c", "1", "2", 11, cut);
+    assert_string_not_equal (got, cut);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_env_names),       cmocka_unit_test (test_parameters_json),
-        cmocka_unit_test (test_events_build),    cmocka_unit_test (test_events_masked_and_no_ip),
-        cmocka_unit_test (test_client_ip_order), cmocka_unit_test (test_client_ip_private),
-        cmocka_unit_test (test_mask_ip),
+        cmocka_unit_test (test_env_names),        cmocka_unit_test (test_parameters_json),
+        cmocka_unit_test (test_events_build),     cmocka_unit_test (test_events_masked_and_no_ip),
+        cmocka_unit_test (test_client_ip_order),  cmocka_unit_test (test_client_ip_private),
+        cmocka_unit_test (test_mask_ip),          cmocka_unit_test (test_nul_strings_whole),
+        cmocka_unit_test (test_session_with_nul),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
