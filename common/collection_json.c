@@ -6,15 +6,11 @@
     sent), null means absent, enums come by name or number, integers by
     number or decimal string, and an unknown field is an error.
 
-    Why the token pre-scan: cJSON stores numbers as doubles, which cannot
-    hold every uint64 (`at`), and strings as C strings, which end at the
-    first NUL (a "\u0000" would cut the value there). Before walking the
-    tree we record where every number and string value sits in the text, in
-    document order, and number the cJSON nodes in the same order (their
-    valueint, which we own). Each integer is then parsed exactly from the
-    client's own digits and each string is decoded from its own text with
-    its length (s_unquote, which must agree with cJSON byte for byte up to
-    the first NUL: it is checked on every value). */
+    The body is read as an hm_json_doc (json_doc.h): cJSON stores numbers
+    as doubles, which cannot hold every uint64 (`at`), and strings as C
+    strings, which end at the first NUL (a "\u0000" would cut the value
+    there). So each integer is parsed exactly from the client's own digits
+    and each string is decoded from its own text with its length. */
 #include "collection_json.h"
 
 #include <cjson/cJSON.h>
@@ -26,20 +22,13 @@
 #include <string.h>
 
 #include "event.h"
+#include "json_doc.h"
 
-/* Where a number or string value sits in the input. */
+/* One parse: the body as a doc, and the error buffer. */
 typedef struct {
-    size_t off; /* first byte (of a string: after its opening quote) */
-    size_t len; /* bytes (of a string: up to its closing quote) */
-} s_span_t;
-
-/* One parse: the input text and its value tokens, and the error buffer. */
-typedef struct {
-    const char *json; /* the body, not NUL-terminated */
-    s_span_t *toks;   /* number and string values in document order */
-    size_t n_toks;    /* entries in toks */
-    char *err;        /* caller's error buffer */
-    size_t errlen;    /* its size */
+    hm_json_doc_t doc; /* the body's tree and where its values sit */
+    char *err;         /* caller's error buffer */
+    size_t errlen;     /* its size */
 } s_ctx_t;
 
 typedef enum { S_STRING, S_UINT64, S_UINT32, S_ENV, S_PAYLOADS, S_PARAMETERS } s_kind_t;
@@ -128,205 +117,15 @@ s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
     return -1;
 }
 
-/* Decodes the text of a JSON string (between its quotes, n bytes) into
-   out (room for n bytes: no escape decodes longer than it is written) as
-   cJSON does, keeping NULs: \uXXXX and surrogate pairs become UTF-8, every
-   other byte is copied as it is. -1 for what cJSON refuses, and for a \u
-   with a bad hex digit, which cJSON reads as \u0000 and Go refused. */
-static int
-s_unquote (const char *in, size_t n, char *out, size_t *out_len)
-{
-    const uint8_t *p = (const uint8_t *)in, *end = p + n;
-    uint8_t *o = (uint8_t *)out;
-    while (p < end) {
-        const uint8_t *bs = memchr (p, '\\', (size_t)(end - p));
-        size_t plain = bs ? (size_t)(bs - p) : (size_t)(end - p);
-        memcpy (o, p, plain);
-        o += plain, p += plain;
-        if (!bs)
-            break;
-        if (end - p < 2)
-            return -1;
-        if (p[1] != 'u') {
-            static const char from[] = "bfnrt\"\\/", to[] = "\b\f\n\r\t\"\\/";
-            const char *k = p[1] ? strchr (from, p[1]) : NULL;
-            if (!k)
-                return -1;
-            *o++ = (uint8_t)to[k - from];
-            p += 2;
-            continue;
-        }
-        uint32_t cp = 0, lo = 0;
-        for (int i = 0; i < 2; i++) {
-            if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-                return -1;
-            uint32_t v = 0;
-            for (int k = 2; k < 6; k++) {
-                int d = p[k] >= '0' && p[k] <= '9'   ? p[k] - '0'
-                        : p[k] >= 'a' && p[k] <= 'f' ? p[k] - 'a' + 10
-                        : p[k] >= 'A' && p[k] <= 'F' ? p[k] - 'A' + 10
-                                                     : -1;
-                if (d < 0)
-                    return -1;
-                v = v << 4 | (uint32_t)d;
-            }
-            p += 6;
-            if (i == 0)
-                cp = v;
-            else
-                lo = v;
-            if (i == 0 && (cp < 0xd800 || cp > 0xdbff))
-                break; /* no surrogate pair */
-        }
-        if (cp >= 0xdc00 && cp <= 0xdfff)
-            return -1; /* a low surrogate first */
-        if (cp >= 0xd800 && cp <= 0xdbff) {
-            if (lo < 0xdc00 || lo > 0xdfff)
-                return -1;
-            cp = 0x10000 + ((cp & 0x3ff) << 10 | (lo & 0x3ff));
-        }
-        if (cp < 0x80)
-            *o++ = (uint8_t)cp;
-        else if (cp < 0x800) {
-            *o++ = (uint8_t)(0xc0 | cp >> 6);
-            *o++ = (uint8_t)(0x80 | (cp & 0x3f));
-        }
-        else if (cp < 0x10000) {
-            *o++ = (uint8_t)(0xe0 | cp >> 12);
-            *o++ = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-            *o++ = (uint8_t)(0x80 | (cp & 0x3f));
-        }
-        else {
-            *o++ = (uint8_t)(0xf0 | cp >> 18);
-            *o++ = (uint8_t)(0x80 | (cp >> 12 & 0x3f));
-            *o++ = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
-            *o++ = (uint8_t)(0x80 | (cp & 0x3f));
-        }
-    }
-    *out_len = (size_t)(o - (uint8_t *)out);
-    return 0;
-}
-
-/* Whether a member name (its text between the quotes) holds a NUL once
-   decoded. Such a name is no field of ours; cJSON would cut it and might
-   match a field by its first part, so it is refused before that. */
-static bool
-s_key_has_nul (const char *in, size_t n)
-{
-    if (!memchr (in, '\\', n))
-        return memchr (in, '\0', n) != NULL;
-    char stack[64];
-    char *buf = n <= sizeof stack ? stack : malloc (n);
-    size_t len = 0;
-    /* Out of memory or undecodable: refused as if it held one. */
-    bool nul = !buf || s_unquote (in, n, buf, &len) != 0 || memchr (buf, '\0', len);
-    if (buf != stack)
-        free (buf);
-    return nul;
-}
-
-static int
-s_push_token (s_ctx_t *ctx, size_t *cap, size_t off, size_t len)
-{
-    if (ctx->n_toks == *cap) {
-        *cap = *cap ? *cap * 2 : 32;
-        s_span_t *toks = realloc (ctx->toks, *cap * sizeof *toks);
-        if (!toks)
-            return -1;
-        ctx->toks = toks;
-    }
-    ctx->toks[ctx->n_toks++] = (s_span_t){off, len};
-    return 0;
-}
-
-/* Records every number and string value (member names are not values: a
-   string followed by ':'). cJSON has already accepted the text, so a token
-   is exactly what cJSON read as one value. */
-static int
-s_scan_tokens (s_ctx_t *ctx, size_t len)
-{
-    size_t cap = 0;
-    const char *s = ctx->json;
-    size_t i = 0;
-    while (i < len) {
-        char c = s[i];
-        if (c == '"') {
-            size_t start = ++i;
-            for (; i < len && s[i] != '"'; i++)
-                if (s[i] == '\\')
-                    i++;
-            size_t end = i < len ? i : len;
-            i++;
-            size_t k = i;
-            while (k < len && (uint8_t)s[k] <= ' ') /* cJSON's white space */
-                k++;
-            if (k < len && s[k] == ':') {
-                if (s_key_has_nul (s + start, end - start)) {
-                    s_fail (ctx, "", "body", "a field name holds a NUL byte");
-                    return -1;
-                }
-            }
-            else if (s_push_token (ctx, &cap, start, end - start) != 0)
-                return s_fail (ctx, "", "body", "out of memory");
-        }
-        else if (c == '-' || (c >= '0' && c <= '9')) {
-            size_t start = i;
-            while (i < len && strchr ("0123456789+-.eE", s[i]) && s[i] != '\0')
-                i++;
-            if (s_push_token (ctx, &cap, start, i - start) != 0)
-                return s_fail (ctx, "", "body", "out of memory");
-        }
-        else
-            i++;
-    }
-    return 0;
-}
-
-/* Numbers the number and string nodes in document order; returns the next
-   index. */
-static size_t
-s_index_tokens (cJSON *node, size_t next)
-{
-    for (; node; node = node->next) {
-        if (cJSON_IsNumber (node) || cJSON_IsString (node))
-            node->valueint = (int)next++;
-        if (node->child)
-            next = s_index_tokens (node->child, next);
-    }
-    return next;
-}
-
 /* A string value decoded whole: a malloc'd copy with a NUL after its len
    bytes (which may hold NULs themselves). NULL with the reason set. */
 static char *
 s_string_value (s_ctx_t *ctx, const cJSON *v, const char *path, const char *name, size_t *len)
 {
-    size_t idx = (size_t)v->valueint;
-    if (idx >= ctx->n_toks) {
-        s_fail (ctx, path, name, "unreadable string");
-        return NULL;
-    }
-    const s_span_t *t = &ctx->toks[idx];
-    char *out = malloc (t->len + 1);
-    if (!out) {
-        s_fail (ctx, path, name, "out of memory");
-        return NULL;
-    }
-    if (s_unquote (ctx->json + t->off, t->len, out, len) != 0) {
-        free (out);
-        s_fail (ctx, path, name, "invalid escape in string");
-        return NULL;
-    }
-    out[*len] = '\0';
-    /* Up to its first NUL, the value is what cJSON read: anything else
-       means the tokens and the nodes are out of step. Never cut, never
-       guess: refuse. */
-    size_t cut = strlen (v->valuestring);
-    if (cut > *len || memcmp (out, v->valuestring, cut) != 0) {
-        free (out);
-        s_fail (ctx, path, name, "string does not decode consistently");
-        return NULL;
-    }
+    const char *why = NULL;
+    char *out = hm_json_doc_string (&ctx->doc, v, len, &why);
+    if (!out)
+        s_fail (ctx, path, name, "%s", why);
     return out;
 }
 
@@ -343,11 +142,11 @@ s_parse_uint (s_ctx_t *ctx, const cJSON *v, uint64_t max, const char *path, cons
     size_t len;
     char *decoded = NULL;
     if (cJSON_IsNumber (v)) {
-        size_t idx = (size_t)v->valueint;
-        if (idx >= ctx->n_toks)
+        const hm_json_span_t *t = hm_json_doc_value (&ctx->doc, v);
+        if (!t)
             return s_fail (ctx, path, name, "unreadable number");
-        text = ctx->json + ctx->toks[idx].off;
-        len = ctx->toks[idx].len;
+        text = ctx->doc.text + t->off;
+        len = t->len;
     }
     else if (cJSON_IsString (v)) {
         /* Decoded whole: "12\u00003" is no number, not 12. */
@@ -556,33 +355,23 @@ s_parse_message (s_ctx_t *ctx, const cJSON *obj, const s_field_t *fields, size_t
 Collection *
 hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errlen)
 {
-    s_ctx_t ctx = {json, NULL, 0, errbuf, errlen};
+    s_ctx_t ctx = {.err = errbuf, .errlen = errlen};
     Collection *c = NULL;
-    const char *end = NULL;
     if (errbuf && errlen)
         errbuf[0] = '\0';
-
-    cJSON *root = cJSON_ParseWithLengthOpts (json, len, &end, false);
-    if (!root) {
-        size_t at = end && end >= json ? (size_t)(end - json) : 0;
-        s_fail (&ctx, "", "body", "malformed JSON near byte %zu", at);
+    char why[96];
+    if (hm_json_doc_parse (&ctx.doc, json, len, why, sizeof why) != 0) {
+        s_fail (&ctx, "", "body", "%s", why);
         goto done;
     }
-    /* cJSON stops after the value; anything but white space after it is
-       not one JSON document. */
-    for (size_t i = (size_t)(end - json); i < len; i++)
-        if (!strchr (" \t\r\n", json[i]) || json[i] == '\0') {
-            s_fail (&ctx, "", "body", "unexpected data after the JSON value at byte %zu", i);
-            goto done;
-        }
-    if (!cJSON_IsObject (root)) {
+    if (!cJSON_IsObject (ctx.doc.root)) {
         s_fail (&ctx, "", "body", "expected a JSON object");
         goto done;
     }
-    if (s_scan_tokens (&ctx, len) != 0)
-        goto done;
-    if (s_index_tokens (root, 0) != ctx.n_toks) {
-        s_fail (&ctx, "", "body", "unreadable values");
+    /* Such a name is no field of ours; cJSON cut it, and its first part
+       might match a field: refused before that. */
+    if (ctx.doc.nul_keys) {
+        s_fail (&ctx, "", "body", "a field name holds a NUL byte");
         goto done;
     }
     c = malloc (sizeof *c);
@@ -591,14 +380,13 @@ hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errl
         goto done;
     }
     collection__init (c);
-    if (s_parse_message (&ctx, root, s_collection_fields, S_COUNT (s_collection_fields), c, "") !=
-        0) {
+    if (s_parse_message (&ctx, ctx.doc.root, s_collection_fields, S_COUNT (s_collection_fields), c,
+                         "") != 0) {
         hm_collection_json_free (c);
         c = NULL;
     }
 done:
-    cJSON_Delete (root);
-    free (ctx.toks);
+    hm_json_doc_free (&ctx.doc);
     return c;
 }
 
@@ -626,7 +414,7 @@ s_fail_payload (s_ctx_t *ctx, size_t i, const size_t *k, const char *name, const
 int
 hm_collection_check (const Collection *c, char *errbuf, size_t errlen)
 {
-    s_ctx_t ctx = {NULL, NULL, 0, errbuf, errlen};
+    s_ctx_t ctx = {.err = errbuf, .errlen = errlen};
     if (!c)
         return s_fail (&ctx, "", "body", "no collection");
     /* The required strings need no check here: protobuf-c refuses a
