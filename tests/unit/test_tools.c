@@ -54,6 +54,57 @@ test_push_flat_event (void **state)
     s_free_events (events, n);
 }
 
+/* Issue 19: a line as the file sink writes it, with NUL bytes in its
+   strings (\\u0000), comes back as events whose strings are whole; so do
+   the parameters, in each of their three forms. */
+static void
+test_push_nul_whole (void **state)
+{
+    (void) state;
+    const char *line =
+        "{\"device_id\":\"ctl\\u0000\\u0001\\u001f\\u007f\",\"client_id\":\"c\",\"session\":\"s\","
+        "\"nr\":7,\"env\":\"BETA\",\"system_version\":\"1\",\"product_version\":\"2\","
+        "\"at\":\"2016-02-03 15:41:28\",\"timezone\":\"\",\"event\":\"ctl\\u0000\\u0001\\u001f\x7f\","
+        "\"user_id\":\"u\\u0000\",\"parameters\":\"{\\\"ctl\\\\u0000\\\":\\\"v\\\\u0000w\\\","
+        "\\\"z\\\":\\\"1\\\"}\"}";
+    Hm__Event **events = NULL;
+    size_t n = 0;
+    char err[256] = "";
+    if (push_parse_line (line, strlen (line), &events, &n, err, sizeof err) != 0)
+        fail_msg ("%s", err);
+    assert_int_equal (n, 1);
+    assert_bytes_equal_n (events[0]->device_id, "ctl\0\1\x1f\x7f", 7);
+    assert_bytes_equal_n (events[0]->event, "ctl\0\1\x1f\x7f", 7);
+    assert_bytes_equal_n (events[0]->user_id, "u\0", 2);
+    assert_string_equal (events[0]->parameters,
+                         "{\"ctl\\u0000\":\"v\\u0000w\",\"z\":\"1\"}");
+    s_free_events (events, n);
+
+    /* parameters as an object and as the Collection's list */
+    const char *forms[] = {
+        "{\"device_id\":\"d\",\"client_id\":\"c\",\"session\":\"s\",\"nr\":1,\"env\":1,"
+        "\"system_version\":\"1\",\"product_version\":\"2\",\"at\":1,\"event\":\"e\","
+        "\"parameters\":{\"n\\u0000\":\"v\\u0000\",\"o\":[\"x\"]}}",
+        "{\"device_id\":\"d\",\"client_id\":\"c\",\"session\":\"s\",\"nr\":1,\"env\":1,"
+        "\"system_version\":\"1\",\"product_version\":\"2\",\"at\":1,\"event\":\"e\","
+        "\"parameters\":[{\"name\":\"n\\u0000\",\"value\":\"v\\u0000\"},{\"name\":\"o\",\"value\":\"[\\\"x\\\"]\"}]}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        if (push_parse_line (forms[i], strlen (forms[i]), &events, &n, err, sizeof err) != 0)
+            fail_msg ("form %zu: %s", i, err);
+        assert_int_equal (n, 1);
+        assert_string_equal (events[0]->parameters,
+                             "{\"n\\u0000\":\"v\\u0000\",\"o\":\"[\\\"x\\\"]\"}");
+        s_free_events (events, n);
+    }
+
+    /* A field name holding a NUL is no field (not "device_id"). */
+    const char *bad = "{\"device_id\\u0000x\":\"d\",\"event\":\"e\"}";
+    events = NULL;
+    assert_int_equal (push_parse_line (bad, strlen (bad), &events, &n, err, sizeof err), -1);
+    assert_non_null (strstr (err, "NUL"));
+}
+
 static void
 test_push_collection_and_errors (void **state)
 {
@@ -183,6 +234,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_push_flat_event),
         cmocka_unit_test (test_push_collection_and_errors),
+        cmocka_unit_test (test_push_nul_whole),
         cmocka_unit_test (test_send_gen_protobuf),
         cmocka_unit_test (test_send_gen_json),
         cmocka_unit_test (test_send_gen_bad_arguments),
