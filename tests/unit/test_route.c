@@ -172,6 +172,30 @@ test_glob (void **state)
     assert_true (scan_glob ("ab", "abc", 2));
 }
 
+/* The filter sees an event's whole name, NUL bytes included (issue 19):
+   '?' and '*' match a NUL, no pattern literal does. */
+static void
+test_glob_nul_name (void **state)
+{
+    (void)state;
+    assert_true (scan_glob ("ctl?*", "ctl\0\1", 5));
+    assert_true (scan_glob ("ctl?\001", "ctl\0\1", 5));
+    assert_false (scan_glob ("ctl", "ctl\0\1", 5));
+    assert_false (scan_glob ("ctl?", "ctl\0\1", 5));
+    assert_true (scan_glob ("*x", "\0\0x", 3));
+    Hm__Event ev = HM__EVENT__INIT;
+    ev.has_event = true;
+    ev.event = (ProtobufCBinaryData){5, (uint8_t *)"ctl\0\1"};
+    ev.has_env = true;
+    ev.env = 4;
+    uint8_t buf[64];
+    size_t len = hm__event__pack (&ev, buf);
+    assert_int_equal (scan_event_passes ("ctl?*", -1, buf, len), 1);
+    assert_int_equal (scan_event_passes ("ctl?*", 4, buf, len), 1);
+    assert_int_equal (scan_event_passes ("ctl", -1, buf, len), 0);
+    assert_int_equal (scan_event_passes ("*\001", 3, buf, len), 0);
+}
+
 static void
 test_seal_by_max_events (void **state)
 {
@@ -650,6 +674,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_glob),
+        cmocka_unit_test (test_glob_nul_name),
         cmocka_unit_test_setup_teardown (test_seal_by_max_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_record_never_split, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_seal_by_max_bytes, s_setup, s_teardown),
