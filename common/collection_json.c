@@ -129,11 +129,30 @@ s_string_value (s_ctx_t *ctx, const cJSON *v, const char *path, const char *name
     return out;
 }
 
-/* Parses an unsigned decimal (digits only: no sign, fraction or exponent,
-   as Go's json rejected those for unsigned integers) no larger than max. */
-static int s_parse_digits (s_ctx_t *ctx, const char *text, size_t len, uint64_t max,
-                           const char *path, const char *name, uint64_t *out);
+/* The digits of an unsigned integer, no larger than max. */
+static int
+s_parse_digits (s_ctx_t *ctx, const char *text, size_t len, uint64_t max, const char *path,
+                const char *name, uint64_t *out)
+{
+    if (len == 0)
+        return s_fail (ctx, path, name, "expected an integer, got an empty string");
+    uint64_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return s_fail (ctx, path, name, "expected a non-negative integer, got \"%.*s\"",
+                           (int)strnlen (text, len > 32 ? 32 : len), text);
+        unsigned d = (unsigned)(text[i] - '0');
+        if (n > (max - d) / 10)
+            return s_fail (ctx, path, name, "value out of range");
+        n = n * 10 + d;
+    }
+    *out = n;
+    return 0;
+}
 
+/* Parses an unsigned decimal (digits only: no sign, fraction or exponent,
+   as Go's json rejected those for unsigned integers) no larger than max,
+   from a number or a string. */
 static int
 s_parse_uint (s_ctx_t *ctx, const cJSON *v, uint64_t max, const char *path, const char *name,
               uint64_t *out)
@@ -160,27 +179,6 @@ s_parse_uint (s_ctx_t *ctx, const cJSON *v, uint64_t max, const char *path, cons
     int rc = s_parse_digits (ctx, text, len, max, path, name, out);
     free (decoded);
     return rc;
-}
-
-/* The digits of an unsigned integer, no larger than max. */
-static int
-s_parse_digits (s_ctx_t *ctx, const char *text, size_t len, uint64_t max, const char *path,
-                const char *name, uint64_t *out)
-{
-    if (len == 0)
-        return s_fail (ctx, path, name, "expected an integer, got an empty string");
-    uint64_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return s_fail (ctx, path, name, "expected a non-negative integer, got \"%.*s\"",
-                           (int)strnlen (text, len > 32 ? 32 : len), text);
-        unsigned d = (unsigned)(text[i] - '0');
-        if (n > (max - d) / 10)
-            return s_fail (ctx, path, name, "value out of range");
-        n = n * 10 + d;
-    }
-    *out = n;
-    return 0;
 }
 
 static int

@@ -91,8 +91,14 @@ hm_json_unquote (const char *in, size_t n, char *out, size_t *out_len)
 static bool
 s_key_has_nul (const char *in, size_t n)
 {
-    if (!memchr (in, '\\', n))
-        return memchr (in, '\0', n) != NULL;
+    bool escapes = false;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i] == '\0')
+            return true;
+        escapes |= in[i] == '\\';
+    }
+    if (!escapes)
+        return false;
     char stack[64];
     char *buf = n <= sizeof stack ? stack : malloc (n);
     size_t len = 0;
@@ -122,18 +128,35 @@ s_push (hm_json_span_t **list, size_t *n, size_t *cap, size_t off, size_t len)
 static int
 s_scan (hm_json_doc_t *doc, size_t len)
 {
-    size_t val_cap = 0, key_cap = 0;
+    /* About one value per 16 bytes of a body: most bodies need no regrowth. */
+    size_t val_cap = len / 16 + 16, key_cap = val_cap;
+    doc->vals = malloc (val_cap * sizeof *doc->vals);
+    doc->keys = malloc (key_cap * sizeof *doc->keys);
+    if (!doc->vals || !doc->keys)
+        return -1;
     const char *s = doc->text;
     size_t i = 0;
     while (i < len) {
         char c = s[i];
         if (c == '"') {
-            size_t start = ++i;
-            for (; i < len && s[i] != '"'; i++)
-                if (s[i] == '\\')
-                    i++;
-            size_t end = i < len ? i : len;
-            i++;
+            /* The closing quote: the next one not escaped, that is not
+               after an odd run of backslashes. */
+            size_t start = ++i, end = len;
+            while (i < len) {
+                const char *q = memchr (s + i, '"', len - i);
+                if (!q) {
+                    i = len;
+                    break;
+                }
+                size_t at = (size_t)(q - s), bs = 0;
+                while (at - bs > start && s[at - bs - 1] == '\\')
+                    bs++;
+                i = at + 1;
+                if (bs % 2 == 0) {
+                    end = at;
+                    break;
+                }
+            }
             size_t k = i;
             while (k < len && (uint8_t)s[k] <= ' ') /* cJSON's white space */
                 k++;
@@ -148,7 +171,8 @@ s_scan (hm_json_doc_t *doc, size_t len)
         }
         else if (c == '-' || (c >= '0' && c <= '9')) {
             size_t start = i;
-            while (i < len && strchr ("0123456789+-.eE", s[i]) && s[i] != '\0')
+            while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' ||
+                               s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
                 i++;
             if (s_push (&doc->vals, &doc->n_vals, &val_cap, start, i - start) != 0)
                 return -1;
