@@ -55,16 +55,19 @@ hm_sns_fifo_ids (const char *session, size_t len, uint32_t nr, char group[HM_SNS
     else
         hm_sha256_hex (s, n, group);
     /* "session:nr", the session as its bytes; one that long is hashed
-       first, the id stays unique. */
+       first (as before: when the key would not fit), the id stays unique. */
     char key[HM_SNS_MAX_ID * 4];
+    char suffix[16];
+    int k = snprintf (suffix, sizeof suffix, ":%u", nr);
+    size_t slen = k > 0 ? (size_t)k : 0;
     char h[65];
-    if (n > sizeof key - 16) {
+    if (n + slen >= sizeof key) {
         hm_sha256_hex (s, n, h);
         s = h, n = strlen (h);
     }
     memcpy (key, s, n);
-    int k = snprintf (key + n, sizeof key - n, ":%u", nr);
-    hm_sha256_hex (key, n + (size_t)(k > 0 ? k : 0), dedup);
+    memcpy (key + n, suffix, slen);
+    hm_sha256_hex (key, n + slen, dedup);
 }
 
 size_t

@@ -68,6 +68,12 @@ test_fifo_ids (void **state)
     assert_true (strlen (group) <= HM_SNS_MAX_ID);
     assert_true (strlen (dedup) <= HM_SNS_MAX_ID);
     free (longs);
+    /* A session holding a NUL is hashed whole, not cut at it. */
+    hm_sns_fifo_ids ("a\0b", 3, 1, group, dedup);
+    hm_sha256_hex ("a\0b", 3, want);
+    assert_string_equal (group, want);
+    hm_sha256_hex ("a\0b:1", 5, want);
+    assert_string_equal (dedup, want);
 }
 
 static void
