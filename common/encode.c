@@ -77,6 +77,8 @@ s_utf8_decode (const uint8_t *p, size_t n, uint32_t *cp)
 int
 hm_json_string (hm_buf_t *out, const char *s, size_t len)
 {
+    if (!s) /* an empty bytes value has no data */
+        s = "", len = 0;
     size_t mark = out->len;
     const uint8_t *p = (const uint8_t *)s;
     if (hm_buf_putc (out, '"') != 0)

@@ -19,7 +19,11 @@ s_check_event_name (const uint8_t *data, size_t size, const Hm__Event *e)
     char why[96];
     if (hm_json_doc_parse (&doc, (const char *)data, size, why, sizeof why) != 0)
         return;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive (doc.root, "event");
+    /* The last "event" member counts, as in the Collection decoder. */
+    const cJSON *v = NULL;
+    for (const cJSON *m = doc.root ? doc.root->child : NULL; m; m = m->next)
+        if (m->string && strcmp (m->string, "event") == 0)
+            v = m;
     if (cJSON_IsString (v) && !cJSON_GetObjectItemCaseSensitive (doc.root, "payloads")) {
         size_t len = 0;
         const char *reason = NULL;
