@@ -137,6 +137,14 @@ class NulStrings(unittest.TestCase):
         p.flush()
         self.assertEqual(sorted(raw_lines(p, "ctl")), want_ctl)
 
+        # What cannot hold a NUL is refused with the field named, never cut
+        # (an integer as a string: "1\u00002" is no number, not 1).
+        bad = nul_collection(9, session_fields="plain")
+        bad["payloads"][0]["at"] = "1\x002"
+        status, _, body = p.track(h.collection_json(bad), "application/json")
+        self.assertEqual(status, 400, body)
+        self.assertIn(b"payloads[0].at", body)
+
 
 class NulStringsQueue(unittest.TestCase):
     @h.dump_on_failure
