@@ -138,6 +138,9 @@ s_parse_digits (s_ctx_t *ctx, const char *text, size_t len, uint64_t max, const 
         return s_fail (ctx, path, name, "expected an integer, got an empty string");
     uint64_t n = 0;
     for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\0')
+            return s_fail (ctx, path, name,
+                           "expected a non-negative integer, got a string holding a NUL byte");
         if (text[i] < '0' || text[i] > '9')
             return s_fail (ctx, path, name, "expected a non-negative integer, got \"%.*s\"",
                            (int)strnlen (text, len > 32 ? 32 : len), text);

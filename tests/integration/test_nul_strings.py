@@ -143,7 +143,8 @@ class NulStrings(unittest.TestCase):
         bad["payloads"][0]["at"] = "1\x002"
         status, _, body = p.track(h.collection_json(bad), "application/json")
         self.assertEqual(status, 400, body)
-        self.assertIn(b"payloads[0].at", body)
+        self.assertIn(b"payloads[0].at: expected a non-negative integer, got a string holding a NUL",
+                      body)
 
 
 class NulStringsQueue(unittest.TestCase):

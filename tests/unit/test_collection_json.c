@@ -521,7 +521,8 @@ static void
 test_nul_refused (void **state)
 {
     (void)state;
-    s_assert_error ("payloads.at=\"1\\u00002\"", "payloads[1].at: expected a non-negative integer");
+    s_assert_error ("payloads.at=\"1\\u00002\"",
+                    "payloads[1].at: expected a non-negative integer, got a string holding a NUL");
     s_assert_error ("payloads.nr=\"\\u0000\"", "payloads[1].nr: expected a non-negative integer");
     s_assert_error ("env=\"BETA\\u0000\"", "env: unknown value");
     s_assert_error ("env=\"BETA\\u0000x\"", "env: unknown value");
