@@ -15,7 +15,11 @@ struct hm_arena_block {
 
 #define S_ALIGN (alignof (max_align_t))
 
-#define S_LARGE 512 /* allocations from this size on are remembered for reuse */
+/* Allocations from this size on are remembered for reuse. Above any of our
+   message structs (an hm.Event is 520 bytes since its strings became
+   bytes fields): a struct that took the freed scratch table (~1.3 KB)
+   would keep it, and the next event would need a new one. */
+#define S_LARGE 1024
 
 static void *
 s_pb_alloc (void *data, size_t size)

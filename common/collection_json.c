@@ -6,11 +6,11 @@
     sent), null means absent, enums come by name or number, integers by
     number or decimal string, and an unknown field is an error.
 
-    Why the number pre-scan: cJSON stores numbers as doubles, which cannot
-    hold every uint64 (`at`). Before walking the tree we record the text of
-    every number token in document order, and number the cJSON nodes in the
-    same order (their valueint, which we own), so each integer is parsed
-    exactly from the client's own digits. */
+    The body is read as an hm_json_doc (json_doc.h): cJSON stores numbers
+    as doubles, which cannot hold every uint64 (`at`), and strings as C
+    strings, which end at the first NUL (a "\u0000" would cut the value
+    there). So each integer is parsed exactly from the client's own digits
+    and each string is decoded from its own text with its length. */
 #include "collection_json.h"
 
 #include <cjson/cJSON.h>
@@ -22,20 +22,13 @@
 #include <string.h>
 
 #include "event.h"
+#include "json_doc.h"
 
-/* Where a number token sits in the input. */
+/* One parse: the body as a doc, and the error buffer. */
 typedef struct {
-    size_t off; /* first byte */
-    size_t len; /* bytes */
-} s_span_t;
-
-/* One parse: the input text and its number tokens, and the error buffer. */
-typedef struct {
-    const char *json; /* the body, not NUL-terminated */
-    s_span_t *nums;   /* number tokens in document order */
-    size_t n_nums;    /* entries in nums */
-    char *err;        /* caller's error buffer */
-    size_t errlen;    /* its size */
+    hm_json_doc_t doc; /* the body's tree and where its values sit */
+    char *err;         /* caller's error buffer */
+    size_t errlen;     /* its size */
 } s_ctx_t;
 
 typedef enum { S_STRING, S_UINT64, S_UINT32, S_ENV, S_PAYLOADS, S_PARAMETERS } s_kind_t;
@@ -46,13 +39,18 @@ typedef struct {
     const char *camel; /* lowerCamelCase name (same as orig for one word) */
     s_kind_t kind;     /* how the value is read */
     size_t offset;     /* member in the protobuf-c struct */
-    size_t n_offset;   /* repeated fields: the n_<name> count member */
+    size_t n_offset;   /* repeated fields: the n_<name> count member;
+                          optional strings: the has_<name> member */
     bool required;     /* proto2 required */
 } s_field_t;
 
 #define S_F(type, orig, camel, kind, req)                                                          \
     {                                                                                              \
 #orig, camel, kind, offsetof(type, orig), 0, req                                           \
+    }
+#define S_O(type, orig, camel)                                                                     \
+    {                                                                                              \
+#orig, camel, S_STRING, offsetof(type, orig), offsetof(type, has_##orig), false            \
     }
 #define S_R(type, orig, kind)                                                                      \
     {                                                                                              \
@@ -66,14 +64,14 @@ static const s_field_t s_collection_fields[] = {
     S_F (Collection, system_version, "systemVersion", S_STRING, true),
     S_F (Collection, product_version, "productVersion", S_STRING, true),
     S_F (Collection, env, "env", S_ENV, true),
-    S_F (Collection, device_make, "deviceMake", S_STRING, false),
-    S_F (Collection, device_model, "deviceModel", S_STRING, false),
-    S_F (Collection, system, "system", S_STRING, false),
-    S_F (Collection, system_language, "systemLanguage", S_STRING, false),
-    S_F (Collection, browser, "browser", S_STRING, false),
-    S_F (Collection, browser_version, "browserVersion", S_STRING, false),
-    S_F (Collection, product_git_hash, "productGitHash", S_STRING, false),
-    S_F (Collection, product_language, "productLanguage", S_STRING, false),
+    S_O (Collection, device_make, "deviceMake"),
+    S_O (Collection, device_model, "deviceModel"),
+    S_O (Collection, system, "system"),
+    S_O (Collection, system_language, "systemLanguage"),
+    S_O (Collection, browser, "browser"),
+    S_O (Collection, browser_version, "browserVersion"),
+    S_O (Collection, product_git_hash, "productGitHash"),
+    S_O (Collection, product_language, "productLanguage"),
     S_R (Collection, payloads, S_PAYLOADS),
 };
 
@@ -81,11 +79,11 @@ static const s_field_t s_payload_fields[] = {
     S_F (Payload, at, "at", S_UINT64, true),
     S_F (Payload, event, "event", S_STRING, true),
     S_F (Payload, nr, "nr", S_UINT32, true),
-    S_F (Payload, timezone, "timezone", S_STRING, false),
-    S_F (Payload, tenant_id, "tenantId", S_STRING, false),
-    S_F (Payload, user_id, "userId", S_STRING, false),
-    S_F (Payload, ip, "ip", S_STRING, false),
-    S_F (Payload, country, "country", S_STRING, false),
+    S_O (Payload, timezone, "timezone"),
+    S_O (Payload, tenant_id, "tenantId"),
+    S_O (Payload, user_id, "userId"),
+    S_O (Payload, ip, "ip"),
+    S_O (Payload, country, "country"),
     S_R (Payload, parameters, S_PARAMETERS),
 };
 
@@ -119,82 +117,33 @@ s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
     return -1;
 }
 
-/* Records every number token outside strings. cJSON has already accepted
-   the text, so a token is exactly what cJSON read as one number. */
-static int
-s_scan_numbers (s_ctx_t *ctx, size_t len)
+/* A string value decoded whole: a malloc'd copy with a NUL after its len
+   bytes (which may hold NULs themselves). NULL with the reason set. */
+static char *
+s_string_value (s_ctx_t *ctx, const cJSON *v, const char *path, const char *name, size_t *len)
 {
-    size_t cap = 0;
-    const char *s = ctx->json;
-    size_t i = 0;
-    while (i < len) {
-        char c = s[i];
-        if (c == '"') {
-            for (i++; i < len && s[i] != '"'; i++)
-                if (s[i] == '\\')
-                    i++;
-            i++;
-        }
-        else if (c == '-' || (c >= '0' && c <= '9')) {
-            size_t start = i;
-            while (i < len && strchr ("0123456789+-.eE", s[i]) && s[i] != '\0')
-                i++;
-            if (ctx->n_nums == cap) {
-                cap = cap ? cap * 2 : 16;
-                s_span_t *nums = realloc (ctx->nums, cap * sizeof *nums);
-                if (!nums)
-                    return -1;
-                ctx->nums = nums;
-            }
-            ctx->nums[ctx->n_nums++] = (s_span_t){start, i - start};
-        }
-        else
-            i++;
-    }
-    return 0;
+    const char *why = NULL;
+    char *out = hm_json_doc_string (&ctx->doc, v, len, &why);
+    if (!out)
+        s_fail (ctx, path, name, "%s", why);
+    return out;
 }
 
-/* Numbers the number nodes in document order; returns the next index. */
-static size_t
-s_index_numbers (cJSON *node, size_t next)
-{
-    for (; node; node = node->next) {
-        if (cJSON_IsNumber (node))
-            node->valueint = (int)next++;
-        if (node->child)
-            next = s_index_numbers (node->child, next);
-    }
-    return next;
-}
-
-/* Parses an unsigned decimal (digits only: no sign, fraction or exponent,
-   as Go's json rejected those for unsigned integers) no larger than max. */
+/* The digits of an unsigned integer, no larger than max. */
 static int
-s_parse_uint (s_ctx_t *ctx, const cJSON *v, uint64_t max, const char *path, const char *name,
-              uint64_t *out)
+s_parse_digits (s_ctx_t *ctx, const char *text, size_t len, uint64_t max, const char *path,
+                const char *name, uint64_t *out)
 {
-    const char *text;
-    size_t len;
-    if (cJSON_IsNumber (v)) {
-        size_t idx = (size_t)v->valueint;
-        if (idx >= ctx->n_nums)
-            return s_fail (ctx, path, name, "unreadable number");
-        text = ctx->json + ctx->nums[idx].off;
-        len = ctx->nums[idx].len;
-    }
-    else if (cJSON_IsString (v)) {
-        text = v->valuestring;
-        len = strlen (text);
-    }
-    else
-        return s_fail (ctx, path, name, "expected an integer (number or decimal string)");
     if (len == 0)
         return s_fail (ctx, path, name, "expected an integer, got an empty string");
     uint64_t n = 0;
     for (size_t i = 0; i < len; i++) {
+        if (text[i] == '\0')
+            return s_fail (ctx, path, name,
+                           "expected a non-negative integer, got a string holding a NUL byte");
         if (text[i] < '0' || text[i] > '9')
             return s_fail (ctx, path, name, "expected a non-negative integer, got \"%.*s\"",
-                           len > 32 ? 32 : (int)len, text);
+                           (int)strnlen (text, len > 32 ? 32 : len), text);
         unsigned d = (unsigned)(text[i] - '0');
         if (n > (max - d) / 10)
             return s_fail (ctx, path, name, "value out of range");
@@ -204,12 +153,51 @@ s_parse_uint (s_ctx_t *ctx, const cJSON *v, uint64_t max, const char *path, cons
     return 0;
 }
 
+/* Parses an unsigned decimal (digits only: no sign, fraction or exponent,
+   as Go's json rejected those for unsigned integers) no larger than max,
+   from a number or a string. */
+static int
+s_parse_uint (s_ctx_t *ctx, const cJSON *v, uint64_t max, const char *path, const char *name,
+              uint64_t *out)
+{
+    const char *text;
+    size_t len;
+    char *decoded = NULL;
+    if (cJSON_IsNumber (v)) {
+        const hm_json_span_t *t = hm_json_doc_value (&ctx->doc, v);
+        if (!t)
+            return s_fail (ctx, path, name, "unreadable number");
+        text = ctx->doc.text + t->off;
+        len = t->len;
+    }
+    else if (cJSON_IsString (v)) {
+        /* Decoded whole: "12\u00003" is no number, not 12. */
+        decoded = s_string_value (ctx, v, path, name, &len);
+        if (!decoded)
+            return -1;
+        text = decoded;
+    }
+    else
+        return s_fail (ctx, path, name, "expected an integer (number or decimal string)");
+    int rc = s_parse_digits (ctx, text, len, max, path, name, out);
+    free (decoded);
+    return rc;
+}
+
 static int
 s_parse_env (s_ctx_t *ctx, const cJSON *v, const char *path, const char *name, Environment *out)
 {
     int env = -1;
-    if (cJSON_IsString (v))
-        env = hm_env_from_name (v->valuestring);
+    if (cJSON_IsString (v)) {
+        size_t len;
+        char *text = s_string_value (ctx, v, path, name, &len);
+        if (!text)
+            return -1;
+        /* A name with a NUL in it is no name (cJSON's copy would stop at it). */
+        if (strlen (text) == len)
+            env = hm_env_from_name (text);
+        free (text);
+    }
     else if (cJSON_IsNumber (v)) {
         uint64_t n;
         /* A negative number is no Environment either. */
@@ -296,10 +284,13 @@ s_parse_field (s_ctx_t *ctx, const cJSON *v, const s_field_t *f, void *msg, cons
     case S_STRING: {
         if (!cJSON_IsString (v))
             return s_fail (ctx, path, f->orig, "expected a string");
-        char *copy = strdup (v->valuestring);
+        size_t len;
+        char *copy = s_string_value (ctx, v, path, f->orig, &len);
         if (!copy)
-            return s_fail (ctx, path, f->orig, "out of memory");
-        *(char **)member = copy;
+            return -1;
+        *(ProtobufCBinaryData *)member = (ProtobufCBinaryData){len, (uint8_t *)copy};
+        if (f->n_offset) /* optional: has_<name> */
+            *(protobuf_c_boolean *)((char *)msg + f->n_offset) = true;
         return 0;
     }
     case S_UINT64:
@@ -365,35 +356,23 @@ s_parse_message (s_ctx_t *ctx, const cJSON *obj, const s_field_t *fields, size_t
 Collection *
 hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errlen)
 {
-    s_ctx_t ctx = {json, NULL, 0, errbuf, errlen};
+    s_ctx_t ctx = {.err = errbuf, .errlen = errlen};
     Collection *c = NULL;
-    const char *end = NULL;
     if (errbuf && errlen)
         errbuf[0] = '\0';
-
-    cJSON *root = cJSON_ParseWithLengthOpts (json, len, &end, false);
-    if (!root) {
-        size_t at = end && end >= json ? (size_t)(end - json) : 0;
-        s_fail (&ctx, "", "body", "malformed JSON near byte %zu", at);
+    char why[96];
+    if (hm_json_doc_parse (&ctx.doc, json, len, why, sizeof why) != 0) {
+        s_fail (&ctx, "", "body", "%s", why);
         goto done;
     }
-    /* cJSON stops after the value; anything but white space after it is
-       not one JSON document. */
-    for (size_t i = (size_t)(end - json); i < len; i++)
-        if (!strchr (" \t\r\n", json[i]) || json[i] == '\0') {
-            s_fail (&ctx, "", "body", "unexpected data after the JSON value at byte %zu", i);
-            goto done;
-        }
-    if (!cJSON_IsObject (root)) {
+    if (!cJSON_IsObject (ctx.doc.root)) {
         s_fail (&ctx, "", "body", "expected a JSON object");
         goto done;
     }
-    if (s_scan_numbers (&ctx, len) != 0) {
-        s_fail (&ctx, "", "body", "out of memory");
-        goto done;
-    }
-    if (s_index_numbers (root, 0) != ctx.n_nums) {
-        s_fail (&ctx, "", "body", "unreadable numbers");
+    /* Such a name is no field of ours; cJSON cut it, and its first part
+       might match a field: refused before that. */
+    if (ctx.doc.nul_keys) {
+        s_fail (&ctx, "", "body", "a field name holds a NUL byte");
         goto done;
     }
     c = malloc (sizeof *c);
@@ -402,14 +381,13 @@ hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errl
         goto done;
     }
     collection__init (c);
-    if (s_parse_message (&ctx, root, s_collection_fields, S_COUNT (s_collection_fields), c, "") !=
-        0) {
+    if (s_parse_message (&ctx, ctx.doc.root, s_collection_fields, S_COUNT (s_collection_fields), c,
+                         "") != 0) {
         hm_collection_json_free (c);
         c = NULL;
     }
 done:
-    cJSON_Delete (root);
-    free (ctx.nums);
+    hm_json_doc_free (&ctx.doc);
     return c;
 }
 
@@ -437,16 +415,11 @@ s_fail_payload (s_ctx_t *ctx, size_t i, const size_t *k, const char *name, const
 int
 hm_collection_check (const Collection *c, char *errbuf, size_t errlen)
 {
-    s_ctx_t ctx = {NULL, NULL, 0, errbuf, errlen};
+    s_ctx_t ctx = {.err = errbuf, .errlen = errlen};
     if (!c)
         return s_fail (&ctx, "", "body", "no collection");
-    const char *required[] = {c->device_id, c->client_id, c->session, c->system_version,
-                              c->product_version};
-    const char *names[] = {"device_id", "client_id", "session", "system_version",
-                           "product_version"};
-    for (size_t i = 0; i < S_COUNT (required); i++)
-        if (!required[i])
-            return s_fail (&ctx, "", names[i], "required field missing");
+    /* The required strings need no check here: protobuf-c refuses a
+       message without them, and as bytes an empty one is {0, NULL}. */
     if (!hm_env_name ((int)c->env))
         return s_fail (&ctx, "", "env", "unknown value");
     /* Paths are written only for an error: this runs on every request. */
@@ -454,16 +427,10 @@ hm_collection_check (const Collection *c, char *errbuf, size_t errlen)
         const Payload *p = c->payloads[i];
         if (!p)
             return s_fail_payload (&ctx, i, NULL, "", "missing");
-        if (!p->event)
-            return s_fail_payload (&ctx, i, NULL, "event", "required field missing");
         for (size_t k = 0; k < p->n_parameters; k++) {
             const Parameter *q = p->parameters[k];
             if (!q)
                 return s_fail_payload (&ctx, i, &k, "", "missing");
-            if (!q->name)
-                return s_fail_payload (&ctx, i, &k, "name", "required field missing");
-            if (!q->value)
-                return s_fail_payload (&ctx, i, &k, "value", "required field missing");
         }
     }
     return 0;

@@ -11,13 +11,14 @@
 
 /* Returns a Collection (free with hm_collection_json_free) or NULL with a
    reason in errbuf ("payloads[2].nr: required field missing"). Every
-   required field is checked. */
+   required field is checked. Strings are decoded whole into their bytes
+   fields: "\u0000" is a NUL byte inside the value, never its end. */
 Collection *hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errlen);
 void hm_collection_json_free (Collection *c);
 
-/* Checks the required fields of a protobuf-decoded Collection (protobuf-c
-   already enforces them on unpack; this also rejects values protobuf-c lets
-   through, like an unknown enum). 0 or -1 with a reason. */
+/* Checks a protobuf-decoded Collection for what protobuf-c lets through:
+   an unknown enum, a missing payload or parameter (protobuf-c enforces the
+   required fields on unpack). 0 or -1 with a reason. */
 int hm_collection_check (const Collection *c, char *errbuf, size_t errlen);
 
 #endif

@@ -5,7 +5,9 @@
     and encoding/csv Writer produced for its event struct, quirks included:
     HTML characters escaped in JSON, U+2028/2029 escaped, every invalid
     UTF-8 byte turned into U+FFFD, CSV fields quoted only when Go quoted
-    them. Each encoder appends a whole record or nothing: on failure (the
+    them. Values are (data, len) and may hold NUL bytes: JSON writes one as
+    \u0000, CSV writes it raw and unquoted (Go's csv.Writer gave it no
+    meaning). Each encoder appends a whole record or nothing: on failure (the
     buffer's bound) the buffer is rolled back to where it was. */
 #include "encode.h"
 
@@ -75,6 +77,8 @@ s_utf8_decode (const uint8_t *p, size_t n, uint32_t *cp)
 int
 hm_json_string (hm_buf_t *out, const char *s, size_t len)
 {
+    if (!s) /* an empty bytes value has no data */
+        s = "", len = 0;
     size_t mark = out->len;
     const uint8_t *p = (const uint8_t *)s;
     if (hm_buf_putc (out, '"') != 0)
@@ -215,56 +219,63 @@ s_env_text (int32_t env, char tmp[16])
     return tmp;
 }
 
-static const char *
-s_str (const char *s)
-{
-    return s ? s : "";
-}
-
 /* One field of the flattened event: its JSON key, its value, and whether
    the JSON line leaves it out when empty (Go's omitempty). */
 typedef struct {
     const char *key;   /* JSON key and CSV column name */
-    const char *value; /* rendered text, never NULL */
+    const char *value; /* rendered text, never NULL; may hold NUL bytes */
+    size_t len;        /* its length in bytes */
     bool omitempty;    /* left out of the JSON line when "" */
     bool number;       /* written bare (nr), not as a string */
 } s_field_t;
 
 #define S_FIELDS 23
 
+/* A field from a bytes member: "" when absent. */
+static void
+s_bytes_field (s_field_t *f, const char *key, protobuf_c_boolean has, ProtobufCBinaryData b,
+               bool omitempty)
+{
+    size_t len = has && b.data ? b.len : 0;
+    *f = (s_field_t){key, len ? (const char *)b.data : "", len, omitempty, false};
+}
+
+/* The event's fields in the original's column order. nr, env and at are
+   rendered into the caller's buffers. */
 static void
 s_fields (const Hm__Event *e, s_field_t f[S_FIELDS], char nr[16], char env[16], char at[20])
 {
+    size_t n = 0;
+#define S_TEXT(k, text, omit) (f[n++] = (s_field_t){k, text, strlen (text), omit, false})
+#define S_BYTES(name, omit) s_bytes_field (&f[n++], #name, e->has_##name, e->name, omit)
+    S_BYTES (device_id, false);
+    S_BYTES (client_id, false);
+    S_BYTES (session, false);
     s_utoa (e->nr, nr);
-    const char *env_text = s_env_text (e->env, env);
+    f[n++] = (s_field_t){"nr", nr, strlen (nr), false, true};
+    S_TEXT ("env", s_env_text (e->env, env), false);
+    S_BYTES (system_version, false);
+    S_BYTES (product_version, false);
     hm_format_at (e->at, at);
-    s_field_t all[S_FIELDS] = {
-        {"device_id", s_str (e->device_id), false, false},
-        {"client_id", s_str (e->client_id), false, false},
-        {"session", s_str (e->session), false, false},
-        {"nr", nr, false, true},
-        {"env", env_text, false, false},
-        {"system_version", s_str (e->system_version), false, false},
-        {"product_version", s_str (e->product_version), false, false},
-        {"at", at, false, false},
-        {"timezone", s_str (e->timezone), false, false},
-        {"event", s_str (e->event), false, false},
-        {"device_make", s_str (e->device_make), true, false},
-        {"device_model", s_str (e->device_model), true, false},
-        {"system", s_str (e->system), true, false},
-        {"system_language", s_str (e->system_language), true, false},
-        {"browser", s_str (e->browser), true, false},
-        {"browser_version", s_str (e->browser_version), true, false},
-        {"product_git_hash", s_str (e->product_git_hash), true, false},
-        {"product_language", s_str (e->product_language), true, false},
-        {"user_id", s_str (e->user_id), true, false},
-        {"tenant_id", s_str (e->tenant_id), true, false},
-        {"ip", s_str (e->ip), true, false},
-        {"country", s_str (e->country), true, false},
-        /* Never empty in practice: the ingest renders "{}" for none. */
-        {"parameters", e->parameters && *e->parameters ? e->parameters : "{}", false, false},
-    };
-    memcpy (f, all, sizeof all);
+    S_TEXT ("at", at, false);
+    S_BYTES (timezone, false);
+    S_BYTES (event, false);
+    S_BYTES (device_make, true);
+    S_BYTES (device_model, true);
+    S_BYTES (system, true);
+    S_BYTES (system_language, true);
+    S_BYTES (browser, true);
+    S_BYTES (browser_version, true);
+    S_BYTES (product_git_hash, true);
+    S_BYTES (product_language, true);
+    S_BYTES (user_id, true);
+    S_BYTES (tenant_id, true);
+    S_BYTES (ip, true);
+    S_BYTES (country, true);
+    /* Never empty in practice: the ingest renders "{}" for none. */
+    S_TEXT ("parameters", e->parameters && *e->parameters ? e->parameters : "{}", false);
+#undef S_TEXT
+#undef S_BYTES
 }
 
 int
@@ -279,7 +290,7 @@ hm_encode_json (hm_buf_t *out, const Hm__Event *e)
     if (hm_buf_putc (out, '{') != 0)
         goto fail;
     for (size_t i = 0; i < S_FIELDS; i++) {
-        if (f[i].omitempty && f[i].value[0] == '\0')
+        if (f[i].omitempty && f[i].len == 0)
             continue;
         if (!first && hm_buf_putc (out, ',') != 0)
             goto fail;
@@ -288,8 +299,8 @@ hm_encode_json (hm_buf_t *out, const Hm__Event *e)
         if (hm_buf_putc (out, '"') != 0 || hm_buf_puts (out, f[i].key) != 0 ||
             hm_buf_append (out, "\":", 2) != 0)
             goto fail;
-        int rc = f[i].number ? hm_buf_puts (out, f[i].value)
-                             : hm_json_string (out, f[i].value, strlen (f[i].value));
+        int rc = f[i].number ? hm_buf_append (out, f[i].value, f[i].len)
+                             : hm_json_string (out, f[i].value, f[i].len);
         if (rc != 0)
             goto fail;
     }
@@ -394,7 +405,7 @@ hm_encode_csv (hm_buf_t *out, const Hm__Event *e)
     for (size_t i = 0; i < S_FIELDS; i++) {
         if (i > 0 && hm_buf_putc (out, HM_CSV_COMMA) != 0)
             goto fail;
-        size_t len = strlen (f[i].value);
+        size_t len = f[i].len;
         int rc = s_csv_needs_quotes (f[i].value, len) ? s_csv_quoted (out, f[i].value, len)
                                                       : hm_buf_append (out, f[i].value, len);
         if (rc != 0)

@@ -8,7 +8,8 @@
 #include "hm_buf.h"
 #include "pipeline.pb-c.h"
 
-/* Appends s (len bytes, possibly invalid UTF-8) as a quoted JSON string the
+/* Appends s (len bytes, possibly invalid UTF-8, NULs included; NULL reads
+   as "") as a quoted JSON string the
    way Go's encoder writes it: <, >, & as \u003c \u003e \u0026, U+2028/2029
    escaped, control characters as \n \r \t or \u00XX, invalid UTF-8 as \ufffd. */
 int hm_json_string (hm_buf_t *out, const char *s, size_t len);

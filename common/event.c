@@ -38,11 +38,22 @@ typedef struct {
     size_t index;           /* its position in the request */
 } s_param_ref_t;
 
+/* Bytewise order, as Go compared strings: a prefix sorts first. */
+static int
+s_bytes_cmp (ProtobufCBinaryData x, ProtobufCBinaryData y)
+{
+    size_t n = x.len < y.len ? x.len : y.len;
+    int c = n ? memcmp (x.data, y.data, n) : 0;
+    if (c != 0)
+        return c;
+    return x.len < y.len ? -1 : x.len > y.len;
+}
+
 static int
 s_param_ref_cmp (const void *a, const void *b)
 {
     const s_param_ref_t *x = a, *y = b;
-    int c = strcmp (x->param->name ? x->param->name : "", y->param->name ? y->param->name : "");
+    int c = s_bytes_cmp (x->param->name, y->param->name);
     if (c != 0)
         return c;
     return x->index < y->index ? -1 : x->index > y->index;
@@ -70,17 +81,15 @@ hm_parameters_json (Parameter **params, size_t n)
         goto fail;
     bool first = true;
     for (size_t i = 0; i < m; i++) {
-        const char *name = refs[i].param->name ? refs[i].param->name : "";
+        ProtobufCBinaryData name = refs[i].param->name;
         /* Go's map kept only the last value of a name: skip all but it. */
-        if (i + 1 < m) {
-            const char *next = refs[i + 1].param->name ? refs[i + 1].param->name : "";
-            if (strcmp (name, next) == 0)
-                continue;
-        }
-        const char *value = refs[i].param->value ? refs[i].param->value : "";
+        if (i + 1 < m && s_bytes_cmp (name, refs[i + 1].param->name) == 0)
+            continue;
+        ProtobufCBinaryData value = refs[i].param->value;
         if ((!first && hm_buf_putc (&out, ',') != 0) ||
-            hm_json_string (&out, name, strlen (name)) != 0 || hm_buf_putc (&out, ':') != 0 ||
-            hm_json_string (&out, value, strlen (value)) != 0)
+            hm_json_string (&out, (const char *)name.data, name.len) != 0 ||
+            hm_buf_putc (&out, ':') != 0 ||
+            hm_json_string (&out, (const char *)value.data, value.len) != 0)
             goto fail;
         first = false;
     }
@@ -234,46 +243,60 @@ hm_events_build (const Collection *c, const char *fallback_ip, bool masked_ip)
         const Payload *p = c->payloads[i];
         Hm__Event *e = &events[i];
         hm__event__init (e);
-        e->device_id = c->device_id;
-        e->client_id = c->client_id;
-        e->session = c->session;
+        /* Required fields are always written, optional ones when sent. */
+#define S_REQ(dst, src) (e->has_##dst = true, e->dst = (src))
+#define S_OPT(dst, m) (e->has_##dst = m->has_##dst, e->dst = m->dst)
+        S_REQ (device_id, c->device_id);
+        S_REQ (client_id, c->client_id);
+        S_REQ (session, c->session);
         e->has_nr = true;
         e->nr = p->nr;
         e->has_env = true;
         e->env = (int32_t)c->env;
-        e->system_version = c->system_version;
-        e->product_version = c->product_version;
+        S_REQ (system_version, c->system_version);
+        S_REQ (product_version, c->product_version);
         e->has_at = true;
         e->at = p->at;
-        e->timezone = p->timezone;
-        e->event = p->event;
-        e->device_make = c->device_make;
-        e->device_model = c->device_model;
-        e->system = c->system;
-        e->system_language = c->system_language;
-        e->browser = c->browser;
-        e->browser_version = c->browser_version;
-        e->product_git_hash = c->product_git_hash;
-        e->product_language = c->product_language;
-        e->user_id = p->user_id;
-        e->tenant_id = p->tenant_id;
-        e->country = p->country;
+        S_OPT (timezone, p);
+        S_REQ (event, p->event);
+        S_OPT (device_make, c);
+        S_OPT (device_model, c);
+        S_OPT (system, c);
+        S_OPT (system_language, c);
+        S_OPT (browser, c);
+        S_OPT (browser_version, c);
+        S_OPT (product_git_hash, c);
+        S_OPT (product_language, c);
+        S_OPT (user_id, p);
+        S_OPT (tenant_id, p);
+        S_OPT (country, p);
+#undef S_REQ
+#undef S_OPT
 
         /* ip and parameters are always allocated here: hm_events_free
            frees exactly these two. Masking rewrites the ip in place in
            canonical form, so the copy has room for any address text. */
-        const char *ip = p->ip && *p->ip ? p->ip : fallback_ip ? fallback_ip : "";
+        const char *ip = fallback_ip ? fallback_ip : "";
         size_t ip_len = strlen (ip);
+        if (p->has_ip && p->ip.len > 0)
+            ip = (const char *)p->ip.data, ip_len = p->ip.len;
         size_t ip_cap = ip_len < 64 ? 64 : ip_len + 1;
-        e->ip = malloc (ip_cap);
+        char *ip_copy = malloc (ip_cap);
         e->parameters = hm_parameters_json (p->parameters, p->n_parameters);
-        if (!e->ip || !e->parameters) {
+        e->has_ip = true;
+        e->ip = (ProtobufCBinaryData){0, (uint8_t *)ip_copy};
+        if (!ip_copy || !e->parameters) {
             i++;
             goto fail;
         }
-        memcpy (e->ip, ip, ip_len + 1);
-        if (masked_ip)
-            hm_mask_ip (e->ip, ip_cap);
+        memcpy (ip_copy, ip, ip_len);
+        ip_copy[ip_len] = '\0';
+        /* With a NUL inside it is no address: the C string would be cut. */
+        if (masked_ip && !memchr (ip, '\0', ip_len)) {
+            hm_mask_ip (ip_copy, ip_cap);
+            ip_len = strlen (ip_copy);
+        }
+        e->ip.len = ip_len;
     }
     return events;
 fail:
@@ -287,7 +310,7 @@ hm_events_free (Hm__Event *events, size_t n)
     if (!events)
         return;
     for (size_t i = 0; i < n; i++) {
-        free (events[i].ip);
+        free (events[i].ip.data);
         free (events[i].parameters);
     }
     free (events);

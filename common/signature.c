@@ -59,15 +59,30 @@ void
 hm_session (const char *device_id, const char *client_id, const char *system_version,
             const char *product_version, int env, char out[33])
 {
+    const char *parts[4] = {device_id, client_id, system_version, product_version};
+    size_t lens[4];
+    for (size_t i = 0; i < 4; i++)
+        lens[i] = parts[i] ? strlen (parts[i]) : 0;
+    hm_session_n (parts, lens, env, out);
+}
+
+void
+hm_session_n (const char *const parts_in[4], const size_t lens_in[4], int env, char out[33])
+{
     char env_text[16];
-    snprintf (env_text, sizeof env_text, "%d", env);
-    const char *parts[] = {device_id ? device_id : "", client_id ? client_id : "",
-                           system_version ? system_version : "",
-                           product_version ? product_version : "", env_text};
+    int env_len = snprintf (env_text, sizeof env_text, "%d", env);
+    const char *parts[5];
+    size_t lens[5];
+    for (size_t i = 0; i < 4; i++) {
+        parts[i] = parts_in[i] && lens_in[i] ? parts_in[i] : "";
+        lens[i] = parts_in[i] ? lens_in[i] : 0;
+    }
+    parts[4] = env_text;
+    lens[4] = env_len > 0 ? (size_t)env_len : 0;
     size_t n = sizeof parts / sizeof parts[0];
     size_t len = 0;
     for (size_t i = 0; i < n; i++)
-        len += strlen (parts[i]) + 1;
+        len += lens[i] + 1;
 
     char stack[512];
     char *text = len <= sizeof stack ? stack : malloc (len);
@@ -77,11 +92,10 @@ hm_session (const char *device_id, const char *client_id, const char *system_ver
     }
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t plen = strlen (parts[i]);
         if (i > 0)
             text[o++] = ':';
-        memcpy (text + o, parts[i], plen);
-        o += plen;
+        memcpy (text + o, parts[i], lens[i]);
+        o += lens[i];
     }
     hm_md5_hex (text, o, out);
     if (text != stack)

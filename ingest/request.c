@@ -196,9 +196,12 @@ s_track (ingest_conn_t *c)
         }
     }
     char session[33];
-    hm_session (col->device_id, col->client_id, col->system_version, col->product_version,
-                (int)col->env, session);
-    if (!col->session || strcmp (col->session, session) != 0)
+    const char *parts[4] = {(char *)col->device_id.data, (char *)col->client_id.data,
+                            (char *)col->system_version.data, (char *)col->product_version.data};
+    size_t lens[4] = {col->device_id.len, col->client_id.len, col->system_version.len,
+                      col->product_version.len};
+    hm_session_n (parts, lens, (int)col->env, session);
+    if (!session[0] || !hm_bytes_eq (col->session, session, strlen (session)))
         s_decide (c, 400, HM_BODY_NONE, "Collection's session attribute is invalid");
     else if (col->n_payloads == 0)
         s_decide (c, 204, HM_BODY_NONE, NULL);

@@ -30,7 +30,12 @@ int scan_record_ok (const uint8_t *rec, size_t len);
 /* Writes v as a varint into p (at most 10 bytes); returns its length. */
 size_t scan_put_varint (uint8_t *p, uint64_t v);
 
-/* '*' matches any run of bytes, '?' exactly one; text is counted. */
+/* '*' matches any run of bytes, '?' exactly one; text is counted. An
+   event name may hold NUL bytes (clients send them, the original kept
+   them): the whole name is matched, a NUL being a byte like any other, so
+   '?' and '*' match it; the pattern is a C string (from the config), so no
+   literal in it is a NUL and none matches one. "ctl?*" matches
+   "ctl\0\1"; "ctl" does not. */
 bool scan_glob (const char *pattern, const char *text, size_t text_len);
 
 /* Does the packed hm.Event pass a filter on its name (glob, NULL: any)

@@ -9,7 +9,10 @@
 #include <time.h>
 
 #include "collection_json.h"
+#include "encode.h"
 #include "event.h"
+#include "hm_buf.h"
+#include "json_doc.h"
 
 /* Where each flat field goes in the Collection. */
 static const char *s_collection_keys[] = {
@@ -43,47 +46,206 @@ s_parse_at_text (const char *text)
     return cJSON_CreateNumber ((double)t);
 }
 
-/* parameters (object, JSON text of an object, or [{name,value}]) to the
-   Collection's list. NULL with errbuf set on error. */
+/* A walk over a parsed line: the doc and the next member name in document
+   order (hm_json_doc keeps names as cJSON does, cut at a NUL; their whole
+   text comes from the doc). */
+typedef struct {
+    const hm_json_doc_t *doc; /* the line, or the parameters' JSON text */
+    size_t key;               /* index of the next member name */
+    char *err;                /* caller's error buffer */
+    size_t errlen;            /* its size */
+} s_walk_t;
+
+/* A raw node printing "text" (quoted) or text, exactly the line's own
+   escapes: a \u0000 stays in the value. NULL with the reason set. */
 static cJSON *
-s_parameters (const cJSON *v, char *errbuf, size_t errlen)
+s_raw (s_walk_t *w, const char *src, size_t len, bool quoted)
 {
-    if (cJSON_IsArray (v))
-        return cJSON_Duplicate (v, true);
-    cJSON *parsed = NULL;
-    if (cJSON_IsString (v)) {
-        parsed = cJSON_Parse (v->valuestring);
-        v = parsed;
-    }
-    if (!cJSON_IsObject (v)) {
-        snprintf (errbuf, errlen, "parameters: not an object or the JSON text of one");
-        cJSON_Delete (parsed);
+    /* cJSON keeps a raw node's text as a C string. */
+    if (memchr (src, '\0', len)) {
+        snprintf (w->err, w->errlen, "a raw NUL byte in a string (write it \\u0000)");
         return NULL;
     }
-    cJSON *list = cJSON_CreateArray ();
-    for (const cJSON *kv = v->child; list && kv; kv = kv->next) {
-        cJSON *param = cJSON_CreateObject ();
-        char *text = cJSON_IsString (kv) ? NULL : cJSON_PrintUnformatted (kv);
-        if (!param || !cJSON_AddStringToObject (param, "name", kv->string) ||
-            !cJSON_AddStringToObject (param, "value", text ? text : kv->valuestring)) {
-            cJSON_Delete (param);
-            cJSON_Delete (list);
-            list = NULL;
-        }
-        else
-            cJSON_AddItemToArray (list, param);
-        free (text);
+    char *text = malloc (len + 3);
+    if (!text) {
+        snprintf (w->err, w->errlen, "out of memory");
+        return NULL;
     }
-    cJSON_Delete (parsed);
-    if (!list)
-        snprintf (errbuf, errlen, "out of memory");
+    size_t n = 0;
+    if (quoted)
+        text[n++] = '"';
+    memcpy (text + n, src, len);
+    n += len;
+    if (quoted)
+        text[n++] = '"';
+    text[n] = '\0';
+    cJSON *raw = cJSON_CreateRaw (text);
+    free (text);
+    if (!raw)
+        snprintf (w->err, w->errlen, "out of memory");
+    return raw;
+}
+
+/* The next member name of the walk as a raw JSON string. */
+static cJSON *
+s_raw_key (s_walk_t *w)
+{
+    if (w->key >= w->doc->n_keys) {
+        snprintf (w->err, w->errlen, "unreadable name");
+        return NULL;
+    }
+    const hm_json_span_t *t = &w->doc->keys[w->key++];
+    return s_raw (w, w->doc->text + t->off, t->len, true);
+}
+
+/* Consumes the next member name, which must be node's own whole name (a
+   field name holding a NUL is no field: cJSON cut it, and its first part
+   might name one). */
+static int
+s_field_name (s_walk_t *w, const cJSON *node)
+{
+    size_t len = 0;
+    const char *why = "out of memory";
+    char *name = hm_json_doc_key (w->doc, w->key++, &len, &why);
+    bool whole = name && strlen (name) == len && strcmp (name, node->string) == 0;
+    free (name);
+    if (!whole) {
+        snprintf (w->err, w->errlen, name ? "a field name holds a NUL byte" : "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* node copied with each string and number as the line's own text. */
+static cJSON *
+s_copy (s_walk_t *w, const cJSON *node)
+{
+    const hm_json_span_t *t = hm_json_doc_value (w->doc, node);
+    if (t)
+        return s_raw (w, w->doc->text + t->off, t->len, cJSON_IsString (node));
+    if (!cJSON_IsArray (node) && !cJSON_IsObject (node)) {
+        cJSON *copy = cJSON_Duplicate (node, false); /* true, false, null */
+        if (!copy)
+            snprintf (w->err, w->errlen, "out of memory");
+        return copy;
+    }
+    cJSON *out = cJSON_IsArray (node) ? cJSON_CreateArray () : cJSON_CreateObject ();
+    if (!out) {
+        snprintf (w->err, w->errlen, "out of memory");
+        return NULL;
+    }
+    for (const cJSON *c = node->child; c; c = c->next) {
+        if (c->string && s_field_name (w, c) != 0)
+            goto fail;
+        cJSON *item = s_copy (w, c);
+        if (!item)
+            goto fail;
+        if (c->string)
+            cJSON_AddItemToObject (out, c->string, item);
+        else
+            cJSON_AddItemToArray (out, item);
+    }
+    return out;
+fail:
+    cJSON_Delete (out);
+    return NULL;
+}
+
+/* A parameter value that is no string: its JSON text, as a JSON string. */
+static cJSON *
+s_text_value (s_walk_t *w, const cJSON *v)
+{
+    cJSON *copy = s_copy (w, v);
+    char *text = copy ? cJSON_PrintUnformatted (copy) : NULL;
+    cJSON_Delete (copy);
+    hm_buf_t quoted;
+    hm_buf_init (&quoted, 0);
+    cJSON *raw = NULL;
+    if (text && hm_json_string (&quoted, text, strlen (text)) == 0)
+        raw = cJSON_CreateRaw (quoted.data);
+    if (!raw && copy)
+        snprintf (w->err, w->errlen, "out of memory");
+    free (text);
+    hm_buf_free (&quoted);
+    return raw;
+}
+
+static cJSON *s_parameters (s_walk_t *w, const cJSON *v);
+
+/* parameters given as the JSON text of an object: that text decoded whole
+   and walked as its own doc. */
+static cJSON *
+s_parameters_text (s_walk_t *w, const cJSON *v)
+{
+    size_t len = 0;
+    const char *why = "out of memory";
+    char *text = hm_json_doc_string (w->doc, v, &len, &why);
+    if (!text) {
+        snprintf (w->err, w->errlen, "parameters: %s", why);
+        return NULL;
+    }
+    hm_json_doc_t inner;
+    char reason[96];
+    cJSON *list = NULL;
+    if (hm_json_doc_parse (&inner, text, len, reason, sizeof reason) != 0 ||
+        !cJSON_IsObject (inner.root))
+        snprintf (w->err, w->errlen, "parameters: not an object or the JSON text of one");
+    else {
+        s_walk_t sub = {&inner, 0, w->err, w->errlen};
+        list = s_parameters (&sub, inner.root);
+    }
+    hm_json_doc_free (&inner);
+    free (text);
     return list;
 }
 
-/* A flat event object rewritten as a one-payload Collection, printed. */
-static char *
-s_flat_to_collection (const cJSON *flat, char *errbuf, size_t errlen)
+/* parameters (object, JSON text of an object, or [{name,value}]) to the
+   Collection's list, every name and value whole. NULL with the reason set. */
+static cJSON *
+s_parameters (s_walk_t *w, const cJSON *v)
 {
+    if (cJSON_IsArray (v))
+        return s_copy (w, v);
+    if (cJSON_IsString (v))
+        return s_parameters_text (w, v);
+    if (!cJSON_IsObject (v)) {
+        snprintf (w->err, w->errlen, "parameters: not an object or the JSON text of one");
+        return NULL;
+    }
+    cJSON *list = cJSON_CreateArray ();
+    if (!list) {
+        snprintf (w->err, w->errlen, "out of memory");
+        return NULL;
+    }
+    for (const cJSON *kv = v->child; kv; kv = kv->next) {
+        cJSON *param = cJSON_CreateObject ();
+        cJSON *name = param ? s_raw_key (w) : NULL;
+        cJSON *value = NULL;
+        if (name)
+            value = cJSON_IsString (kv) ? s_copy (w, kv) : s_text_value (w, kv);
+        if (!param || !name || !value) {
+            if (!param)
+                snprintf (w->err, w->errlen, "out of memory");
+            cJSON_Delete (param);
+            cJSON_Delete (name);
+            cJSON_Delete (list);
+            return NULL;
+        }
+        cJSON_AddItemToObject (param, "name", name);
+        cJSON_AddItemToObject (param, "value", value);
+        cJSON_AddItemToArray (list, param);
+    }
+    return list;
+}
+
+/* A flat event object rewritten as a one-payload Collection, printed. Every
+   string is carried as the line's own text, so a \u0000 in it reaches the
+   Collection decoder, which keeps the value whole. */
+static char *
+s_flat_to_collection (const hm_json_doc_t *doc, char *errbuf, size_t errlen)
+{
+    const cJSON *flat = doc->root;
+    s_walk_t w = {doc, 0, errbuf, errlen};
     cJSON *collection = cJSON_CreateObject ();
     cJSON *payload = cJSON_CreateObject ();
     cJSON *payloads = cJSON_AddArrayToObject (collection, "payloads");
@@ -97,31 +259,30 @@ s_flat_to_collection (const cJSON *flat, char *errbuf, size_t errlen)
     for (const cJSON *kv = flat->child; kv; kv = kv->next) {
         cJSON *value = NULL;
         cJSON *target = payload;
-        if (strcmp (kv->string, "parameters") == 0) {
-            value = s_parameters (kv, errbuf, errlen);
-            if (!value)
-                goto done;
-        }
+        if (s_field_name (&w, kv) != 0)
+            goto done;
+        if (strcmp (kv->string, "parameters") == 0)
+            value = s_parameters (&w, kv);
         else if (strcmp (kv->string, "at") == 0 && cJSON_IsString (kv)) {
-            value = s_parse_at_text (kv->valuestring);
-            if (!value) {
+            size_t len = 0;
+            const char *why = "out of memory";
+            char *at = hm_json_doc_string (doc, kv, &len, &why);
+            value = at && strlen (at) == len ? s_parse_at_text (at) : NULL;
+            if (!value)
                 snprintf (errbuf, errlen, "at: \"%.40s\" is not \"YYYY-MM-DD HH:MM:SS\"",
-                          kv->valuestring);
-                goto done;
-            }
+                          at ? at : why);
+            free (at);
         }
         else if (s_in (kv->string, s_collection_keys) || s_in (kv->string, s_payload_keys)) {
             target = s_in (kv->string, s_collection_keys) ? collection : payload;
-            value = cJSON_Duplicate (kv, true);
+            value = s_copy (&w, kv);
         }
         else {
             snprintf (errbuf, errlen, "unknown field \"%.60s\"", kv->string);
             goto done;
         }
-        if (!value) {
-            snprintf (errbuf, errlen, "out of memory");
+        if (!value)
             goto done;
-        }
         cJSON_AddItemToObject (target, kv->string, value);
     }
     text = cJSON_PrintUnformatted (collection);
@@ -161,25 +322,26 @@ push_parse_line (const char *line, size_t len, Hm__Event ***events_p, size_t *n_
 {
     *events_p = NULL;
     *n_p = 0;
-    cJSON *root = cJSON_ParseWithLength (line, len);
-    if (!cJSON_IsObject (root)) {
-        snprintf (errbuf, errlen, root ? "not a JSON object" : "not valid JSON");
-        cJSON_Delete (root);
+    hm_json_doc_t doc;
+    char why[96];
+    if (hm_json_doc_parse (&doc, line, len, why, sizeof why) != 0 || !cJSON_IsObject (doc.root)) {
+        snprintf (errbuf, errlen, doc.root ? "not a JSON object" : "not valid JSON");
+        hm_json_doc_free (&doc);
         return -1;
     }
     char *flat_text = NULL;
     const char *text = line;
     size_t text_len = len;
-    if (!cJSON_GetObjectItemCaseSensitive (root, "payloads")) {
-        flat_text = s_flat_to_collection (root, errbuf, errlen);
+    if (!cJSON_GetObjectItemCaseSensitive (doc.root, "payloads")) {
+        flat_text = s_flat_to_collection (&doc, errbuf, errlen);
         if (!flat_text) {
-            cJSON_Delete (root);
+            hm_json_doc_free (&doc);
             return -1;
         }
         text = flat_text;
         text_len = strlen (flat_text);
     }
-    cJSON_Delete (root);
+    hm_json_doc_free (&doc);
 
     int rc = -1;
     Collection *c = hm_collection_from_json (text, text_len, errbuf, errlen);

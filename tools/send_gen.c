@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "encode.h"
 #include "event.h"
 #include "payload.pb-c.h"
 #include "signature.h"
@@ -214,38 +215,38 @@ s_fill_payload (send_gen_t *self, s_slot_t *slot, uint64_t now, uint32_t nr)
     Payload *p = &slot->payload;
     payload__init (p);
     p->at = now - send_gen_rand (self, 3600);
-    p->event = (char *)s_pick (self, s_events, S_COUNT (s_events));
+    p->event = hm_bytes (s_pick (self, s_events, S_COUNT (s_events)));
     p->nr = nr;
-    p->timezone = (char *)s_maybe (self, s_timezones, S_COUNT (s_timezones));
+    HM_SET_STR (p, timezone, s_maybe (self, s_timezones, S_COUNT (s_timezones)));
     if (send_gen_rand (self, 2)) {
         snprintf (slot->tenant_id, sizeof slot->tenant_id, "tenant-%u",
                   (unsigned)send_gen_rand (self, 1000));
-        p->tenant_id = slot->tenant_id;
+        HM_SET_STR (p, tenant_id, slot->tenant_id);
     }
     if (send_gen_rand (self, 2)) {
         snprintf (slot->user_id, sizeof slot->user_id, "%u",
                   (unsigned)send_gen_rand (self, 99000000) + 1);
-        p->user_id = slot->user_id;
+        HM_SET_STR (p, user_id, slot->user_id);
     }
     if (send_gen_rand (self, 2)) {
         snprintf (slot->ip, sizeof slot->ip, "%d.%u.%u.%u",
                   s_ip_octets[send_gen_rand (self, S_COUNT (s_ip_octets))],
                   (unsigned)send_gen_rand (self, 256), (unsigned)send_gen_rand (self, 256),
                   (unsigned)send_gen_rand (self, 254) + 1);
-        p->ip = slot->ip;
+        HM_SET_STR (p, ip, slot->ip);
     }
-    p->country = (char *)s_maybe (self, s_countries, S_COUNT (s_countries));
+    HM_SET_STR (p, country, s_maybe (self, s_countries, S_COUNT (s_countries)));
     size_t n = send_gen_rand (self, S_MAX_PARAMS + 1);
     for (size_t i = 0; i < n; i++) {
         Parameter *param = &slot->params[i];
         parameter__init (param);
-        param->name = (char *)s_pick (self, s_param_names, S_COUNT (s_param_names));
+        param->name = hm_bytes (s_pick (self, s_param_names, S_COUNT (s_param_names)));
         if (send_gen_rand (self, 10) == 0)
-            param->value = (char *)s_pick (self, s_odd_values, S_COUNT (s_odd_values));
+            param->value = hm_bytes (s_pick (self, s_odd_values, S_COUNT (s_odd_values)));
         else {
             snprintf (slot->values[i], sizeof slot->values[i], "v%u",
                       (unsigned)send_gen_rand (self, 100000));
-            param->value = slot->values[i];
+            param->value = hm_bytes (slot->values[i]);
         }
         slot->param_ptrs[i] = param;
     }
@@ -253,13 +254,28 @@ s_fill_payload (send_gen_t *self, s_slot_t *slot, uint64_t now, uint32_t nr)
     p->parameters = n ? slot->param_ptrs : NULL;
 }
 
-/* Adds key: value when value is set (absent optional fields are left out). */
+/* Adds key: value when value is set (absent optional fields are left out).
+   The value is written by hm_json_string, not cJSON, so that a NUL byte
+   inside it is sent as \u0000 rather than ending it. */
+static int
+s_json_bytes (cJSON *obj, const char *key, protobuf_c_boolean has, ProtobufCBinaryData value)
+{
+    if (!has)
+        return 0;
+    hm_buf_t text;
+    hm_buf_init (&text, 0);
+    int rc = hm_json_string (&text, (const char *)value.data, value.len) == 0 &&
+                     cJSON_AddRawToObject (obj, key, text.data)
+                 ? 0
+                 : -1;
+    hm_buf_free (&text);
+    return rc;
+}
+
 static int
 s_json_str (cJSON *obj, const char *key, const char *value)
 {
-    if (!value)
-        return 0;
-    return cJSON_AddStringToObject (obj, key, value) ? 0 : -1;
+    return s_json_bytes (obj, key, value != NULL, hm_bytes (value));
 }
 
 /* The protobuf JSON mapping: camelCase names, 64-bit integers as strings,
@@ -272,19 +288,20 @@ s_encode_json (const Collection *c, hm_buf_t *out)
     if (!root)
         return -1;
     const char *env = hm_env_name (c->env);
-    if (s_json_str (root, "deviceId", c->device_id) ||
-        s_json_str (root, "clientId", c->client_id) || s_json_str (root, "session", c->session) ||
-        s_json_str (root, "systemVersion", c->system_version) ||
-        s_json_str (root, "productVersion", c->product_version) ||
+    if (s_json_bytes (root, "deviceId", true, c->device_id) ||
+        s_json_bytes (root, "clientId", true, c->client_id) ||
+        s_json_bytes (root, "session", true, c->session) ||
+        s_json_bytes (root, "systemVersion", true, c->system_version) ||
+        s_json_bytes (root, "productVersion", true, c->product_version) ||
         s_json_str (root, "env", env ? env : "PRODUCTION") ||
-        s_json_str (root, "deviceMake", c->device_make) ||
-        s_json_str (root, "deviceModel", c->device_model) ||
-        s_json_str (root, "system", c->system) ||
-        s_json_str (root, "systemLanguage", c->system_language) ||
-        s_json_str (root, "browser", c->browser) ||
-        s_json_str (root, "browserVersion", c->browser_version) ||
-        s_json_str (root, "productGitHash", c->product_git_hash) ||
-        s_json_str (root, "productLanguage", c->product_language))
+        s_json_bytes (root, "deviceMake", c->has_device_make, c->device_make) ||
+        s_json_bytes (root, "deviceModel", c->has_device_model, c->device_model) ||
+        s_json_bytes (root, "system", c->has_system, c->system) ||
+        s_json_bytes (root, "systemLanguage", c->has_system_language, c->system_language) ||
+        s_json_bytes (root, "browser", c->has_browser, c->browser) ||
+        s_json_bytes (root, "browserVersion", c->has_browser_version, c->browser_version) ||
+        s_json_bytes (root, "productGitHash", c->has_product_git_hash, c->product_git_hash) ||
+        s_json_bytes (root, "productLanguage", c->has_product_language, c->product_language))
         goto done;
     cJSON *payloads = cJSON_AddArrayToObject (root, "payloads");
     if (!payloads)
@@ -296,11 +313,13 @@ s_encode_json (const Collection *c, hm_buf_t *out)
             goto done;
         char at[24];
         snprintf (at, sizeof at, "%llu", (unsigned long long)p->at);
-        if (s_json_str (jp, "at", at) || s_json_str (jp, "event", p->event) ||
+        if (s_json_str (jp, "at", at) || s_json_bytes (jp, "event", true, p->event) ||
             !cJSON_AddNumberToObject (jp, "nr", p->nr) ||
-            s_json_str (jp, "timezone", p->timezone) || s_json_str (jp, "tenantId", p->tenant_id) ||
-            s_json_str (jp, "userId", p->user_id) || s_json_str (jp, "ip", p->ip) ||
-            s_json_str (jp, "country", p->country))
+            s_json_bytes (jp, "timezone", p->has_timezone, p->timezone) ||
+            s_json_bytes (jp, "tenantId", p->has_tenant_id, p->tenant_id) ||
+            s_json_bytes (jp, "userId", p->has_user_id, p->user_id) ||
+            s_json_bytes (jp, "ip", p->has_ip, p->ip) ||
+            s_json_bytes (jp, "country", p->has_country, p->country))
             goto done;
         if (p->n_parameters) {
             cJSON *params = cJSON_AddArrayToObject (jp, "parameters");
@@ -309,8 +328,8 @@ s_encode_json (const Collection *c, hm_buf_t *out)
             for (size_t k = 0; k < p->n_parameters; k++) {
                 cJSON *jparam = cJSON_CreateObject ();
                 if (!jparam || !cJSON_AddItemToArray (params, jparam) ||
-                    s_json_str (jparam, "name", p->parameters[k]->name) ||
-                    s_json_str (jparam, "value", p->parameters[k]->value))
+                    s_json_bytes (jparam, "name", true, p->parameters[k]->name) ||
+                    s_json_bytes (jparam, "value", true, p->parameters[k]->value))
                     goto done;
             }
         }
@@ -334,20 +353,20 @@ send_gen_next (send_gen_t *self, send_body_t *out)
     uint64_t now = (uint64_t)time (NULL);
 
     Collection c = COLLECTION__INIT;
-    c.device_id = d->device_id;
-    c.client_id = d->client_id;
-    c.session = d->session;
-    c.system_version = d->system_version;
-    c.product_version = d->product_version;
+    c.device_id = hm_bytes (d->device_id);
+    c.client_id = hm_bytes (d->client_id);
+    c.session = hm_bytes (d->session);
+    c.system_version = hm_bytes (d->system_version);
+    c.product_version = hm_bytes (d->product_version);
     c.env = (Environment)d->env;
-    c.device_make = (char *)d->device_make;
-    c.device_model = (char *)d->device_model;
-    c.system = (char *)d->system;
-    c.system_language = (char *)d->system_language;
-    c.browser = (char *)d->browser;
-    c.browser_version = (char *)d->browser_version;
-    c.product_git_hash = d->git_hash[0] ? d->git_hash : NULL;
-    c.product_language = (char *)d->product_language;
+    HM_SET_STR (&c, device_make, d->device_make);
+    HM_SET_STR (&c, device_model, d->device_model);
+    HM_SET_STR (&c, system, d->system);
+    HM_SET_STR (&c, system_language, d->system_language);
+    HM_SET_STR (&c, browser, d->browser);
+    HM_SET_STR (&c, browser_version, d->browser_version);
+    HM_SET_STR (&c, product_git_hash, d->git_hash[0] ? d->git_hash : NULL);
+    HM_SET_STR (&c, product_language, d->product_language);
     out->first_nr = d->next_nr;
     for (uint32_t i = 0; i < n; i++) {
         s_fill_payload (self, &self->slots[i], now, d->next_nr++);

@@ -427,7 +427,8 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
         }
         if (self->fifo) {
             const Hm__Event *e = batch->events[i];
-            hm_sns_fifo_ids (e->session, e->nr, self->group[i], self->dedup[i]);
+            hm_sns_fifo_ids (e->has_session ? (const char *)e->session.data : NULL, e->session.len,
+                             e->nr, self->group[i], self->dedup[i]);
         }
         self->queue[queue_len++] = i;
     }

@@ -38,29 +38,36 @@ hm_sns_topic_region (const char *topic_arn, char *out, size_t cap)
 }
 
 void
-hm_sns_fifo_ids (const char *session, uint32_t nr, char group[HM_SNS_MAX_ID + 1],
+hm_sns_fifo_ids (const char *session, size_t len, uint32_t nr, char group[HM_SNS_MAX_ID + 1],
                  char dedup[HM_SNS_MAX_ID + 1])
 {
-    const char *s = session ? session : "";
-    size_t n = strlen (s);
+    const char *s = session && len ? session : "";
+    size_t n = session ? len : 0;
     bool plain = n > 0 && n <= HM_SNS_MAX_ID;
     for (size_t i = 0; plain && i < n; i++)
         plain = isgraph ((unsigned char)s[i]) != 0; /* alphanumerics and punctuation */
-    if (plain)
-        memcpy (group, s, n + 1);
+    if (plain) {
+        memcpy (group, s, n);
+        group[n] = '\0';
+    }
     else if (n == 0)
         strcpy (group, "-");
     else
         hm_sha256_hex (s, n, group);
+    /* "session:nr", the session as its bytes; one that long is hashed
+       first (as before: when the key would not fit), the id stays unique. */
     char key[HM_SNS_MAX_ID * 4];
-    int k = snprintf (key, sizeof key, "%s:%u", s, nr);
-    if (k < 0 || (size_t)k >= sizeof key) {
-        /* A session that long: hash it first, the id stays unique. */
-        char h[65];
+    char suffix[16];
+    int k = snprintf (suffix, sizeof suffix, ":%u", nr);
+    size_t slen = k > 0 ? (size_t)k : 0;
+    char h[65];
+    if (n + slen >= sizeof key) {
         hm_sha256_hex (s, n, h);
-        k = snprintf (key, sizeof key, "%s:%u", h, nr);
+        s = h, n = strlen (h);
     }
-    hm_sha256_hex (key, (size_t)k, dedup);
+    memcpy (key, s, n);
+    memcpy (key + n, suffix, slen);
+    hm_sha256_hex (key, n + slen, dedup);
 }
 
 size_t

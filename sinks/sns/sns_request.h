@@ -44,8 +44,9 @@ int hm_sns_topic_region (const char *topic_arn, char *out, size_t cap);
 /* FIFO ids of an event: group = session ("-" when empty; longer than 128
    or outside SNS's alphabet: its sha256 hex), dedup = sha256hex
    ("session:nr"), so a redelivered event is deduplicated by SNS for its
-   5-minute window. Each out holds HM_SNS_MAX_ID + 1 bytes. */
-void hm_sns_fifo_ids (const char *session, uint32_t nr, char group[HM_SNS_MAX_ID + 1],
+   5-minute window. The session is len bytes and may hold NULs (hashed
+   whole). Each out holds HM_SNS_MAX_ID + 1 bytes. */
+void hm_sns_fifo_ids (const char *session, size_t len, uint32_t nr, char group[HM_SNS_MAX_ID + 1],
                       char dedup[HM_SNS_MAX_ID + 1]);
 
 /* How many of entries[0..count) go in the next request: at most

@@ -7,7 +7,9 @@
     append (scan_record_ok) is one the filter can read; on an event
     protobuf-c unpacks and packs again, the filter decides as protobuf-c's
     values say; scan_glob agrees with fnmatch(3) on every pattern without
-    '[' or '\'. */
+    '[' or '\', and with a reference matcher on the event's whole name,
+    NUL bytes included ('?' and '*' match a NUL like any byte; no pattern
+    character is a NUL, so no literal matches one). */
 #include <fnmatch.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +24,27 @@ s_fail (const char *what)
 {
     fprintf (stderr, "fuzz_scan: %s\n", what);
     abort ();
+}
+
+/* The glob by dynamic programming over (pattern, bytes): the obvious
+   matcher, for names up to 256 bytes and patterns up to 64. -1 past that. */
+static int
+s_glob_ref (const char *pat, const char *s, size_t n)
+{
+    size_t pl = strlen (pat);
+    if (pl > 64 || n > 256)
+        return -1;
+    static bool dp[65][257]; /* dp[i][j]: pat[i..] matches s[j..] */
+    for (size_t i = pl + 1; i-- > 0;)
+        for (size_t j = n + 1; j-- > 0;) {
+            if (i == pl)
+                dp[i][j] = j == n;
+            else if (pat[i] == '*')
+                dp[i][j] = dp[i + 1][j] || (j < n && dp[i][j + 1]);
+            else
+                dp[i][j] = j < n && (pat[i] == '?' || pat[i] == s[j]) && dp[i + 1][j + 1];
+        }
+    return dp[0][0];
 }
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -64,11 +87,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     Hm__Event *e = hm__event__unpack (NULL, len, ev);
     if (e) {
         /* Decide from protobuf-c's values, and scan the event as
-           protobuf-c packs it again: a name with a NUL byte is cut there
-           by protobuf-c (and so never reaches the log) but not by the scan. */
-        const char *name = e->event ? e->event : "";
-        int want =
-            (env < 0 || e->env == env) && (!filter || scan_glob (filter, name, strlen (name)));
+           protobuf-c packs it again. The name is bytes: protobuf-c keeps
+           it whole, NULs and all, and so must the scan. */
+        const char *name = e->has_event && e->event.data ? (const char *)e->event.data : "";
+        size_t name_len = e->has_event ? e->event.len : 0;
+        int want = (env < 0 || e->env == env) && (!filter || scan_glob (filter, name, name_len));
+        int ref = filter ? s_glob_ref (filter, name, name_len) : -1;
+        if (ref >= 0 && ref != scan_glob (filter, name, name_len))
+            s_fail ("scan_glob and the reference disagree on a name (NULs included)");
         /* Unknown fields stay out: protobuf-c would write back a field
            number it cut to 32 bits, which the router refuses at append. */
         unsigned unknown = e->base.n_unknown_fields;

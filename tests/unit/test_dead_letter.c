@@ -16,25 +16,26 @@
 
 #include "dead_letter.h"
 #include "encode.h"
+#include "hm_test_bytes.h"
 #include "sink.h"
 
 static void
 s_event (Hm__Event *e, const char *name, uint32_t nr)
 {
     hm__event__init (e);
-    e->device_id = "dev-1";
-    e->client_id = "cli-1";
-    e->session = "0123456789abcdef0123456789abcdef";
+    HM_SET_STR (e, device_id, "dev-1");
+    HM_SET_STR (e, client_id, "cli-1");
+    HM_SET_STR (e, session, "0123456789abcdef0123456789abcdef");
     e->has_nr = 1;
     e->nr = nr;
     e->has_env = 1;
     e->env = 0;
-    e->system_version = "10.1";
-    e->product_version = "2.0";
+    HM_SET_STR (e, system_version, "10.1");
+    HM_SET_STR (e, product_version, "2.0");
     e->has_at = 1;
     e->at = 1700000000;
-    e->timezone = "";
-    e->event = (char *)name;
+    HM_SET_STR (e, timezone, "");
+    HM_SET_STR (e, event, (char *)name);
     e->parameters = "{}";
 }
 

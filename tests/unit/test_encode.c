@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "encode.h"
+#include "hm_test_bytes.h"
 
 #define SEP "\001"
 
@@ -21,18 +22,18 @@ static void
 s_plain_event (Hm__Event *e)
 {
     hm__event__init (e);
-    e->device_id = "a73b1c37-2c24-4786-af7a-16de88fbe23a";
-    e->client_id = "bce44f67b2661fd445d469b525b04f68";
-    e->session = "0e350a2cc31648bb24ba61eb14be337c";
+    HM_SET_STR (e, device_id, "a73b1c37-2c24-4786-af7a-16de88fbe23a");
+    HM_SET_STR (e, client_id, "bce44f67b2661fd445d469b525b04f68");
+    HM_SET_STR (e, session, "0e350a2cc31648bb24ba61eb14be337c");
     e->has_nr = true;
     e->nr = 7;
     e->has_env = true;
     e->env = 11;
-    e->system_version = "10.10";
-    e->product_version = "1.1.2";
+    HM_SET_STR (e, system_version, "10.10");
+    HM_SET_STR (e, product_version, "1.1.2");
     e->has_at = true;
     e->at = 1454514088;
-    e->event = "open";
+    HM_SET_STR (e, event, "open");
     e->parameters = "{}";
 }
 
@@ -41,36 +42,34 @@ static void
 s_nasty_event (Hm__Event *e)
 {
     hm__event__init (e);
-    e->device_id = "dev\"ice\\";
-    e->client_id = "line1\nline2\r\tend";
-    e->session = " leading";
+    HM_SET_STR (e, device_id, "dev\"ice\\");
+    HM_SET_STR (e, client_id, "line1\nline2\r\tend");
+    HM_SET_STR (e, session, " leading");
     e->has_nr = true;
     e->nr = 4294967295u;
     e->has_env = true;
     e->env = 42; /* unknown: written as its number */
-    e->system_version = "<b>&</b>";
-    e->product_version = "árvíztűrő 😀";
+    HM_SET_STR (e, system_version, "<b>&</b>");
+    HM_SET_STR (e, product_version, "árvíztűrő 😀");
     e->has_at = true;
     e->at = 0;
-    e->timezone = "";
-    e->event = "a\xe2\x80\xa8"
-               "b\xe2\x80\xa9"
-               "c";                          /* U+2028, U+2029 */
-    e->device_make = "\x01\x08\x0c\x1f\x7f"; /* controls and DEL */
-    e->device_model = "bad\xff\xc3"
-                      "(x\xed\xa0\x80"; /* invalid UTF-8 */
-    e->system = "sep" SEP "arated";
-    e->system_language = "\xc2\xa0"
-                         "nbsp"; /* U+00A0 first */
-    e->browser = "\xe3\x80\x80"
-                 "ideo"; /* U+3000 first */
-    e->browser_version = "q\"\xff";
-    e->product_git_hash = "";
-    e->product_language = NULL;
-    e->user_id = "u1";
-    e->tenant_id = "t&1";
-    e->ip = "1.2.3.0";
-    e->country = "HU";
+    HM_SET_STR (e, timezone, "");
+    HM_SET_STR (e, event,
+                "a\xe2\x80\xa8"
+                "b\xe2\x80\xa9"
+                "c");                                          /* U+2028, U+2029 */
+    HM_SET_STR (e, device_make, "\x01\x08\x0c\x1f\x7f");       /* controls and DEL */
+    HM_SET_STR (e, device_model, "bad\xff\xc3(x\xed\xa0\x80"); /* invalid UTF-8 */
+    HM_SET_STR (e, system, "sep" SEP "arated");
+    HM_SET_STR (e, system_language, "\xc2\xa0nbsp"); /* U+00A0 first */
+    HM_SET_STR (e, browser, "\xe3\x80\x80ideo");     /* U+3000 first */
+    HM_SET_STR (e, browser_version, "q\"\xff");
+    HM_SET_STR (e, product_git_hash, "");
+    HM_SET_STR (e, product_language, NULL);
+    HM_SET_STR (e, user_id, "u1");
+    HM_SET_STR (e, tenant_id, "t&1");
+    HM_SET_STR (e, ip, "1.2.3.0");
+    HM_SET_STR (e, country, "HU");
     e->parameters = "{\"a\":\"\\u003c1\\u003e\",\"b\":\"x\\\"y\"}";
 }
 
@@ -219,7 +218,7 @@ test_csv_leading_space (void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         Hm__Event e;
         s_plain_event (&e);
-        e.country = (char *)cases[i].value;
+        HM_SET_STR (&e, country, (char *)cases[i].value);
         hm_buf_t b;
         hm_buf_init (&b, 0);
         assert_int_equal (hm_encode_csv (&b, &e), 0);
@@ -356,6 +355,103 @@ test_bound_rolls_back (void **state)
     hm_buf_free (&b);
 }
 
+/* Issue 19: "ctl\0\1\x1f\x7f" as the original wrote it in JSON. */
+#define CTL "ctl\0\1\x1f\x7f"
+#define CTL_LEN 7
+#define CTL_JSON "\"ctl\\u0000\\u0001\\u001f\x7f\""
+
+/* Every bytes field of an event holds value (len bytes, NULs inside). */
+static void
+s_nul_event (Hm__Event *e, const char *value, size_t len)
+{
+    s_plain_event (e);
+    ProtobufCBinaryData v = {len, (uint8_t *)value};
+#define S_NUL(f) (e->has_##f = true, e->f = v)
+    S_NUL (device_id), S_NUL (client_id), S_NUL (session), S_NUL (system_version);
+    S_NUL (product_version), S_NUL (timezone), S_NUL (event), S_NUL (device_make);
+    S_NUL (device_model), S_NUL (system), S_NUL (system_language), S_NUL (browser);
+    S_NUL (browser_version), S_NUL (product_git_hash), S_NUL (product_language);
+    S_NUL (user_id), S_NUL (tenant_id), S_NUL (ip), S_NUL (country);
+#undef S_NUL
+    e->parameters = "{" CTL_JSON ":" CTL_JSON "}";
+}
+
+/* A NUL in every string field: JSON keeps the whole value, the NUL as
+   \u0000 and the bytes after it too. */
+static void
+test_json_nul_whole (void **state)
+{
+    (void)state;
+    Hm__Event e;
+    s_nul_event (&e, CTL, CTL_LEN);
+    hm_buf_t b;
+    hm_buf_init (&b, 0);
+    assert_int_equal (hm_encode_json (&b, &e), 0);
+    s_assert_line (&b,
+                   "{\"device_id\":" CTL_JSON ",\"client_id\":" CTL_JSON ",\"session\":" CTL_JSON
+                   ",\"nr\":7,\"env\":\"DEVELOPMENT\","
+                   "\"system_version\":" CTL_JSON ",\"product_version\":" CTL_JSON
+                   ",\"at\":\"2016-02-03 15:41:28\",\"timezone\":" CTL_JSON ",\"event\":" CTL_JSON
+                   ",\"device_make\":" CTL_JSON ",\"device_model\":" CTL_JSON
+                   ",\"system\":" CTL_JSON ",\"system_language\":" CTL_JSON ",\"browser\":" CTL_JSON
+                   ",\"browser_version\":" CTL_JSON ",\"product_git_hash\":" CTL_JSON
+                   ",\"product_language\":" CTL_JSON ",\"user_id\":" CTL_JSON
+                   ",\"tenant_id\":" CTL_JSON ",\"ip\":" CTL_JSON ",\"country\":" CTL_JSON
+                   ",\"parameters\":\"{\\\"ctl\\\\u0000\\\\u0001\\\\u001f\x7f\\\":"
+                   "\\\"ctl\\\\u0000\\\\u0001\\\\u001f\x7f\\\"}\"}\n");
+    /* A value that is one NUL is not empty: omitempty keeps it. */
+    hm_buf_reset (&b);
+    s_nul_event (&e, "\0", 1);
+    e.parameters = "{}";
+    assert_int_equal (hm_encode_json (&b, &e), 0);
+    assert_non_null (strstr (b.data, "\"device_make\":\"\\u0000\""));
+    assert_non_null (strstr (b.data, "\"country\":\"\\u0000\""));
+    hm_buf_free (&b);
+}
+
+/* CSV as Go's csv.Writer (Comma \001): a NUL is written raw; a field is
+   quoted only for the separator, a quote, CR or LF (CTL holds \001). */
+static void
+test_csv_nul_whole (void **state)
+{
+    (void)state;
+    Hm__Event e;
+    s_nul_event (&e, CTL, CTL_LEN);
+    hm_buf_t b;
+    hm_buf_init (&b, 0);
+    assert_int_equal (hm_encode_csv (&b, &e), 0);
+    const char q[] = "\"ctl\0\1\x1f\x7f\""; /* quoted: it holds the separator */
+    hm_buf_t want;
+    hm_buf_init (&want, 0);
+    for (int i = 0; i < 23; i++) {
+        if (i > 0)
+            hm_buf_putc (&want, '\001');
+        if (i == 3)
+            hm_buf_puts (&want, "7");
+        else if (i == 4)
+            hm_buf_puts (&want, "DEVELOPMENT");
+        else if (i == 7)
+            hm_buf_puts (&want, "2016-02-03 15:41:28");
+        else if (i == 22)
+            hm_buf_puts (&want, "\"{\"\"ctl\\u0000\\u0001\\u001f\x7f\"\":\"\"ctl\\u0000\\u0001"
+                                "\\u001f\x7f\"\"}\"");
+        else
+            hm_buf_append (&want, q, sizeof q - 1);
+    }
+    hm_buf_putc (&want, '\n');
+    assert_int_equal (b.len, want.len);
+    assert_memory_equal (b.data, want.data, b.len);
+
+    /* Without the separator a NUL needs no quotes: a\0b raw. */
+    hm_buf_reset (&b);
+    s_nul_event (&e, "a\0b", 3);
+    e.parameters = "{}";
+    assert_int_equal (hm_encode_csv (&b, &e), 0);
+    assert_memory_equal (b.data, "a\0b\001a\0b\001a\0b\0017\001", 14);
+    hm_buf_free (&want);
+    hm_buf_free (&b);
+}
+
 int
 main (void)
 {
@@ -364,7 +460,8 @@ main (void)
         cmocka_unit_test (test_csv_plain),         cmocka_unit_test (test_csv_nasty),
         cmocka_unit_test (test_csv_leading_space), cmocka_unit_test (test_json_string),
         cmocka_unit_test (test_format_at),         cmocka_unit_test (test_format_at_matches_gmtime),
-        cmocka_unit_test (test_bound_rolls_back),
+        cmocka_unit_test (test_bound_rolls_back),  cmocka_unit_test (test_json_nul_whole),
+        cmocka_unit_test (test_csv_nul_whole),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "event.h"
+#include "hm_test_bytes.h"
+#include "signature.h"
 
 static void
 test_env_names (void **state)
@@ -35,8 +38,8 @@ test_parameters_json (void **state)
     const char *kv[5][2] = {{"b", "2"}, {"a", "1"}, {"b", "3"}, {"c", "<x\"y>"}, {"B", "up"}};
     for (int i = 0; i < 5; i++) {
         parameter__init (&p[i]);
-        p[i].name = (char *)kv[i][0];
-        p[i].value = (char *)kv[i][1];
+        p[i].name = hm_bytes (kv[i][0]);
+        p[i].value = hm_bytes (kv[i][1]);
         pp[i] = &p[i];
     }
     /* sorted bytewise ("B" < "a"), last "b" wins, values escaped as Go */
@@ -50,10 +53,10 @@ test_parameters_json (void **state)
     free (json);
 
     /* a repeated name at the very end, and a key that needs escaping */
-    p[0].name = "k&";
-    p[0].value = "first";
-    p[1].name = "k&";
-    p[1].value = "second";
+    p[0].name = hm_bytes ("k&");
+    p[0].value = hm_bytes ("first");
+    p[1].name = hm_bytes ("k&");
+    p[1].value = hm_bytes ("second");
     json = hm_parameters_json (pp, 2);
     assert_string_equal (json, "{\"k\\u0026\":\"second\"}");
     free (json);
@@ -72,33 +75,33 @@ static void
 s_fixture (s_fixture_t *f)
 {
     collection__init (&f->c);
-    f->c.device_id = "a73b1c37-2c24-4786-af7a-16de88fbe23a";
-    f->c.client_id = "bce44f67b2661fd445d469b525b04f68";
-    f->c.session = "0e350a2cc31648bb24ba61eb14be337c";
-    f->c.system_version = "10.10";
-    f->c.product_version = "1.1.2";
+    f->c.device_id = hm_bytes ("a73b1c37-2c24-4786-af7a-16de88fbe23a");
+    f->c.client_id = hm_bytes ("bce44f67b2661fd445d469b525b04f68");
+    f->c.session = hm_bytes ("0e350a2cc31648bb24ba61eb14be337c");
+    f->c.system_version = hm_bytes ("10.10");
+    f->c.product_version = hm_bytes ("1.1.2");
     f->c.env = ENVIRONMENT__DEVELOPMENT;
-    f->c.device_make = "Apple";
-    f->c.system = "OSX";
+    HM_SET_STR (&f->c, device_make, "Apple");
+    HM_SET_STR (&f->c, system, "OSX");
     for (int i = 0; i < 2; i++) {
         payload__init (&f->p[i]);
         f->pp[i] = &f->p[i];
     }
     f->p[0].at = 1454514088;
-    f->p[0].event = "open";
+    f->p[0].event = hm_bytes ("open");
     f->p[0].nr = 1;
-    f->p[0].timezone = "+01:00";
-    f->p[0].user_id = "u1";
+    HM_SET_STR (&f->p[0], timezone, "+01:00");
+    HM_SET_STR (&f->p[0], user_id, "u1");
     f->p[1].at = UINT64_MAX;
-    f->p[1].event = "close";
+    f->p[1].event = hm_bytes ("close");
     f->p[1].nr = 2;
-    f->p[1].ip = "203.0.113.77";
-    f->p[1].country = "HU";
+    HM_SET_STR (&f->p[1], ip, "203.0.113.77");
+    HM_SET_STR (&f->p[1], country, "HU");
     const char *kv[3][2] = {{"z", "1"}, {"y", "2"}, {"z", "3"}};
     for (int i = 0; i < 3; i++) {
         parameter__init (&f->params[i]);
-        f->params[i].name = (char *)kv[i][0];
-        f->params[i].value = (char *)kv[i][1];
+        f->params[i].name = hm_bytes (kv[i][0]);
+        f->params[i].value = hm_bytes (kv[i][1]);
         f->ppar[i] = &f->params[i];
     }
     f->p[1].parameters = f->ppar;
@@ -116,33 +119,33 @@ test_events_build (void **state)
     Hm__Event *ev = hm_events_build (&f.c, "198.51.100.23", false);
     assert_non_null (ev);
 
-    assert_string_equal (ev[0].device_id, f.c.device_id);
-    assert_string_equal (ev[0].client_id, f.c.client_id);
-    assert_string_equal (ev[0].session, f.c.session);
-    assert_string_equal (ev[0].system_version, "10.10");
-    assert_string_equal (ev[0].product_version, "1.1.2");
+    assert_bytes_equal_n (ev[0].device_id, f.c.device_id.data, f.c.device_id.len);
+    assert_bytes_equal_n (ev[0].client_id, f.c.client_id.data, f.c.client_id.len);
+    assert_bytes_equal_n (ev[0].session, f.c.session.data, f.c.session.len);
+    assert_bytes_equal (ev[0].system_version, "10.10");
+    assert_bytes_equal (ev[0].product_version, "1.1.2");
     assert_true (ev[0].has_env);
     assert_int_equal (ev[0].env, 11);
     assert_true (ev[0].has_nr);
     assert_int_equal (ev[0].nr, 1);
     assert_true (ev[0].has_at);
     assert_int_equal (ev[0].at, 1454514088);
-    assert_string_equal (ev[0].event, "open");
-    assert_string_equal (ev[0].timezone, "+01:00");
-    assert_string_equal (ev[0].device_make, "Apple");
-    assert_string_equal (ev[0].system, "OSX");
-    assert_null (ev[0].device_model);
-    assert_string_equal (ev[0].user_id, "u1");
-    assert_string_equal (ev[0].ip, "198.51.100.23"); /* fallback */
+    assert_bytes_equal (ev[0].event, "open");
+    assert_bytes_equal (ev[0].timezone, "+01:00");
+    assert_bytes_equal (ev[0].device_make, "Apple");
+    assert_bytes_equal (ev[0].system, "OSX");
+    assert_false (ev[0].has_device_model);
+    assert_bytes_equal (ev[0].user_id, "u1");
+    assert_bytes_equal (ev[0].ip, "198.51.100.23"); /* fallback */
     assert_string_equal (ev[0].parameters, "{}");
 
-    assert_string_equal (ev[1].event, "close");
+    assert_bytes_equal (ev[1].event, "close");
     assert_int_equal (ev[1].nr, 2);
     assert_true (ev[1].at == UINT64_MAX);
-    assert_string_equal (ev[1].ip, "203.0.113.77"); /* the payload's own */
-    assert_string_equal (ev[1].country, "HU");
+    assert_bytes_equal (ev[1].ip, "203.0.113.77"); /* the payload's own */
+    assert_bytes_equal (ev[1].country, "HU");
     assert_string_equal (ev[1].parameters, "{\"y\":\"2\",\"z\":\"3\"}");
-    assert_string_equal (ev[1].device_make, "Apple"); /* collection fields in every event */
+    assert_bytes_equal (ev[1].device_make, "Apple"); /* collection fields in every event */
 
     /* an event packs and unpacks (what goes to the router) */
     size_t len = hm__event__get_packed_size (&ev[1]);
@@ -163,17 +166,17 @@ test_events_masked_and_no_ip (void **state)
     (void)state;
     s_fixture_t f;
     s_fixture (&f);
-    f.p[1].ip = "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff";
+    HM_SET_STR (&f.p[1], ip, "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff");
     Hm__Event *ev = hm_events_build (&f.c, "198.51.100.23", true);
     assert_non_null (ev);
-    assert_string_equal (ev[0].ip, "198.51.100.0");
-    assert_string_equal (ev[1].ip, "2001:db8:aaaa::");
+    assert_bytes_equal (ev[0].ip, "198.51.100.0");
+    assert_bytes_equal (ev[1].ip, "2001:db8:aaaa::");
     hm_events_free (ev, 2);
 
     /* no payload ip and no fallback: empty, not NULL */
     ev = hm_events_build (&f.c, NULL, true);
     assert_non_null (ev);
-    assert_string_equal (ev[0].ip, "");
+    assert_bytes_equal (ev[0].ip, "");
     hm_events_free (ev, 2);
 
     /* no payloads: an (empty) array, not a failure */
@@ -282,14 +285,101 @@ test_mask_ip (void **state)
     assert_string_equal (small, "1.2.3.4");
 }
 
+/* Issue 19: a protobuf Collection whose every string holds a NUL byte
+   (and bytes after it) comes out of the decoder and into the events whole. */
+#define CTL "ctl\0\1\x1f\x7f"
+#define CTL_LEN 7
+
+static void
+test_nul_strings_whole (void **state)
+{
+    (void)state;
+    s_fixture_t f;
+    s_fixture (&f);
+    ProtobufCBinaryData v = {CTL_LEN, (uint8_t *)CTL};
+    f.c.device_id = f.c.client_id = f.c.system_version = f.c.product_version = v;
+    f.c.has_device_make = f.c.has_device_model = f.c.has_system = f.c.has_system_language = true;
+    f.c.has_browser = f.c.has_browser_version = f.c.has_product_git_hash = true;
+    f.c.has_product_language = true;
+    f.c.device_make = f.c.device_model = f.c.system = f.c.system_language = v;
+    f.c.browser = f.c.browser_version = f.c.product_git_hash = f.c.product_language = v;
+    Payload *p = &f.p[1];
+    p->event = v;
+    p->has_timezone = p->has_tenant_id = p->has_user_id = p->has_ip = p->has_country = true;
+    p->timezone = p->tenant_id = p->user_id = p->ip = p->country = v;
+    f.params[0].name = f.params[0].value = v;
+    f.params[1].name = (ProtobufCBinaryData){2, (uint8_t *)"z\0"}; /* sorts after "z" */
+    f.params[2].name = (ProtobufCBinaryData){1, (uint8_t *)"z"};
+
+    /* What a client sends: the wire is the same as with string fields. */
+    size_t len = collection__get_packed_size (&f.c);
+    uint8_t *wire = malloc (len);
+    collection__pack (&f.c, wire);
+    Collection *c = collection__unpack (NULL, len, wire);
+    assert_non_null (c);
+    assert_bytes_equal_n (c->device_id, CTL, CTL_LEN);
+    assert_bytes_equal_n (c->payloads[1]->parameters[0]->value, CTL, CTL_LEN);
+
+    Hm__Event *ev = hm_events_build (c, "198.51.100.23", true);
+    assert_non_null (ev);
+    const Hm__Event *e = &ev[1];
+    const ProtobufCBinaryData *all[] = {
+        &e->device_id,   &e->client_id,       &e->system_version,   &e->product_version,
+        &e->device_make, &e->device_model,    &e->system,           &e->system_language,
+        &e->browser,     &e->browser_version, &e->product_git_hash, &e->product_language,
+        &e->event,       &e->timezone,        &e->tenant_id,        &e->user_id,
+        &e->ip,          &e->country,
+    };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!hm_bytes_eq (*all[i], CTL, CTL_LEN))
+            fail_msg ("event string %zu: %zu bytes, not 7", i, all[i]->len);
+    /* The ip holds a NUL, so it is no address: not masked, not cut. */
+    assert_true (e->has_ip);
+    /* Parameter names in byte order with their NULs; values whole. */
+    assert_string_equal (e->parameters, "{\"ctl\\u0000\\u0001\\u001f\x7f\":"
+                                        "\"ctl\\u0000\\u0001\\u001f\x7f\","
+                                        "\"z\":\"3\",\"z\\u0000\":\"2\"}");
+    /* The event goes on to the router and comes back whole. */
+    size_t elen = hm__event__get_packed_size (e);
+    uint8_t *ebuf = malloc (elen);
+    hm__event__pack (e, ebuf);
+    Hm__Event *back = hm__event__unpack (NULL, elen, ebuf);
+    assert_non_null (back);
+    assert_bytes_equal_n (back->event, CTL, CTL_LEN);
+    assert_bytes_equal_n (back->ip, CTL, CTL_LEN);
+    hm__event__free_unpacked (back, NULL);
+    free (ebuf);
+    hm_events_free (ev, 2);
+    collection__free_unpacked (c, NULL);
+    free (wire);
+}
+
+/* The session a client computes over strings with NULs (Go's Sprintf
+   keeps them) is the one the ingest expects. */
+static void
+test_session_with_nul (void **state)
+{
+    (void)state;
+    const char *parts[4] = {CTL, "c", "1\0x", "2"};
+    size_t lens[4] = {CTL_LEN, 1, 3, 1};
+    char got[33], want[33], cut[33];
+    hm_session_n (parts, lens, 11, got);
+    const char text[] = CTL ":c:1\0x:2:11";
+    hm_md5_hex (text, sizeof text - 1, want);
+    assert_string_equal (got, want);
+    hm_session ("ctl", "c", "1", "2", 11, cut);
+    assert_string_not_equal (got, cut);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_env_names),       cmocka_unit_test (test_parameters_json),
-        cmocka_unit_test (test_events_build),    cmocka_unit_test (test_events_masked_and_no_ip),
-        cmocka_unit_test (test_client_ip_order), cmocka_unit_test (test_client_ip_private),
-        cmocka_unit_test (test_mask_ip),
+        cmocka_unit_test (test_env_names),        cmocka_unit_test (test_parameters_json),
+        cmocka_unit_test (test_events_build),     cmocka_unit_test (test_events_masked_and_no_ip),
+        cmocka_unit_test (test_client_ip_order),  cmocka_unit_test (test_client_ip_private),
+        cmocka_unit_test (test_mask_ip),          cmocka_unit_test (test_nul_strings_whole),
+        cmocka_unit_test (test_session_with_nul),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include "encode.h"
 #include "file_backend.h"
 #include "gz.h"
+#include "hm_test_bytes.h"
 #include "pathname.h"
 
 #define SEAL_TIME 1700000123u /* 2023-11-14 22:15:23 UTC */
@@ -49,20 +50,20 @@ s_setup (void **state)
     for (int i = 0; i < 3; i++) {
         Hm__Event *e = &f->events[i];
         hm__event__init (e);
-        e->device_id = "device-a";
-        e->client_id = "client-a";
-        e->session = "5f4dcc3b5aa765d61d8327deb882cf99";
+        HM_SET_STR (e, device_id, "device-a");
+        HM_SET_STR (e, client_id, "client-a");
+        HM_SET_STR (e, session, "5f4dcc3b5aa765d61d8327deb882cf99");
         e->has_nr = 1;
         e->nr = (uint32_t)i + 1;
         e->has_env = 1;
         e->env = 11;
-        e->system_version = "14.1";
-        e->product_version = "3.2.1";
+        HM_SET_STR (e, system_version, "14.1");
+        HM_SET_STR (e, product_version, "3.2.1");
         e->has_at = 1;
         e->at = 1700000000u + (uint64_t)i;
-        e->timezone = "+01:00";
-        e->event = (char *)names[i];
-        e->user_id = i == 1 ? "u-7" : NULL;
+        HM_SET_STR (e, timezone, "+01:00");
+        HM_SET_STR (e, event, (char *)names[i]);
+        HM_SET_STR (e, user_id, i == 1 ? "u-7" : NULL);
         e->parameters = i == 2 ? "{\"k\":\"v\"}" : "{}";
         f->ptrs[i] = e;
     }

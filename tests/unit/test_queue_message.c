@@ -16,6 +16,7 @@
 
 #include "digest.h"
 #include "encode.h"
+#include "hm_test_bytes.h"
 #include "queue_backend.h"
 
 #define DEV_KEY                                                                                    \
@@ -90,19 +91,19 @@ s_event_of (s_fixture_t *f, size_t line_len)
 {
     Hm__Event *e = &f->event;
     hm__event__init (e);
-    e->device_id = "device-a";
-    e->client_id = "client-a";
-    e->session = "5f4dcc3b5aa765d61d8327deb882cf99";
+    HM_SET_STR (e, device_id, "device-a");
+    HM_SET_STR (e, client_id, "client-a");
+    HM_SET_STR (e, session, "5f4dcc3b5aa765d61d8327deb882cf99");
     e->has_nr = 1;
     e->nr = 7;
     e->has_env = 1;
     e->env = 11;
-    e->system_version = "14.1";
-    e->product_version = "3.2.1";
+    HM_SET_STR (e, system_version, "14.1");
+    HM_SET_STR (e, product_version, "3.2.1");
     e->has_at = 1;
     e->at = 1700000000u;
-    e->timezone = "+01:00";
-    e->event = "big";
+    HM_SET_STR (e, timezone, "+01:00");
+    HM_SET_STR (e, event, "big");
     e->parameters = "{\"p\":\"\"}";
     hm_buf_t b;
     hm_buf_init (&b, 0);

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "hm_test_bytes.h"
 #include "log.h"
 #include "pipeline.pb-c.h"
 #include "route.h"
@@ -73,10 +74,10 @@ s_make (fixture_t *f, uint64_t seq, const char *names, int env)
     size_t n = 0;
     for (char *tok = strtok_r (copy, ",", &save); tok && n < 8; tok = strtok_r (NULL, ",", &save)) {
         hm__event__init (&ev[n]);
-        ev[n].event = tok;
+        HM_SET_STR (&ev[n], event, tok);
         ev[n].has_env = true;
         ev[n].env = env;
-        ev[n].device_id = "dev-1";
+        HM_SET_STR (&ev[n], device_id, "dev-1");
         ev[n].has_nr = true;
         ev[n].nr = (uint32_t)(seq * 10 + n);
         evp[n] = &ev[n];
@@ -140,7 +141,7 @@ s_take (route_t *r, got_t *got, size_t max, void *owner)
         g->n_events = d->n_events;
         for (size_t i = 0; i < d->n_events; i++) {
             strcat (g->names, i ? "," : "");
-            strcat (g->names, d->events[i]->event);
+            strncat (g->names, (const char *)d->events[i]->event.data, d->events[i]->event.len);
             if (i < 16)
                 g->nrs[i] = d->events[i]->nr;
         }
@@ -169,6 +170,30 @@ test_glob (void **state)
     assert_false (scan_glob ("exact", "exactly", 7));
     /* the text is a counted string, not NUL-terminated */
     assert_true (scan_glob ("ab", "abc", 2));
+}
+
+/* The filter sees an event's whole name, NUL bytes included (issue 19):
+   '?' and '*' match a NUL, no pattern literal does. */
+static void
+test_glob_nul_name (void **state)
+{
+    (void)state;
+    assert_true (scan_glob ("ctl?*", "ctl\0\1", 5));
+    assert_true (scan_glob ("ctl?\001", "ctl\0\1", 5));
+    assert_false (scan_glob ("ctl", "ctl\0\1", 5));
+    assert_false (scan_glob ("ctl?", "ctl\0\1", 5));
+    assert_true (scan_glob ("*x", "\0\0x", 3));
+    Hm__Event ev = HM__EVENT__INIT;
+    ev.has_event = true;
+    ev.event = (ProtobufCBinaryData){5, (uint8_t *)"ctl\0\1"};
+    ev.has_env = true;
+    ev.env = 4;
+    uint8_t buf[64];
+    size_t len = hm__event__pack (&ev, buf);
+    assert_int_equal (scan_event_passes ("ctl?*", -1, buf, len), 1);
+    assert_int_equal (scan_event_passes ("ctl?*", 4, buf, len), 1);
+    assert_int_equal (scan_event_passes ("ctl", -1, buf, len), 0);
+    assert_int_equal (scan_event_passes ("*\001", 3, buf, len), 0);
 }
 
 static void
@@ -649,6 +674,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_glob),
+        cmocka_unit_test (test_glob_nul_name),
         cmocka_unit_test_setup_teardown (test_seal_by_max_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_record_never_split, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_seal_by_max_bytes, s_setup, s_teardown),

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "hm_test_bytes.h"
 #include "pipeline.pb-c.h"
 #include "server.h"
 #include "wire.h"
@@ -159,8 +160,8 @@ s_send_append (fixture_t *f, const char *type, uint64_t batch_id, const char *ev
 {
     Hm__Event ev = HM__EVENT__INIT;
     Hm__Event *evp = &ev;
-    ev.event = (char *)event;
-    ev.device_id = "device";
+    HM_SET_STR (&ev, event, (char *)event);
+    HM_SET_STR (&ev, device_id, "device");
     Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
     req.batch_id = batch_id;
     req.n_events = 1;
@@ -323,7 +324,7 @@ test_append_deliver_ack_restart (void **state)
     assert_int_equal (d->first_offset, 1);
     assert_int_equal (d->last_offset, 6);
     assert_int_equal (d->n_events, 6);
-    assert_string_equal (d->events[0]->event, "ev");
+    assert_bytes_equal (d->events[0]->event, "ev");
     s_sink_send (f, HM__SINK_MESSAGE__KIND__ACK, 1, 6);
     hm__delivery__free_unpacked (d, NULL);
     s_wait_committed (f, 6);
@@ -346,7 +347,7 @@ test_append_deliver_ack_restart (void **state)
     assert_int_equal (d->first_offset, 7);
     assert_int_equal (d->last_offset, 7);
     assert_int_equal (d->seal_time, seal_time);
-    assert_string_equal (d->events[0]->event, "second");
+    assert_bytes_equal (d->events[0]->event, "second");
     s_sink_send (f, HM__SINK_MESSAGE__KIND__ACK, 7, 7);
     hm__delivery__free_unpacked (d, NULL);
     s_wait_committed (f, 7);
@@ -501,7 +502,7 @@ test_inject_and_tap (void **state)
        tap shows something (bounded), then check its framing. */
     Hm__Event ev = HM__EVENT__INIT;
     Hm__Event *evp = &ev;
-    ev.event = "injected";
+    HM_SET_STR (&ev, event, "injected");
     Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
     req.batch_id = 5;
     req.n_events = 1;
@@ -532,7 +533,7 @@ test_inject_and_tap (void **state)
         Hm__AppendRequest *got = hm__append_request__unpack (NULL, (size_t)len, body);
         assert_non_null (got);
         assert_int_equal (got->batch_id, 5);
-        assert_string_equal (got->events[0]->event, "injected");
+        assert_bytes_equal (got->events[0]->event, "injected");
         hm__append_request__free_unpacked (got, NULL);
     }
     /* Injected records reach the route like any other. */
@@ -542,7 +543,7 @@ test_inject_and_tap (void **state)
     Hm__Delivery *d = s_sink_deliver (f);
     assert_int_equal (d->first_offset, 1);
     assert_int_equal (d->n_events, (size_t)tries);
-    assert_string_equal (d->events[0]->event, "injected");
+    assert_bytes_equal (d->events[0]->event, "injected");
     hm__delivery__free_unpacked (d, NULL);
     zmq_close (tap);
     zmq_close (push);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "digest.h"
 #include "encode.h"
+#include "hm_test_bytes.h"
 #include "sns_backend.h"
 #include "sns_request.h"
 
@@ -44,29 +45,35 @@ test_fifo_ids (void **state)
 {
     (void)state;
     char group[HM_SNS_MAX_ID + 1], dedup[HM_SNS_MAX_ID + 1], want[65];
-    hm_sns_fifo_ids ("0e350a2cc31648bb24ba61eb14be337c", 7, group, dedup);
+    hm_sns_fifo_ids ("0e350a2cc31648bb24ba61eb14be337c", 32, 7, group, dedup);
     assert_string_equal (group, "0e350a2cc31648bb24ba61eb14be337c");
     hm_sha256_hex ("0e350a2cc31648bb24ba61eb14be337c:7", 34, want);
     assert_string_equal (dedup, want);
     /* Another nr: another dedup id, the same group. */
     char dedup2[HM_SNS_MAX_ID + 1];
-    hm_sns_fifo_ids ("0e350a2cc31648bb24ba61eb14be337c", 8, group, dedup2);
+    hm_sns_fifo_ids ("0e350a2cc31648bb24ba61eb14be337c", 32, 8, group, dedup2);
     assert_string_not_equal (dedup, dedup2);
     /* Outside SNS's alphabet (a space) or empty: still a valid group id. */
-    hm_sns_fifo_ids ("a b", 1, group, dedup);
+    hm_sns_fifo_ids ("a b", 3, 1, group, dedup);
     hm_sha256_hex ("a b", 3, want);
     assert_string_equal (group, want);
-    hm_sns_fifo_ids ("", 1, group, dedup);
+    hm_sns_fifo_ids ("", 0, 1, group, dedup);
     assert_string_equal (group, "-");
     assert_int_equal (strlen (dedup), 64);
     /* A very long session: both ids stay within 128 characters. */
     char *longs = malloc (1000);
     memset (longs, 'a', 999);
     longs[999] = '\0';
-    hm_sns_fifo_ids (longs, 1, group, dedup);
+    hm_sns_fifo_ids (longs, strlen (longs), 1, group, dedup);
     assert_true (strlen (group) <= HM_SNS_MAX_ID);
     assert_true (strlen (dedup) <= HM_SNS_MAX_ID);
     free (longs);
+    /* A session holding a NUL is hashed whole, not cut at it. */
+    hm_sns_fifo_ids ("a\0b", 3, 1, group, dedup);
+    hm_sha256_hex ("a\0b", 3, want);
+    assert_string_equal (group, want);
+    hm_sha256_hex ("a\0b:1", 5, want);
+    assert_string_equal (dedup, want);
 }
 
 static void
@@ -112,7 +119,7 @@ test_batch_body (void **state)
     hm_sns_entry_t ten[10];
     char groups[10][HM_SNS_MAX_ID + 1], dedups[10][HM_SNS_MAX_ID + 1];
     for (size_t i = 0; i < 10; i++) {
-        hm_sns_fifo_ids ("sess", (uint32_t)i + 1, groups[i], dedups[i]);
+        hm_sns_fifo_ids ("sess", 4, (uint32_t)i + 1, groups[i], dedups[i]);
         ten[i] = (hm_sns_entry_t){i, "{}", 2, groups[i], dedups[i]};
     }
     hm_buf_reset (&body);
@@ -206,19 +213,19 @@ static Hm__Event
 s_event (uint32_t nr)
 {
     Hm__Event e = HM__EVENT__INIT;
-    e.device_id = "d";
-    e.client_id = "c";
-    e.session = "s";
+    HM_SET_STR (&e, device_id, "d");
+    HM_SET_STR (&e, client_id, "c");
+    HM_SET_STR (&e, session, "s");
     e.has_nr = true;
     e.nr = nr;
     e.has_env = true;
     e.env = 11;
-    e.system_version = "1";
-    e.product_version = "1";
+    HM_SET_STR (&e, system_version, "1");
+    HM_SET_STR (&e, product_version, "1");
     e.has_at = true;
     e.at = 1454514088;
-    e.timezone = "";
-    e.event = "";
+    HM_SET_STR (&e, timezone, "");
+    HM_SET_STR (&e, event, "");
     e.parameters = "{}";
     return e;
 }
@@ -236,7 +243,7 @@ s_sized (Hm__Event *e, size_t len)
     char *name = malloc (len - base + 1);
     memset (name, 'x', len - base);
     name[len - base] = '\0';
-    e->event = name;
+    HM_SET_STR (e, event, name);
     hm_buf_init (&line, 0);
     hm_encode_json (&line, e);
     assert_int_equal (line.len - 1, len);

@@ -14,6 +14,7 @@
 #include "send_gen.h"
 #include "send_stats.h"
 #include "signature.h"
+#include "hm_test_bytes.h"
 
 static void
 s_free_events (Hm__Event **events, size_t n)
@@ -42,15 +43,66 @@ test_push_flat_event (void **state)
     if (push_parse_line (line, strlen (line), &events, &n, err, sizeof err) != 0)
         fail_msg ("%s", err);
     assert_int_equal (n, 1);
-    assert_string_equal (events[0]->device_id, "dev");
-    assert_string_equal (events[0]->session, session);
+    assert_bytes_equal (events[0]->device_id, "dev");
+    assert_bytes_equal (events[0]->session, session);
     assert_int_equal (events[0]->nr, 7);
     assert_int_equal (events[0]->env, 4);
     assert_int_equal (events[0]->at, 1454514088);
-    assert_string_equal (events[0]->event, "Client.Open");
-    assert_string_equal (events[0]->country, "HU");
+    assert_bytes_equal (events[0]->event, "Client.Open");
+    assert_bytes_equal (events[0]->country, "HU");
     assert_string_equal (events[0]->parameters, "{\"a\":\"1\",\"b\":\"2\"}");
     s_free_events (events, n);
+}
+
+/* Issue 19: a line as the file sink writes it, with NUL bytes in its
+   strings (\\u0000), comes back as events whose strings are whole; so do
+   the parameters, in each of their three forms. */
+static void
+test_push_nul_whole (void **state)
+{
+    (void) state;
+    const char *line =
+        "{\"device_id\":\"ctl\\u0000\\u0001\\u001f\\u007f\",\"client_id\":\"c\",\"session\":\"s\","
+        "\"nr\":7,\"env\":\"BETA\",\"system_version\":\"1\",\"product_version\":\"2\","
+        "\"at\":\"2016-02-03 15:41:28\",\"timezone\":\"\",\"event\":\"ctl\\u0000\\u0001\\u001f\x7f\","
+        "\"user_id\":\"u\\u0000\",\"parameters\":\"{\\\"ctl\\\\u0000\\\":\\\"v\\\\u0000w\\\","
+        "\\\"z\\\":\\\"1\\\"}\"}";
+    Hm__Event **events = NULL;
+    size_t n = 0;
+    char err[256] = "";
+    if (push_parse_line (line, strlen (line), &events, &n, err, sizeof err) != 0)
+        fail_msg ("%s", err);
+    assert_int_equal (n, 1);
+    assert_bytes_equal_n (events[0]->device_id, "ctl\0\1\x1f\x7f", 7);
+    assert_bytes_equal_n (events[0]->event, "ctl\0\1\x1f\x7f", 7);
+    assert_bytes_equal_n (events[0]->user_id, "u\0", 2);
+    assert_string_equal (events[0]->parameters,
+                         "{\"ctl\\u0000\":\"v\\u0000w\",\"z\":\"1\"}");
+    s_free_events (events, n);
+
+    /* parameters as an object and as the Collection's list */
+    const char *forms[] = {
+        "{\"device_id\":\"d\",\"client_id\":\"c\",\"session\":\"s\",\"nr\":1,\"env\":1,"
+        "\"system_version\":\"1\",\"product_version\":\"2\",\"at\":1,\"event\":\"e\","
+        "\"parameters\":{\"n\\u0000\":\"v\\u0000\",\"o\":[\"x\"]}}",
+        "{\"device_id\":\"d\",\"client_id\":\"c\",\"session\":\"s\",\"nr\":1,\"env\":1,"
+        "\"system_version\":\"1\",\"product_version\":\"2\",\"at\":1,\"event\":\"e\","
+        "\"parameters\":[{\"name\":\"n\\u0000\",\"value\":\"v\\u0000\"},{\"name\":\"o\",\"value\":\"[\\\"x\\\"]\"}]}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        if (push_parse_line (forms[i], strlen (forms[i]), &events, &n, err, sizeof err) != 0)
+            fail_msg ("form %zu: %s", i, err);
+        assert_int_equal (n, 1);
+        assert_string_equal (events[0]->parameters,
+                             "{\"n\\u0000\":\"v\\u0000\",\"o\":\"[\\\"x\\\"]\"}");
+        s_free_events (events, n);
+    }
+
+    /* A field name holding a NUL is no field (not "device_id"). */
+    const char *bad = "{\"device_id\\u0000x\":\"d\",\"event\":\"e\"}";
+    events = NULL;
+    assert_int_equal (push_parse_line (bad, strlen (bad), &events, &n, err, sizeof err), -1);
+    assert_non_null (strstr (err, "NUL"));
 }
 
 static void
@@ -67,7 +119,7 @@ test_push_collection_and_errors (void **state)
     if (push_parse_line (line, strlen (line), &events, &n, err, sizeof err) != 0)
         fail_msg ("%s", err);
     assert_int_equal (n, 2);
-    assert_string_equal (events[1]->event, "y");
+    assert_bytes_equal (events[1]->event, "y");
     assert_int_equal (events[1]->at, 2);
     s_free_events (events, n);
 
@@ -115,9 +167,12 @@ s_check_generated (send_format_t format)
             fail_msg ("body %d does not decode: %s", i, err);
         assert_int_equal (hm_collection_check (c, err, sizeof err), 0);
         char session[33];
-        hm_session (c->device_id, c->client_id, c->system_version, c->product_version, c->env,
-                    session);
-        assert_string_equal (c->session, session);
+        const char *parts[4] = {(char *)c->device_id.data, (char *)c->client_id.data,
+                                (char *)c->system_version.data, (char *)c->product_version.data};
+        size_t lens[4] = {c->device_id.len, c->client_id.len, c->system_version.len,
+                          c->product_version.len};
+        hm_session_n (parts, lens, c->env, session);
+        assert_bytes_equal (c->session, session);
         assert_string_equal (body.session, session);
         assert_int_equal (c->n_payloads, body.events);
         for (size_t k = 0; k < c->n_payloads; k++)
@@ -179,6 +234,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_push_flat_event),
         cmocka_unit_test (test_push_collection_and_errors),
+        cmocka_unit_test (test_push_nul_whole),
         cmocka_unit_test (test_send_gen_protobuf),
         cmocka_unit_test (test_send_gen_json),
         cmocka_unit_test (test_send_gen_bad_arguments),
