@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "event.h"
 #include "log.h"
 #include "pipeline.pb-c.h"
 #include "route.h"
@@ -86,8 +87,8 @@ s_make_n (fixture_t *f, uint64_t seq, const char *name, size_t n)
     assert_true (n <= 2);
     for (size_t i = 0; i < n; i++) {
         hm__event__init (&ev[i]);
-        ev[i].event = (char *)name;
-        ev[i].device_id = "dev-1";
+        HM_SET_STR (&ev[i], event, name);
+        HM_SET_STR (&ev[i], device_id, "dev-1");
         ev[i].has_nr = true;
         ev[i].nr = (uint32_t)seq;
     }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "event.h"
 #include "pipeline.pb-c.h"
 #include "server.h"
 #include "tap.h"
@@ -90,8 +91,8 @@ s_append (void *client, uint64_t batch_id, char *name)
 {
     Hm__Event ev = HM__EVENT__INIT;
     Hm__Event *evp = &ev;
-    ev.event = name;
-    ev.device_id = "device";
+    HM_SET_STR (&ev, event, name);
+    HM_SET_STR (&ev, device_id, "device");
     Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
     req.batch_id = batch_id;
     req.n_events = 1;
