@@ -391,6 +391,14 @@ def send_tool(pipeline, *args, timeout=600):
     return p.returncode, p.stdout.decode() + p.stderr.decode()
 
 
+def send_summary(output):
+    """The --json-summary object in hamustro-send's output ({} if none)."""
+    for line in reversed(output.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return {}
+
+
 def read_record(path, sends=None):
     """The (session, nr) pairs hamustro-send recorded as answered 200. If
     sends is a dict, it gets {(session, nr): times its request was sent}
