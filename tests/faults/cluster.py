@@ -297,6 +297,10 @@ class Cluster(h.Pipeline):
         for line in self.sup_log(mark).splitlines():
             if " stopped: " in line and "(exit status 0)" not in line:
                 self.problems.append("unclean stop: " + line.split(" stopped: ", 1)[1])
+        # Every program has now run its exit path (LeakSanitizer's too).
+        for line in self.sanitizer_reports():
+            if "sanitizer: " + line not in self.problems:
+                self.problems.append("sanitizer: " + line)
 
     def power_off(self):
         """A power cut for the processes: supervisord first (so it restarts
@@ -352,7 +356,8 @@ class Cluster(h.Pipeline):
         if self.sup_out:
             self.sup_out.close()
         self._cleanup_targets()
-        super().close(keep=keep)
+        # Sanitizer reports are problems of the scenario (sup_stop), not a crash here.
+        super().close(keep=keep, check=False)
 
     def _cleanup_targets(self):
         for t in {id(t): t for t in self.target_of.values()}.values():

@@ -149,6 +149,27 @@ def dump_on_failure(fn):
     return wrapper
 
 
+# Seconds a program gets between SIGTERM and SIGKILL at a test's end;
+# generous, for sanitizer builds on a busy machine.
+STOP_TIMEOUT = 60
+
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print.
+SANITIZER_MARKS = ("runtime error", "Sanitizer")
+
+
+def sanitizer_reports(paths):
+    """'path: line' for every sanitizer line in the given files."""
+    found = []
+    for path in paths:
+        try:
+            text = read_bytes(path).decode(errors="replace")
+        except OSError:
+            continue
+        found += ["%s: %s" % (os.path.basename(path), line) for line in text.splitlines()
+                  if any(m in line for m in SANITIZER_MARKS)]
+    return found
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -253,16 +274,53 @@ class Pipeline:
         with open(path, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def close(self, keep=False):
+    def stop_leftovers(self, timeout=STOP_TIMEOUT):
+        """Stops every program still running as supervisord would: SIGTERM,
+        a bounded wait, SIGKILL only then. A SIGKILL at once would skip the
+        exit path, and with it LeakSanitizer's report and every leak check.
+        Returns the problems: programs that needed SIGKILL."""
+        problems = []
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.time() + timeout
         for name in list(self.procs):
             p = self.procs.pop(name)
-            if p.poll() is None:
+            try:
+                p.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
                 p.kill()
-            p.wait()
+                p.wait()
+                problems.append("%s did not exit within %ds after SIGTERM" % (name, timeout))
+        return problems
+
+    def log_paths(self):
+        """Every file a program of this pipeline wrote its output to: each
+        started program's stdout/stderr and the config's logfile (and what
+        logrotate-style tests moved it to)."""
+        paths = glob.glob(os.path.join(self.dir, "*.log")) + \
+            glob.glob(os.path.join(self.dir, "*.log.*"))
+        if self.config.get("logfile"):
+            paths.append(self.config["logfile"])
+        return sorted(set(paths))
+
+    def sanitizer_reports(self):
+        return sanitizer_reports(self.log_paths())
+
+    def close(self, keep=False, check=True):
+        """Stops what still runs (SIGTERM first), then fails on a sanitizer
+        report in any program's output or a program that ignored SIGTERM
+        (check=False: only clean up, e.g. after a test already failed)."""
+        problems = self.stop_leftovers()
         for log in self.logs.values():
             log.close()
+        problems += self.sanitizer_reports()
+        if problems and check:
+            keep = True
         if not keep and not os.environ.get("HM_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
+        if problems and check:
+            raise AssertionError("at stop (kept %s):\n%s" % (self.dir, "\n".join(problems)))
 
     def __enter__(self):
         return self
@@ -274,7 +332,8 @@ class Pipeline:
                     print("---- %s log ----\n%s" % (name, self.log_text(name)[-4000:]))
                 except OSError:
                     pass
-        self.close()
+        # A test that already failed keeps its own error; its logs were printed.
+        self.close(check=exc_type is None)
 
     # HTTP
     def request(self, method, path, body=None, headers=None, timeout=10):
