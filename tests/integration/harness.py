@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BIN = os.environ.get("HAMUSTRO_BIN") or os.path.join(
@@ -390,6 +391,53 @@ class Pipeline:
                                        headers={"X-Hamustro-Maintenance-Key": key})
         assert status == 200, (status, body)
 
+    def router_status(self, timeout_ms=3000):
+        """hamustro-ctl status as a dict; None while the router does not answer."""
+        r = subprocess.run([os.path.join(BIN, "hamustro-ctl"), "--config", self.config_path,
+                            "--timeout", str(timeout_ms), "status"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout_ms / 1000 + 10)
+        if r.returncode != 0:
+            return None
+        return json.loads(r.stdout.decode())
+
+    def wait_committed(self, timeout=120):
+        """Waits until the router says every route has committed its whole
+        log: nothing open, sealed, queued or in flight, and no append waits
+        for its reply. A sink acknowledges only what its backend holds, so
+        the output is then final: the moment to check for duplicates (a
+        fixed pause only hopes a late write has landed)."""
+        deadline = time.time() + timeout
+        last_flush, st = 0, None
+        while time.time() < deadline:
+            st = self.router_status()
+            if st and st["log"]["pending_replies"] == 0 and all(
+                    r["committed"] == st["log"]["next_seq"] - 1 and r["lag"] == 0
+                    and r["open_events"] == 0 and r["sealed"] == 0 and r["queued"] == 0
+                    and r["inflight"] == 0 for r in st["routes"]):
+                return st
+            if time.time() - last_flush > 1:
+                subprocess.run([os.path.join(BIN, "hamustro-ctl"), "--config",
+                                self.config_path, "--timeout", "2000", "flush"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=15)
+                last_flush = time.time()
+            time.sleep(0.1)
+        raise AssertionError("routes did not commit the whole log within %ds: %s"
+                             % (timeout, json.dumps(st)))
+
+    def wait_appended(self, events, timeout=120):
+        """Waits until the router has appended at least `events` events in
+        all (a load is flowing); returns the status."""
+        deadline = time.time() + timeout
+        st = None
+        while time.time() < deadline:
+            st = self.router_status()
+            if st and st["counters"]["events"] >= events:
+                return st
+            time.sleep(0.1)
+        raise AssertionError("the router did not append %d events within %ds: %s"
+                             % (events, timeout, json.dumps(st)))
+
     # output
     def output_files(self, route="archive"):
         r = self.config["routes"][route]["file"]
@@ -443,6 +491,57 @@ def skip(reason):
     sys.exit(77)
 
 
+class Tap:
+    """hamustro-tap in the background, its JSON lines collected as they come."""
+
+    def __init__(self, config_path, *args):
+        self.proc = subprocess.Popen([os.path.join(BIN, "hamustro-tap"), "--config",
+                                      config_path] + list(args),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self._lock:
+                self.lines.append(line.decode(errors="replace").rstrip("\n"))
+
+    def events(self):
+        with self._lock:
+            return [json.loads(line) for line in self.lines if line.startswith("{")]
+
+    def wait_subscribed(self, publish, timeout=60):
+        """PUB/SUB passes only what is published once the subscription is
+        up: calls publish() (which must append something to the router)
+        until the tap has printed an event; how many times it was called."""
+        deadline = time.time() + timeout
+        calls = 0
+        while True:
+            publish()
+            calls += 1
+            if wait_for(lambda: self.events(), 1.0):
+                return calls
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise AssertionError("the tap printed nothing within %ds (exit %s): %s" % (
+                    timeout, self.proc.poll(), self.proc.stderr.read1(4096)
+                    if self.proc.poll() is not None else ""))
+
+    def stop(self, timeout=30):
+        """SIGTERM; returns (exit status, stderr)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("hamustro-tap did not stop within %ds of SIGTERM" % timeout)
+        self._reader.join(10)
+        return rc, self.proc.stderr.read().decode(errors="replace")
+
+
 def wait_for(predicate, timeout=10):
     """Polls predicate until it is true or timeout seconds pass; its last value."""
     deadline = time.time() + timeout
@@ -451,6 +550,25 @@ def wait_for(predicate, timeout=10):
             return True
         time.sleep(0.05)
     return predicate()
+
+
+def signal_pending(pid, sig):
+    """Whether signal sig waits for delivery to process pid or any of its
+    threads (/proc status SigPnd, ShdPnd). False once it was taken (by a
+    handler, sigwait or the default action) or the process is gone."""
+    bit = 1 << (sig - 1)
+    try:
+        paths = [os.path.join("/proc/%d/task" % pid, t, "status")
+                 for t in os.listdir("/proc/%d/task" % pid)]
+        for path in paths:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(("SigPnd:", "ShdPnd:")) and \
+                            int(line.split()[1], 16) & bit:
+                        return True
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return False
 
 
 def read_bytes(path):

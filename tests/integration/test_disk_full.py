@@ -127,7 +127,7 @@ class DiskFull(unittest.TestCase):
     def check_exact(self, p, acked):
         self.assertGreater(len(acked), 0)
         p.wait_events(len(acked), timeout=120)
-        time.sleep(1.0)
+        p.wait_committed()  # the files are final: a late duplicate would be there now
         landed = collections.Counter((e["session"], e["nr"]) for e in p.read_events())
         self.assertEqual([k for k, n in landed.items() if n > 1], [], "events written twice")
         missing = [k for k in acked if k not in landed]

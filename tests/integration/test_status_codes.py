@@ -287,8 +287,14 @@ class RouterDown(unittest.TestCase):
         socket must be connected, not only the control one. No resends here."""
         with h.Pipeline() as p:
             p.start("ingest")
-            time.sleep(0.3)
-            status, _, body = p.request("GET", "/api/health")
+
+            def health():
+                try:
+                    return p.request("GET", "/api/health", timeout=5)
+                except OSError:  # not listening yet
+                    return None
+            self.assertTrue(h.wait_for(lambda: health() is not None, 30))
+            status, _, body = health()
             self.assertEqual(status, 503)
             self.assertIn("router", json.loads(body)["error"])
             body = h.encode_collection(h.make_collection(1))
