@@ -447,6 +447,17 @@ class Pipeline:
             files += [os.path.join(root, n) for n in names if not n.startswith(".")]
         return sorted(files)
 
+    def temp_files(self, route="archive"):
+        """Every temporary file (the file sink's ".NAME.PID.tmp") anywhere
+        under a route's output: output_files() skips dot-files, so a leaked
+        one is seen only here."""
+        base = self.config["routes"][route]["file"]["file_path"].split("{")[0]
+        found = []
+        for root, _, names in os.walk(base):
+            found += [os.path.join(root, n) for n in names
+                      if n.startswith(".") and n.endswith(".tmp")]
+        return sorted(found)
+
     def output_lines(self, route="archive"):
         """(path, line as bytes) for every line of every output file of a route."""
         for path in self.output_files(route):

@@ -26,7 +26,7 @@ def start_load(p, record, seconds, concurrency=4, payloads="1-10"):
 
 
 class Delivery(unittest.TestCase):
-    def check_delivered(self, p, record, exact):
+    def check_delivered(self, p, record, exact, temp_files_allowed=False):
         acked = h.read_record(record)
         self.assertGreater(len(acked), 0, "the load generator got no 200 at all")
         p.wait_events(len(acked), timeout=120)
@@ -44,6 +44,8 @@ class Delivery(unittest.TestCase):
         self.assertEqual(missing[:10], [], "%d events answered 200 are missing" % len(missing))
         if exact:
             self.assertEqual(len(landed), len(acked))
+        if not temp_files_allowed:  # a kill -9 mid-write may leave one
+            self.assertEqual(p.temp_files(), [], "temporary files left behind")
         return len(acked), len(landed)
 
     def test_100k_events_exactly_once(self):
@@ -93,7 +95,7 @@ class Delivery(unittest.TestCase):
             p.wait_appended(p.router_status()["counters"]["events"] + 1, timeout=60)
             p.start("file-sink", "--route", "archive")
             load.communicate(timeout=60)
-            self.check_delivered(p, record, exact=True)
+            self.check_delivered(p, record, exact=True, temp_files_allowed=True)
 
 
 if __name__ == "__main__":
