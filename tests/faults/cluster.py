@@ -410,6 +410,26 @@ class Cluster(h.Pipeline):
             timeout, json.dumps(self.status())))
         return None
 
+    def wait_status(self, predicate, timeout=120):
+        """The router's status once predicate(status) holds; None after
+        timeout seconds. For 'until X happened' in place of a guess at how
+        long X takes (sanitizer builds on 2 busy CPUs are many times slower)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.status(timeout_ms=1000)
+            if st and predicate(st):
+                return st
+            time.sleep(0.1)
+        return None
+
+    def wait_load_seconds(self, seconds=1.0, timeout=120):
+        """Waits until the router has taken about `seconds` of the last
+        load's events (rate x 5 events, 1-10 per request) from now on: the
+        load flows. False after timeout."""
+        st = self.status(timeout_ms=1000)
+        goal = (st["counters"]["events"] if st else 0) + int(self.last_rate * 5 * seconds)
+        return self.wait_status(lambda s: s["counters"]["events"] >= goal, timeout) is not None
+
     def drain_backlog(self, routes=None, timeout=120):
         """Called at a repair (program back, target back, sink started),
         while the load goes on: seconds until every route (or those named)
@@ -502,6 +522,12 @@ class Load:
         self.t0 = time.time()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.summary = None
+
+    def stop(self):
+        """SIGINT: hamustro-send starts nothing more (a resend it was waiting
+        for ends as its last answer, 503) and exits once in flight is done."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
 
     def wait(self, timeout=300):
         out, err = self.proc.communicate(timeout=timeout)
