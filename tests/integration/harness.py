@@ -159,6 +159,11 @@ STOP_TIMEOUT = 60
 SANITIZER_MARKS = ("runtime error", "Sanitizer")
 
 
+def sanitizer_reports_in(text):
+    """The sanitizer lines in a program's output."""
+    return [line for line in text.splitlines() if any(m in line for m in SANITIZER_MARKS)]
+
+
 def sanitizer_reports(paths):
     """'path: line' for every sanitizer line in the given files."""
     found = []
@@ -167,8 +172,7 @@ def sanitizer_reports(paths):
             text = read_bytes(path).decode(errors="replace")
         except OSError:
             continue
-        found += ["%s: %s" % (os.path.basename(path), line) for line in text.splitlines()
-                  if any(m in line for m in SANITIZER_MARKS)]
+        found += ["%s: %s" % (os.path.basename(path), line) for line in sanitizer_reports_in(text)]
     return found
 
 
