@@ -221,8 +221,9 @@ class Pipeline:
             json.dump(self.config, f, indent=2)
 
     # programs
-    def start(self, name, *args, env_extra=None):
-        """name: 'router', 'ingest', 'file-sink', or 'file-sink#2' for a second instance."""
+    def start(self, name, *args, env_extra=None, use_config=True):
+        """name: 'router', 'ingest', 'file-sink', or 'file-sink#2' for a second instance.
+        use_config=False: no --config, so the program takes its embedded default."""
         prog = name.split("#")[0]
         if name in self.logs:
             self.logs.pop(name).close()
@@ -232,8 +233,8 @@ class Pipeline:
         env.pop("HAMUSTRO_PORT", None)
         env.pop("HAMUSTRO_HOST", None)
         env.update(env_extra or {})
-        p = subprocess.Popen([os.path.join(BIN, "hamustro-" + prog), "--config",
-                              self.config_path] + list(args),
+        config = ["--config", self.config_path] if use_config else []
+        p = subprocess.Popen([os.path.join(BIN, "hamustro-" + prog)] + config + list(args),
                              stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, env=env)
         self.procs[name] = p
         self.logs[name] = log
@@ -390,6 +391,14 @@ class Pipeline:
         raise AssertionError("pipeline not healthy after %ds: %r" % (timeout, last))
 
     def flush(self):
+        """Seals every open batch now: POST /api/flush, or, with no
+        maintenance key configured (the default config), hamustro-ctl flush."""
+        if not self.config.get("maintenance_key"):
+            r = subprocess.run([os.path.join(BIN, "hamustro-ctl"), "--config", self.config_path,
+                                "flush"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=30)
+            assert r.returncode == 0, r.stdout
+            return
         key = hashlib.sha256(self.config["maintenance_key"].encode()).hexdigest()
         status, _, body = self.request("POST", "/api/flush",
                                        headers={"X-Hamustro-Maintenance-Key": key})
@@ -509,9 +518,10 @@ def skip(reason):
 class Tap:
     """hamustro-tap in the background, its JSON lines collected as they come."""
 
-    def __init__(self, config_path, *args):
-        self.proc = subprocess.Popen([os.path.join(BIN, "hamustro-tap"), "--config",
-                                      config_path] + list(args),
+    def __init__(self, config_path, *args, argv=None):
+        """argv: the whole command line instead (e.g. as the README has it)."""
+        cmd = argv or [os.path.join(BIN, "hamustro-tap"), "--config", config_path] + list(args)
+        self.proc = subprocess.Popen(cmd,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines = []
         self._lock = threading.Lock()
@@ -554,7 +564,10 @@ class Tap:
             self.proc.wait()
             raise AssertionError("hamustro-tap did not stop within %ds of SIGTERM" % timeout)
         self._reader.join(10)
-        return rc, self.proc.stderr.read().decode(errors="replace")
+        err = self.proc.stderr.read().decode(errors="replace")
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return rc, err
 
 
 def wait_for(predicate, timeout=10):
