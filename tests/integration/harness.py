@@ -303,10 +303,13 @@ class Pipeline:
 
     def log_paths(self):
         """Every file a program of this pipeline wrote its output to: each
-        started program's stdout/stderr and the config's logfile (and what
-        logrotate-style tests moved it to)."""
+        started program's stdout/stderr, supervisord's, and the config's
+        logfile (and what logrotate-style tests moved it to)."""
+        # *.out: supervisord's own output, where programs logging to
+        # /dev/stdout under it (deploy/supervisord.conf) end up.
         paths = glob.glob(os.path.join(self.dir, "*.log")) + \
-            glob.glob(os.path.join(self.dir, "*.log.*"))
+            glob.glob(os.path.join(self.dir, "*.log.*")) + \
+            glob.glob(os.path.join(self.dir, "*.out"))
         if self.config.get("logfile"):
             paths.append(self.config["logfile"])
         return sorted(set(paths))
