@@ -556,6 +556,12 @@ class Tap:
                     timeout, self.proc.poll(), self.proc.stderr.read1(4096)
                     if self.proc.poll() is not None else ""))
 
+    def close(self):
+        """For a cleanup: ends the tap if a failed test left it running."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def stop(self, timeout=30):
         """SIGTERM; returns (exit status, stderr)."""
         if self.proc.poll() is None:

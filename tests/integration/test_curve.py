@@ -88,6 +88,7 @@ class Curve(unittest.TestCase):
         # hamustro-push, hamustro-tap and the control socket work with the
         # client pair too.
         tap = h.Tap(self.p.config_path)
+        self.addCleanup(tap.close)
         probe = [0]
 
         def publish_probe():

@@ -82,6 +82,7 @@ class TryIt(unittest.TestCase):
             p.wait_healthy()
 
             tap = h.Tap(None, argv=tap_cmd)
+            self.addCleanup(tap.close)
 
             def probe():
                 r = subprocess.run([send[0], "--count", "1", "--payloads", "1"],
