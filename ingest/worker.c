@@ -80,11 +80,11 @@ s_dealer_new (void *zmq_ctx, const hm_config_t *cfg, const char *endpoint, int h
         goto fail;
     return socket;
 fail:
+    zmq_socket_monitor (socket, NULL, 0); /* before its receiver: see ingest_worker_destroy */
     if (monitor_p && *monitor_p) {
         zmq_close (*monitor_p);
         *monitor_p = NULL;
     }
-    zmq_socket_monitor (socket, NULL, 0);
     zmq_close (socket);
     return NULL;
 }
@@ -755,12 +755,16 @@ ingest_worker_destroy (ingest_worker_t **self_p)
     ingest_worker_join (self);
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
+    /* The monitor stops before its receiving socket closes: libzmq's I/O
+       thread sends each event blocking, holding the monitor's lock, and a
+       PAIR with no peer never takes it (the router going away at the same
+       moment sent one), so the other order hung the stop for good. */
+    if (self->dealer)
+        zmq_socket_monitor (self->dealer, NULL, 0);
     if (self->monitor)
         zmq_close (self->monitor);
-    if (self->dealer) {
-        zmq_socket_monitor (self->dealer, NULL, 0);
+    if (self->dealer)
         zmq_close (self->dealer);
-    }
     if (self->control)
         zmq_close (self->control);
     if (self->wake_fd >= 0)

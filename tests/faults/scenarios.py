@@ -63,11 +63,15 @@ def _kill9(target, which, durability="fsync", segment_bytes=None, name=None):
     with _one(target, name or "kill9-" + which, ingest={"router_timeout_ms": 2000},
               router=router) as c:
         c.sup_start()
-        load = c.load(duration=6)
-        time.sleep(2.0)
+        # Long enough for slow builds; stopped a moment after the repair.
+        load = c.load(duration=120)
+        # Kill under load (and, with small segments, once some were deleted
+        # behind the routes): waited for, not assumed after 2 s.
+        if not c.wait_load_seconds(2):
+            c.problems.append("the load did not flow")
         name = {"ingest": "ingest", "router": "router"}.get(which) or c.sink_process("archive")
         if segment_bytes:
-            st = c.status()
+            st = c.wait_status(lambda st: st["counters"]["segments_deleted"] > 0)
             deleted = st["counters"]["segments_deleted"] if st else 0
             c.notes.append("%d segments deleted before the kill" % deleted)
             if not deleted:
@@ -75,6 +79,8 @@ def _kill9(target, which, durability="fsync", segment_bytes=None, name=None):
         took = c.kill9(name)
         c.notes.append("%s back in %.1fs" % (which, took))
         c.drain_backlog()
+        c.wait_load_seconds(2)  # the load goes on after the repair
+        load.stop()
         s = load.wait()
         _load_problems(c, s)
         c.notes.append("load: %d requests at %d/s, %d retried 503, %d no answer" % (
@@ -232,14 +238,12 @@ def log_full(target):
               router={"max_log_bytes": 2 << 20, "segment_bytes": 256 << 10}) as c:
         c.sup_start()
         c.ctl("stop", c.sink_process("archive"))
-        load = c.load(duration=8, retry=200)
-        full_at = None
+        # Long enough for slow builds; stopped once 200s flow again.
+        load = c.load(duration=300, retry=200)
         t0 = time.time()
-        while time.time() - t0 < 6 and full_at is None:
-            st = c.status()
-            if st and st["log"]["full"]:
-                full_at = time.time() - t0
-            time.sleep(0.2)
+        full_at = None
+        if c.wait_status(lambda st: st["log"]["full"], timeout=120):
+            full_at = time.time() - t0
         # One request of our own, to see the 503 and its Retry-After.
         probe = os.path.join(c.dir, "acked-probe.tsv")
         c.records.append(probe)
@@ -257,6 +261,10 @@ def log_full(target):
         time.sleep(max(0.0, 4.0 - (time.time() - t0)))
         c.ctl("start", c.sink_process("archive"))
         c.drain_backlog()
+        # 200s flow again, long enough past Retry-After that every 503'd
+        # request was resent (SIGINT would end a resend still waiting as 503).
+        c.wait_load_seconds(3)
+        load.stop()
         s = load.wait(timeout=600)
         catchup = c.wait_caught_up()
         st = c.status()

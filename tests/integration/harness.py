@@ -19,7 +19,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 
 BIN = os.environ.get("HAMUSTRO_BIN") or os.path.join(
@@ -149,6 +151,31 @@ def dump_on_failure(fn):
     return wrapper
 
 
+# Seconds a program gets between SIGTERM and SIGKILL at a test's end;
+# generous, for sanitizer builds on a busy machine.
+STOP_TIMEOUT = 60
+
+# What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print.
+SANITIZER_MARKS = ("runtime error", "Sanitizer")
+
+
+def sanitizer_reports_in(text):
+    """The sanitizer lines in a program's output."""
+    return [line for line in text.splitlines() if any(m in line for m in SANITIZER_MARKS)]
+
+
+def sanitizer_reports(paths):
+    """'path: line' for every sanitizer line in the given files."""
+    found = []
+    for path in paths:
+        try:
+            text = read_bytes(path).decode(errors="replace")
+        except OSError:
+            continue
+        found += ["%s: %s" % (os.path.basename(path), line) for line in sanitizer_reports_in(text)]
+    return found
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -194,8 +221,9 @@ class Pipeline:
             json.dump(self.config, f, indent=2)
 
     # programs
-    def start(self, name, *args, env_extra=None):
-        """name: 'router', 'ingest', 'file-sink', or 'file-sink#2' for a second instance."""
+    def start(self, name, *args, env_extra=None, use_config=True):
+        """name: 'router', 'ingest', 'file-sink', or 'file-sink#2' for a second instance.
+        use_config=False: no --config, so the program takes its embedded default."""
         prog = name.split("#")[0]
         if name in self.logs:
             self.logs.pop(name).close()
@@ -205,8 +233,8 @@ class Pipeline:
         env.pop("HAMUSTRO_PORT", None)
         env.pop("HAMUSTRO_HOST", None)
         env.update(env_extra or {})
-        p = subprocess.Popen([os.path.join(BIN, "hamustro-" + prog), "--config",
-                              self.config_path] + list(args),
+        config = ["--config", self.config_path] if use_config else []
+        p = subprocess.Popen([os.path.join(BIN, "hamustro-" + prog)] + config + list(args),
                              stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, env=env)
         self.procs[name] = p
         self.logs[name] = log
@@ -253,16 +281,56 @@ class Pipeline:
         with open(path, "rb") as f:
             return f.read().decode(errors="replace")
 
-    def close(self, keep=False):
+    def stop_leftovers(self, timeout=STOP_TIMEOUT):
+        """Stops every program still running as supervisord would: SIGTERM,
+        a bounded wait, SIGKILL only then. A SIGKILL at once would skip the
+        exit path, and with it LeakSanitizer's report and every leak check.
+        Returns the problems: programs that needed SIGKILL."""
+        problems = []
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.time() + timeout
         for name in list(self.procs):
             p = self.procs.pop(name)
-            if p.poll() is None:
+            try:
+                p.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
                 p.kill()
-            p.wait()
+                p.wait()
+                problems.append("%s did not exit within %ds after SIGTERM" % (name, timeout))
+        return problems
+
+    def log_paths(self):
+        """Every file a program of this pipeline wrote its output to: each
+        started program's stdout/stderr, supervisord's, and the config's
+        logfile (and what logrotate-style tests moved it to)."""
+        # *.out: supervisord's own output, where programs logging to
+        # /dev/stdout under it (deploy/supervisord.conf) end up.
+        paths = glob.glob(os.path.join(self.dir, "*.log")) + \
+            glob.glob(os.path.join(self.dir, "*.log.*")) + \
+            glob.glob(os.path.join(self.dir, "*.out"))
+        if self.config.get("logfile"):
+            paths.append(self.config["logfile"])
+        return sorted(set(paths))
+
+    def sanitizer_reports(self):
+        return sanitizer_reports(self.log_paths())
+
+    def close(self, keep=False, check=True):
+        """Stops what still runs (SIGTERM first), then fails on a sanitizer
+        report in any program's output or a program that ignored SIGTERM
+        (check=False: only clean up, e.g. after a test already failed)."""
+        problems = self.stop_leftovers()
         for log in self.logs.values():
             log.close()
+        problems += self.sanitizer_reports()
+        if problems and check:
+            keep = True
         if not keep and not os.environ.get("HM_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
+        if problems and check:
+            raise AssertionError("at stop (kept %s):\n%s" % (self.dir, "\n".join(problems)))
 
     def __enter__(self):
         return self
@@ -274,7 +342,8 @@ class Pipeline:
                     print("---- %s log ----\n%s" % (name, self.log_text(name)[-4000:]))
                 except OSError:
                     pass
-        self.close()
+        # A test that already failed keeps its own error; its logs were printed.
+        self.close(check=exc_type is None)
 
     # HTTP
     def request(self, method, path, body=None, headers=None, timeout=10):
@@ -325,10 +394,65 @@ class Pipeline:
         raise AssertionError("pipeline not healthy after %ds: %r" % (timeout, last))
 
     def flush(self):
+        """Seals every open batch now: POST /api/flush, or, with no
+        maintenance key configured (the default config), hamustro-ctl flush."""
+        if not self.config.get("maintenance_key"):
+            r = subprocess.run([os.path.join(BIN, "hamustro-ctl"), "--config", self.config_path,
+                                "flush"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=30)
+            assert r.returncode == 0, r.stdout
+            return
         key = hashlib.sha256(self.config["maintenance_key"].encode()).hexdigest()
         status, _, body = self.request("POST", "/api/flush",
                                        headers={"X-Hamustro-Maintenance-Key": key})
         assert status == 200, (status, body)
+
+    def router_status(self, timeout_ms=3000):
+        """hamustro-ctl status as a dict; None while the router does not answer."""
+        r = subprocess.run([os.path.join(BIN, "hamustro-ctl"), "--config", self.config_path,
+                            "--timeout", str(timeout_ms), "status"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=timeout_ms / 1000 + 10)
+        if r.returncode != 0:
+            return None
+        return json.loads(r.stdout.decode())
+
+    def wait_committed(self, timeout=120):
+        """Waits until the router says every route has committed its whole
+        log: nothing open, sealed, queued or in flight, and no append waits
+        for its reply. A sink acknowledges only what its backend holds, so
+        the output is then final: the moment to check for duplicates (a
+        fixed pause only hopes a late write has landed)."""
+        deadline = time.time() + timeout
+        last_flush, st = 0, None
+        while time.time() < deadline:
+            st = self.router_status()
+            if st and st["log"]["pending_replies"] == 0 and all(
+                    r["committed"] == st["log"]["next_seq"] - 1 and r["lag"] == 0
+                    and r["open_events"] == 0 and r["sealed"] == 0 and r["queued"] == 0
+                    and r["inflight"] == 0 for r in st["routes"]):
+                return st
+            if time.time() - last_flush > 1:
+                subprocess.run([os.path.join(BIN, "hamustro-ctl"), "--config",
+                                self.config_path, "--timeout", "2000", "flush"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=15)
+                last_flush = time.time()
+            time.sleep(0.1)
+        raise AssertionError("routes did not commit the whole log within %ds: %s"
+                             % (timeout, json.dumps(st)))
+
+    def wait_appended(self, events, timeout=120):
+        """Waits until the router has appended at least `events` events in
+        all (a load is flowing); returns the status."""
+        deadline = time.time() + timeout
+        st = None
+        while time.time() < deadline:
+            st = self.router_status()
+            if st and st["counters"]["events"] >= events:
+                return st
+            time.sleep(0.1)
+        raise AssertionError("the router did not append %d events within %ds: %s"
+                             % (events, timeout, json.dumps(st)))
 
     # output
     def output_files(self, route="archive"):
@@ -338,6 +462,17 @@ class Pipeline:
         for root, _, names in os.walk(base):
             files += [os.path.join(root, n) for n in names if not n.startswith(".")]
         return sorted(files)
+
+    def temp_files(self, route="archive"):
+        """Every temporary file (the file sink's ".NAME.PID.tmp") anywhere
+        under a route's output: output_files() skips dot-files, so a leaked
+        one is seen only here."""
+        base = self.config["routes"][route]["file"]["file_path"].split("{")[0]
+        found = []
+        for root, _, names in os.walk(base):
+            found += [os.path.join(root, n) for n in names
+                      if n.startswith(".") and n.endswith(".tmp")]
+        return sorted(found)
 
     def output_lines(self, route="archive"):
         """(path, line as bytes) for every line of every output file of a route."""
@@ -368,6 +503,82 @@ class Pipeline:
         raise AssertionError("only %d of %d events arrived on route %s" % (n, count, route))
 
 
+def in_ci():
+    """Whether this is a CI run (CI set, as .ci/run and CI services do)."""
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def skip(reason):
+    """Ends a test program that cannot run here: exit 77 (ctest: skipped),
+    but exit 1 under CI, which must run every test (a skip is not a pass)."""
+    if in_ci():
+        print("FAIL: %s (CI must run this test; CI=%s)" % (reason, os.environ["CI"]))
+        sys.exit(1)
+    print("skipped: %s" % reason)
+    sys.exit(77)
+
+
+class Tap:
+    """hamustro-tap in the background, its JSON lines collected as they come."""
+
+    def __init__(self, config_path, *args, argv=None):
+        """argv: the whole command line instead (e.g. as the README has it)."""
+        cmd = argv or [os.path.join(BIN, "hamustro-tap"), "--config", config_path] + list(args)
+        self.proc = subprocess.Popen(cmd,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self._lock:
+                self.lines.append(line.decode(errors="replace").rstrip("\n"))
+
+    def events(self):
+        with self._lock:
+            return [json.loads(line) for line in self.lines if line.startswith("{")]
+
+    def wait_subscribed(self, publish, timeout=60):
+        """PUB/SUB passes only what is published once the subscription is
+        up: calls publish() (which must append something to the router)
+        until the tap has printed an event; how many times it was called."""
+        deadline = time.time() + timeout
+        calls = 0
+        while True:
+            publish()
+            calls += 1
+            if wait_for(lambda: self.events(), 1.0):
+                return calls
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise AssertionError("the tap printed nothing within %ds (exit %s): %s" % (
+                    timeout, self.proc.poll(), self.proc.stderr.read1(4096)
+                    if self.proc.poll() is not None else ""))
+
+    def close(self):
+        """For a cleanup: ends the tap if a failed test left it running."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self, timeout=30):
+        """SIGTERM; returns (exit status, stderr)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("hamustro-tap did not stop within %ds of SIGTERM" % timeout)
+        self._reader.join(10)
+        err = self.proc.stderr.read().decode(errors="replace")
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return rc, err
+
+
 def wait_for(predicate, timeout=10):
     """Polls predicate until it is true or timeout seconds pass; its last value."""
     deadline = time.time() + timeout
@@ -376,6 +587,25 @@ def wait_for(predicate, timeout=10):
             return True
         time.sleep(0.05)
     return predicate()
+
+
+def signal_pending(pid, sig):
+    """Whether signal sig waits for delivery to process pid or any of its
+    threads (/proc status SigPnd, ShdPnd). False once it was taken (by a
+    handler, sigwait or the default action) or the process is gone."""
+    bit = 1 << (sig - 1)
+    try:
+        paths = [os.path.join("/proc/%d/task" % pid, t, "status")
+                 for t in os.listdir("/proc/%d/task" % pid)]
+        for path in paths:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(("SigPnd:", "ShdPnd:")) and \
+                            int(line.split()[1], 16) & bit:
+                        return True
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return False
 
 
 def read_bytes(path):
@@ -389,6 +619,14 @@ def send_tool(pipeline, *args, timeout=600):
            "--url", "http://127.0.0.1:%d/api/v1/track" % pipeline.port] + list(args)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     return p.returncode, p.stdout.decode() + p.stderr.decode()
+
+
+def send_summary(output):
+    """The --json-summary object in hamustro-send's output ({} if none)."""
+    for line in reversed(output.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return {}
 
 
 def read_record(path, sends=None):

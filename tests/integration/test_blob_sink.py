@@ -137,7 +137,11 @@ class BlobSink(unittest.TestCase):
         cblobs = self.wait_blob_events("csv/", 120, fmt="csv")
         self.check_exact(cblobs, sent, cprefix)
 
-        # Put Blob for the JSON route (no block list), blocks for the CSV one.
+        # Put Blob for the JSON route: a blob stored whole has no committed
+        # block list (a Put Block List would have left one).
+        for name in blobs:
+            self.assertEqual(self.az.committed_blocks(CONTAINER, name), [], name)
+        # Put Block + Put Block List for the CSV one.
         multi = 0
         for name in cblobs:
             blocks = self.az.committed_blocks(CONTAINER, name)

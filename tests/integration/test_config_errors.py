@@ -22,7 +22,10 @@ class ConfigErrors(unittest.TestCase):
             p = subprocess.run([os.path.join(h.BIN, "hamustro-" + prog), "--config", f.name],
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, timeout=20)
-            return p.returncode, p.stderr.decode(), f.name
+            err = p.stderr.decode(errors="replace")
+            # A program that stops on a bad config must stop cleanly.
+            self.assertEqual(h.sanitizer_reports_in(err), [], prog)
+            return p.returncode, err, f.name
         finally:
             os.unlink(f.name)
 

@@ -87,18 +87,25 @@ class Curve(unittest.TestCase):
         self.assertEqual(sorted(e["nr"] for e in events), list(range(1, 101)))
         # hamustro-push, hamustro-tap and the control socket work with the
         # client pair too.
-        tap = subprocess.Popen([os.path.join(h.BIN, "hamustro-tap"), "--config",
-                                self.p.config_path, "--count", "3"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        time.sleep(2.0)  # PUB/SUB: only what is published after the link is up
+        tap = h.Tap(self.p.config_path)
+        self.addCleanup(tap.close)
+        probe = [0]
+
+        def publish_probe():
+            probe[0] += 1
+            r = self.push(self.p.config_path,
+                          [h.make_collection(1, device="probe", start_nr=probe[0])])
+            self.assertEqual(r.returncode, 0, r.stdout)
+        probes = tap.wait_subscribed(publish_probe)
         extra = [h.make_collection(3, start_nr=1001)]
         result = self.push(self.p.config_path, extra)
         self.assertEqual(result.returncode, 0, result.stdout)
-        out, _ = tap.communicate(timeout=20)
-        self.assertEqual(tap.returncode, 0, out)
-        self.assertEqual(sorted(json.loads(line)["nr"] for line in out.splitlines()),
-                         [1001, 1002, 1003])
-        self.assertEqual(self.appended(), 103)
+        wanted = lambda: sorted(e["nr"] for e in tap.events() if e["device_id"] != "probe")
+        self.assertTrue(h.wait_for(lambda: wanted() == [1001, 1002, 1003], 30), tap.lines)
+        rc, err = tap.stop()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(wanted(), [1001, 1002, 1003])
+        self.assertEqual(self.appended(), 103 + probes)
         self.assertNotIn("refused a client", self.p.log_text("router"))
         self.assertEqual(self.status()["counters"]["curve_refused"], 0)
 

@@ -16,6 +16,7 @@ These tests need root (mount); without it they fail, they do not skip."""
 import collections
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -127,13 +128,14 @@ class DiskFull(unittest.TestCase):
     def check_exact(self, p, acked):
         self.assertGreater(len(acked), 0)
         p.wait_events(len(acked), timeout=120)
-        time.sleep(1.0)
+        p.wait_committed()  # the files are final: a late duplicate would be there now
         landed = collections.Counter((e["session"], e["nr"]) for e in p.read_events())
         self.assertEqual([k for k, n in landed.items() if n > 1], [], "events written twice")
         missing = [k for k in acked if k not in landed]
         self.assertEqual(missing[:10], [], "%d events answered 200 are missing" % len(missing))
         # A 503'd request was not resent with the same nrs, so nothing else may be there.
         self.assertEqual(len(landed), len(set(acked)))
+        self.assertEqual(p.temp_files(), [], "temporary files left behind")
 
     def test_log_fills_its_own_disk_then_recovers(self):
         with h.Pipeline(router={"segment_bytes": 256 << 10, "max_log_bytes": 1 << 40}) as p:
@@ -202,23 +204,33 @@ class DiskFull(unittest.TestCase):
         with h.Pipeline() as p:
             out = os.path.join(p.dir, "out")
             disk = self.disk(out, 4)
+            # The date directories exist before the disk fills, so the sink
+            # gets past mkdir and opens its temporary file: the write (or its
+            # fsync) is what fails, and the file must go. Tomorrow's too, for
+            # a run across midnight UTC.
+            for t in (time.time(), time.time() + 86400):
+                os.makedirs(os.path.join(out, time.strftime("%Y-%m-%d", time.gmtime(t))))
             disk.fill()
             p.start_all()
             acked, refused = [], []
             self.send(p, 0, 100, acked, refused)
             self.assertEqual(refused, [], "the router's disk is not the full one")
             # The sink cannot write: it retries, nothing is acknowledged.
-            deadline = time.time() + 30
-            while "No space left on device" not in p.log_text("file-sink"):
-                self.assertLess(time.time(), deadline, "the sink never reported the full disk")
+            # Its failure is the write of the temporary file in the date
+            # directory (not a mkdir or an open), twice: retried, not stuck.
+            failed_write = re.compile(r"attempt \d+ failed: write %s/\d{4}-\d\d-\d\d/"
+                                      r"\.\S+\.tmp: No space left on device" % re.escape(out))
+            deadline = time.time() + 60
+            while len(failed_write.findall(p.log_text("file-sink"))) < 2:
+                self.assertLess(time.time(), deadline, "the sink never failed a write on the "
+                                "full disk:\n" + p.log_text("file-sink")[-2000:])
                 try:
                     p.flush()
                 except AssertionError:
                     pass
                 time.sleep(0.3)
             self.assertEqual(p.read_events(), [])
-            self.assertEqual([f for f in os.listdir(out) if f.endswith(".tmp")], [],
-                             "a failed write left its temporary file")
+            self.assertEqual(p.temp_files(), [], "a failed write left its temporary file")
             self.assertIsNone(p.procs["file-sink"].poll(), "the sink died on a full disk")
             disk.unfill()
             self.send(p, 100, 20, acked, refused)

@@ -5,7 +5,6 @@ the configured path. SIGHUP never ends a daemon, with or without a logfile."""
 import os
 import signal
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -24,8 +23,12 @@ class Logfile(unittest.TestCase):
         """SIGHUP to every daemon; none may end on it."""
         for name in DAEMONS:
             p.procs[name].send_signal(signal.SIGHUP)
-        time.sleep(0.3)
         for name in DAEMONS:
+            # Taken (not pending any more): had it ended the daemon, the
+            # process would be gone (or going: the requests that follow
+            # in each test need every daemon).
+            self.assertTrue(h.wait_for(
+                lambda: not h.signal_pending(p.procs[name].pid, signal.SIGHUP), 30), name)
             self.assertIsNone(p.procs[name].poll(), "%s ended on SIGHUP" % name)
 
     def test_sighup_reopens_the_moved_logfile(self):
@@ -82,7 +85,8 @@ class Logfile(unittest.TestCase):
             os.rename(log, moved)
             os.rmdir(logdir)  # the path's directory is gone: fopen fails
             p.procs["ingest"].send_signal(signal.SIGHUP)
-            time.sleep(0.3)
+            self.assertTrue(h.wait_for(
+                lambda: not h.signal_pending(p.procs["ingest"].pid, signal.SIGHUP), 30))
             self.assertEqual(p.request("GET", "/after-failed-reopen")[0], 404)
             self.assertTrue(h.wait_for(lambda: "/after-failed-reopen" in read(moved)), read(moved))
             self.assertIn("cannot open logfile %s again" % log, read(moved))

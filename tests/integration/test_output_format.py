@@ -92,13 +92,16 @@ class OutputFormat(unittest.TestCase):
                 c = h.make_collection(3, device="dev-%d" % i)
                 self.assertEqual(p.track_retry(h.encode_collection(c))[0], 200)
             p.flush()
-            time.sleep(0.5)
+            # The batches are sealed (in the route's saved state) before the kill.
+            self.assertTrue(h.wait_for(lambda: (lambda st: st and all(
+                r["open_events"] == 0 and r["batches_sealed"] >= 1 for r in st["routes"]))(
+                    p.router_status()), 60), p.router_status())
             p.stop("router", sig=9)
             p.start("router")
             p.start("file-sink", "--route", "archive")
             p.wait_healthy()
-            events = p.wait_events(15)
-            time.sleep(1.0)
+            p.wait_events(15)
+            p.wait_committed()  # the files are final: a late duplicate would be there now
             events = p.read_events()
             pairs = sorted((e["device_id"], e["nr"]) for e in events)
             self.assertEqual(pairs, sorted(("dev-%d" % i, n) for i in range(5) for n in (1, 2, 3)))

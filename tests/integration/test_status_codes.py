@@ -3,6 +3,7 @@ protobuf and JSON bodies, one and many payloads, signature required and
 optional, against the real ingest, router and file sink."""
 
 import hashlib
+import http.client
 import json
 import os
 import signal
@@ -99,7 +100,7 @@ class StatusCodes(unittest.TestCase):
 
     def test_413_body_too_large(self):
         body = b"x" * 70000
-        self.assertError(self.p.track(body), 413, "")
+        self.assertError(self.p.track(body), 413, "larger than max_body_bytes")
 
     def test_415_content_type(self):
         body = h.encode_collection(h.make_collection(1))
@@ -115,13 +116,43 @@ class StatusCodes(unittest.TestCase):
         good = hashlib.sha256(b"mk").hexdigest()
         self.assertEqual(self.p.request("POST", "/api/flush",
                                         headers={"X-Hamustro-Maintenance-Key": good})[0], 200)
-        self.assertError(self.p.request("POST", "/api/flush"), 401, "")
+        self.assertError(self.p.request("POST", "/api/flush"), 401,
+                         "X-Hamustro-Maintenance-Key header is invalid")
         self.assertError(self.p.request("POST", "/api/flush",
                                         headers={"X-Hamustro-Maintenance-Key": "00" * 32}),
-                         401, "")
+                         401, "X-Hamustro-Maintenance-Key header is invalid")
 
     def test_404_unknown_path(self):
         self.assertEqual(self.p.request("GET", "/nope")[0], 404)
+
+
+def connections_by_epoll(pid, port):
+    """{epoll fd: [remote port, ...]} of the established TCP connections to
+    `port` that each epoll set of process pid watches (/proc fdinfo's tfd
+    lines): one epoll set per ingest thread."""
+    inodes = {}
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            local, remote, state, inode = cols[1], cols[2], cols[3], cols[9]
+            if int(local.split(":")[1], 16) == port and state == "01":
+                inodes["socket:[%s]" % inode] = int(remote.split(":")[1], 16)
+    fds = {}
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            fds[fd] = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            pass
+    owners = {}
+    for fd, target in fds.items():
+        if target != "anon_inode:[eventpoll]":
+            continue
+        with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+            watched = [line.split()[1] for line in f if line.startswith("tfd:")]
+        held = [inodes[fds[w]] for w in watched if fds.get(w) in inodes]
+        if held:
+            owners[int(fd)] = sorted(held)
+    return owners
 
 
 class Stats(unittest.TestCase):
@@ -167,6 +198,43 @@ class Stats(unittest.TestCase):
 
     def test_counts_two_threads(self):
         self.check_counts(2)
+
+    def test_two_threads_both_serve_and_count(self):
+        """Connections held open are each owned by one thread (MHD puts a
+        connection in its own thread's epoll set): with both threads holding
+        some, requests on all of them must all be counted."""
+        with h.Pipeline(ingest={"threads": 2}) as p:
+            p.start_all()
+            conns = []
+            try:
+                # SO_REUSEPORT spreads connections by a hash of their ports:
+                # 32 all landing on one thread has odds of 2^-31.
+                for _ in range(32):
+                    conn = http.client.HTTPConnection("127.0.0.1", p.port, timeout=10)
+                    conn.request("GET", "/api/health")
+                    self.assertEqual(conn.getresponse().read()[:10], b'{"up":true')
+                    conns.append(conn)
+                owners = connections_by_epoll(p.procs["ingest"].pid, p.port)
+                self.assertEqual(sum(len(v) for v in owners.values()), 32, owners)
+                self.assertEqual(len(owners), 2, "connections not spread over both threads: "
+                                 "%s" % owners)
+                before = self.stats(p)
+                body = h.encode_collection(h.make_collection(2))
+                headers = {"Content-Type": "application/protobuf",
+                           "X-Hamustro-Time": "1454514088",
+                           "X-Hamustro-Signature": h.signature(body, "1454514088")}
+                for conn in conns:
+                    conn.request("POST", "/api/v1/track", body=body, headers=headers)
+                    r = conn.getresponse()
+                    self.assertEqual(r.status, 200, r.read())
+                    r.read()
+                after = self.stats(p)
+            finally:
+                for conn in conns:
+                    conn.close()
+            self.assertEqual(after["answers"]["200"] - before["answers"]["200"], 33)
+            self.assertEqual(after["track_accepted"] - before["track_accepted"], 32)
+            self.assertEqual(after["events_accepted"] - before["events_accepted"], 64)
 
     def test_key_required(self):
         with h.Pipeline(maintenance_key="") as p:
@@ -219,8 +287,14 @@ class RouterDown(unittest.TestCase):
         socket must be connected, not only the control one. No resends here."""
         with h.Pipeline() as p:
             p.start("ingest")
-            time.sleep(0.3)
-            status, _, body = p.request("GET", "/api/health")
+
+            def health():
+                try:
+                    return p.request("GET", "/api/health", timeout=5)
+                except OSError:  # not listening yet
+                    return None
+            self.assertTrue(h.wait_for(lambda: health() is not None, 30))
+            status, _, body = health()
             self.assertEqual(status, 503)
             self.assertIn("router", json.loads(body)["error"])
             body = h.encode_collection(h.make_collection(1))
