@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "collection_json.h"
@@ -164,6 +165,10 @@ s_track (ingest_conn_t *c)
     const char *why = hm_ingest_check_signature (
         cfg->signature_required, s_header (c, HM_HEADER_TIME), s_header (c, HM_HEADER_SIGNATURE),
         data, len, cfg->shared_secret);
+    char err[200] = "";
+    if (!why)
+        why = hm_ingest_check_time (s_header (c, HM_HEADER_TIME), (int64_t)time (NULL),
+                                    cfg->max_clock_skew_s, err, sizeof err);
     if (why) {
         s_decide (c, 401, HM_BODY_NONE, why);
         return;
@@ -174,7 +179,6 @@ s_track (ingest_conn_t *c)
                   "Content-Type must be application/protobuf or application/json");
         return;
     }
-    char err[200] = "";
     Collection *col = NULL;
     if (kind == HM_BODY_PROTOBUF) {
         col = collection__unpack (&w->decode.pb, len, (const uint8_t *)data);
