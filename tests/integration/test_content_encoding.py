@@ -123,6 +123,18 @@ class ContentEncoding(unittest.TestCase):
         events = self.p.wait_events(len(sent))
         self.assertEqual({e["device_id"] for e in events} & set(sent), set(sent))
 
+    def test_send_tool_gzip(self):
+        # The load generator's --gzip: signed gzip bodies, all taken.
+        record = os.path.join(self.p.dir, "gzip-acked.tsv")
+        rc, out = h.send_tool(self.p, "--gzip", "--count", "20", "--payloads", "3",
+                              "--sessions", "5", "--retry", "20", "--record", record,
+                              "--quiet", "--json-summary")
+        self.assertEqual(rc, 0, out)
+        summary = json.loads(out.strip().splitlines()[-1])
+        self.assertEqual(summary["status"].get("200"), 20, summary)
+        with open(record) as f:
+            self.assertEqual(len(f.read().splitlines()), 60)
+
     def test_signature_is_over_the_bytes_sent(self):
         raw = h.encode_collection(h.make_collection(1, device="dev-sig"))
         self.assertError(self.urlopen(gzip_bytes(raw), "gzip", sign_over=raw), 401,
