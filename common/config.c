@@ -196,8 +196,8 @@ s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
                  hm_cfg_route_defaults_t *defaults)
 {
     static const char *const keys[] = {
-        "shared_secret", "signature", "maintenance_key", "maintance_key", "masked_ip", "logfile",
-        "ingest", "router", "sink", "routes", "curve",
+        "shared_secret", "signature", "max_clock_skew_s", "maintenance_key", "maintance_key",
+        "masked_ip", "logfile", "ingest", "router", "sink", "routes", "curve",
         /* the original's keys */
         "dialect", "file", "s3", "sns", "abs", "aqs", "buffer_size", "auto_flush_interval",
         "flush_timeout", "max_worker_size", "max_queue_size", "retry_attempt", "spread_buffer_size",
@@ -208,6 +208,9 @@ s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
     char *signature = NULL;
     if (hm_cfg_string (ctx, root, "", "shared_secret", &self->shared_secret) != 0 ||
         hm_cfg_string (ctx, root, "", "signature", &signature) != 0 ||
+        /* Beside signature: it is how old a signed request may be. Up to a
+           day; 0 (the default) keeps the original's behaviour. */
+        hm_cfg_u32 (ctx, root, "", "max_clock_skew_s", 0, 86400, &self->max_clock_skew_s) != 0 ||
         hm_cfg_string (ctx, root, "", "maintance_key", &self->maintenance_key) != 0 ||
         hm_cfg_string (ctx, root, "", "maintenance_key", &self->maintenance_key) != 0 ||
         hm_cfg_bool (ctx, root, "", "masked_ip", &self->masked_ip) != 0 ||

@@ -54,6 +54,11 @@ typedef struct {
     bool masked_ip;          /* zero the last IPv4 octet / last 80 bits of IPv6 */
     char *logfile;           /* NULL: stderr */
 
+    /* Replay window (top level, beside "signature"): a signed request's
+       X-Hamustro-Time may be this many seconds from now, else 401; 0 (the
+       default): not checked, as in the original. */
+    uint32_t max_clock_skew_s;
+
     /* hamustro-ingest */
     char *host;                    /* listen address; HAMUSTRO_HOST overrides */
     uint16_t port;                 /* listen port; HAMUSTRO_PORT overrides */

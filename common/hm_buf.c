@@ -40,6 +40,9 @@ hm_buf_reserve (hm_buf_t *self, size_t extra)
     size_t cap = self->cap ? self->cap : 256;
     while (cap < need)
         cap = cap > SIZE_MAX / 4 ? need : cap * 2;
+    /* Doubling must not allocate past the bound (need is within it). */
+    if (cap > self->limit)
+        cap = self->limit;
     char *data = realloc (self->data, cap + 1);
     if (!data)
         return -1;

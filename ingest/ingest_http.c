@@ -121,6 +121,37 @@ hm_ingest_check_signature (bool required, const char *time, const char *signatur
     return NULL;
 }
 
+const char *
+hm_ingest_check_time (const char *time, int64_t now_s, uint32_t max_skew_s, char *why, size_t cap)
+{
+    uint64_t t = 0;
+    if (max_skew_s == 0 || !time || !*time)
+        return NULL;
+    /* Epoch seconds, as ARCHITECTURE section 2 defines the header; the
+       original never read it, so a client sending anything else could
+       only have worked while nothing checked. */
+    if (hm_ingest_parse_length (time, &t) != 0 || t > INT64_MAX / 2) {
+        snprintf (why, cap,
+                  "X-Hamustro-Time header is not epoch seconds, so its age cannot be "
+                  "checked against max_clock_skew_s");
+        return why;
+    }
+    int64_t diff = (int64_t)t - now_s;
+    if (diff > (int64_t)max_skew_s)
+        snprintf (why, cap,
+                  "X-Hamustro-Time is %lld s ahead of the server's clock, more than "
+                  "max_clock_skew_s (%u s): check the client's clock",
+                  (long long)diff, max_skew_s);
+    else if (-diff > (int64_t)max_skew_s)
+        snprintf (why, cap,
+                  "X-Hamustro-Time is %lld s behind the server's clock, more than "
+                  "max_clock_skew_s (%u s): a replayed or long-delayed request, or a wrong clock",
+                  (long long)-diff, max_skew_s);
+    else
+        return NULL;
+    return why;
+}
+
 bool
 hm_ingest_maintenance_key_ok (const char *header, const char *key_hex)
 {

@@ -55,6 +55,16 @@ int hm_ingest_parse_length (const char *text, uint64_t *value_p);
 const char *hm_ingest_check_signature (bool required, const char *time, const char *signature,
                                        const void *body, size_t body_len, const char *secret);
 
+/* The replay window (max_clock_skew_s): checks the X-Hamustro-Time of a
+   request whose signature passed against now_s (epoch seconds). Passes
+   when max_skew_s is 0 (off), when time is NULL or "" (an unsigned
+   request under "signature": "optional", which has nothing to replay),
+   or when |time - now_s| <= max_skew_s. Else returns the reason for the
+   401 answer, written into why (cap bytes): not epoch seconds, or how far
+   ahead of or behind the server's clock the time is. */
+const char *hm_ingest_check_time (const char *time, int64_t now_s, uint32_t max_skew_s, char *why,
+                                  size_t cap);
+
 /* Checks the maintenance key header against sha256hex(key) (key_hex, 64
    chars) in constant time. true when it matches. */
 bool hm_ingest_maintenance_key_ok (const char *header, const char *key_hex);

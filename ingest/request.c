@@ -18,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #include "collection_json.h"
 #include "event.h"
 #include "hm_log.h"
+#include "inflate.h"
 #include "payload.pb-c.h"
 #include "pipeline.pb-c.h"
 #include "signature.h"
@@ -164,6 +166,10 @@ s_track (ingest_conn_t *c)
     const char *why = hm_ingest_check_signature (
         cfg->signature_required, s_header (c, HM_HEADER_TIME), s_header (c, HM_HEADER_SIGNATURE),
         data, len, cfg->shared_secret);
+    char err[200] = "";
+    if (!why)
+        why = hm_ingest_check_time (s_header (c, HM_HEADER_TIME), (int64_t)time (NULL),
+                                    cfg->max_clock_skew_s, err, sizeof err);
     if (why) {
         s_decide (c, 401, HM_BODY_NONE, why);
         return;
@@ -174,7 +180,28 @@ s_track (ingest_conn_t *c)
                   "Content-Type must be application/protobuf or application/json");
         return;
     }
-    char err[200] = "";
+    /* The signature above is over the bytes as sent; what is decoded is
+       the body they inflate to, bounded by max_body_bytes as well. */
+    hm_coding_t coding = hm_inflate_coding (s_header (c, MHD_HTTP_HEADER_CONTENT_ENCODING));
+    if (coding == HM_CODING_UNSUPPORTED) {
+        s_decide (c, 415, HM_BODY_NONE, "Content-Encoding must be gzip, deflate or identity");
+        return;
+    }
+    if (coding != HM_CODING_IDENTITY) {
+        hm_inflate_rc_t rc = hm_inflate (coding, data, len, (size_t)cfg->max_body_bytes,
+                                         &c->inflated, NULL, err, sizeof err);
+        if (rc == HM_INFLATE_TOO_LARGE)
+            s_decide (c, 413, HM_BODY_NONE, "body inflates to more than max_body_bytes");
+        else if (rc == HM_INFLATE_NO_MEMORY)
+            s_decide (c, 503, HM_BODY_NONE, "out of memory");
+        else if (rc != HM_INFLATE_OK)
+            s_decide (c, 400, HM_BODY_NONE, err);
+        if (rc != HM_INFLATE_OK)
+            return;
+        data = c->inflated.data;
+        len = c->inflated.len;
+        err[0] = '\0';
+    }
     Collection *col = NULL;
     if (kind == HM_BODY_PROTOBUF) {
         col = collection__unpack (&w->decode.pb, len, (const uint8_t *)data);
@@ -443,6 +470,10 @@ hm_request_completed (void *cls, struct MHD_Connection *connection, void **con_c
         hm_buf_free (&c->body);
     else
         hm_buf_reset (&c->body);
+    if (c->inflated.cap > S_KEEP_BODY_BYTES)
+        hm_buf_free (&c->inflated);
+    else
+        hm_buf_reset (&c->inflated);
     *con_cls = NULL;
 }
 
@@ -458,6 +489,7 @@ hm_request_connection (void *cls, struct MHD_Connection *connection, void **sock
         c->worker = w;
         c->connection = connection;
         hm_buf_init (&c->body, (size_t)w->cfg->max_body_bytes);
+        hm_buf_init (&c->inflated, (size_t)w->cfg->max_body_bytes + 1);
         const union MHD_ConnectionInfo *info =
             MHD_get_connection_info (connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         const struct sockaddr *sa = info ? info->client_addr : NULL;
@@ -474,6 +506,7 @@ hm_request_connection (void *cls, struct MHD_Connection *connection, void **sock
         if (!c)
             return;
         hm_buf_free (&c->body);
+        hm_buf_free (&c->inflated);
         free (c);
         *socket_context = NULL;
     }

@@ -79,6 +79,7 @@ struct ingest_conn_t {
     char reason[256];                  /* error reason, logged and sent as {"error":...} */
     char peer[64];                     /* peer address as text */
     struct ingest_conn_t *next_waiter; /* next connection waiting on the same control request */
+    hm_buf_t inflated;                 /* a compressed body, inflated (inflate.h) */
 };
 
 /* One control request in flight to the router. */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "gz.h"
 #include "hm_signal.h"
 #include "send_corpus.h"
 #include "send_gen.h"
@@ -40,6 +41,7 @@ typedef struct {
     const char *config_path; /* NULL: HAMUSTRO_CONFIG, else the embedded default */
     const char *secret;      /* NULL: the config's shared_secret */
     bool sign;               /* send the signature headers */
+    bool gzip;               /* send bodies with Content-Encoding: gzip */
     send_format_t format;    /* body encoding */
     uint32_t min_payloads;   /* payloads per body: uniform in [min, max] */
     uint32_t max_payloads;
@@ -62,6 +64,7 @@ typedef struct {
     CURL *easy;                 /* reused for every request of the slot */
     struct curl_slist *headers; /* this request's headers */
     send_body_t body;           /* this request's body */
+    hm_buf_t gz;                /* --gzip: the generated body before it is compressed */
     uint32_t attempts;          /* answers/failures so far for this request */
     double retry_at;            /* monotonic time of the resend; 0: not waiting */
 } s_slot_t;
@@ -109,6 +112,7 @@ s_usage (FILE *out)
              "  --config FILE        pipeline config (default: $HAMUSTRO_CONFIG, else built-in)\n"
              "  --secret S           shared secret (default: the config's shared_secret)\n"
              "  --no-sign            send without X-Hamustro-Time/-Signature\n"
+             "  --gzip               gzip each body (Content-Encoding: gzip)\n"
              "  --format F           protobuf (default) or json\n"
              "  --payloads N|MIN-MAX\n"
              "                       payloads per request (default 1-10, at most %d)\n"
@@ -219,6 +223,7 @@ s_parse_args (int argc, char **argv, s_args_t *a)
         O_SEED,
         O_JSON,
         O_QUIET,
+        O_GZIP,
         O_HELP,
         O_VERSION
     };
@@ -240,6 +245,7 @@ s_parse_args (int argc, char **argv, s_args_t *a)
                                          {"seed", required_argument, NULL, O_SEED},
                                          {"json-summary", no_argument, NULL, O_JSON},
                                          {"quiet", no_argument, NULL, O_QUIET},
+                                         {"gzip", no_argument, NULL, O_GZIP},
                                          {"help", no_argument, NULL, O_HELP},
                                          {"version", no_argument, NULL, O_VERSION},
                                          {NULL, 0, NULL, 0}};
@@ -333,6 +339,9 @@ s_parse_args (int argc, char **argv, s_args_t *a)
         case O_QUIET:
             a->progress = false;
             break;
+        case O_GZIP:
+            a->gzip = true;
+            break;
         case O_HELP:
             s_usage (stdout);
             return 1;
@@ -355,6 +364,10 @@ s_parse_args (int argc, char **argv, s_args_t *a)
         a->count = 1;
     if (a->corpus && (!have_count || a->duration > 0)) {
         fprintf (stderr, "hamustro-send: --corpus needs --count N (and no --duration)\n");
+        return -1;
+    }
+    if (a->corpus && a->gzip) {
+        fprintf (stderr, "hamustro-send: --gzip does not apply to --corpus\n");
         return -1;
     }
     return 0;
@@ -393,6 +406,18 @@ s_start (s_run_t *run, uint32_t idx)
         fprintf (stderr, "hamustro-send: out of memory building a body\n");
         return -1;
     }
+    if (run->args->gzip) {
+        /* The body goes out compressed and is signed as sent (the
+           signature's md5 is over the gzip bytes, ARCHITECTURE section 2). */
+        hm_buf_t plain = slot->body.body;
+        slot->body.body = slot->gz;
+        slot->gz = plain;
+        hm_buf_reset (&slot->body.body);
+        if (hm_gzip (slot->gz.data, slot->gz.len, &slot->body.body) != 0) {
+            fprintf (stderr, "hamustro-send: out of memory compressing a body\n");
+            return -1;
+        }
+    }
     char time_s[24];
     snprintf (time_s, sizeof time_s, "%lld", (long long)time (NULL));
     curl_slist_free_all (slot->headers);
@@ -408,6 +433,11 @@ s_start (s_run_t *run, uint32_t idx)
     if (!t)
         return -1;
     slot->headers = t;
+    if (run->args->gzip) {
+        if (!(t = curl_slist_append (slot->headers, "Content-Encoding: gzip")))
+            return -1;
+        slot->headers = t;
+    }
     curl_easy_setopt (slot->easy, CURLOPT_HTTPHEADER, slot->headers);
     curl_easy_setopt (slot->easy, CURLOPT_POSTFIELDS, slot->body.body.data);
     curl_easy_setopt (slot->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)slot->body.body.len);
@@ -516,6 +546,7 @@ s_run_init (s_run_t *run, const s_args_t *args, const char *secret, const char *
     for (uint32_t i = 0; i < args->concurrency; i++) {
         s_slot_t *slot = &run->slots[i];
         hm_buf_init (&slot->body.body, 0);
+        hm_buf_init (&slot->gz, 0);
         if (!(slot->easy = curl_easy_init ()))
             return -1;
         curl_easy_setopt (slot->easy, CURLOPT_URL, url);
@@ -553,6 +584,7 @@ s_run_destroy (s_run_t *run)
         }
         curl_slist_free_all (slot->headers);
         hm_buf_free (&slot->body.body);
+        hm_buf_free (&slot->gz);
     }
     if (run->multi)
         curl_multi_cleanup (run->multi);

@@ -4,8 +4,10 @@
       DIR/N.headers  "Name: value" lines (Content-Type, X-Hamustro-Time,
                      X-Hamustro-Signature)
       DIR/corpus.txt "count N", "events E", "bytes B", "format F" lines
-    The signature time is fixed when the corpus is written; the collector
-    does not check freshness (the original did not either). */
+    The signature time is fixed when the corpus is written: a collector
+    with max_clock_skew_s set refuses the corpus (401) once it is older
+    than that; without it (the default, as the original) time is not
+    checked. */
 #ifndef SEND_CORPUS_H
 #define SEND_CORPUS_H
 

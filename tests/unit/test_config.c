@@ -56,6 +56,7 @@ test_embedded_default (void **state)
     assert_int_equal (cfg->port, 8080);
     assert_string_equal (cfg->host, "127.0.0.1");
     assert_true (cfg->signature_required);
+    assert_int_equal (cfg->max_clock_skew_s, 0); /* off, as the original */
     assert_null (cfg->maintenance_key);
     assert_int_equal (cfg->durability, HM_DURABILITY_FSYNC);
     assert_int_equal (cfg->cpu_latency_us, HM_CPU_LATENCY_OFF);
@@ -148,6 +149,19 @@ test_routes_with_filters (void **state)
     hm_config_destroy (&cfg);
 }
 
+/* The replay window is a top-level key beside "signature". */
+static void
+test_max_clock_skew (void **state)
+{
+    (void) state;
+    hm_config_t *cfg = s_parse ("{\"shared_secret\":\"s\",\"max_clock_skew_s\":300,"
+                                "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}");
+    if (!cfg)
+        fail_msg ("%s", err);
+    assert_int_equal (cfg->max_clock_skew_s, 300);
+    hm_config_destroy (&cfg);
+}
+
 static void
 test_errors_name_key_and_reason (void **state)
 {
@@ -156,6 +170,10 @@ test_errors_name_key_and_reason (void **state)
                     "\"colour\":1}", "colour", "unknown key");
     s_expect_error ("{\"shared_secret\":\"s\",\"signature\":\"sometimes\",\"dialect\":\"file\","
                     "\"file\":{\"file_path\":\"x\"}}", "signature", "\"required\" or \"optional\"");
+    s_expect_error ("{\"shared_secret\":\"s\",\"max_clock_skew_s\":-1,\"dialect\":\"file\","
+                    "\"file\":{\"file_path\":\"x\"}}", "max_clock_skew_s", "");
+    s_expect_error ("{\"shared_secret\":\"s\",\"max_clock_skew_s\":86401,\"dialect\":\"file\","
+                    "\"file\":{\"file_path\":\"x\"}}", "max_clock_skew_s", "");
     s_expect_error ("{\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}", "shared_secret",
                     "missing");
     s_expect_error ("{\"shared_secret\":\"s\",\"dialect\":\"ftp\"}", "dialect", "unsupported");
@@ -337,6 +355,7 @@ main (void)
         cmocka_unit_test (test_original_config_is_one_route),
         cmocka_unit_test (test_original_file_dialect),
         cmocka_unit_test (test_routes_with_filters),
+        cmocka_unit_test (test_max_clock_skew),
         cmocka_unit_test (test_errors_name_key_and_reason),
         cmocka_unit_test (test_environment_overrides),
         cmocka_unit_test (test_load_from_file),

@@ -247,6 +247,48 @@ test_stats (void **state)
     assert_true (hm_ingest_stats_json (&s, INT64_MAX, out, sizeof out) > 0);
 }
 
+/* The replay window: both edges, both directions, exactly. */
+static void
+test_clock_skew (void **state)
+{
+    (void)state;
+    char why[256];
+    const int64_t now = 1765000000;
+    /* Off (0), and unsigned requests under "signature": "optional". */
+    assert_null (hm_ingest_check_time ("1454514088", now, 0, why, sizeof why));
+    assert_null (hm_ingest_check_time (NULL, now, 300, why, sizeof why));
+    assert_null (hm_ingest_check_time ("", now, 300, why, sizeof why));
+    /* Inside: now, and exactly skew either way. */
+    assert_null (hm_ingest_check_time ("1765000000", now, 300, why, sizeof why));
+    assert_null (hm_ingest_check_time ("1764999700", now, 300, why, sizeof why));
+    assert_null (hm_ingest_check_time ("1765000300", now, 300, why, sizeof why));
+    /* One second outside, behind and ahead; the reason says which. */
+    const char *r = hm_ingest_check_time ("1764999699", now, 300, why, sizeof why);
+    assert_non_null (r);
+    assert_non_null (strstr (r, "301 s behind the server's clock"));
+    assert_non_null (strstr (r, "max_clock_skew_s (300 s)"));
+    r = hm_ingest_check_time ("1765000301", now, 300, why, sizeof why);
+    assert_non_null (r);
+    assert_non_null (strstr (r, "301 s ahead of the server's clock"));
+    /* The original's sample time, years old: a replay. */
+    r = hm_ingest_check_time ("1454514088", now, 300, why, sizeof why);
+    assert_non_null (r);
+    assert_non_null (strstr (r, "behind"));
+    /* Not epoch seconds. */
+    const char *bad[] = {"abc", "-5", "1765000000.5", "1e9", "99999999999999999999999",
+                         "9223372036854775807"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = hm_ingest_check_time (bad[i], now, 300, why, sizeof why);
+        assert_non_null (r);
+        assert_non_null (strstr (r, "not epoch seconds"));
+    }
+    /* A small buffer cuts the reason, never overflows. */
+    char small[16];
+    r = hm_ingest_check_time ("1", now, 300, small, sizeof small);
+    assert_non_null (r);
+    assert_int_equal (strlen (r), sizeof small - 1);
+}
+
 int
 main (void)
 {
@@ -255,6 +297,7 @@ main (void)
         cmocka_unit_test (test_parse_length),    cmocka_unit_test (test_signature),
         cmocka_unit_test (test_maintenance_key), cmocka_unit_test (test_append_status),
         cmocka_unit_test (test_error_json),      cmocka_unit_test (test_stats),
+        cmocka_unit_test (test_clock_skew),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
