@@ -474,6 +474,7 @@ hm_request_connection (void *cls, struct MHD_Connection *connection, void **sock
         if (!c)
             return;
         hm_buf_free (&c->body);
+        ingest_tls_release (&c->tls_ref); /* before MHD ends the TLS session: see tls.h */
         free (c);
         *socket_context = NULL;
     }
