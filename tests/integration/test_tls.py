@@ -90,7 +90,8 @@ class TlsPipeline(h.Pipeline):
     (health, flush, track) go over HTTPS trusting cafile."""
 
     def __init__(self, cert, key, cafile, **overrides):
-        super().__init__(ingest={"tls_cert": cert, "tls_key": key}, **overrides)
+        # Two threads: their daemons share the pair store.
+        super().__init__(ingest={"tls_cert": cert, "tls_key": key, "threads": 2}, **overrides)
         self.ctx = ssl.create_default_context(cafile=cafile)
 
     def connection(self, timeout=10):
@@ -269,6 +270,11 @@ class Tls(unittest.TestCase):
                            r"cannot read .*none\.key: No such file or directory")
         self.check_refused(self.a_key, self.a_key, "ingest.tls_cert", r"no PEM certificate")
         self.check_refused(self.a_crt, self.a_crt, "ingest.tls_key", r"not an unencrypted PEM")
+        # The bound on a PEM file's size.
+        big = os.path.join(self.tmp, "big.crt")
+        with open(big, "wb") as f:
+            f.write(b"#" * (2 << 20))
+        self.check_refused(big, self.a_key, "ingest.tls_cert", r"big\.crt: larger than 1 MiB")
 
     def test_half_a_pair_is_a_config_error(self):
         with h.Pipeline(ingest={"tls_cert": self.a_crt}) as p:
