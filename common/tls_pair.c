@@ -34,7 +34,7 @@ s_read (const char *path, gnutls_datum_t *out, char *why, size_t whylen)
     }
     unsigned char *data = gnutls_malloc (HM_TLS_MAX_FILE + 1);
     size_t n = data ? fread (data, 1, HM_TLS_MAX_FILE + 1, f) : 0;
-    int err = ferror (f) ? errno : 0;
+    int err = ferror (f) ? (errno ? errno : EIO) : 0;
     fclose (f);
     if (!data || err || n > HM_TLS_MAX_FILE || n == 0) {
         snprintf (why, whylen, "cannot read %s: %s", path,
