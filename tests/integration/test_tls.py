@@ -277,13 +277,23 @@ class Tls(unittest.TestCase):
         self.check_refused(big, self.a_key, "ingest.tls_cert", r"big\.crt: larger than 1 MiB")
 
     def test_half_a_pair_is_a_config_error(self):
-        with h.Pipeline(ingest={"tls_cert": self.a_crt}) as p:
-            out = subprocess.run([os.path.join(h.BIN, "hamustro-ingest"), "--config",
-                                  p.config_path], stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, timeout=60)
-            self.assertEqual(out.returncode, 2)
-            self.assertIn("%s: ingest.tls_key: missing: ingest.tls_cert is given"
-                          % p.config_path, out.stdout.decode())
+        for ingest, line in (
+                ({"tls_cert": self.a_crt}, "ingest.tls_key: missing: ingest.tls_cert is given"),
+                ({"tls_key": self.a_key, "tls_cert": ""},
+                 "ingest.tls_cert: missing: ingest.tls_key is given")):
+            with h.Pipeline(ingest=ingest) as p:
+                out = subprocess.run([os.path.join(h.BIN, "hamustro-ingest"), "--config",
+                                      p.config_path], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, timeout=60)
+                self.assertEqual(out.returncode, 2)
+                self.assertIn("%s: %s" % (p.config_path, line), out.stdout.decode())
+
+    def test_empty_paths_mean_plain_http(self):
+        with h.Pipeline(ingest={"tls_cert": "", "tls_key": ""}) as p:
+            p.start_all()
+            self.assertEqual(p.track(h.encode_collection(h.make_collection(1)))[0], 200)
+            self.assertNotIn("with TLS only", p.log_text("ingest"))
+            self.assertNotIn("tls: serving", p.log_text("ingest"))
 
     @h.dump_on_failure
     def run_reload(self):
