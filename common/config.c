@@ -16,6 +16,28 @@
 
 /* --- the whole file --------------------------------------------------------- */
 
+/* ingest.tls_cert and ingest.tls_key: both or neither ("" is neither).
+   Only the paths here: the files are read and checked by tls_pair.c when
+   the ingest starts (and by check-config), not by every program. */
+static int
+s_ingest_tls (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
+{
+    if (hm_cfg_string (ctx, obj, "ingest", "tls_cert", &self->tls_cert) != 0 ||
+        hm_cfg_string (ctx, obj, "ingest", "tls_key", &self->tls_key) != 0)
+        return -1;
+    char **paths[] = {&self->tls_cert, &self->tls_key};
+    for (size_t i = 0; i < 2; i++)
+        if (*paths[i] && !**paths[i]) {
+            free (*paths[i]);
+            *paths[i] = NULL;
+        }
+    if (self->tls_cert && !self->tls_key)
+        return hm_cfg_fail (ctx, "ingest.tls_key", "missing: ingest.tls_cert is given");
+    if (self->tls_key && !self->tls_cert)
+        return hm_cfg_fail (ctx, "ingest.tls_cert", "missing: ingest.tls_key is given");
+    return 0;
+}
+
 static int
 s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 {
@@ -27,6 +49,8 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
                                        "connection_timeout",
                                        "router_timeout_ms",
                                        "retry_after",
+                                       "tls_cert",
+                                       "tls_key",
                                        NULL};
     uint64_t port = self->port;
     if (hm_cfg_known_keys (ctx, obj, "ingest", keys) != 0 ||
@@ -41,7 +65,8 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
                     &self->connection_timeout_s) != 0 ||
         hm_cfg_u32 (ctx, obj, "ingest", "router_timeout_ms", 10, 600000,
                     &self->router_timeout_ms) != 0 ||
-        hm_cfg_u32 (ctx, obj, "ingest", "retry_after", 0, 3600, &self->retry_after_s) != 0)
+        hm_cfg_u32 (ctx, obj, "ingest", "retry_after", 0, 3600, &self->retry_after_s) != 0 ||
+        s_ingest_tls (ctx, self, obj) != 0)
         return -1;
     self->port = (uint16_t)port;
     return 0;
@@ -477,6 +502,8 @@ hm_config_destroy (hm_config_t **self_p)
     free (self->maintenance_key);
     free (self->logfile);
     free (self->host);
+    free (self->tls_cert);
+    free (self->tls_key);
     free (self->run_dir);
     free (self->router_endpoint);
     free (self->tap_endpoint);

@@ -68,6 +68,8 @@ typedef struct {
     uint32_t connection_timeout_s; /* idle client connections are closed after this */
     uint32_t router_timeout_ms;    /* no router answer within this: 503 */
     uint32_t retry_after_s;        /* Retry-After on 503 */
+    char *tls_cert;                /* PEM certificate chain (leaf first), or NULL: plain HTTP */
+    char *tls_key;                 /* PEM private key of its leaf (set with tls_cert) */
 
     /* hamustro-router */
     char *run_dir;          /* where default ipc:// endpoints live */

@@ -507,6 +507,7 @@ hm_request_connection (void *cls, struct MHD_Connection *connection, void **sock
             return;
         hm_buf_free (&c->body);
         hm_buf_free (&c->inflated);
+        ingest_tls_release (&c->tls_ref); /* before MHD ends the TLS session: see tls.h */
         free (c);
         *socket_context = NULL;
     }

@@ -15,6 +15,7 @@
 #include <zmq.h>
 
 #include "hm_log.h"
+#include "tls.h"
 #include "worker.h"
 
 /* How often the main thread looks for a worker that died on its own. */
@@ -50,6 +51,14 @@ ingest_server_run (const hm_config_t *cfg)
     socklen_t addr_len;
     if (s_resolve (cfg, &addr, &addr_len) != 0)
         return 1;
+    ingest_tls_t *tls = NULL;
+    if (cfg->tls_cert) {
+        char errbuf[1024];
+        if (!(tls = ingest_tls_new (cfg, errbuf, sizeof errbuf))) {
+            hm_error ("%s", errbuf);
+            return 1;
+        }
+    }
 
     /* Block the stop signals and SIGHUP (reopen the logfile) before any
        thread exists (ZeroMQ's I/O thread included) so that only
@@ -75,11 +84,12 @@ ingest_server_run (const hm_config_t *cfg)
         free (workers);
         if (zmq_ctx)
             zmq_ctx_term (zmq_ctx);
+        ingest_tls_destroy (&tls);
         return 1;
     }
     for (unsigned i = 0; i < threads; i++) {
         char errbuf[256];
-        workers[i] = ingest_worker_new (cfg, zmq_ctx, i, threads, &undrained, &stats,
+        workers[i] = ingest_worker_new (cfg, zmq_ctx, i, threads, &undrained, &stats, tls,
                                         (struct sockaddr *)&addr, addr_len, errbuf, sizeof errbuf);
         if (!workers[i]) {
             hm_error ("%s", errbuf);
@@ -95,15 +105,17 @@ ingest_server_run (const hm_config_t *cfg)
         }
     const char *host = cfg->host && *cfg->host ? cfg->host : "*";
     bool v6 = strchr (host, ':') != NULL;
-    hm_info ("listening on %s%s%s:%u (%u thread%s), router endpoint %s, control endpoint %s",
-             v6 ? "[" : "", host, v6 ? "]" : "", cfg->port, threads, threads == 1 ? "" : "s",
-             cfg->router_endpoint, cfg->control_endpoint);
+    hm_info ("listening on %s%s%s:%u%s (%u thread%s), router endpoint %s, control endpoint %s",
+             v6 ? "[" : "", host, v6 ? "]" : "", cfg->port, tls ? " with TLS only" : "", threads,
+             threads == 1 ? "" : "s", cfg->router_endpoint, cfg->control_endpoint);
 
     struct timespec tick = {S_CHECK_MS / 1000, (S_CHECK_MS % 1000) * 1000000L};
     while (true) {
         int sig = sigtimedwait (&stop_set, NULL, &tick);
         if (sig == SIGHUP) {
             hm_log_reopen ();
+            if (tls)
+                ingest_tls_reload (tls);
             continue;
         }
         if (sig > 0) {
@@ -132,6 +144,7 @@ stop:
         ingest_worker_destroy (&workers[i]);
     free (workers);
     zmq_ctx_term (zmq_ctx);
+    ingest_tls_destroy (&tls); /* after the daemons: their connections held references */
     if (exit_code == 0)
         hm_info ("stopped");
     return exit_code;

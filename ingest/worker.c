@@ -138,8 +138,8 @@ s_static_response (const char *body, bool json)
 
 ingest_worker_t *
 ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsigned threads,
-                   atomic_uint *undrained, hm_ingest_stats_t *stats, const struct sockaddr *addr,
-                   socklen_t addr_len, char *errbuf, size_t errlen)
+                   atomic_uint *undrained, hm_ingest_stats_t *stats, ingest_tls_t *tls,
+                   const struct sockaddr *addr, socklen_t addr_len, char *errbuf, size_t errlen)
 {
     (void)addr_len;
     ingest_worker_t *self = calloc (1, sizeof *self);
@@ -152,6 +152,7 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
     self->zmq_ctx = zmq_ctx;
     self->undrained = undrained;
     self->stats = stats;
+    self->tls = tls;
     self->epoll_fd = -1;
     unsigned connections = threads ? cfg->max_connections / threads : cfg->max_connections;
     if (connections == 0)
@@ -191,7 +192,11 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
         goto fail;
     }
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
-                     (addr->sa_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+                     (addr->sa_family == AF_INET6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
+    /* TLS: the pair comes from tls.c's callback, so SIGHUP can replace it. */
+    struct MHD_OptionItem tls_options[] = {
+        {tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, (void *)ingest_tls_retrieve},
+        {MHD_OPTION_END, 0, NULL}};
     /* Every thread listens on the same address: the kernel spreads new
        connections over the threads' sockets (SO_REUSEPORT). */
     self->daemon = MHD_start_daemon (
@@ -201,7 +206,7 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)S_CONNECTION_MEMORY,
         MHD_OPTION_NOTIFY_COMPLETED, hm_request_completed, self, MHD_OPTION_NOTIFY_CONNECTION,
-        hm_request_connection, self, MHD_OPTION_END);
+        hm_request_connection, self, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_END);
     if (!self->daemon) {
         snprintf (errbuf, errlen, "cannot listen on %s:%u: %s", cfg->host, cfg->port,
                   strerror (errno));

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "stats.h"
+#include "tls.h"
 
 typedef struct ingest_worker_t ingest_worker_t;
 
@@ -23,12 +24,14 @@ typedef struct ingest_worker_t ingest_worker_t;
    yet. zmq_ctx is shared by all workers. undrained is shared too: it starts
    at the number of workers, each one that has nothing left in flight after
    a stop decrements it, and a worker leaves only when it reaches 0, so
-   idle connections keep getting 503 while any thread still drains. NULL
+   idle connections keep getting 503 while any thread still drains. tls
+   (shared, not owned; tls.h) makes the daemon speak only HTTPS. NULL
    with a reason in errbuf. */
 ingest_worker_t *ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index,
                                     unsigned threads, atomic_uint *undrained,
-                                    hm_ingest_stats_t *stats, const struct sockaddr *addr,
-                                    socklen_t addr_len, char *errbuf, size_t errlen);
+                                    hm_ingest_stats_t *stats, ingest_tls_t *tls,
+                                    const struct sockaddr *addr, socklen_t addr_len, char *errbuf,
+                                    size_t errlen);
 /* Monotonic clock in ms (the ingest's one clock: deadlines, uptime). */
 int64_t hm_now_ms (void);
 /* Starts the thread. 0 or -1. */

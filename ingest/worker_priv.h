@@ -17,6 +17,7 @@
 #include "pending.h"
 #include "pipeline.pb-c.h"
 #include "stats.h"
+#include "tls.h"
 #include "worker.h"
 
 /* Control requests in flight at once per thread; more answer 503. */
@@ -80,6 +81,7 @@ struct ingest_conn_t {
     char peer[64];                     /* peer address as text */
     struct ingest_conn_t *next_waiter; /* next connection waiting on the same control request */
     hm_buf_t inflated;                 /* a compressed body, inflated (inflate.h) */
+    ingest_tls_ref_t *tls_ref;         /* the TLS pair its handshake used (tls.c), or NULL */
 };
 
 /* One control request in flight to the router. */
@@ -98,6 +100,7 @@ struct ingest_worker_t {
     void *monitor;              /* PAIR: connect/disconnect events of dealer */
     unsigned append_links;      /* dealer's connections up (from monitor) */
     struct MHD_Daemon *daemon;  /* this thread's HTTP daemon */
+    ingest_tls_t *tls;          /* the TLS pair store (shared, not owned), or NULL: plain HTTP */
     int epoll_fd;               /* the daemon's epoll fd (not owned) */
     int wake_fd;                /* eventfd: ingest_worker_stop wakes the loop */
     pthread_t thread;           /* the loop's thread */

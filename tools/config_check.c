@@ -12,6 +12,7 @@
 #include "queue_backend.h"
 #include "s3_backend.h"
 #include "sns_backend.h"
+#include "tls_pair.h"
 
 typedef struct {
     hm_config_error_fn *fn; /* the caller's */
@@ -121,6 +122,9 @@ hm_config_check_all (const char *path, hm_config_error_fn *fn, void *arg, size_t
         if (hm_curve_check (cfg, true, errbuf, sizeof errbuf) != 0)
             s_report (&check, errbuf);
         if (hm_curve_check (cfg, false, errbuf, sizeof errbuf) != 0)
+            s_report (&check, errbuf);
+        /* The ingest's TLS files, checked as the ingest does at start. */
+        if (hm_tls_check (cfg, errbuf, sizeof errbuf) != 0)
             s_report (&check, errbuf);
         s_check_endpoint (&check, cfg, "router.endpoint", cfg->router_endpoint);
         s_check_endpoint (&check, cfg, "router.tap", cfg->tap_endpoint);

@@ -2,7 +2,8 @@
     way every program checks it at start, all at once and without
     touching the network or writing a file: the load (every route's
     first problem and the first of the rest of the file), the curve keys
-    of the router and of its clients, the endpoints, and for every route
+    of the router and of its clients, the ingest's TLS files, the
+    endpoints, and for every route
     its sink backend's own init (sections, credentials present, endpoints
     well formed). The backends' init only parses and allocates; it opens
     no connection. */

@@ -114,7 +114,8 @@ hm_plan_print (const hm_plan_t *self, FILE *out)
 {
     const hm_config_t *cfg = self->cfg;
     fprintf (out, "config: %s\n", cfg->path);
-    fprintf (out, "listener: http://%s:%u (hamustro-ingest)\n", cfg->host, (unsigned)cfg->port);
+    fprintf (out, "listener: %s://%s:%u (hamustro-ingest)\n", cfg->tls_cert ? "https" : "http",
+             cfg->host, (unsigned)cfg->port);
     fprintf (out, "router: %s (hamustro-router), data_dir %s\n", cfg->router_endpoint,
              cfg->data_dir);
     for (size_t i = 0; i < self->size; i++) {

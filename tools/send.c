@@ -54,6 +54,8 @@ typedef struct {
     long timeout_ms;      /* per attempt */
     const char *record;   /* file for "session\tnr[\tsends]" of accepted events */
     const char *corpus;   /* write bodies here instead of sending */
+    const char *cacert;   /* HTTPS: trust this PEM file instead of the system's CAs */
+    bool insecure;        /* HTTPS: do not verify the server's certificate */
     uint64_t seed;        /* 0: random */
     bool json_summary;    /* summary as one JSON object */
     bool progress;        /* live progress line on stderr */
@@ -124,6 +126,9 @@ s_usage (FILE *out)
              "  --retry N            resend a request answered 503 up to N times, after\n"
              "                       its Retry-After (default 0)\n"
              "  --timeout S          per-attempt timeout in seconds (default 30)\n"
+             "  --cacert FILE        HTTPS: trust the CA certificate(s) in FILE (PEM)\n"
+             "  --insecure           HTTPS: do not verify the server's certificate\n"
+             "                       (the default URL is https when the config has tls_cert)\n"
              "  --record FILE        append \"session<TAB>nr\" of every event answered 200\n"
              "                       (<TAB>SENDS after it when its request was sent more than once)\n"
              "  --corpus DIR         write --count bodies to DIR for wrk instead of sending\n"
@@ -224,6 +229,8 @@ s_parse_args (int argc, char **argv, s_args_t *a)
         O_JSON,
         O_QUIET,
         O_GZIP,
+        O_CACERT,
+        O_INSECURE,
         O_HELP,
         O_VERSION
     };
@@ -246,6 +253,8 @@ s_parse_args (int argc, char **argv, s_args_t *a)
                                          {"json-summary", no_argument, NULL, O_JSON},
                                          {"quiet", no_argument, NULL, O_QUIET},
                                          {"gzip", no_argument, NULL, O_GZIP},
+                                         {"cacert", required_argument, NULL, O_CACERT},
+                                         {"insecure", no_argument, NULL, O_INSECURE},
                                          {"help", no_argument, NULL, O_HELP},
                                          {"version", no_argument, NULL, O_VERSION},
                                          {NULL, 0, NULL, 0}};
@@ -325,6 +334,12 @@ s_parse_args (int argc, char **argv, s_args_t *a)
             break;
         case O_RECORD:
             a->record = optarg;
+            break;
+        case O_CACERT:
+            a->cacert = optarg;
+            break;
+        case O_INSECURE:
+            a->insecure = true;
             break;
         case O_CORPUS:
             a->corpus = optarg;
@@ -557,6 +572,12 @@ s_run_init (s_run_t *run, const s_args_t *args, const char *secret, const char *
         curl_easy_setopt (slot->easy, CURLOPT_WRITEFUNCTION, s_discard);
         curl_easy_setopt (slot->easy, CURLOPT_PRIVATE, (char *)slot);
         curl_easy_setopt (slot->easy, CURLOPT_USERAGENT, "hamustro-send/" HAMUSTRO_VERSION);
+        if (args->cacert)
+            curl_easy_setopt (slot->easy, CURLOPT_CAINFO, args->cacert);
+        if (args->insecure) {
+            curl_easy_setopt (slot->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt (slot->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
         run->free_slots[run->free_count++] = args->concurrency - 1 - i;
     }
     if (args->record) {
@@ -657,7 +678,8 @@ s_run (s_run_t *run)
     return 0;
 }
 
-/* The URL from the config's ingest address (HAMUSTRO_HOST/PORT applied). */
+/* The URL from the config's ingest address (HAMUSTRO_HOST/PORT applied);
+   https when the ingest has a TLS certificate. */
 static void
 s_default_url (const hm_config_t *cfg, char *out, size_t cap)
 {
@@ -667,8 +689,8 @@ s_default_url (const hm_config_t *cfg, char *out, size_t cap)
     else if (strcmp (host, "::") == 0)
         host = "::1";
     bool v6 = strchr (host, ':') != NULL;
-    snprintf (out, cap, "http://%s%s%s:%u/api/v1/track", v6 ? "[" : "", host, v6 ? "]" : "",
-              (unsigned)cfg->port);
+    snprintf (out, cap, "%s://%s%s%s:%u/api/v1/track", cfg->tls_cert ? "https" : "http",
+              v6 ? "[" : "", host, v6 ? "]" : "", (unsigned)cfg->port);
 }
 
 int
