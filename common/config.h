@@ -63,6 +63,12 @@ typedef struct {
     uint32_t connection_timeout_s; /* idle client connections are closed after this */
     uint32_t router_timeout_ms;    /* no router answer within this: 503 */
     uint32_t retry_after_s;        /* Retry-After on 503 */
+    /* hamustro-ingest: slow clients and early answers (ingest/police.c) */
+    uint32_t header_timeout_s; /* a request head must arrive whole within this */
+    uint32_t body_timeout_s;   /* a body's grace before body_min_rate counts */
+    uint32_t body_min_rate;    /* bytes/s a body must average after that; 0: body_timeout is all */
+    uint32_t linger_timeout_s; /* after an early answer, read and drop the body this long... */
+    uint64_t linger_max_bytes; /* ... and at most this many bytes; 0: close at once */
 
     /* hamustro-router */
     char *run_dir;          /* where default ipc:// endpoints live */

@@ -95,6 +95,7 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
         self->flush_enabled = true;
         hm_sha256_hex (cfg->maintenance_key, strlen (cfg->maintenance_key), self->flush_key_hex);
     }
+    hm_police_init (&self->police, connections);
     hm_buf_init (&self->out, 0);
     hm_arena_init (&self->decode, S_DECODE_BLOCK);
     self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -132,13 +133,13 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
     /* Every thread listens on the same address: the kernel spreads new
        connections over the threads' sockets (SO_REUSEPORT). */
     self->daemon = MHD_start_daemon (
-        flags, 0, NULL, NULL, hm_request_access, self, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
+        flags, 0, NULL, NULL, hm_police_access, self, MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)addr, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         (unsigned int)1, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)S_CONNECTION_MEMORY,
-        MHD_OPTION_NOTIFY_COMPLETED, hm_request_completed, self, MHD_OPTION_NOTIFY_CONNECTION,
-        hm_request_connection, self, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, hm_police_completed, self, MHD_OPTION_NOTIFY_CONNECTION,
+        hm_police_connection, self, MHD_OPTION_END);
     if (!self->daemon) {
         snprintf (errbuf, errlen, "cannot listen on %s:%u: %s", cfg->host, cfg->port,
                   strerror (errno));
@@ -170,6 +171,9 @@ s_timeout (ingest_worker_t *self, int64_t now)
         if (deadline < 0 || d < deadline)
             deadline = d;
     }
+    int64_t police = hm_police_next (self);
+    if (police >= 0 && (deadline < 0 || police < deadline))
+        deadline = police;
     if (self->stopping && (deadline < 0 || self->grace_deadline < deadline))
         deadline = self->grace_deadline;
     /* A drained worker waits for the others: look again soon. */
@@ -263,6 +267,8 @@ s_run (void *arg)
             MHD_run (self->daemon);
             hm_worker_batch_flush (self);
         } while (self->resumed);
+        /* Slow clients: what it shuts down, the next MHD_run drops. */
+        hm_police_run (self, hm_now_ms ());
     }
     /* Whatever still waits (the grace period ran out) is answered 503 and
        resumed, so that no connection stays suspended when MHD stops. */

@@ -16,6 +16,7 @@
 #include "ingest_http.h"
 #include "pending.h"
 #include "pipeline.pb-c.h"
+#include "police.h"
 #include "stats.h"
 #include "worker.h"
 
@@ -79,6 +80,7 @@ struct ingest_conn_t {
     char reason[256];                  /* error reason, logged and sent as {"error":...} */
     char peer[64];                     /* peer address as text */
     struct ingest_conn_t *next_waiter; /* next connection waiting on the same control request */
+    hm_police_conn_t police;           /* slow-client deadlines (police.h) */
 };
 
 /* One control request in flight to the router. */
@@ -124,6 +126,7 @@ struct ingest_worker_t {
     int64_t health_ok_until; /* a positive STATUS answer is reused until then */
     bool flush_enabled;      /* a maintenance key is configured */
     char flush_key_hex[65];  /* sha256hex(maintenance_key) */
+    hm_police_t police;      /* slow-client deadlines of this thread's connections */
 
     /* Responses built once and shared by every request of this thread. */
     struct MHD_Response *resp_ok;         /* 200, empty */

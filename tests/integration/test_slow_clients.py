@@ -1,0 +1,174 @@
+"""Slow clients (issue 14, item 1): 1,100 sockets that send a request line
+and then one header byte per second (or a whole head and then one body byte
+per second) fill ingest.max_connections (1024). libmicrohttpd's own timeout
+counts idle time and a trickling client is never idle, so without the
+ingest's police (ingest/police.c) they hold their slots and a normal client
+waits in the listen backlog forever. With it: the trickling sockets are
+closed by the server (head deadline, body rate, or, while the table is full,
+the slowest first), and a normal client keeps getting its 200 meanwhile.
+
+Latencies are printed (bench/RESULTS.md records them), never asserted."""
+
+import hashlib
+import json
+import os
+import resource
+import select
+import socket
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness as h  # noqa: E402
+
+SOCKETS = 1100
+KEY = {"X-Hamustro-Maintenance-Key": hashlib.sha256(b"mk").hexdigest()}
+
+
+def raise_nofile(need):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= need:
+        return
+    if hard != resource.RLIM_INFINITY and hard < need:
+        hard = need  # root may raise it; anyone else gets a clear error here
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+
+
+class Trickler(threading.Thread):
+    """Opens n sockets, sends each `first`, then one byte of `drip` per
+    second to each until the server closes it; records when each closed."""
+
+    def __init__(self, port, n, first, drip=b"a"):
+        super().__init__(daemon=True)
+        self.port, self.n, self.first, self.drip = port, n, first, drip
+        self.socks = {}      # fd -> socket, still open
+        self.opened = {}     # fd -> time the socket connected
+        self.lifetimes = []  # seconds each closed socket lived
+        self.ready = threading.Event()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def open_count(self):
+        with self.lock:
+            return len(self.socks)
+
+    def _closed(self, fd):
+        s = self.socks.pop(fd)
+        self.lifetimes.append(time.time() - self.opened.pop(fd))
+        s.close()
+
+    def run(self):
+        poller = select.poll()
+        for _ in range(self.n):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+            s.sendall(self.first)
+            s.setblocking(False)
+            with self.lock:
+                self.socks[s.fileno()] = s
+                self.opened[s.fileno()] = time.time()
+            poller.register(s.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+        self.ready.set()
+        next_drip = time.time() + 1
+        while not self.stop.is_set() and self.open_count():
+            for fd, _ in poller.poll(100):
+                with self.lock:
+                    s = self.socks.get(fd)
+                    if s is None:
+                        continue
+                    try:
+                        if s.recv(4096):
+                            continue  # an answer (none is expected): wait for the close
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        pass
+                    poller.unregister(fd)
+                    self._closed(fd)
+            if time.time() >= next_drip:
+                next_drip += 1
+                with self.lock:
+                    for fd, s in list(self.socks.items()):
+                        try:
+                            s.send(self.drip)
+                        except BlockingIOError:
+                            pass
+                        except OSError:
+                            poller.unregister(fd)
+                            self._closed(fd)
+        with self.lock:
+            for s in self.socks.values():
+                s.close()
+
+
+class SlowClients(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # The test's sockets, the ingest's (it inherits this limit) and spare.
+        raise_nofile(4 * SOCKETS)
+
+    def setUp(self):
+        # Defaults: max_connections 1024, header_timeout 10, body_timeout
+        # 10, body_min_rate 500.
+        self.p = h.Pipeline()
+        self.p.start_all()
+        self.body = h.encode_collection(h.make_collection(1))
+
+    def tearDown(self):
+        self.p.close()
+
+    def stats(self):
+        status, _, body = self.p.request("GET", "/api/stats", headers=KEY, timeout=60)
+        self.assertEqual(status, 200)
+        return json.loads(body)
+
+    def attack(self, first, drip, kinds):
+        cfg_deadline = 10  # header_timeout and body_timeout defaults
+        before = self.stats()["closed_slow"]
+        t = Trickler(self.p.port, SOCKETS, first, drip)
+        t.start()
+        self.assertTrue(t.ready.wait(120), "could not open the trickling sockets")
+        latencies = []
+        try:
+            # A normal client, one new connection per request, until the
+            # server has closed every trickling socket (generous deadline).
+            deadline = time.time() + cfg_deadline + 120
+            while t.open_count() and time.time() < deadline:
+                start = time.time()
+                status, _, answer = self.p.track(self.body)
+                latencies.append(time.time() - start)
+                self.assertEqual(status, 200, answer)
+                time.sleep(0.2)
+            h.wait_for(lambda: not t.open_count(), timeout=max(0, deadline - time.time()))
+            self.assertEqual(t.open_count(), 0, "trickling sockets still open")
+        finally:
+            t.stop.set()
+            t.join(30)
+        after = self.stats()["closed_slow"]
+        closed = sum(after[k] - before[k] for k in kinds)
+        lat = sorted(latencies)
+        print("\n%s: %d trickling sockets, all closed by the server; lifetimes min %.1f s, "
+              "max %.1f s; normal client: %d requests, all 200, latency median %.3f s, "
+              "max %.3f s; closed_slow delta %s" % (
+                  self._testMethodName, SOCKETS, min(t.lifetimes), max(t.lifetimes),
+                  len(lat), lat[len(lat) // 2], lat[-1],
+                  {k: after[k] - before[k] for k in after}))
+        self.assertGreater(len(latencies), 0)
+        self.assertGreaterEqual(closed, SOCKETS)
+        self.assertIn("slow connection", self.p.log_text("ingest"))
+
+    @h.dump_on_failure
+    def test_slow_heads(self):
+        self.attack(b"POST /api/v1/track HTTP/1.1\r\nHost: x\r\nX-Slow: ", b"a",
+                    ["head", "full"])
+
+    @h.dump_on_failure
+    def test_slow_bodies(self):
+        head = (b"POST /api/v1/track HTTP/1.1\r\nHost: x\r\n"
+                b"Content-Type: application/protobuf\r\nContent-Length: 100000\r\n\r\n")
+        self.attack(head, b"\x0a", ["body", "full"])
+
+
+if __name__ == "__main__":
+    unittest.main()
