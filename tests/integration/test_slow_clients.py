@@ -170,5 +170,56 @@ class SlowClients(unittest.TestCase):
         self.attack(head, b"\x0a", ["body", "full"])
 
 
+
+class KeepAlive(unittest.TestCase):
+    """On a keep-alive connection the head deadline runs from the next
+    head's first byte (the kernel's last-data-received time), not from the
+    end of the last request: a quiet connection is left to
+    connection_timeout, a trickling second head is closed."""
+
+    def track_on(self, conn, body):
+        t = "1454514088"
+        conn.request("POST", "/api/v1/track", body=body, headers={
+            "Content-Type": "application/protobuf", "X-Hamustro-Time": t,
+            "X-Hamustro-Signature": h.signature(body, t)})
+        r = conn.getresponse()
+        self.assertEqual(r.status, 200, r.read())
+        r.read()
+
+    def test_trickling_second_head(self):
+        import http.client
+        with h.Pipeline(ingest={"header_timeout": 2}) as p:
+            p.start_all()
+            body = h.encode_collection(h.make_collection(1))
+            quiet = http.client.HTTPConnection("127.0.0.1", p.port, timeout=30)
+            slow = http.client.HTTPConnection("127.0.0.1", p.port, timeout=30)
+            try:
+                self.track_on(quiet, body)
+                self.track_on(slow, body)
+                slow.sock.sendall(b"POST /api/v1/track HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                slow.sock.setblocking(False)
+                deadline = time.time() + 60
+                closed = False
+                while not closed and time.time() < deadline:
+                    try:
+                        slow.sock.send(b"a")
+                        closed = slow.sock.recv(4096) == b""
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        closed = True
+                    time.sleep(0.5)  # the trickle's pace, not a wait for a condition
+                self.assertTrue(closed, "the trickling head was not closed")
+                # The quiet connection, idle since before the slow head
+                # began, is still open and serves its next request.
+                self.track_on(quiet, body)
+                status, _, stats = p.request("GET", "/api/stats", headers=KEY)
+                self.assertEqual(json.loads(stats)["closed_slow"],
+                                 {"head": 1, "body": 0, "linger": 0, "full": 0})
+            finally:
+                quiet.close()
+                slow.close()
+
+
 if __name__ == "__main__":
     unittest.main()
