@@ -221,9 +221,13 @@ void
 hm_police_run (ingest_worker_t *w, int64_t now)
 {
     hm_police_t *self = &w->police;
-    bool full = self->count >= self->limit;
-    if (now < self->next_sweep && !full)
+    /* Not on every turn while full: a table full of requests the police
+       may not touch (all waiting for the router) would cost a sweep per
+       turn. A new connection that fills it asks for a sweep (next_sweep 0),
+       else the tick comes. */
+    if (now < self->next_sweep)
         return;
+    bool full = self->count >= self->limit;
     self->next_sweep = now + S_TICK_MS;
     s_candidate_t *candidates = full ? malloc (self->count * sizeof *candidates) : NULL;
     size_t n = 0;
