@@ -32,6 +32,9 @@
    kept in our own buffer, bounded by max_body_bytes. MHD clears this pool
    after every request, so it is kept small. */
 #define S_CONNECTION_MEMORY (16u << 10)
+/* libmicrohttpd's log: at most this many lines per window per thread. */
+#define S_MHD_LOG_LINES 10
+#define S_MHD_LOG_WINDOW_MS 10000
 /* How often a drained worker checks whether the others are done. */
 #define S_DRAIN_TICK_MS 20
 #define S_DECODE_BLOCK (64u << 10) /* kept decode arena: a typical Collection, decoded */
@@ -52,7 +55,23 @@ hm_now_ms (void)
 static void
 s_mhd_log (void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    /* Rate-limited: a client that hangs up mid-request, or the police
+       closing a thousand slow ones, makes one line each. */
+    ingest_worker_t *self = cls;
+    int64_t now = hm_now_ms ();
+    if (now - self->mhd_log_window >= S_MHD_LOG_WINDOW_MS) {
+        if (self->mhd_log_held)
+            hm_warn ("http: %llu more libmicrohttpd messages were not logged",
+                     (unsigned long long)self->mhd_log_held);
+        self->mhd_log_window = now;
+        self->mhd_log_lines = 0;
+        self->mhd_log_held = 0;
+    }
+    if (self->mhd_log_lines >= S_MHD_LOG_LINES) {
+        self->mhd_log_held++;
+        return;
+    }
+    self->mhd_log_lines++;
     char line[512];
     vsnprintf (line, sizeof line, fmt, ap);
     size_t n = strlen (line);

@@ -127,6 +127,9 @@ struct ingest_worker_t {
     bool flush_enabled;      /* a maintenance key is configured */
     char flush_key_hex[65];  /* sha256hex(maintenance_key) */
     hm_police_t police;      /* slow-client deadlines of this thread's connections */
+    int64_t mhd_log_window;  /* libmicrohttpd's log lines: start of the current window */
+    unsigned mhd_log_lines;  /* lines logged in it */
+    uint64_t mhd_log_held;   /* lines dropped in it */
 
     /* Responses built once and shared by every request of this thread. */
     struct MHD_Response *resp_ok;         /* 200, empty */
