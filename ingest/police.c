@@ -67,8 +67,14 @@ hm_police_access (void *cls, struct MHD_Connection *connection, const char *url,
         p->body_start = now;
         p->body_bytes = 0;
         p->linger_start = -1;
+        p->handed = false;
     }
     p->body_bytes += bytes - *upload_data_size;
+    /* Handed to the router: exempt until it completes, also in the moment
+       between the router's answer (state DONE again, resumed) and MHD
+       queueing it. */
+    if (c->state == HM_CONN_WAIT)
+        p->handed = true;
     /* Decided before the body's end: what still comes is dropped, for
        linger_timeout at most. */
     if (c->state == HM_CONN_DONE && p->linger_start < 0)
@@ -88,6 +94,7 @@ hm_police_completed (void *cls, struct MHD_Connection *connection, void **con_cl
     p->idle_since = hm_now_ms ();
     p->head_start = p->body_start = p->linger_start = -1;
     p->body_bytes = 0;
+    p->handed = false;
 }
 
 void
@@ -139,7 +146,7 @@ s_deadline (ingest_worker_t *w, ingest_conn_t *c, int64_t now, hm_police_why_t *
     const hm_config_t *cfg = w->cfg;
     hm_police_conn_t *p = &c->police;
     *evict_at = -1;
-    if (p->closing)
+    if (p->closing || p->handed)
         return -1;
     switch (c->state) {
     case HM_CONN_WAIT:   /* the router has it: only its answer ends it */

@@ -47,6 +47,7 @@ typedef struct {
     uint64_t body_bytes;  /* body bytes received by this request */
     int64_t linger_start; /* ms: the answer was decided early, the rest is dropped; -1 */
     int64_t idle_since;   /* ms: the last request completed (keep-alive); -1: none yet */
+    bool handed;          /* this request went to the router (or a control request): exempt */
     bool closing;         /* shut down, MHD has not dropped it yet */
 } hm_police_conn_t;
 

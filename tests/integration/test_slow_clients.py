@@ -224,5 +224,51 @@ class KeepAlive(unittest.TestCase):
                 slow.close()
 
 
+
+class RouterWait(unittest.TestCase):
+    """A request handed to the router is never closed by the police: not by
+    the body deadline while it waits, nor when the table is full. The
+    router is stopped (SIGSTOP) so the request waits its router_timeout_ms
+    (3 s) and gets 503, three times the body and head deadlines (1 s),
+    while silent sockets keep the table (8) full."""
+
+    def test_waiting_request_answered(self):
+        import signal
+        with h.Pipeline(ingest={"max_connections": 8, "header_timeout": 1, "body_timeout": 1,
+                                "body_min_rate": 0}) as p:
+            p.start_all()
+            body = h.encode_collection(h.make_collection(1))
+            router = p.procs["router"]
+            router.send_signal(signal.SIGSTOP)
+            answer = {}
+            silent = []
+            try:
+                def send():
+                    try:
+                        answer["r"] = p.track(body)
+                    except OSError as e:
+                        answer["r"] = e
+                sender = threading.Thread(target=send)
+                sender.start()
+                # Silent sockets fill the table while the request waits.
+                while sender.is_alive():
+                    silent = [x for x in silent if x.fileno() >= 0]
+                    silent.append(socket.create_connection(("127.0.0.1", p.port), timeout=30))
+                    time.sleep(0.05)  # a steady trickle of new sockets, not a wait
+                sender.join()
+            finally:
+                router.send_signal(signal.SIGCONT)
+                for x in silent:
+                    x.close()
+            self.assertIsInstance(answer["r"], tuple, answer["r"])
+            status, _, reply = answer["r"]
+            self.assertEqual(status, 503, reply)
+            self.assertIn("did not answer", json.loads(reply)["error"])
+            status, _, stats = p.request("GET", "/api/stats", headers=KEY)
+            closed = json.loads(stats)["closed_slow"]
+            # The police was busy meanwhile: the silent sockets were closed.
+            self.assertGreater(closed["head"] + closed["full"], 0, closed)
+
+
 if __name__ == "__main__":
     unittest.main()
