@@ -283,8 +283,15 @@ s_run (void *arg)
            goes out now rather than at the next wake-up. */
         do {
             self->resumed = false;
+            bool full = self->police.count >= self->police.limit;
             MHD_run (self->daemon);
             hm_worker_batch_flush (self);
+            /* At its limit MHD takes its listener out of its epoll set, and
+               puts it back only at the start of a run: a run that freed
+               slots is followed by another, so that the clients waiting in
+               the backlog get in now rather than at the next timeout. */
+            if (full && self->police.count < self->police.limit)
+                self->resumed = true;
         } while (self->resumed);
         /* Slow clients: what it shuts down, the next MHD_run drops. */
         hm_police_run (self, hm_now_ms ());
