@@ -38,20 +38,32 @@ s_ingest_tls (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
     return 0;
 }
 
+/* The ingest's defences against slow clients and its lingering read after
+   an early answer (ingest/police.c). */
+static int
+s_ingest_police (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
+{
+    if (hm_cfg_u32 (ctx, obj, "ingest", "header_timeout", 1, 3600, &self->header_timeout_s) != 0 ||
+        hm_cfg_u32 (ctx, obj, "ingest", "body_timeout", 1, 3600, &self->body_timeout_s) != 0 ||
+        hm_cfg_u32 (ctx, obj, "ingest", "body_min_rate", 0, 1000000000, &self->body_min_rate) !=
+            0 ||
+        hm_cfg_u32 (ctx, obj, "ingest", "linger_timeout", 0, 3600, &self->linger_timeout_s) != 0 ||
+        hm_cfg_uint (ctx, obj, "ingest", "linger_max_bytes", 0, 1ull << 40,
+                     &self->linger_max_bytes) < 0)
+        return -1;
+    return 0;
+}
+
 static int
 s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 {
-    static const char *const keys[] = {"host",
-                                       "port",
-                                       "max_body_bytes",
-                                       "threads",
-                                       "max_connections",
-                                       "connection_timeout",
-                                       "router_timeout_ms",
+    static const char *const keys[] = {"host", "port", "max_body_bytes", "threads",
+                                       "max_connections", "connection_timeout", "router_timeout_ms",
                                        "retry_after",
-                                       "tls_cert",
-                                       "tls_key",
-                                       NULL};
+                                       "tls_cert", "tls_key",
+                                       /* slow clients, early answers (ingest/police.c) */
+                                       "header_timeout", "body_timeout", "body_min_rate",
+                                       "linger_timeout", "linger_max_bytes", NULL};
     uint64_t port = self->port;
     if (hm_cfg_known_keys (ctx, obj, "ingest", keys) != 0 ||
         hm_cfg_string (ctx, obj, "ingest", "host", &self->host) != 0 ||
@@ -66,7 +78,8 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
         hm_cfg_u32 (ctx, obj, "ingest", "router_timeout_ms", 10, 600000,
                     &self->router_timeout_ms) != 0 ||
         hm_cfg_u32 (ctx, obj, "ingest", "retry_after", 0, 3600, &self->retry_after_s) != 0 ||
-        s_ingest_tls (ctx, self, obj) != 0)
+        s_ingest_tls (ctx, self, obj) != 0 ||
+        s_ingest_police (ctx, self, obj) != 0)
         return -1;
     self->port = (uint16_t)port;
     return 0;
@@ -148,6 +161,11 @@ s_defaults (hm_config_t *self)
     self->connection_timeout_s = 30;
     self->router_timeout_ms = 5000;
     self->retry_after_s = 1;
+    self->header_timeout_s = 10;
+    self->body_timeout_s = 10;
+    self->body_min_rate = 500;
+    self->linger_timeout_s = 30;
+    self->linger_max_bytes = 64ull << 20;
     self->run_dir = strdup ("var/run");
     self->data_dir = strdup ("var/data");
     self->durability = HM_DURABILITY_FSYNC;

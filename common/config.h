@@ -70,6 +70,12 @@ typedef struct {
     uint32_t retry_after_s;        /* Retry-After on 503 */
     char *tls_cert;                /* PEM certificate chain (leaf first), or NULL: plain HTTP */
     char *tls_key;                 /* PEM private key of its leaf (set with tls_cert) */
+    /* hamustro-ingest: slow clients and early answers (ingest/police.c) */
+    uint32_t header_timeout_s; /* a request head must arrive whole within this */
+    uint32_t body_timeout_s;   /* a body's grace before body_min_rate counts */
+    uint32_t body_min_rate;    /* bytes/s a body must average after that; 0: body_timeout is all */
+    uint32_t linger_timeout_s; /* after an early answer, read and drop the body this long... */
+    uint64_t linger_max_bytes; /* ... and at most this many bytes; 0: close at once */
 
     /* hamustro-router */
     char *run_dir;          /* where default ipc:// endpoints live */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -340,8 +341,8 @@ s_begin (ingest_conn_t *c, const char *url, const char *method)
     const char *length = s_header (c, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t n = 0;
     if (length && hm_ingest_parse_length (length, &n) == 0) {
-        /* Refuse before reading a byte of it: MHD then closes the
-           connection instead of draining the body. */
+        /* Refused before reading a byte of it (and never buffered): the
+           body is read and dropped, or the connection closed (s_linger). */
         if (n > w->cfg->max_body_bytes) {
             s_decide (c, 413, HM_BODY_NONE, "body is larger than max_body_bytes");
             return;
@@ -377,14 +378,37 @@ s_body_done (ingest_conn_t *c)
     }
 }
 
+/* Whether a request answered from its headers alone has its body read
+   and dropped before the answer goes out (nginx's lingering close): a
+   client that sends its whole body before reading (no Expect:
+   100-continue: Python's urllib, most mobile SDKs) would otherwise see a
+   reset, as the kernel resets a connection closed with unread data, and
+   send the same request again. Not when the client waits for the answer
+   (Expect: 100-continue), for a body announced past linger_max_bytes, nor
+   while stopping: the answer then goes out at once and MHD closes the
+   connection without reading the body. The police (police.h) bounds the
+   time, s_discard the bytes. */
+static bool
+s_linger (ingest_conn_t *c)
+{
+    const hm_config_t *cfg = c->worker->cfg;
+    const char *expect = s_header (c, MHD_HTTP_HEADER_EXPECT);
+    const char *length = s_header (c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n = 0;
+    if (c->worker->stopping || cfg->linger_max_bytes == 0 || cfg->linger_timeout_s == 0 ||
+        (expect && strcasecmp (expect, "100-continue") == 0))
+        return false;
+    return !length || (hm_ingest_parse_length (length, &n) == 0 && n <= cfg->linger_max_bytes);
+}
+
 /* Drops body bytes of a request whose answer is decided. Reading is
-   bounded: past max_body_bytes more, the connection is closed instead. */
+   bounded: past linger_max_bytes, the connection is closed instead. */
 static enum MHD_Result
 s_discard (ingest_conn_t *c, const char *url, size_t *upload_data_size)
 {
     c->discarded += *upload_data_size;
     *upload_data_size = 0;
-    if (c->discarded <= c->worker->cfg->max_body_bytes)
+    if (c->discarded <= c->worker->cfg->linger_max_bytes)
         return MHD_YES;
     hm_warn ("%u %s: %s; body still coming, closing the connection", c->status, url, c->reason);
     return MHD_NO;
@@ -407,10 +431,10 @@ hm_request_access (void *cls, struct MHD_Connection *connection, const char *url
         *con_cls = c;
         w->active_requests++;
         s_begin (c, url, method);
-        /* An answer decided from the headers alone goes out now when a body
-           is announced (MHD then closes the connection without reading it);
-           else on the next call, which keeps the connection alive. */
-        if (c->state == HM_CONN_DONE && s_has_body (c))
+        /* An answer decided from the headers alone goes out on the next
+           call, after the body (read and dropped), if any; now if the body
+           is not to be read (s_linger): MHD then closes the connection. */
+        if (c->state == HM_CONN_DONE && s_has_body (c) && !s_linger (c))
             return s_queue (c);
         return MHD_YES;
     }

@@ -15,6 +15,8 @@ hm_ingest_stats_init (hm_ingest_stats_t *self, int64_t now_ms)
         atomic_init (&self->answers[i], 0);
     atomic_init (&self->track_accepted, 0);
     atomic_init (&self->events_accepted, 0);
+    for (size_t i = 0; i < HM_STATS_CLOSED; i++)
+        atomic_init (&self->closed[i], 0);
     self->started_ms = now_ms;
 }
 
@@ -29,6 +31,13 @@ hm_ingest_stats_count (hm_ingest_stats_t *self, unsigned status, int track_ok, u
         atomic_fetch_add_explicit (&self->track_accepted, 1, memory_order_relaxed);
         atomic_fetch_add_explicit (&self->events_accepted, events, memory_order_relaxed);
     }
+}
+
+void
+hm_ingest_stats_closed (hm_ingest_stats_t *self, int why)
+{
+    if (why >= 0 && why < HM_STATS_CLOSED)
+        atomic_fetch_add_explicit (&self->closed[why], 1, memory_order_relaxed);
 }
 
 size_t
@@ -57,9 +66,15 @@ hm_ingest_stats_json (hm_ingest_stats_t *self, int64_t now_ms, char *out, size_t
         return 0;
     len += (size_t)n;
     n = snprintf (out + len, cap - len,
-                  "},\"track_accepted\":%" PRIu64 ",\"events_accepted\":%" PRIu64 "}",
+                  "},\"track_accepted\":%" PRIu64 ",\"events_accepted\":%" PRIu64
+                  ",\"closed_slow\":{\"head\":%" PRIu64 ",\"body\":%" PRIu64 ",\"linger\":%" PRIu64
+                  ",\"full\":%" PRIu64 "}}",
                   (uint64_t)atomic_load_explicit (&self->track_accepted, memory_order_relaxed),
-                  (uint64_t)atomic_load_explicit (&self->events_accepted, memory_order_relaxed));
+                  (uint64_t)atomic_load_explicit (&self->events_accepted, memory_order_relaxed),
+                  (uint64_t)atomic_load_explicit (&self->closed[0], memory_order_relaxed),
+                  (uint64_t)atomic_load_explicit (&self->closed[1], memory_order_relaxed),
+                  (uint64_t)atomic_load_explicit (&self->closed[2], memory_order_relaxed),
+                  (uint64_t)atomic_load_explicit (&self->closed[3], memory_order_relaxed));
     if (n < 0 || (size_t)n >= cap - len)
         return 0;
     return len + (size_t)n;

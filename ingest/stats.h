@@ -14,11 +14,15 @@
    413, 415, 503; the JSON lists them in that order) and one, "other", for
    any else. */
 #define HM_STATS_SLOTS 10
+/* Slow connections closed by the police (police.h): head deadline, body
+   rate, linger deadline, table full; the JSON's "closed_slow". */
+#define HM_STATS_CLOSED 4
 
 typedef struct {
     atomic_uint_fast64_t answers[HM_STATS_SLOTS]; /* answers by status slot */
     atomic_uint_fast64_t track_accepted;          /* POST /api/v1/track answered 200 */
     atomic_uint_fast64_t events_accepted;         /* events in those */
+    atomic_uint_fast64_t closed[HM_STATS_CLOSED]; /* slow connections closed, by police.h's why */
     int64_t started_ms;                           /* monotonic ms at start */
 } hm_ingest_stats_t;
 
@@ -28,9 +32,11 @@ void hm_ingest_stats_init (hm_ingest_stats_t *self, int64_t now_ms);
    200, and its events count as accepted too. */
 void hm_ingest_stats_count (hm_ingest_stats_t *self, unsigned status, int track_ok,
                             uint64_t events);
+/* One connection closed by the police; why: hm_police_why_t. */
+void hm_ingest_stats_closed (hm_ingest_stats_t *self, int why);
 /* The counters as one JSON object, NUL-terminated; returns its length, or
    0 if cap is too small (HM_STATS_JSON_MAX is always enough). */
-#define HM_STATS_JSON_MAX 512
+#define HM_STATS_JSON_MAX 1024
 size_t hm_ingest_stats_json (hm_ingest_stats_t *self, int64_t now_ms, char *out, size_t cap);
 
 #endif

@@ -16,6 +16,7 @@
 #include "ingest_http.h"
 #include "pending.h"
 #include "pipeline.pb-c.h"
+#include "police.h"
 #include "stats.h"
 #include "tls.h"
 #include "worker.h"
@@ -82,6 +83,7 @@ struct ingest_conn_t {
     struct ingest_conn_t *next_waiter; /* next connection waiting on the same control request */
     hm_buf_t inflated;                 /* a compressed body, inflated (inflate.h) */
     ingest_tls_ref_t *tls_ref;         /* the TLS pair its handshake used (tls.c), or NULL */
+    hm_police_conn_t police;           /* slow-client deadlines (police.h) */
 };
 
 /* One control request in flight to the router. */
@@ -128,6 +130,10 @@ struct ingest_worker_t {
     int64_t health_ok_until; /* a positive STATUS answer is reused until then */
     bool flush_enabled;      /* a maintenance key is configured */
     char flush_key_hex[65];  /* sha256hex(maintenance_key) */
+    hm_police_t police;      /* slow-client deadlines of this thread's connections */
+    int64_t mhd_log_window;  /* libmicrohttpd's log lines: start of the current window */
+    unsigned mhd_log_lines;  /* lines logged in it */
+    uint64_t mhd_log_held;   /* lines dropped in it */
 
     /* Responses built once and shared by every request of this thread. */
     struct MHD_Response *resp_ok;         /* 200, empty */
@@ -151,17 +157,38 @@ void hm_request_connection (void *cls, struct MHD_Connection *connection, void *
 void hm_request_finish (ingest_conn_t *conn, unsigned status, hm_answer_body_t body,
                         const char *reason);
 
-/* worker.c: sends a control request for conn (health or flush) and
+/* worker_router.c: a DEALER with explicit bounds (ZMQ_IMMEDIATE); with
+   monitor_p, also a PAIR that gets its connect/disconnect events. NULL on
+   failure (zmq_errno). */
+void *hm_worker_dealer_new (void *zmq_ctx, const hm_config_t *cfg, const char *endpoint, int hwm,
+                            const char *monitor_endpoint, void **monitor_p);
+/* worker_router.c: counts the append socket's links from its monitor. */
+void hm_worker_monitor_drain (ingest_worker_t *self);
+/* worker_router.c: router replies and control replies, each resuming the
+   connections that wait for it. */
+void hm_worker_router_drain (ingest_worker_t *self);
+void hm_worker_control_drain (ingest_worker_t *self);
+/* worker_router.c: answers 503 what waited past its deadline. */
+void hm_worker_expire (ingest_worker_t *self, int64_t now);
+/* worker_router.c: sends this turn's AppendRequest, if any. */
+void hm_worker_batch_flush (ingest_worker_t *self);
+/* worker_router.c: answers every connection of batch and recycles it. */
+void hm_worker_batch_finish (ingest_worker_t *self, hm_batch_t *batch, unsigned status,
+                             const char *reason);
+/* worker_router.c: fails every control request in flight and starts a
+   fresh control socket. */
+void hm_worker_control_reset (ingest_worker_t *self, const char *reason);
+/* worker_router.c: sends a control request for conn (health or flush) and
    suspends nothing (the caller does); returns 0 when conn now waits on it, or -1 with the
    reason in conn (answer decided). */
 int hm_worker_control (ingest_worker_t *self, ingest_conn_t *conn, int command);
-/* worker.c: adds conn's events to this turn's AppendRequest (sent once the
+/* worker_router.c: adds conn's events to this turn's AppendRequest (sent once the
    turn's MHD_run returns) and makes conn wait for its reply; 0, or -1 with
    the answer decided (503). */
 int hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, Hm__Event *events, size_t n);
-/* worker.c: conn no longer waits for its batch (MHD gave up on it). */
+/* worker_router.c: conn no longer waits for its batch (MHD gave up on it). */
 void hm_worker_unbatch (ingest_worker_t *self, ingest_conn_t *conn);
-/* worker.c: removes conn from every control request's waiters. */
+/* worker_router.c: removes conn from every control request's waiters. */
 void hm_worker_forget (ingest_worker_t *self, ingest_conn_t *conn);
 
 #endif

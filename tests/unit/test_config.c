@@ -347,6 +347,52 @@ test_route_arg (void **state)
     assert_non_null (strstr (err, "too long"));
 }
 
+/* The ingest's slow-client and lingering keys (ingest/police.h): defaults,
+   values taken, bounds refused with the key named. */
+static void
+test_ingest_police_keys (void **state)
+{
+    (void)state;
+    hm_config_t *cfg = s_parse ("{\"shared_secret\":\"s\",\"dialect\":\"file\","
+                                "\"file\":{\"file_path\":\"x\"}}");
+    assert_non_null (cfg);
+    assert_int_equal (cfg->header_timeout_s, 10);
+    assert_int_equal (cfg->body_timeout_s, 10);
+    assert_int_equal (cfg->body_min_rate, 500);
+    assert_int_equal (cfg->linger_timeout_s, 30);
+    assert_true (cfg->linger_max_bytes == 64ull << 20);
+    hm_config_destroy (&cfg);
+    cfg = s_parse ("{\"shared_secret\":\"s\",\"ingest\":{\"header_timeout\":3,"
+                   "\"body_timeout\":4,\"body_min_rate\":0,\"linger_timeout\":0,"
+                   "\"linger_max_bytes\":1099511627776},"
+                   "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}");
+    assert_non_null (cfg);
+    assert_int_equal (cfg->header_timeout_s, 3);
+    assert_int_equal (cfg->body_timeout_s, 4);
+    assert_int_equal (cfg->body_min_rate, 0);
+    assert_int_equal (cfg->linger_timeout_s, 0);
+    assert_true (cfg->linger_max_bytes == 1ull << 40);
+    hm_config_destroy (&cfg);
+    static const struct {
+        const char *key, *value, *reason;
+    } bad[] = {
+        {"header_timeout", "0", "between 1 and 3600"},
+        {"body_timeout", "3601", "between 1 and 3600"},
+        {"body_min_rate", "-1", "between 0 and 1000000000"},
+        {"linger_timeout", "\"30s\"", "whole number"},
+        {"linger_max_bytes", "1099511627777", "between 0 and 1099511627776"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[256], key[64];
+        snprintf (json, sizeof json,
+                  "{\"shared_secret\":\"s\",\"ingest\":{\"%s\":%s},\"dialect\":\"file\","
+                  "\"file\":{\"file_path\":\"x\"}}",
+                  bad[i].key, bad[i].value);
+        snprintf (key, sizeof key, "ingest.%s", bad[i].key);
+        s_expect_error (json, key, bad[i].reason);
+    }
+}
+
 int
 main (void)
 {
@@ -362,6 +408,7 @@ main (void)
         cmocka_unit_test (test_route_instances),
         cmocka_unit_test (test_max_bytes_fits_the_wire),
         cmocka_unit_test (test_route_arg),
+        cmocka_unit_test (test_ingest_police_keys),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -206,7 +206,8 @@ test_stats (void **state)
     size_t n = hm_ingest_stats_json (&s, 1999, out, sizeof out);
     assert_string_equal (out, "{\"uptime_s\":0,\"requests\":0,\"answers\":{\"200\":0,\"204\":0,"
                               "\"400\":0,\"401\":0,\"404\":0,\"405\":0,\"413\":0,\"415\":0,"
-                              "\"503\":0,\"other\":0},\"track_accepted\":0,\"events_accepted\":0}");
+                              "\"503\":0,\"other\":0},\"track_accepted\":0,\"events_accepted\":0,"
+                              "\"closed_slow\":{\"head\":0,\"body\":0,\"linger\":0,\"full\":0}}");
     assert_int_equal (n, strlen (out));
 
     hm_ingest_stats_count (&s, 200, 1, 3);  /* a track request of 3 events */
@@ -217,11 +218,16 @@ test_stats (void **state)
     hm_ingest_stats_count (&s, 415, 0, 0);
     hm_ingest_stats_count (&s, 500, 0, 0); /* none of the listed: "other" */
     hm_ingest_stats_count (&s, 0, 0, 0);
+    hm_ingest_stats_closed (&s, 0); /* slow connections closed: 2 heads, */
+    hm_ingest_stats_closed (&s, 0);
+    hm_ingest_stats_closed (&s, 3); /* one for a full table */
+    hm_ingest_stats_closed (&s, 4); /* and no such reason: ignored */
+    hm_ingest_stats_closed (&s, -1);
     n = hm_ingest_stats_json (&s, 62500, out, sizeof out);
-    assert_string_equal (out,
-                         "{\"uptime_s\":61,\"requests\":8,\"answers\":{\"200\":3,\"204\":0,"
-                         "\"400\":0,\"401\":0,\"404\":0,\"405\":0,\"413\":0,\"415\":1,"
-                         "\"503\":2,\"other\":2},\"track_accepted\":2,\"events_accepted\":28}");
+    assert_string_equal (out, "{\"uptime_s\":61,\"requests\":8,\"answers\":{\"200\":3,\"204\":0,"
+                              "\"400\":0,\"401\":0,\"404\":0,\"405\":0,\"413\":0,\"415\":1,"
+                              "\"503\":2,\"other\":2},\"track_accepted\":2,\"events_accepted\":28,"
+                              "\"closed_slow\":{\"head\":2,\"body\":0,\"linger\":0,\"full\":1}}");
     assert_int_equal (n, strlen (out));
     /* A clock before the start reads as 0 s, not a negative uptime. */
     hm_ingest_stats_json (&s, 10, out, sizeof out);
@@ -243,6 +249,8 @@ test_stats (void **state)
         atomic_store (&s.answers[i], UINT64_MAX / HM_STATS_SLOTS);
     atomic_store (&s.track_accepted, UINT64_MAX);
     atomic_store (&s.events_accepted, UINT64_MAX);
+    for (size_t i = 0; i < HM_STATS_CLOSED; i++)
+        atomic_store (&s.closed[i], UINT64_MAX);
     s.started_ms = INT64_MIN + 1;
     assert_true (hm_ingest_stats_json (&s, INT64_MAX, out, sizeof out) > 0);
 }
