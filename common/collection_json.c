@@ -101,13 +101,24 @@ _Static_assert(S_COUNT (s_parameter_fields) <= S_MAX_FIELDS, "S_MAX_FIELDS");
 static int s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
-/* Writes "<path>.<name>: <reason>" (path or name may be empty). */
+/* Writes "<path>.<name>: <reason>" (path or name may be empty). name may
+   be a client's member name: its control bytes are written as \xNN, so the
+   reason stays one line where it is logged (the ingest's log, a tool's
+   stderr). */
 static int
 s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
 {
     if (!ctx->err || ctx->errlen == 0)
         return -1;
-    int n = snprintf (ctx->err, ctx->errlen, "%s%s%s: ", path, *path && *name ? "." : "", name);
+    char safe[256];
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)name; *c && o + 5 < sizeof safe; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            o += (size_t)snprintf (safe + o, sizeof safe - o, "\\x%02x", *c);
+        else
+            safe[o++] = (char)*c;
+    safe[o] = '\0';
+    int n = snprintf (ctx->err, ctx->errlen, "%s%s%s: ", path, *path && *name ? "." : "", safe);
     if (n >= 0 && (size_t)n < ctx->errlen) {
         va_list ap;
         va_start (ap, fmt);
