@@ -100,7 +100,7 @@ s_check_reason (unsigned status, const char *reason)
     if (!reason || !*reason)
         s_fail ("reason", "a refusal without a reason");
     if (strchr (reason, '\n') || strchr (reason, '\r'))
-        s_fail ("reason", "not one line");
+        s_fail ("reason: not one line", reason);
     char body[256 * 6 + 64];
     size_t len = hm_ingest_error_json (body, sizeof body, reason);
     cJSON *obj = cJSON_ParseWithLength (body, len);
