@@ -15,8 +15,10 @@
     is 203.0.113.9.
 
     Besides "no crash, no leak, no undefined behaviour": the status is one
-    the README documents (200 204 400 401 404 405 413 415 503), 503 only
-    when stopping; every refusal has a reason that is one line and whose
+    of the README's table (200 204 400 401 405 413 415 503) or 404 for an
+    unknown path, 503 only when stopping; past the signature check with a
+    required signature, the signature is right; every refusal has a reason that is one line and
+   whose
     {"error":...} body is valid JSON; an accepted request has payloads, a
     client IP that is "" or an address, and events that each encode to one
     valid JSON line. */
@@ -36,6 +38,7 @@
 #include "event.h"
 #include "hm_buf.h"
 #include "ingest_http.h"
+#include "signature.h"
 #include "track.h"
 
 #define S_MAX_HEADERS 64
@@ -196,6 +199,11 @@ s_request (const hm_config_t *cfg, hm_arena_t *arena, bool stopping, const uint8
                                       body.len};
             hm_track_answer_t a;
             status = hm_track_decide (cfg, arena, &req, &a);
+            /* Past the signature check, a required signature is right. */
+            if (status != 401 && cfg->signature_required &&
+                !hm_signature_ok (req.body, req.body_len, s_header (&h, HM_HEADER_TIME),
+                                  cfg->shared_secret, s_header (&h, HM_HEADER_SIGNATURE)))
+                s_fail ("signature", "a wrong signature passed");
             if (status == 200)
                 s_check_accepted (cfg, &a);
             else if (status == 204) {
