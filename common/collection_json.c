@@ -101,19 +101,33 @@ _Static_assert(S_COUNT (s_parameter_fields) <= S_MAX_FIELDS, "S_MAX_FIELDS");
 static int s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
-/* Writes "<path>.<name>: <reason>" (path or name may be empty). */
+/* Writes "<path>.<name>: <reason>" (path or name may be empty). The name
+   and the reason may quote the client's text: control bytes are written
+   as \xNN, so the reason stays one line where it is logged (the ingest's
+   log, a tool's stderr). */
 static int
 s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
 {
     if (!ctx->err || ctx->errlen == 0)
         return -1;
-    int n = snprintf (ctx->err, ctx->errlen, "%s%s%s: ", path, *path && *name ? "." : "", name);
-    if (n >= 0 && (size_t)n < ctx->errlen) {
+    char raw[512] = "";
+    int n = snprintf (raw, sizeof raw, "%s%s%s: ", path, *path && *name ? "." : "", name);
+    if (n >= 0 && (size_t)n < sizeof raw) {
         va_list ap;
         va_start (ap, fmt);
-        vsnprintf (ctx->err + n, ctx->errlen - (size_t)n, fmt, ap);
+        vsnprintf (raw + n, sizeof raw - (size_t)n, fmt, ap);
         va_end (ap);
     }
+    size_t o = 0;
+    for (const unsigned char *c = (const unsigned char *)raw; *c && o + 1 < ctx->errlen; c++) {
+        if (*c >= 0x20 && *c != 0x7f)
+            ctx->err[o++] = (char)*c;
+        else if (o + 5 < ctx->errlen)
+            o += (size_t)snprintf (ctx->err + o, ctx->errlen - o, "\\x%02x", *c);
+        else
+            break;
+    }
+    ctx->err[o] = '\0';
     return -1;
 }
 

@@ -22,13 +22,12 @@
 #include <time.h>
 #include <zmq.h>
 
-#include "collection_json.h"
 #include "event.h"
 #include "hm_log.h"
 #include "inflate.h"
 #include "payload.pb-c.h"
 #include "pipeline.pb-c.h"
-#include "signature.h"
+#include "track.h"
 #include "wire.h"
 
 /* An idle connection keeps a body buffer up to this size for its next
@@ -132,14 +131,19 @@ s_header (ingest_conn_t *c, const char *name)
     return MHD_lookup_connection_value (c->connection, MHD_HEADER_KIND, name);
 }
 
+/* hm_track_decide's header lookup: libmicrohttpd's. */
+static const char *
+s_header_fn (void *ctx, const char *name)
+{
+    return s_header (ctx, name);
+}
+
 /* Turns a valid collection into events and adds them to this turn's
    AppendRequest (worker.c sends it once MHD_run returns). */
 static void
-s_track_send (ingest_conn_t *c, const Collection *col)
+s_track_send (ingest_conn_t *c, const Collection *col, const char *ip)
 {
     ingest_worker_t *w = c->worker;
-    char ip[64];
-    hm_client_ip (s_header (c, "X-Forwarded-For"), s_header (c, "X-Real-IP"), c->peer, ip);
     Hm__Event *events = hm_events_build (col, ip, w->cfg->masked_ip);
     if (!events) {
         s_decide (c, 503, HM_BODY_NONE, "out of memory");
@@ -152,94 +156,24 @@ s_track_send (ingest_conn_t *c, const Collection *col)
     hm_events_free (events, col->n_payloads);
 }
 
-/* POST /api/v1/track with its whole body. */
+/* POST /api/v1/track with its whole body: decided by hm_track_decide
+   (track.c). */
 static void
 s_track (ingest_conn_t *c)
 {
     ingest_worker_t *w = c->worker;
-    const hm_config_t *cfg = w->cfg;
-    const char *data = c->body.data ? c->body.data : "";
-    size_t len = c->body.len;
     if (w->stopping) {
         s_decide (c, 503, HM_BODY_NONE, "server is stopping");
         return;
     }
-    const char *why = hm_ingest_check_signature (
-        cfg->signature_required, s_header (c, HM_HEADER_TIME), s_header (c, HM_HEADER_SIGNATURE),
-        data, len, cfg->shared_secret);
-    char err[200] = "";
-    if (!why)
-        why = hm_ingest_check_time (s_header (c, HM_HEADER_TIME), (int64_t)time (NULL),
-                                    cfg->max_clock_skew_s, err, sizeof err);
-    if (why) {
-        s_decide (c, 401, HM_BODY_NONE, why);
-        return;
-    }
-    hm_body_kind_t kind = hm_ingest_body_kind (s_header (c, MHD_HTTP_HEADER_CONTENT_TYPE));
-    if (kind == HM_BODY_UNSUPPORTED) {
-        s_decide (c, 415, HM_BODY_NONE,
-                  "Content-Type must be application/protobuf or application/json");
-        return;
-    }
-    /* The signature above is over the bytes as sent; what is decoded is
-       the body they inflate to, bounded by max_body_bytes as well. */
-    hm_coding_t coding = hm_inflate_coding (s_header (c, MHD_HTTP_HEADER_CONTENT_ENCODING));
-    if (coding == HM_CODING_UNSUPPORTED) {
-        s_decide (c, 415, HM_BODY_NONE, "Content-Encoding must be gzip, deflate or identity");
-        return;
-    }
-    if (coding != HM_CODING_IDENTITY) {
-        hm_inflate_rc_t rc = hm_inflate (coding, data, len, (size_t)cfg->max_body_bytes,
-                                         &c->inflated, NULL, err, sizeof err);
-        if (rc == HM_INFLATE_TOO_LARGE)
-            s_decide (c, 413, HM_BODY_NONE, "body inflates to more than max_body_bytes");
-        else if (rc == HM_INFLATE_NO_MEMORY)
-            s_decide (c, 503, HM_BODY_NONE, "out of memory");
-        else if (rc != HM_INFLATE_OK)
-            s_decide (c, 400, HM_BODY_NONE, err);
-        if (rc != HM_INFLATE_OK)
-            return;
-        data = c->inflated.data;
-        len = c->inflated.len;
-        err[0] = '\0';
-    }
-    Collection *col = NULL;
-    if (kind == HM_BODY_PROTOBUF) {
-        col = collection__unpack (&w->decode.pb, len, (const uint8_t *)data);
-        if (!col) {
-            hm_arena_reset (&w->decode); /* what the failed decode took */
-            s_decide (c, 400, HM_BODY_NONE, "body is not a valid protobuf Collection");
-            return;
-        }
-        if (hm_collection_check (col, err, sizeof err) != 0) {
-            s_decide (c, 400, HM_BODY_NONE, err);
-            goto cleanup;
-        }
-    }
-    else {
-        col = hm_collection_from_json (data, len, err, sizeof err);
-        if (!col) {
-            s_decide (c, 400, HM_BODY_NONE, *err ? err : "body is not a valid JSON Collection");
-            return;
-        }
-    }
-    char session[33];
-    const char *parts[4] = {(char *)col->device_id.data, (char *)col->client_id.data,
-                            (char *)col->system_version.data, (char *)col->product_version.data};
-    size_t lens[4] = {col->device_id.len, col->client_id.len, col->system_version.len,
-                      col->product_version.len};
-    hm_session_n (parts, lens, (int)col->env, session);
-    if (!session[0] || !hm_bytes_eq (col->session, session, strlen (session)))
-        s_decide (c, 400, HM_BODY_NONE, "Collection's session attribute is invalid");
-    else if (col->n_payloads == 0)
-        s_decide (c, 204, HM_BODY_NONE, NULL);
+    hm_track_request_t req = {s_header_fn, c, c->peer, c->body.data ? c->body.data : "",
+                              c->body.len, (int64_t)time (NULL), &c->inflated};
+    hm_track_answer_t answer;
+    if (hm_track_decide (w->cfg, &w->decode, &req, &answer) == 200)
+        s_track_send (c, answer.col, answer.ip);
     else
-        s_track_send (c, col);
-cleanup:
-    if (kind == HM_BODY_PROTOBUF)
-        hm_arena_reset (&w->decode);
-    else
-        hm_collection_json_free (col);
+        s_decide (c, answer.status, HM_BODY_NONE, answer.reason);
+    hm_track_release (&w->decode, &answer);
 }
 
 /* GET/HEAD /api/health */
@@ -324,33 +258,19 @@ s_begin (ingest_conn_t *c, const char *url, const char *method)
     c->events = 0;
     c->next_waiter = NULL;
     hm_buf_reset (&c->body);
-    c->kind = hm_ingest_classify (url, method, &c->allow);
-    if (c->kind == HM_REQ_NOT_FOUND) {
-        s_decide (c, 404, HM_BODY_NONE, "not found");
-        return;
-    }
-    if (c->kind == HM_REQ_BAD_METHOD) {
-        s_decide (c, 405, HM_BODY_NONE, "method not allowed");
-        return;
-    }
-    if (w->stopping) {
-        s_decide (c, 503, c->kind == HM_REQ_HEALTH ? HM_BODY_HEALTH_DOWN : HM_BODY_NONE,
-                  "server is stopping");
-        return;
-    }
-    const char *length = s_header (c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *reason = "";
     uint64_t n = 0;
-    if (length && hm_ingest_parse_length (length, &n) == 0) {
-        /* Refused before reading a byte of it (and never buffered): the
-           body is read and dropped, or the connection closed (s_linger). */
-        if (n > w->cfg->max_body_bytes) {
-            s_decide (c, 413, HM_BODY_NONE, "body is larger than max_body_bytes");
-            return;
-        }
-        if (hm_buf_reserve (&c->body, (size_t)n) != 0) {
-            s_decide (c, 503, HM_BODY_NONE, "out of memory");
-            return;
-        }
+    unsigned status = hm_ingest_head (url, method, w->stopping, s_header_fn, c,
+                                      w->cfg->max_body_bytes, &c->kind, &c->allow, &reason, &n);
+    if (status) {
+        s_decide (c, status,
+                  status == 503 && c->kind == HM_REQ_HEALTH ? HM_BODY_HEALTH_DOWN : HM_BODY_NONE,
+                  reason);
+        return;
+    }
+    if (n && hm_buf_reserve (&c->body, (size_t)n) != 0) {
+        s_decide (c, 503, HM_BODY_NONE, "out of memory");
+        return;
     }
     c->state = HM_CONN_BODY;
 }

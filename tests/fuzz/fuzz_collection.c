@@ -228,7 +228,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (!col) {
         if (json && !*err)
             s_fail ("decode", "a JSON body refused without a reason");
-        if (json && strstr (err, "does not decode consistently"))
+        /* The reason ends with the decoder's why; the client's member names
+           and values come before it (corpus/collection/json-name-like-why). */
+        static const char why[] = ": string does not decode consistently";
+        size_t n = strlen (err);
+        if (json && n >= sizeof why - 1 && strcmp (err + n - (sizeof why - 1), why) == 0)
             s_fail ("decode", err);
         hm_arena_reset (&arena);
         return 0;
