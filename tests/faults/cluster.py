@@ -600,9 +600,13 @@ class PySender:
                 with self.lock:
                     self.counts[status] += 1
                 if status == 200:
+                    # As hamustro-send --record: a third column with the
+                    # number of sends when the request went more than once
+                    # (a send answered 503 or cut may have been stored too).
+                    extra = "\t%d" % (_attempt + 1) if _attempt else ""
                     with self.lock:
                         for p in c["payloads"]:
-                            self.out.write("%s\t%d\n" % (c["session"], p["nr"]))
+                            self.out.write("%s\t%d%s\n" % (c["session"], p["nr"], extra))
                     break
                 time.sleep(float(headers.get("retry-after", 0.5) or 0.5))
             nr += self.payloads
