@@ -59,8 +59,7 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 {
     static const char *const keys[] = {"host", "port", "max_body_bytes", "threads",
                                        "max_connections", "connection_timeout", "router_timeout_ms",
-                                       "retry_after",
-                                       "tls_cert", "tls_key",
+                                       "retry_after", "tls_cert", "tls_key",
                                        /* slow clients, early answers (ingest/police.c) */
                                        "header_timeout", "body_timeout", "body_min_rate",
                                        "linger_timeout", "linger_max_bytes", NULL};
@@ -78,8 +77,7 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
         hm_cfg_u32 (ctx, obj, "ingest", "router_timeout_ms", 10, 600000,
                     &self->router_timeout_ms) != 0 ||
         hm_cfg_u32 (ctx, obj, "ingest", "retry_after", 0, 3600, &self->retry_after_s) != 0 ||
-        s_ingest_tls (ctx, self, obj) != 0 ||
-        s_ingest_police (ctx, self, obj) != 0)
+        s_ingest_tls (ctx, self, obj) != 0 || s_ingest_police (ctx, self, obj) != 0)
         return -1;
     self->port = (uint16_t)port;
     return 0;
@@ -88,19 +86,13 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 static int
 s_router (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 {
-    static const char *const keys[] = {"run_dir",
-                                       "data_dir",
-                                       "endpoint",
-                                       "tap",
-                                       "inject",
-                                       "control",
-                                       "durability",
-                                       "max_log_bytes",
-                                       "segment_bytes",
-                                       "heartbeat_ms",
-                                       "sink_timeout_ms",
-                                       "cpu_latency_us",
-                                       NULL};
+    static const char *const keys[] = {"run_dir",        "data_dir",
+                                       "endpoint",       "tap",
+                                       "inject",         "tap_json",
+                                       "control",        "durability",
+                                       "max_log_bytes",  "segment_bytes",
+                                       "heartbeat_ms",   "sink_timeout_ms",
+                                       "cpu_latency_us", NULL};
     char *durability = NULL;
     if (hm_cfg_known_keys (ctx, obj, "router", keys) != 0 ||
         hm_cfg_string (ctx, obj, "router", "run_dir", &self->run_dir) != 0 ||
@@ -108,6 +100,7 @@ s_router (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
         hm_cfg_string (ctx, obj, "router", "endpoint", &self->router_endpoint) != 0 ||
         hm_cfg_string (ctx, obj, "router", "tap", &self->tap_endpoint) != 0 ||
         hm_cfg_string (ctx, obj, "router", "inject", &self->inject_endpoint) != 0 ||
+        hm_cfg_string (ctx, obj, "router", "tap_json", &self->tap_json_endpoint) != 0 ||
         hm_cfg_string (ctx, obj, "router", "control", &self->control_endpoint) != 0 ||
         hm_cfg_string (ctx, obj, "router", "durability", &durability) != 0 ||
         hm_cfg_uint (ctx, obj, "router", "max_log_bytes", 1u << 20, 1ull << 50,
@@ -210,6 +203,10 @@ s_finish (hm_cfg_ctx_t *ctx, hm_config_t *self)
         self->inject_endpoint = hm_cfg_strdupf ("ipc://%s/inject.ipc", self->run_dir);
     if (!self->control_endpoint)
         self->control_endpoint = hm_cfg_strdupf ("ipc://%s/control.ipc", self->run_dir);
+    if (self->tap_json_endpoint && !*self->tap_json_endpoint) { /* "" is off, as absent */
+        free (self->tap_json_endpoint);
+        self->tap_json_endpoint = NULL;
+    }
     for (size_t i = 0; i < self->route_count; i++) {
         hm_route_config_t *route = &self->routes[i];
         if (!route->endpoint)
@@ -526,6 +523,7 @@ hm_config_destroy (hm_config_t **self_p)
     free (self->router_endpoint);
     free (self->tap_endpoint);
     free (self->inject_endpoint);
+    free (self->tap_json_endpoint);
     free (self->control_endpoint);
     free (self->data_dir);
     free (self->curve_server_public);
