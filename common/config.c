@@ -59,7 +59,8 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 {
     static const char *const keys[] = {"host", "port", "max_body_bytes", "threads",
                                        "max_connections", "connection_timeout", "router_timeout_ms",
-                                       "retry_after", "tls_cert", "tls_key",
+                                       "retry_after",
+                                       "tls_cert", "tls_key",
                                        /* slow clients, early answers (ingest/police.c) */
                                        "header_timeout", "body_timeout", "body_min_rate",
                                        "linger_timeout", "linger_max_bytes", NULL};
@@ -77,7 +78,8 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
         hm_cfg_u32 (ctx, obj, "ingest", "router_timeout_ms", 10, 600000,
                     &self->router_timeout_ms) != 0 ||
         hm_cfg_u32 (ctx, obj, "ingest", "retry_after", 0, 3600, &self->retry_after_s) != 0 ||
-        s_ingest_tls (ctx, self, obj) != 0 || s_ingest_police (ctx, self, obj) != 0)
+        s_ingest_tls (ctx, self, obj) != 0 ||
+        s_ingest_police (ctx, self, obj) != 0)
         return -1;
     self->port = (uint16_t)port;
     return 0;
@@ -86,13 +88,20 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 static int
 s_router (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 {
-    static const char *const keys[] = {"run_dir",        "data_dir",
-                                       "endpoint",       "tap",
-                                       "inject",         "tap_json",
-                                       "control",        "durability",
-                                       "max_log_bytes",  "segment_bytes",
-                                       "heartbeat_ms",   "sink_timeout_ms",
-                                       "cpu_latency_us", NULL};
+    static const char *const keys[] = {"run_dir",
+                                       "data_dir",
+                                       "endpoint",
+                                       "tap",
+                                       "inject",
+                                       "tap_json",
+                                       "control",
+                                       "durability",
+                                       "max_log_bytes",
+                                       "segment_bytes",
+                                       "heartbeat_ms",
+                                       "sink_timeout_ms",
+                                       "cpu_latency_us",
+                                       NULL};
     char *durability = NULL;
     if (hm_cfg_known_keys (ctx, obj, "router", keys) != 0 ||
         hm_cfg_string (ctx, obj, "router", "run_dir", &self->run_dir) != 0 ||

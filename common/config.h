@@ -78,13 +78,14 @@ typedef struct {
     uint64_t linger_max_bytes; /* ... and at most this many bytes; 0: close at once */
 
     /* hamustro-router */
-    char *run_dir;           /* where default ipc:// endpoints live */
-    char *router_endpoint;   /* ingest -> router (ROUTER) */
-    char *tap_endpoint;      /* PUB of every appended record */
-    char *inject_endpoint;   /* PULL, events without acknowledgement */
-    char *tap_json_endpoint; /* PUB of events as JSON lines; NULL: off (the default) */
-    char *control_endpoint;  /* flush / status / replay */
-    char *data_dir;          /* the durable log (data_dir/log) and route state (data_dir/routes) */
+    char *run_dir;          /* where default ipc:// endpoints live */
+    char *router_endpoint;  /* ingest -> router (ROUTER) */
+    char *tap_endpoint;     /* PUB of every appended record */
+    char *inject_endpoint;  /* PULL, events without acknowledgement */
+    char *control_endpoint; /* flush / status / replay */
+    char *data_dir;         /* the durable log (data_dir/log) and route state (data_dir/routes) */
+    /* PUB of every event as its JSON line (router.tap_json); NULL: off, the default */
+    char *tap_json_endpoint;
     hm_durability_t durability;
     uint64_t max_log_bytes;   /* FULL above this */
     uint64_t segment_bytes;   /* roll to a new segment after this */
