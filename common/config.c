@@ -93,6 +93,7 @@ s_router (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
                                        "endpoint",
                                        "tap",
                                        "inject",
+                                       "tap_json",
                                        "control",
                                        "durability",
                                        "max_log_bytes",
@@ -108,6 +109,7 @@ s_router (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
         hm_cfg_string (ctx, obj, "router", "endpoint", &self->router_endpoint) != 0 ||
         hm_cfg_string (ctx, obj, "router", "tap", &self->tap_endpoint) != 0 ||
         hm_cfg_string (ctx, obj, "router", "inject", &self->inject_endpoint) != 0 ||
+        hm_cfg_string (ctx, obj, "router", "tap_json", &self->tap_json_endpoint) != 0 ||
         hm_cfg_string (ctx, obj, "router", "control", &self->control_endpoint) != 0 ||
         hm_cfg_string (ctx, obj, "router", "durability", &durability) != 0 ||
         hm_cfg_uint (ctx, obj, "router", "max_log_bytes", 1u << 20, 1ull << 50,
@@ -210,6 +212,10 @@ s_finish (hm_cfg_ctx_t *ctx, hm_config_t *self)
         self->inject_endpoint = hm_cfg_strdupf ("ipc://%s/inject.ipc", self->run_dir);
     if (!self->control_endpoint)
         self->control_endpoint = hm_cfg_strdupf ("ipc://%s/control.ipc", self->run_dir);
+    if (self->tap_json_endpoint && !*self->tap_json_endpoint) { /* "" is off, as absent */
+        free (self->tap_json_endpoint);
+        self->tap_json_endpoint = NULL;
+    }
     for (size_t i = 0; i < self->route_count; i++) {
         hm_route_config_t *route = &self->routes[i];
         if (!route->endpoint)
@@ -526,6 +532,7 @@ hm_config_destroy (hm_config_t **self_p)
     free (self->router_endpoint);
     free (self->tap_endpoint);
     free (self->inject_endpoint);
+    free (self->tap_json_endpoint);
     free (self->control_endpoint);
     free (self->data_dir);
     free (self->curve_server_public);

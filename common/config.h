@@ -84,6 +84,8 @@ typedef struct {
     char *inject_endpoint;  /* PULL, events without acknowledgement */
     char *control_endpoint; /* flush / status / replay */
     char *data_dir;         /* the durable log (data_dir/log) and route state (data_dir/routes) */
+    /* PUB of every event as its JSON line (router.tap_json); NULL: off, the default */
+    char *tap_json_endpoint;
     hm_durability_t durability;
     uint64_t max_log_bytes;   /* FULL above this */
     uint64_t segment_bytes;   /* roll to a new segment after this */

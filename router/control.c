@@ -36,6 +36,13 @@ s_status_json (server_t *self, hm_buf_t *out)
         ",\"recover_errors\":%" PRIu64 ",\"damaged\":%" PRIu64 ",\"damaged_records\":%" PRIu64 "},",
         self->log_failed ? "true" : "false", self->c.log_failures, self->c.refused,
         self->c.recover_errors, rlog_damaged (self->log), rlog_damaged_records (self->log));
+    /* Inject's JSON refusals and the JSON tap: their own objects (openfmt). */
+    hm_buf_printf (out,
+                   "\"inject\":{\"refused\":%" PRIu64 "},\"tap_json\":{\"enabled\":%s"
+                   ",\"dropped\":%" PRIu64 ",\"held_bytes\":%" PRIu64 "},",
+                   self->c.inject_refused, self->tapjq ? "true" : "false",
+                   self->tapjq ? tap_dropped (self->tapjq) : 0,
+                   self->tapjq ? tap_held_bytes (self->tapjq) : 0);
     const s_counters_t *c = &self->c;
     hm_buf_printf (
         out,

@@ -18,6 +18,7 @@
 #include "fsutil.h"
 #include "hm_buf.h"
 #include "hm_log.h"
+#include "inject_json.h"
 #include "log.h"
 #include "pipeline.pb-c.h"
 #include "reserve.h"
@@ -195,6 +196,9 @@ server_recv_request (void *sock, bool routed, zmq_msg_t *id, zmq_msg_t *type, zm
         more = zmq_msg_more (want[i]);
         got++;
     }
+    /* Inject's single-frame message is JSON text (inject_json.h): in type. */
+    if (!routed && got == 1 && !more)
+        return 2;
     if (got != 3 - first || more) {
         while (more) {
             zmq_msg_t extra;
@@ -224,13 +228,33 @@ s_take (server_t *self, void *sock, bool routed, size_t n, uint64_t *planned)
         zmq_msg_close (&a->body);
         return 0;
     }
+    bool json = false;
+    if (rc == 2) {
+        char jwhy[160];
+        size_t jn = 0;
+        zmq_msg_close (&a->body);
+        if (inject_json_request (zmq_msg_data (&type), zmq_msg_size (&type), &a->body, &jn, jwhy,
+                                 sizeof jwhy) != 0) {
+            /* Fire-and-forget: nobody to answer, so count and log (rate-limited). */
+            self->c.inject_refused++;
+            if (self->c.inject_refused <= 10 || self->c.inject_refused % 1000 == 0)
+                hm_warn ("inject: message refused (%s); %" PRIu64 " so far", jwhy,
+                         self->c.inject_refused);
+            zmq_msg_close (&a->id);
+            zmq_msg_close (&type);
+            return -1;
+        }
+        json = true;
+        rc = 1;
+    }
     const char *why = rc < 0 ? "wrong number of frames" : NULL;
     size_t len = zmq_msg_size (&a->body);
     Hm__AppendRequest *req = NULL;
     if (len <= RLOG_MAX_PAYLOAD)
         req = hm__append_request__unpack (&self->decode.pb, len, zmq_msg_data (&a->body));
-    if (!why && (zmq_msg_size (&type) != strlen (HM_WIRE_APPEND) ||
-                 memcmp (zmq_msg_data (&type), HM_WIRE_APPEND, strlen (HM_WIRE_APPEND)) != 0))
+    if (!why && !json &&
+        (zmq_msg_size (&type) != strlen (HM_WIRE_APPEND) ||
+         memcmp (zmq_msg_data (&type), HM_WIRE_APPEND, strlen (HM_WIRE_APPEND)) != 0))
         why = "unknown message type";
     if (!why && !req)
         why = "AppendRequest does not decode";
@@ -364,6 +388,8 @@ s_append_round (server_t *self)
         s_append_t *a = &self->round[i];
         uint64_t seq = first + i;
         /* Tap: best effort, bounded in bytes (tap.h); takes body. */
+        if (self->tapjq) /* before tap_publish takes body */
+            tap_publish_json (self->tapjq, zmq_msg_data (&a->body), zmq_msg_size (&a->body));
         tap_publish (self->tapq, seq, &a->body);
         if (!a->reply)
             zmq_msg_close (&a->id);
@@ -590,7 +616,12 @@ server_new (const hm_config_t *cfg, char *errbuf, size_t errlen)
         !(self->control = s_bind (self, ZMQ_ROUTER, cfg->control_endpoint, 1000, 1000,
                                   S_REPLY_LINGER_MS, errbuf, errlen)))
         goto fail;
-    if (!(self->tapq = tap_new (self->tap, TAP_MAX_BYTES))) {
+    /* The JSON tap (off unless configured): its own socket and bound. */
+    if (cfg->tap_json_endpoint && !(self->tap_json = s_bind (self, ZMQ_PUB, cfg->tap_json_endpoint,
+                                                             S_TAP_HWM, 1000, 0, errbuf, errlen)))
+        goto fail;
+    if (!(self->tapq = tap_new (self->tap, TAP_MAX_BYTES)) ||
+        (self->tap_json && !(self->tapjq = tap_new (self->tap_json, TAP_MAX_BYTES)))) {
         snprintf (errbuf, errlen, "out of memory");
         goto fail;
     }
@@ -653,10 +684,12 @@ server_destroy (server_t **self_p)
     s_close (&self->control, S_REPLY_LINGER_MS);
     s_close (&self->inject, 0);
     s_close (&self->tap, 0);
+    s_close (&self->tap_json, 0);
     if (self->zctx)
         zmq_ctx_term (self->zctx);
     hm_zap_join (&self->zap);  /* its wait ended with the context */
     tap_destroy (&self->tapq); /* after the context: queued records give their bytes back to it */
+    tap_destroy (&self->tapjq);
     syncer_destroy (&self->syncer);
     rlog_destroy (&self->log);
     free (self->routes);

@@ -40,6 +40,7 @@ typedef struct {
     uint64_t appended;       /* records appended */
     uint64_t events;         /* events in them */
     uint64_t injected;       /* of which came through inject */
+    uint64_t inject_refused; /* inject JSON messages that did not parse (dropped) */
     uint64_t full;           /* requests answered FULL (or inject dropped) */
     uint64_t errors;         /* requests answered ERROR */
     uint64_t malformed;      /* messages that failed validation */
@@ -60,6 +61,8 @@ struct _server_t {
     void *inject;                       /* PULL: appends without replies */
     void *tap;                          /* PUB: every appended record */
     tap_t *tapq;                        /* what it holds, bounded in bytes (tap.h) */
+    void *tap_json;                     /* PUB of events as JSON lines, or NULL (off) */
+    tap_t *tapjq;                       /* ... and what it holds */
     void *control;                      /* ROUTER: flush, status, replay */
     rlog_t *log;                        /* the durable log */
     syncer_t *syncer;                   /* the fdatasync thread */

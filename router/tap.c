@@ -10,10 +10,13 @@
     atomic. */
 #include "tap.h"
 
+#include "encode.h"
+#include "hm_buf.h"
 #include "pipeline.pb-c.h"
 #include "wire.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +111,67 @@ tap_publish (tap_t *self, uint64_t seq, zmq_msg_t *body)
         return -1;
     }
     return 0;
+}
+
+/* A JSON line and whose count it is in, one allocation. */
+typedef struct {
+    tap_t *tap;
+    size_t len;
+    char data[];
+} s_line_t;
+
+static void
+s_release_line (void *data, void *hint)
+{
+    (void)data;
+    s_line_t *l = hint;
+    atomic_fetch_sub (&l->tap->held, l->len);
+    free (l);
+}
+
+int
+tap_publish_json (tap_t *self, const void *record, size_t len)
+{
+    /* The lines are new bytes (not the record's), so this costs a decode
+       and an encode per record: only done when the JSON tap is configured. */
+    Hm__AppendRequest *req = hm__append_request__unpack (NULL, len, record);
+    if (!req) {
+        atomic_fetch_add (&self->dropped, 1);
+        return -1;
+    }
+    int rc = 0;
+    hm_buf_t buf;
+    hm_buf_init (&buf, 0);
+    for (size_t i = 0; i < req->n_events; i++) {
+        hm_buf_reset (&buf);
+        s_line_t *l = NULL;
+        if (hm_encode_json (&buf, req->events[i]) != 0 ||
+            atomic_load (&self->held) + buf.len > self->max_bytes ||
+            !(l = malloc (sizeof *l + buf.len))) {
+            atomic_fetch_add (&self->dropped, 1);
+            rc = -1;
+            continue;
+        }
+        l->tap = self;
+        l->len = buf.len;
+        memcpy (l->data, buf.data, buf.len);
+        zmq_msg_t msg;
+        if (zmq_msg_init_data (&msg, l->data, l->len, s_release_line, l) != 0) {
+            free (l);
+            atomic_fetch_add (&self->dropped, 1);
+            rc = -1;
+            continue;
+        }
+        atomic_fetch_add (&self->held, l->len);
+        if (zmq_msg_send (&msg, self->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&msg); /* runs s_release_line */
+            atomic_fetch_add (&self->dropped, 1);
+            rc = -1;
+        }
+    }
+    hm_buf_free (&buf);
+    hm__append_request__free_unpacked (req, NULL);
+    return rc;
 }
 
 uint64_t

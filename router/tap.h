@@ -26,7 +26,12 @@ void tap_destroy (tap_t **self_p);
 /* Publishes record seq, taking body (closed or handed to ZeroMQ). Returns
    0 when published, -1 when dropped (over the bound, or a send error). */
 int tap_publish (tap_t *self, uint64_t seq, zmq_msg_t *body);
-/* Records dropped so far, and bytes held right now. */
+/* The JSON tap: publishes each event of record (an AppendRequest, len
+   bytes) as one single-frame message, the JSON line the file sink writes
+   (common/encode.h, '\n' included). Same bound, counted per line: a line
+   past it is dropped. Returns 0 when all went out, -1 when any was dropped. */
+int tap_publish_json (tap_t *self, const void *record, size_t len);
+/* Records (JSON tap: lines) dropped so far, and bytes held right now. */
 uint64_t tap_dropped (const tap_t *self);
 uint64_t tap_held_bytes (const tap_t *self);
 

@@ -130,6 +130,8 @@ hm_config_check_all (const char *path, hm_config_error_fn *fn, void *arg, size_t
         s_check_endpoint (&check, cfg, "router.tap", cfg->tap_endpoint);
         s_check_endpoint (&check, cfg, "router.inject", cfg->inject_endpoint);
         s_check_endpoint (&check, cfg, "router.control", cfg->control_endpoint);
+        if (cfg->tap_json_endpoint) /* off unless set */
+            s_check_endpoint (&check, cfg, "router.tap_json", cfg->tap_json_endpoint);
         for (size_t i = 0; i < cfg->route_count; i++)
             s_check_route (&check, cfg, &cfg->routes[i]);
     }

@@ -1,15 +1,20 @@
 /*  fuzz_push_line: one line of hamustro-push's standard input (an event or
     a Collection as JSON). It becomes events or is refused with a reason.
     Property: a flat event's "event" string reaches the event whole (NUL
-    bytes included), as the line's own JSON decodes it. */
+    bytes included), as the line's own JSON decodes it. The router's inject
+    socket takes the same text (router/inject_json.h): it must accept
+    exactly the lines with events, as a record the router's own record
+    check (scan.c) passes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
+#include "inject_json.h"
 #include "json_doc.h"
 #include "push_parse.h"
+#include "scan.h"
 
 /* The flat line's "event" string, decoded whole, equals the event's. */
 static void
@@ -37,6 +42,27 @@ s_check_event_name (const uint8_t *data, size_t size, const Hm__Event *e)
     hm_json_doc_free (&doc);
 }
 
+/* inject's answer agrees with push_parse_line's (n events, or refused). */
+static void
+s_check_inject (const uint8_t *data, size_t size, int parsed, size_t n)
+{
+    zmq_msg_t msg;
+    size_t got = 0;
+    char err[256] = "";
+    int rc = inject_json_request (data, size, &msg, &got, err, sizeof err);
+    if ((rc == 0) != (parsed == 0 && n > 0) || (rc != 0 && !err[0])) {
+        fprintf (stderr, "fuzz_push_line: inject and push disagree\n");
+        abort ();
+    }
+    if (rc != 0)
+        return;
+    if (got != n || scan_record_ok (zmq_msg_data (&msg), zmq_msg_size (&msg)) != 0) {
+        fprintf (stderr, "fuzz_push_line: inject's record is not what the router reads\n");
+        abort ();
+    }
+    zmq_msg_close (&msg);
+}
+
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
@@ -45,7 +71,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     Hm__Event **events = NULL;
     size_t n = 0;
     char err[256] = "";
-    if (push_parse_line ((const char *)data, size, &events, &n, err, sizeof err) != 0) {
+    int parsed = push_parse_line ((const char *)data, size, &events, &n, err, sizeof err);
+    s_check_inject (data, size, parsed, n);
+    if (parsed != 0) {
         if (!err[0]) {
             fprintf (stderr, "fuzz_push_line: refused without a reason\n");
             abort ();

@@ -162,6 +162,33 @@ test_max_clock_skew (void **state)
     hm_config_destroy (&cfg);
 }
 
+/* router.tap_json: off when absent or "", else the endpoint. */
+static void
+test_tap_json (void **state)
+{
+    (void) state;
+    const char *forms[][2] = {{"", NULL}, {",\"tap_json\":\"\"", NULL},
+                              {",\"tap_json\":\"ipc://x/tj.ipc\"", "ipc://x/tj.ipc"}};
+    for (size_t i = 0; i < 3; i++) {
+        char json[256];
+        snprintf (json, sizeof json,
+                  "{\"shared_secret\":\"s\",\"router\":{\"run_dir\":\"r\"%s},"
+                  "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}",
+                  forms[i][0]);
+        hm_config_t *cfg = s_parse (json);
+        if (!cfg)
+            fail_msg ("%s", err);
+        if (forms[i][1])
+            assert_string_equal (cfg->tap_json_endpoint, forms[i][1]);
+        else
+            assert_null (cfg->tap_json_endpoint);
+        hm_config_destroy (&cfg);
+    }
+    s_expect_error ("{\"shared_secret\":\"s\",\"router\":{\"tap_json\":7},"
+                    "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}",
+                    "router.tap_json", "");
+}
+
 static void
 test_errors_name_key_and_reason (void **state)
 {
@@ -402,6 +429,7 @@ main (void)
         cmocka_unit_test (test_original_file_dialect),
         cmocka_unit_test (test_routes_with_filters),
         cmocka_unit_test (test_max_clock_skew),
+        cmocka_unit_test (test_tap_json),
         cmocka_unit_test (test_errors_name_key_and_reason),
         cmocka_unit_test (test_environment_overrides),
         cmocka_unit_test (test_load_from_file),

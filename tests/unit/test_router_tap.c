@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "encode.h"
 #include "event.h"
 #include "pipeline.pb-c.h"
 #include "server.h"
@@ -215,6 +216,82 @@ test_slow_subscriber_is_bounded (void **state)
     server_destroy (&f->server);
 }
 
+/* A packed AppendRequest of two events, "a\0b" and "second". */
+static uint8_t *
+s_record (size_t *len)
+{
+    Hm__Event e1 = HM__EVENT__INIT, e2 = HM__EVENT__INIT;
+    Hm__Event *evs[2] = {&e1, &e2};
+    e1.event = (ProtobufCBinaryData){3, (uint8_t *)"a\0b"};
+    e1.has_event = true;
+    HM_SET_STR (&e2, event, "second");
+    Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
+    req.n_events = 2;
+    req.events = evs;
+    *len = hm__append_request__get_packed_size (&req);
+    uint8_t *buf = malloc (*len);
+    hm__append_request__pack (&req, buf);
+    return buf;
+}
+
+/* The JSON tap: one message per event, the file sink's line (NUL kept);
+   past the bound and for a record that does not decode, dropped and
+   counted. */
+static void
+test_json_tap (void **state)
+{
+    (void)state;
+    void *zctx = zmq_ctx_new ();
+    void *pub = s_socket (zctx, ZMQ_PUB, 1000);
+    void *sub = s_socket (zctx, ZMQ_SUB, 1000);
+    assert_int_equal (zmq_bind (pub, "inproc://tapjson"), 0);
+    zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "", 0);
+    assert_int_equal (zmq_connect (sub, "inproc://tapjson"), 0);
+    size_t len;
+    uint8_t *rec = s_record (&len);
+    Hm__AppendRequest *req = hm__append_request__unpack (NULL, len, rec);
+    hm_buf_t want[2];
+    for (int i = 0; i < 2; i++) {
+        hm_buf_init (&want[i], 0);
+        assert_int_equal (hm_encode_json (&want[i], req->events[i]), 0);
+    }
+    hm__append_request__free_unpacked (req, NULL);
+
+    tap_t *tap = tap_new (pub, TAP_MAX_BYTES);
+    zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+    int tries = 0; /* until the subscription has reached the PUB */
+    do {
+        assert_int_equal (tap_publish_json (tap, rec, len), 0);
+        assert_true (++tries < 400);
+    } while (zmq_poll (&item, 1, 50) == 0);
+    char got[256];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (zmq_poll (&item, 1, S_WAIT_MS), 1);
+        int n = zmq_recv (sub, got, sizeof got, 0);
+        assert_int_equal (n, (int)want[i].len);
+        assert_memory_equal (got, want[i].data, want[i].len);
+    }
+    assert_non_null (strstr (want[0].data, "\"a\\u0000b\"")); /* no raw NUL in a line */
+    assert_int_equal (tap_dropped (tap), 0);
+    assert_int_equal (tap_publish_json (tap, "\xff\xff", 2), -1);
+    assert_int_equal (tap_dropped (tap), 1);
+    tap_destroy (&tap);
+
+    /* A bound smaller than the first line: both lines dropped. */
+    tap = tap_new (pub, want[0].len - 1);
+    assert_int_equal (tap_publish_json (tap, rec, len), -1);
+    assert_true (tap_dropped (tap) >= 1);
+    assert_true (tap_held_bytes (tap) < want[0].len);
+    zmq_close (sub);
+    zmq_close (pub);
+    zmq_ctx_term (zctx); /* the lines in flight give their bytes back */
+    assert_int_equal (tap_held_bytes (tap), 0);
+    tap_destroy (&tap);
+    for (int i = 0; i < 2; i++)
+        hm_buf_free (&want[i]);
+    free (rec);
+}
+
 static int
 s_setup (void **state)
 {
@@ -247,6 +324,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_slow_subscriber_is_bounded, s_setup, s_teardown),
+        cmocka_unit_test (test_json_tap),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
