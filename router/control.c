@@ -36,6 +36,14 @@ s_status_json (server_t *self, hm_buf_t *out)
         ",\"recover_errors\":%" PRIu64 ",\"damaged\":%" PRIu64 ",\"damaged_records\":%" PRIu64 "},",
         self->log_failed ? "true" : "false", self->c.log_failures, self->c.refused,
         self->c.recover_errors, rlog_damaged (self->log), rlog_damaged_records (self->log));
+    /* The disk reserve (server_disk.c): appends are refused while it is
+       not held; releases (given back for a state save), made (again),
+       refused (appends answered ERROR meanwhile). */
+    hm_buf_printf (out,
+                   "\"reserve\":{\"held\":%s,\"releases\":%" PRIu64 ",\"made\":%" PRIu64
+                   ",\"refused\":%" PRIu64 "},",
+                   self->reserve_held ? "true" : "false", self->c.reserve_releases,
+                   self->c.reserve_made, self->c.reserve_refused);
     const s_counters_t *c = &self->c;
     hm_buf_printf (
         out,
