@@ -43,6 +43,14 @@ s_status_json (server_t *self, hm_buf_t *out)
                    self->c.inject_refused, self->tapjq ? "true" : "false",
                    self->tapjq ? tap_dropped (self->tapjq) : 0,
                    self->tapjq ? tap_held_bytes (self->tapjq) : 0);
+    /* The disk reserve (server_disk.c): appends are refused while it is
+       not held; releases (given back for a state save), made (again),
+       refused (appends answered ERROR meanwhile). */
+    hm_buf_printf (out,
+                   "\"reserve\":{\"held\":%s,\"releases\":%" PRIu64 ",\"made\":%" PRIu64
+                   ",\"refused\":%" PRIu64 "},",
+                   self->reserve_held ? "true" : "false", self->c.reserve_releases,
+                   self->c.reserve_made, self->c.reserve_refused);
     const s_counters_t *c = &self->c;
     hm_buf_printf (
         out,

@@ -4,8 +4,9 @@
     Why: segments are deleted only behind every route's saved committed
     offset (server.c). On a full disk the state file could not be written,
     so no segment could ever be deleted and the disk would stay full for
-    good. A failed save releases the reserve and tries once more; the
-    reserve is made again once segments were deleted. */
+    good. A failed save releases the reserve and tries once more; while
+    it is out appends are refused, so the room is the saves' alone, and it
+    is made again once every route's state is saved (server_disk.c). */
 #ifndef HM_RESERVE_H
 #define HM_RESERVE_H
 

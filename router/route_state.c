@@ -6,6 +6,7 @@
 #include "fsutil.h"
 #include "hm_buf.h"
 #include "hm_log.h"
+#include "reserve.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +126,13 @@ route_needs_save (const route_t *self, bool seals_only)
     }
     return !seals_only && self->commit_dirty;
 }
+
+/* The longest state file: its header and every batch line at their
+   widest (three 20-digit numbers). A save writes a whole new file beside
+   the old one, so on a full disk the reserve must hold it (server_disk.c),
+   with room to spare for the file system's own blocks. */
+#define S_STATE_MAX_BYTES (64 + (size_t)ROUTE_MAX_BATCHES * 72)
+_Static_assert(S_STATE_MAX_BYTES <= RESERVE_BYTES / 2, "the reserve must hold a route's state");
 
 int
 route_save (route_t *self)

@@ -21,7 +21,6 @@
 #include "inject_json.h"
 #include "log.h"
 #include "pipeline.pb-c.h"
-#include "reserve.h"
 #include "route.h"
 #include "scan.h"
 #include "syncer.h"
@@ -45,7 +44,6 @@
 #define S_PENDING_MAX 16384        /* replies waiting for durability; beyond, stop reading */
 #define S_FRONT_HWM 100000         /* append socket high-water marks (messages) */
 #define S_TAP_HWM 10000            /* ... and records queued for one (tap.h bounds the bytes) */
-#define S_SAVE_EVERY_MS 100        /* a route's committed offset is saved at most this often */
 #define S_REPLY_LINGER_MS 1000     /* how long replies may still leave after shutdown */
 #define S_DRAIN_MS 10000           /* at shutdown, how long sealed batches may take to be acked */
 #define S_FAILING_LOG_MS 10000     /* while log writes keep failing, one line per this */
@@ -212,7 +210,7 @@ server_recv_request (void *sock, bool routed, zmq_msg_t *id, zmq_msg_t *type, zm
 }
 
 /* Takes one request into round slot n. Returns 1 taken, 0 none waiting,
-   -1 answered/dropped (malformed or FULL). */
+   -1 answered/dropped (malformed, FULL, or refused). */
 static int
 s_take (server_t *self, void *sock, bool routed, size_t n, uint64_t *planned)
 {
@@ -274,6 +272,19 @@ s_take (server_t *self, void *sock, bool routed, size_t n, uint64_t *planned)
         if (routed) {
             s_reply (self, &a->id, a->batch_id, HM__APPEND_REPLY__STATUS__ERROR, 0,
                      "log failed (a sync or a cut back failed): not accepting appends yet");
+            self->c.errors++;
+        }
+        else
+            zmq_msg_close (&a->id);
+        zmq_msg_close (&a->body);
+        return -1;
+    }
+    /* The disk's room is the state saves' until the reserve is back
+       (server_disk.c); the client resends after its 503. */
+    const char *no_room = why ? NULL : server_reserve_refusal (self);
+    if (no_room) {
+        if (routed) {
+            s_reply (self, &a->id, a->batch_id, HM__APPEND_REPLY__STATUS__ERROR, 0, no_room);
             self->c.errors++;
         }
         else
@@ -429,36 +440,6 @@ s_append_round (server_t *self)
 
 /* --- routes ---------------------------------------------------------------- */
 
-/* When route i's state file is due: UINT64_MAX if nothing changed. Seals
-   go at once (before their batches leave); a new committed offset at most
-   every S_SAVE_EVERY_MS, but at once while the log is full, because
-   segments are deleted only behind the saved offset; after a failed save,
-   a second later. */
-static uint64_t
-s_save_due (const server_t *self, size_t i)
-{
-    const route_t *r = self->routes[i];
-    uint64_t pause = self->save_failed[i] ? 1000 : 0;
-    if (route_needs_save (r, true))
-        return self->saved_ms[i] + pause;
-    if (route_committed (r) != self->saved_commit[i])
-        return self->saved_ms[i] + pause + (self->full ? 0 : S_SAVE_EVERY_MS);
-    return UINT64_MAX;
-}
-
-/* A state save failed (a full disk, most likely): give back the reserve
-   so the next try has room. True if there was one to give. */
-static bool
-s_release_reserve (server_t *self)
-{
-    if (!self->reserve_held || !reserve_release (self->reserve))
-        return false;
-    self->reserve_held = false;
-    hm_warn ("route state could not be saved: released the %u KiB reserve (%s) to save it",
-             RESERVE_BYTES >> 10, self->reserve);
-    return true;
-}
-
 bool
 server_routes_work (server_t *self, uint64_t now)
 {
@@ -472,15 +453,8 @@ server_routes_work (server_t *self, uint64_t now)
             busy = true;
         route_tick (r, now);
         /* Seals reach the state file before their batches leave. */
-        if (now >= s_save_due (self, i)) {
-            uint64_t committed = route_committed (r);
-            self->save_failed[i] = route_save (r) != 0;
-            if (self->save_failed[i] && s_release_reserve (self))
-                self->save_failed[i] = route_save (r) != 0;
-            if (!self->save_failed[i])
-                self->saved_commit[i] = committed;
-            self->saved_ms[i] = now;
-        }
+        if (now >= server_save_due (self, i))
+            server_route_save (self, i, now);
         dispatch_run (self->disp[i], now);
         /* Why the saved offset, not the one in memory: after a crash the
            route starts again from its state file and rebuilds the batches
@@ -494,11 +468,10 @@ server_routes_work (server_t *self, uint64_t now)
     int deleted = rlog_delete_upto (self->log, min_commit);
     if (deleted > 0) {
         self->c.deleted += (uint64_t)deleted;
-        if (!self->reserve_held && (self->reserve_held = reserve_make (self->reserve) == 0))
-            hm_info ("disk: the %u KiB reserve is back (%s)", RESERVE_BYTES >> 10, self->reserve);
         hm_debug ("log: deleted %d segments (all routes committed %" PRIu64 ")", deleted,
                   min_commit);
     }
+    server_reserve_tick (self, now, deleted > 0);
     if (self->log_failed && now >= self->recover_ms + S_RECOVER_MS)
         s_recover (self, now);
     if (self->full && rlog_has_room (self->log, 0, 64 << 10)) {
@@ -557,12 +530,7 @@ server_new (const hm_config_t *cfg, char *errbuf, size_t errlen)
     if (!self->log)
         goto fail;
     rlog_set_zero_ahead (self->log, S_ZERO_AHEAD);
-    snprintf (self->reserve, sizeof self->reserve, "%s/reserve", cfg->data_dir);
-    self->reserve_held = reserve_make (self->reserve) == 0;
-    if (!self->reserve_held)
-        hm_warn ("cannot keep %u KiB free in %s (%s): on a full disk the route state may not be "
-                 "saved, and the log not shrink, until room is made",
-                 RESERVE_BYTES >> 10, self->reserve, strerror (errno));
+    server_reserve_start (self, self->started_ms);
     self->nroutes = cfg->route_count;
     self->routes = calloc (self->nroutes + 1, sizeof *self->routes);
     self->disp = calloc (self->nroutes + 1, sizeof *self->disp);
@@ -717,9 +685,11 @@ s_iterate (server_t *self, bool appends, long max_timeout, bool *busy)
         next = t < next ? t : next;
         t = dispatch_next_deadline (self->disp[i]);
         next = t < next ? t : next;
-        t = s_save_due (self, i);
+        t = server_save_due (self, i);
         next = t < next ? t : next;
     }
+    uint64_t t = server_reserve_due (self);
+    next = t < next ? t : next;
     long timeout = *busy ? 0 : next > now ? (long)(next - now) : 0;
     /* Stop reading appends while too many replies wait for a sync. */
     bool room = self->pend_count + S_ROUND_MAX <= S_PENDING_MAX;

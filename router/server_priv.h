@@ -37,20 +37,23 @@ typedef struct {
 } s_pending_t;
 
 typedef struct {
-    uint64_t appended;       /* records appended */
-    uint64_t events;         /* events in them */
-    uint64_t injected;       /* of which came through inject */
-    uint64_t inject_refused; /* inject JSON messages that did not parse (dropped) */
-    uint64_t full;           /* requests answered FULL (or inject dropped) */
-    uint64_t errors;         /* requests answered ERROR */
-    uint64_t malformed;      /* messages that failed validation */
-    uint64_t write_errors;   /* failed pwritev */
-    uint64_t sync_errors;    /* failed fdatasync */
-    uint64_t rounds;         /* group-commit rounds written */
-    uint64_t deleted;        /* segments deleted */
-    uint64_t log_failures;   /* times the log failed (a sync, a roll's sync, a cut back) */
-    uint64_t refused;        /* requests answered ERROR while the log was failed */
-    uint64_t recover_errors; /* cut backs that failed while the log was failed */
+    uint64_t appended;         /* records appended */
+    uint64_t events;           /* events in them */
+    uint64_t injected;         /* of which came through inject */
+    uint64_t inject_refused;   /* inject JSON messages that did not parse (dropped) */
+    uint64_t full;             /* requests answered FULL (or inject dropped) */
+    uint64_t errors;           /* requests answered ERROR */
+    uint64_t malformed;        /* messages that failed validation */
+    uint64_t write_errors;     /* failed pwritev */
+    uint64_t sync_errors;      /* failed fdatasync */
+    uint64_t rounds;           /* group-commit rounds written */
+    uint64_t deleted;          /* segments deleted */
+    uint64_t log_failures;     /* times the log failed (a sync, a roll's sync, a cut back) */
+    uint64_t refused;          /* requests answered ERROR while the log was failed */
+    uint64_t recover_errors;   /* cut backs that failed while the log was failed */
+    uint64_t reserve_releases; /* times the reserve was given back for a state save */
+    uint64_t reserve_made;     /* times it was made again after that (or after start) */
+    uint64_t reserve_refused;  /* requests answered ERROR while it was out */
 } s_counters_t;
 
 struct _server_t {
@@ -83,7 +86,9 @@ struct _server_t {
     uint64_t *saved_ms;                 /* per route: when it was saved (or last failed to) */
     bool *save_failed;                  /* per route: the last save failed (retry after a pause) */
     char reserve[PATH_MAX];             /* data_dir/reserve (reserve.h) */
-    bool reserve_held;                  /* it is there */
+    bool reserve_held;                  /* it is there (if not, appends are refused) */
+    uint64_t reserve_tried_ms;          /* when it was last made or tried */
+    char reserve_reason[192];           /* what appends are told while it is out */
     uint64_t started_ms;                /* for uptime */
     zmq_pollitem_t *items;              /* poll set */
     size_t nitems;                      /* its size */
@@ -102,6 +107,28 @@ bool server_routes_work (server_t *self, uint64_t now);
 /* Receives one multipart message: [id] type body. Returns 1 with the
    frames, 0 when nothing is waiting, -1 for a wrong frame count (drained). */
 int server_recv_request (void *sock, bool routed, zmq_msg_t *id, zmq_msg_t *type, zmq_msg_t *body);
+
+/* server_disk.c: route state saves and the disk reserve (see there why
+   appends wait while the reserve is out). */
+/* Makes data_dir/reserve at start (appends are refused if it cannot be). */
+void server_reserve_start (server_t *self, uint64_t now);
+/* NULL if appends may go to the log; else the reason to refuse one
+   (counted). */
+const char *server_reserve_refusal (server_t *self);
+/* While the reserve is out: makes it again once every route's state is
+   saved, after segments were deleted or every second. */
+void server_reserve_tick (server_t *self, uint64_t now, bool deleted);
+/* When server_reserve_tick has work: UINT64_MAX while the reserve is held. */
+uint64_t server_reserve_due (const server_t *self);
+/* When route i's state file is due: UINT64_MAX if nothing changed. Seals
+   go at once (before their batches leave); a new committed offset at most
+   every 100 ms, but at once while the log is full, because segments are
+   deleted only behind the saved offset; after a failed save, a second
+   later. */
+uint64_t server_save_due (const server_t *self, size_t i);
+/* Saves route i's state; on a failure gives back the reserve (if held)
+   and tries once more. */
+void server_route_save (server_t *self, size_t i, uint64_t now);
 
 /* control.c: answers what waits on the control socket (a bounded number
    of requests per call, so appends are not starved). */

@@ -169,6 +169,11 @@ class DiskFull(unittest.TestCase):
             self.send_until_ok(p, i, acked, timeout=90)
             self.send(p, i + 1, 20, acked, refused)
             self.assertIn("log: writes succeed again after", p.log_text("router"))
+            # An append is accepted only while the 1 MiB reserve is held
+            # (ARCHITECTURE section 4), so it is back: the next full disk
+            # can save route state again.
+            reserve = os.path.join(p.config["router"]["data_dir"], "reserve")
+            self.assertEqual(os.path.getsize(reserve), 1 << 20)
             self.check_exact(p, acked)
             # And a restart finds the log whole: nothing cut, nothing lost.
             rcs = p.stop_all()
