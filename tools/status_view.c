@@ -177,10 +177,12 @@ hm_status_view_render (const char *json, const char *prev_json, double dt_s, hm_
     hm_buf_printf (out, "log: %s", used);
     if (max)
         hm_buf_printf (out, " of %s (%.1f%%)", bound, 100.0 * (double)bytes / (double)max);
-    hm_buf_printf (out,
-                   ", %" PRIu64 " segments, records %" PRIu64 "..%" PRIu64 ", durable to %" PRIu64
-                   ", %" PRIu64 " appends waiting%s%s\n\n",
-                   s_u64 (log, "segments"), s_u64 (log, "first_seq"), last,
+    hm_buf_printf (out, ", %" PRIu64 " segments, ", s_u64 (log, "segments"));
+    if (last >= s_u64 (log, "first_seq") && last)
+        hm_buf_printf (out, "records %" PRIu64 "..%" PRIu64, s_u64 (log, "first_seq"), last);
+    else
+        hm_buf_puts (out, "no records");
+    hm_buf_printf (out, ", durable to %" PRIu64 ", %" PRIu64 " appends waiting%s%s\n\n",
                    s_u64 (log, "durable_seq"), s_u64 (log, "pending_replies"),
                    s_true (log, "full") ? ", FULL (appends refused)" : "",
                    s_true (log, "failed") ? ", FAILED (appends refused until cut back)" : "");
