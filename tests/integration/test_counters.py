@@ -125,6 +125,46 @@ class Counters(unittest.TestCase):
         self.assertGreaterEqual(stats()["answers"]["503"] - after["answers"]["503"], 1)
         p.close()
 
+    @h.dump_on_failure
+    def test_redelivered_after_sink_kill(self):
+        """Batches in flight to a sink killed with -9 go out again, once each:
+        the route counts them as redelivered, the dead instance once, and
+        every sealed batch is acknowledged exactly once."""
+        p = self.p = h.Pipeline().start_all()
+        self.addCleanup(p.close)
+        sink = p.procs["file-sink"]
+        # The sink has said READY (its credit is what it is stopped holding).
+        self.assertTrue(h.wait_for(lambda: p.router_status()["routes"][0]["instances"], 60))
+        os.kill(sink.pid, signal.SIGSTOP)  # takes batches, answers none
+        for i in range(6):
+            self.assertEqual(p.track_retry(h.encode_collection(h.make_collection(2)))[0], 200)
+            p.flush()  # one batch a request
+        deadline = time.time() + 60
+        while True:
+            st = p.router_status()
+            (r,) = st["routes"]
+            if r["inflight"] == 2 or time.time() > deadline:  # credit 2
+                break
+            time.sleep(0.1)
+        self.assertEqual(r["inflight"], 2, st)
+        os.kill(sink.pid, signal.SIGKILL)
+        sink.wait(30)
+        p.start("file-sink", "--route", "archive")
+        st = p.wait_committed()
+        (r,) = st["routes"]
+        # How many batches: the route stops reading while its sink holds its
+        # credit, so later requests may share one; each is acknowledged once.
+        self.assertGreaterEqual(r["batches_sealed"], 3)
+        self.assertEqual(r["batches_acked"], r["batches_sealed"])
+        self.assertEqual(r["redelivered"], 2)
+        # "delivered" counts batches sent, the resends included.
+        self.assertEqual(r["delivered"], r["batches_sealed"] + 2)
+        self.assertEqual(r["died"], 1)
+        self.assertEqual(r["joined"], 2)
+        self.assertEqual(r["events_in"], 12)
+        self.assertEqual(st["counters"]["events"], 12)
+        self.assertEqual(len(p.read_events()), 12)
+
 
 if __name__ == "__main__":
     unittest.main()
