@@ -58,7 +58,7 @@ def output_pairs(pipeline):
 def account(p, record):
     """Prints the router's counters and the events' fate; returns failures."""
     status = json.loads(subprocess.run(
-        [os.path.join(h.BIN, "hamustro-ctl"), "--config", p.config_path, "status"],
+        [os.path.join(h.BIN, "hamustro-ctl"), "--config", p.config_path, "status", "--json"],
         stdout=subprocess.PIPE, check=True).stdout)
     print("router: rounds %d, segments deleted %d, log segments now %d, full answers %d"
           % (status["counters"]["rounds"], status["counters"]["segments_deleted"],

@@ -52,16 +52,17 @@ s_status_json (server_t *self, hm_buf_t *out)
                    self->reserve_held ? "true" : "false", self->c.reserve_releases,
                    self->c.reserve_made, self->c.reserve_refused);
     const s_counters_t *c = &self->c;
-    hm_buf_printf (
-        out,
-        "\"counters\":{\"appended\":%" PRIu64 ",\"events\":%" PRIu64 ",\"injected\":%" PRIu64
-        ",\"full\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"malformed\":%" PRIu64
-        ",\"write_errors\":%" PRIu64 ",\"sync_errors\":%" PRIu64 ",\"rounds\":%" PRIu64
-        ",\"fsyncs\":%" PRIu64 ",\"tap_dropped\":%" PRIu64 ",\"tap_held_bytes\":%" PRIu64
-        ",\"segments_deleted\":%" PRIu64 ",\"curve_refused\":%" PRIu64 "},\"routes\":[",
-        c->appended, c->events, c->injected, c->full, c->errors, c->malformed, c->write_errors,
-        c->sync_errors, c->rounds, syncer_syncs (self->syncer), tap_dropped (self->tapq),
-        tap_held_bytes (self->tapq), c->deleted, hm_zap_refused (self->zap));
+    hm_buf_printf (out,
+                   "\"counters\":{\"appended\":%" PRIu64 ",\"events\":%" PRIu64
+                   ",\"injected\":%" PRIu64 ",\"full\":%" PRIu64 ",\"errors\":%" PRIu64
+                   ",\"malformed\":%" PRIu64 ",\"write_errors\":%" PRIu64
+                   ",\"sync_errors\":%" PRIu64 ",\"rounds\":%" PRIu64 ",\"fsyncs\":%" PRIu64
+                   ",\"tap_dropped\":%" PRIu64 ",\"tap_held_bytes\":%" PRIu64
+                   ",\"segments_deleted\":%" PRIu64 ",\"curve_refused\":%" PRIu64 "},\"routes\":[",
+                   c->appended, c->events, c->injected, c->full, c->errors, c->malformed,
+                   c->write_errors, c->sync_errors, c->rounds,
+                   syncer_syncs (self->syncer) + rlog_syncs (self->log), tap_dropped (self->tapq),
+                   tap_held_bytes (self->tapq), c->deleted, hm_zap_refused (self->zap));
     for (size_t i = 0; i < self->nroutes; i++) {
         route_stats_t st;
         route_stats (self->routes[i], &st);

@@ -192,7 +192,7 @@ s_scan_segment (rlog_t *self, rlog_segment_t *seg, record_reader_t *r, uint64_t 
         /* Zero-ahead space is expected (also behind a rolled segment);
            anything else past the end is a tear or damage worth a line. */
         bool quiet = rlog_all_zero (fd, end, (uint64_t)st.st_size);
-        if (ftruncate (fd, (off_t)end) != 0 || fdatasync (fd) != 0) {
+        if (ftruncate (fd, (off_t)end) != 0 || rlog_fdatasync (self, fd) != 0) {
             hm_error ("log: cannot cut segment %020" PRIu64 ": %s", seg->first, strerror (errno));
             close (fd);
             return 0;
@@ -341,7 +341,7 @@ rlog_new (const char *dir, uint64_t segment_bytes, uint64_t max_bytes, char *err
         self->fd = rlog_seg_open (self, self->segs[self->nsegs - 1].first, O_RDWR);
         /* Whatever a previous process wrote is made durable before anyone
            reads it as such. */
-        if (self->fd < 0 || fdatasync (self->fd) != 0) {
+        if (self->fd < 0 || rlog_fdatasync (self, self->fd) != 0) {
             snprintf (errbuf, errlen, "%s: cannot open the last segment: %s", dir,
                       strerror (errno));
             goto fail;
@@ -475,6 +475,19 @@ rlog_damaged_records (const rlog_t *self)
     return self->damaged_records;
 }
 
+int
+rlog_fdatasync (rlog_t *self, int fd)
+{
+    self->syncs++;
+    return fdatasync (fd);
+}
+
+uint64_t
+rlog_syncs (const rlog_t *self)
+{
+    return self->syncs;
+}
+
 bool
 rlog_has_room (const rlog_t *self, uint64_t extra, size_t len)
 {
@@ -495,7 +508,7 @@ static int
 s_roll (rlog_t *self, uint64_t first)
 {
     if (self->durable + 1 < self->next_seq) {
-        if (fdatasync (self->fd) != 0) {
+        if (rlog_fdatasync (self, self->fd) != 0) {
             int err = errno;
             self->failed = true;
             hm_error ("log: fdatasync of segment %020" PRIu64 " before a roll failed: %s",
@@ -716,7 +729,7 @@ rlog_truncate_after (rlog_t *self, uint64_t seq)
         goto fail;
     uint64_t keep, last;
     if (s_find_cut (fd, seg, seq, &keep, &last) != 0 || ftruncate (fd, (off_t)keep) != 0 ||
-        fdatasync (fd) != 0 || fsync (self->dirfd) != 0) {
+        rlog_fdatasync (self, fd) != 0 || fsync (self->dirfd) != 0) {
         int err = errno;
         close (fd);
         errno = err;

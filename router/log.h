@@ -72,6 +72,13 @@ void rlog_sync_failed (rlog_t *self);
 uint64_t rlog_damaged (const rlog_t *self);
 uint64_t rlog_damaged_records (const rlog_t *self);
 
+/* fdatasync (fd), counted: every fdatasync of a log segment on the main
+   thread (group commit in "fsync" durability, a roll, open, a cut back)
+   goes through here, so STATUS "fsyncs" (these plus the syncer thread's)
+   equals the fdatasync calls the router made. Returns fdatasync's. */
+int rlog_fdatasync (rlog_t *self, int fd);
+uint64_t rlog_syncs (const rlog_t *self);
+
 /* Would a record of len payload bytes, after extra bytes already planned
    in this round, stay within max_bytes? */
 bool rlog_has_room (const rlog_t *self, uint64_t extra, size_t len);

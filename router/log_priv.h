@@ -44,6 +44,7 @@ struct _rlog_t {
     uint64_t cuts;            /* times the log was cut back: cursors forget what they buffered */
     uint64_t damaged;         /* damaged places found (rlog_damaged) */
     uint64_t damaged_records; /* records lost in those found at open */
+    uint64_t syncs;           /* fdatasync calls made on the main thread (rlog_fdatasync) */
     rlog_place_t known[RLOG_KNOWN_MAX]; /* damaged places counted already */
     size_t nknown;                      /* entries in use */
 };

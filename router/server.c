@@ -425,7 +425,7 @@ s_append_round (server_t *self)
        commit. The syncer stays for "write" durability (interval syncs) and
        for syncer_wait at a roll, a flush and shutdown. */
     if (!ack_now) {
-        if (fdatasync (rlog_fd (self->log)) != 0) {
+        if (rlog_fdatasync (self->log, rlog_fd (self->log)) != 0) {
             s_sync_failed (self, errno ? errno : EIO);
             return;
         }

@@ -23,10 +23,15 @@
 #include "config.h"
 #include "ctl_config.h"
 #include "curve.h"
+#include "hm_buf.h"
 #include "hm_log.h"
 #include "pipeline.pb-c.h"
+#include "status_view.h"
 #include "tool_config.h"
 #include "wire.h"
+
+#include <signal.h>
+#include <time.h>
 
 static void
 s_usage (FILE *out)
@@ -40,7 +45,9 @@ s_usage (FILE *out)
                   "config and says what it runs (no router involved).\n"
                   "\n"
                   "Commands:\n"
-                  "  status                   the router's status as one JSON object\n"
+                  "  status                   the router's status as a table: per route its\n"
+                  "                           lag, delivery rate and sink instances; the log's\n"
+                  "                           use; every counter that is not zero\n"
                   "  flush                    seal every open batch of every route now\n"
                   "  replay ROUTE OFFSET      deliver ROUTE again from log offset OFFSET\n"
                   "  keygen                   print a new CurveZMQ key pair (for the config's\n"
@@ -63,6 +70,12 @@ s_usage (FILE *out)
                   "                           built-in)\n"
                   "  --endpoint EP            control endpoint (default: the config's)\n"
                   "  --timeout MS             wait this long for the answer (default 5000)\n"
+                  "  --json                   status: the router's status as one JSON object\n"
+                  "                           (for scripts)\n"
+                  "  --watch[=SECONDS]        status: redraw the table every SECONDS (default\n"
+                  "                           2) until Ctrl-C; exit 1 once the router does not\n"
+                  "                           answer within --timeout\n"
+                  "  --count N                status --watch: stop after N tables\n"
                   "  --help, --version\n"
                   "\n"
                   "Exit status: 0 the router said ok, 1 it said no or did not answer,\n"
@@ -139,8 +152,11 @@ static Hm__ControlReply *
 s_await_reply (void *sock, long timeout_ms)
 {
     zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll (&item, 1, timeout_ms) <= 0) {
-        fprintf (stderr, "hamustro-ctl: no answer within %ld ms\n", timeout_ms);
+    int ready = zmq_poll (&item, 1, timeout_ms);
+    if (ready <= 0) {
+        /* Interrupted (Ctrl-C in --watch): the caller says nothing more. */
+        if (!(ready < 0 && zmq_errno () == EINTR))
+            fprintf (stderr, "hamustro-ctl: no answer within %ld ms\n", timeout_ms);
         return NULL;
     }
     zmq_msg_t type, body;
@@ -166,15 +182,109 @@ s_await_reply (void *sock, long timeout_ms)
     return reply;
 }
 
+/* Sends req and waits for its reply (NULL: the reason is on stderr). */
+static Hm__ControlReply *
+s_ask (void *sock, Hm__ControlRequest *req, long timeout_ms)
+{
+    if (hm_wire_send (sock, NULL, 0, HM_WIRE_CONTROL, &req->base, 0) != 0) {
+        fprintf (stderr, "hamustro-ctl: cannot send: %s\n", zmq_strerror (zmq_errno ()));
+        return NULL;
+    }
+    return s_await_reply (sock, timeout_ms);
+}
+
+static volatile sig_atomic_t s_interrupted;
+
+static void
+s_on_sigint (int sig)
+{
+    (void)sig;
+    s_interrupted = 1;
+}
+
+static double
+s_now_s (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* status without --json: one table, or (watch) a table every interval
+   seconds, the screen cleared before each, rates from successive samples.
+   Ends on Ctrl-C (0), after count tables (0, count 0: never), or when the
+   router does not answer within timeout_ms (1). */
+static int
+s_status_view (void *sock, long timeout_ms, bool watch, uint64_t interval_s, uint64_t count)
+{
+    Hm__ControlRequest req = HM__CONTROL_REQUEST__INIT;
+    req.command = HM__CONTROL_REQUEST__COMMAND__STATUS;
+    if (watch) {
+        struct sigaction sa = {0};
+        sa.sa_handler = s_on_sigint;
+        sigaction (SIGINT, &sa, NULL);
+        sigaction (SIGTERM, &sa, NULL);
+    }
+    char *prev = NULL;
+    double prev_t = 0;
+    int code = 0;
+    for (uint64_t n = 0; !s_interrupted; n++) {
+        Hm__ControlReply *reply = s_ask (sock, &req, timeout_ms);
+        double t = s_now_s ();
+        if (!reply) {
+            code = s_interrupted ? 0 : 1;
+            break;
+        }
+        hm_buf_t out;
+        hm_buf_init (&out, 0);
+        int rc = !reply->ok || !reply->status_json
+                     ? -1
+                     : hm_status_view_render (reply->status_json, prev, t - prev_t, &out);
+        if (rc != 0) {
+            fprintf (stderr, "hamustro-ctl: status: %s", reply->ok ? out.data : "refused\n");
+            hm_buf_free (&out);
+            hm__control_reply__free_unpacked (reply, NULL);
+            code = 1;
+            break;
+        }
+        /* Home and clear, then the table: a redraw, like `vector top`. */
+        printf ("%s%s", watch ? "\033[H\033[2J" : "", out.data);
+        fflush (stdout);
+        hm_buf_free (&out);
+        free (prev);
+        prev = strdup (reply->status_json);
+        prev_t = t;
+        hm__control_reply__free_unpacked (reply, NULL);
+        if (!watch || (count && n + 1 >= count))
+            break;
+        /* Sleep in steps, so Ctrl-C ends the wait at once. */
+        for (uint64_t ms = 0; ms < interval_s * 1000 && !s_interrupted; ms += 50) {
+            struct timespec step = {0, 50 * 1000000L};
+            nanosleep (&step, NULL);
+        }
+    }
+    free (prev);
+    return code;
+}
+
 int
 main (int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},    {"endpoint", required_argument, NULL, 'e'},
-        {"timeout", required_argument, NULL, 't'},   {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},         {"bin", required_argument, NULL, 'b'},
-        {"user", required_argument, NULL, 'u'},      {"logdir", required_argument, NULL, 'l'},
-        {"directory", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"endpoint", required_argument, NULL, 'e'},
+                                            {"timeout", required_argument, NULL, 't'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, 'V'},
+                                            {"bin", required_argument, NULL, 'b'},
+                                            {"user", required_argument, NULL, 'u'},
+                                            {"logdir", required_argument, NULL, 'l'},
+                                            {"directory", required_argument, NULL, 'd'},
+                                            {"json", no_argument, NULL, 'j'},
+                                            {"watch", optional_argument, NULL, 'w'},
+                                            {"count", required_argument, NULL, 'n'},
+                                            {NULL, 0, NULL, 0}};
+    bool json = false, watch = false;
+    uint64_t interval_s = 2, count = 0;
     hm_plan_supervisord_t opts = {0};
     const char *config_path = getenv ("HAMUSTRO_CONFIG");
     const char *endpoint = NULL;
@@ -202,6 +312,21 @@ main (int argc, char **argv)
             break;
         case 't':
             if (s_parse_u64 ("--timeout", optarg, &timeout_ms) != 0 || timeout_ms > 3600000)
+                return 2;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'w':
+            watch = true;
+            if (optarg && (s_parse_u64 ("--watch", optarg, &interval_s) != 0 || interval_s < 1 ||
+                           interval_s > 3600)) {
+                fprintf (stderr, "hamustro-ctl: --watch takes 1 to 3600 seconds\n");
+                return 2;
+            }
+            break;
+        case 'n':
+            if (s_parse_u64 ("--count", optarg, &count) != 0)
                 return 2;
             break;
         case 'h':
@@ -240,6 +365,14 @@ main (int argc, char **argv)
         fprintf (stderr, "hamustro-ctl: %s takes %d arguments\n", cmd, want_args);
         return 2;
     }
+    if ((json || watch || count) && req.command != HM__CONTROL_REQUEST__COMMAND__STATUS) {
+        fprintf (stderr, "hamustro-ctl: --json, --watch and --count go with status\n");
+        return 2;
+    }
+    if (json && (watch || count)) {
+        fprintf (stderr, "hamustro-ctl: --json prints one status; --watch draws tables\n");
+        return 2;
+    }
     if (want_args) {
         req.route = argv[optind + 1];
         req.has_offset = true;
@@ -261,10 +394,10 @@ main (int argc, char **argv)
                  zmq_strerror (zmq_errno ()));
         code = 2;
     }
-    else if (hm_wire_send (sock, NULL, 0, HM_WIRE_CONTROL, &req.base, 0) != 0)
-        fprintf (stderr, "hamustro-ctl: cannot send: %s\n", zmq_strerror (zmq_errno ()));
+    else if (req.command == HM__CONTROL_REQUEST__COMMAND__STATUS && !json)
+        code = s_status_view (sock, (long)timeout_ms, watch, interval_s, count);
     else {
-        Hm__ControlReply *reply = s_await_reply (sock, (long)timeout_ms);
+        Hm__ControlReply *reply = s_ask (sock, &req, (long)timeout_ms);
         if (reply) {
             if (reply->status_json)
                 printf ("%s\n", reply->status_json);

@@ -400,7 +400,7 @@ class Cluster(h.Pipeline):
     # the router
     def status(self, timeout_ms=3000):
         r = subprocess.run([os.path.join(h.BIN, "hamustro-ctl"), "--config", self.config_path,
-                            "--timeout", str(timeout_ms), "status"],
+                            "--timeout", str(timeout_ms), "status", "--json"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=timeout_ms / 1000 + 10)
         if r.returncode != 0:

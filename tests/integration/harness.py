@@ -410,7 +410,7 @@ class Pipeline:
     def router_status(self, timeout_ms=3000):
         """hamustro-ctl status as a dict; None while the router does not answer."""
         r = subprocess.run([os.path.join(BIN, "hamustro-ctl"), "--config", self.config_path,
-                            "--timeout", str(timeout_ms), "status"],
+                            "--timeout", str(timeout_ms), "status", "--json"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=timeout_ms / 1000 + 10)
         if r.returncode != 0:

@@ -66,7 +66,7 @@ class Curve(unittest.TestCase):
 
     def status(self):
         out = subprocess.run([os.path.join(h.BIN, "hamustro-ctl"), "--config",
-                              self.p.config_path, "status"],
+                              self.p.config_path, "status", "--json"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
         self.assertEqual(out.returncode, 0, out.stdout)
         return json.loads(out.stdout)

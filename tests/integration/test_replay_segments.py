@@ -32,7 +32,7 @@ def ctl(p, *args):
 
 
 def status(p):
-    rc, out = ctl(p, "status")
+    rc, out = ctl(p, "status", "--json")
     assert rc == 0, out
     return json.loads(out)
 

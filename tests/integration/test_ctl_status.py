@@ -1,0 +1,105 @@
+"""`hamustro-ctl status` for people (issue 15 part 3), against the real
+router, ingest and file sink: the table shows a route's lag once its sink
+is stopped; --json still parses (what scripts read); --watch redraws (a
+clear screen before each table) --count times and exits 0, ends at once
+on SIGINT with 0, and exits 1 once the router stops answering."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness as h  # noqa: E402
+
+CLEAR = "\x1b[H\x1b[2J"
+
+
+class CtlStatus(unittest.TestCase):
+    def ctl(self, *args, timeout=60):
+        return subprocess.run([os.path.join(h.BIN, "hamustro-ctl"), "--config",
+                               self.p.config_path] + list(args),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=timeout)
+
+    def route_row(self, table, name="archive"):
+        rows = [line.split() for line in table.splitlines() if line.startswith(name + " ")]
+        self.assertEqual(len(rows), 1, table)
+        head = [line.split() for line in table.splitlines() if line.startswith("ROUTE ")][0]
+        return dict(zip(head, rows[0]))
+
+    @h.dump_on_failure
+    def test_table_json_watch(self):
+        p = self.p = h.Pipeline().start_all()
+        self.addCleanup(p.close)
+        for i in range(3):
+            self.assertEqual(p.track_retry(h.encode_collection(h.make_collection(2)))[0], 200)
+        p.wait_committed()
+        r = self.ctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        row = self.route_row(r.stdout)
+        self.assertEqual((row["SINK"], row["COMMITTED"], row["LAG"], row["RATE/s"]),
+                         ("file", "3", "0", "-"))
+        self.assertIn("counters: appended 3, events 6", r.stdout)
+
+        # The sink stopped: what arrives next waits, and the table says so.
+        p.stop("file-sink", sig=signal.SIGKILL)
+        for i in range(4):
+            self.assertEqual(p.track_retry(h.encode_collection(h.make_collection(1)))[0], 200)
+        deadline = time.time() + 60
+        while True:
+            row = self.route_row(self.ctl("status").stdout)
+            if row["LAG"] == "4" or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual((row["COMMITTED"], row["LAG"]), ("3", "4"))
+
+        # --json: today's output, one JSON object with the same numbers.
+        r = self.ctl("status", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = json.loads(r.stdout)
+        self.assertEqual((st["routes"][0]["committed"], st["routes"][0]["lag"]), (3, 4))
+        self.assertNotIn(CLEAR, r.stdout)
+
+        # --watch --count 3: three redraws, each a whole table, then exit 0.
+        r = self.ctl("status", "--watch=1", "--count", "3")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        frames = r.stdout.split(CLEAR)
+        self.assertEqual(frames[0], "")
+        self.assertEqual(len(frames), 4, r.stdout)
+        for f in frames[1:]:
+            self.assertEqual(self.route_row(f)["LAG"], "4")
+        # From the second table on, the rate comes from two samples.
+        self.assertEqual(self.route_row(frames[2])["RATE/s"], "0.0")
+
+        # --watch until Ctrl-C: wait for a second table, then SIGINT ends it with 0.
+        w = subprocess.Popen([os.path.join(h.BIN, "hamustro-ctl"), "--config", p.config_path,
+                              "status", "--watch=1"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: w.poll() is None and w.kill())
+        seen = b""
+        while seen.count(CLEAR.encode()) < 2:
+            chunk = os.read(w.stdout.fileno(), 65536)
+            if not chunk:
+                self.fail("watch ended early: %r" % w.stderr.read())
+            seen += chunk
+        w.send_signal(signal.SIGINT)
+        self.assertEqual(w.wait(30), 0)
+
+        # The router gone: --watch gives up after --timeout with 1.
+        p.stop("router")
+        r = self.ctl("--timeout", "500", "status", "--watch=1")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("no answer within 500 ms", r.stderr)
+
+        # Options that do not go together are usage errors.
+        for args in (["flush", "--json"], ["status", "--json", "--watch"],
+                     ["status", "--watch=0"], ["status", "--count", "x"]):
+            self.assertEqual(self.ctl(*args).returncode, 2, args)
+
+
+if __name__ == "__main__":
+    unittest.main()

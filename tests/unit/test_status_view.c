@@ -1,0 +1,111 @@
+/*  test_status_view: hamustro-ctl's status table (tools/status_view.c)
+    from a known status JSON, exactly: one-shot (rate "-"), with a previous
+    sample (rate from two samples), a route without instances, the log's
+    problems and non-zero counters; and a JSON that is not a status. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "status_view.h"
+
+/* Two routes: archive with an instance and lag, events without instances. */
+static const char *s_status =
+    "{\"version\":\"0.1.0\",\"uptime_s\":42,\"durability\":\"fsync\","
+    "\"log\":{\"first_seq\":1,\"next_seq\":11,\"durable_seq\":10,\"bytes\":3072,"
+    "\"max_bytes\":1073741824,\"segments\":1,\"full\":false,\"pending_replies\":0,"
+    "\"failed\":false,\"failures\":0,\"refused\":0,\"recover_errors\":0,\"damaged\":2,"
+    "\"damaged_records\":0},"
+    "\"counters\":{\"appended\":10,\"events\":25,\"injected\":0,\"full\":0,\"errors\":0,"
+    "\"malformed\":1,\"rounds\":9,\"fsyncs\":9},"
+    "\"routes\":[{\"name\":\"archive\",\"sink\":\"file\",\"committed\":6,\"lag\":4,"
+    "\"sealed\":1,\"inflight\":1,\"nacks\":0,\"requeued\":3,\"redelivered\":1,"
+    "\"instances\":[{\"id\":\"ab12\",\"credit\":2,\"inflight\":1,\"delivered\":5,"
+    "\"silent_ms\":120}]},"
+    "{\"name\":\"events\",\"sink\":\"s3\",\"committed\":10,\"lag\":0,\"sealed\":0,"
+    "\"inflight\":0,\"oldest_age_s\":0,\"instances\":[]}]}";
+
+static const char *s_table_head =
+    "hamustro-router 0.1.0, up 42 s, durability fsync\n"
+    "log: 3.0 KiB of 1.0 GiB (0.0%), 1 segments, records 1..10, durable to 10, 0 appends "
+    "waiting\n"
+    "\n"
+    "ROUTE   SINK    COMMITTED      LAG  OLDEST    RATE/s SEALED INFLIGHT INSTANCES\n";
+
+static const char *s_table_tail =
+    "\n"
+    "INSTANCES\n"
+    "  archive ab12: busy, 1 in flight, credit 2, 5 delivered, last heard 120 ms ago\n"
+    "\n"
+    "counters: appended 10, events 25, malformed 1, rounds 9, fsyncs 9\n"
+    "log problems: damaged 2\n"
+    "route archive: requeued 3, redelivered 1\n";
+
+static void
+test_one_shot (void **state)
+{
+    (void)state;
+    hm_buf_t out;
+    hm_buf_init (&out, 0);
+    assert_int_equal (hm_status_view_render (s_status, NULL, 0, &out), 0);
+    hm_buf_t want;
+    hm_buf_init (&want, 0);
+    hm_buf_printf (&want, "%s%s%s%s", s_table_head,
+                   "archive file            6        4       -         -      1        1 1 (1 "
+                   "busy)\n",
+                   "events  s3             10        0      0s         -      0        0 0 (none "
+                   "connected)\n",
+                   s_table_tail);
+    assert_string_equal (out.data, want.data);
+    hm_buf_free (&want);
+    hm_buf_free (&out);
+}
+
+static void
+test_rate_from_two_samples (void **state)
+{
+    (void)state;
+    /* Two seconds before: archive had committed 2 (4 since: 2.0/s), events 10. */
+    char prev[4096];
+    const char *at = strstr (s_status, "\"committed\":6");
+    assert_non_null (at);
+    snprintf (prev, sizeof prev, "%.*s\"committed\":2%s", (int)(at - s_status), s_status,
+              at + strlen ("\"committed\":6"));
+    hm_buf_t out;
+    hm_buf_init (&out, 0);
+    assert_int_equal (hm_status_view_render (s_status, prev, 2.0, &out), 0);
+    assert_non_null (
+        strstr (out.data, "archive file            6        4       -       2.0      1"));
+    assert_non_null (
+        strstr (out.data, "events  s3             10        0      0s       0.0      0"));
+    hm_buf_free (&out);
+}
+
+static void
+test_not_a_status (void **state)
+{
+    (void)state;
+    const char *bad[] = {"", "not json", "[]", "{\"log\":{}}", "{\"routes\":[]}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hm_buf_t out;
+        hm_buf_init (&out, 0);
+        assert_int_equal (hm_status_view_render (bad[i], NULL, 0, &out), -1);
+        assert_string_equal (out.data, "the router's answer is not a status JSON object\n");
+        hm_buf_free (&out);
+    }
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_one_shot),
+        cmocka_unit_test (test_rate_from_two_samples),
+        cmocka_unit_test (test_not_a_status),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
