@@ -401,3 +401,14 @@ dispatch_status (const dispatch_t *self, uint64_t now_ms, hm_buf_t *out)
     }
     hm_buf_puts (out, "]");
 }
+
+void
+dispatch_counters (const dispatch_t *self, dispatch_counters_t *c)
+{
+    c->delivered = self->delivered;
+    c->redelivered = self->redelivered;
+    c->joined = self->joined;
+    c->died = self->died;
+    c->malformed = self->bad;
+    c->stale = self->stale;
+}

@@ -9,6 +9,7 @@
 #include "curve.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 #include "server.h"
 #include "syncer.h"
@@ -86,6 +87,8 @@ struct _server_t {
     size_t nitems;                      /* its size */
     hm_arena_t decode;                  /* validating an append's decode */
     s_counters_t c;                     /* counters for STATUS */
+    metrics_t *metrics;                 /* router.metrics_listen, or NULL */
+    uint64_t metrics_ms;                /* when a snapshot was last published */
 };
 
 /* Monotonic clock in ms. */
@@ -103,5 +106,8 @@ int server_recv_request (void *sock, bool routed, zmq_msg_t *id, zmq_msg_t *type
 /* control.c: answers what waits on the control socket (a bounded number
    of requests per call, so appends are not starved). */
 void server_control (server_t *self, uint64_t now);
+
+/* metrics_text.c: the Prometheus text of the router and its routes. */
+void server_metrics_text (server_t *self, hm_buf_t *out);
 
 #endif

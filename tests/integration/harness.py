@@ -190,6 +190,7 @@ class Pipeline:
     def __init__(self, routes=None, **overrides):
         self.dir = tempfile.mkdtemp(prefix="hm-it-")
         self.port = free_port()
+        self.metrics_port = free_port()
         self.procs = {}
         self.logs = {}
         cfg = {
@@ -200,7 +201,8 @@ class Pipeline:
                        "retry_after": 1, "max_body_bytes": 1048576},
             "router": {"run_dir": os.path.join(self.dir, "run"),
                        "data_dir": os.path.join(self.dir, "data"),
-                       "heartbeat_ms": 200, "sink_timeout_ms": 1000},
+                       "heartbeat_ms": 200, "sink_timeout_ms": 1000,
+                       "metrics_listen": "127.0.0.1:%d" % self.metrics_port},
             "sink": {"credit": 2, "retry_min_ms": 50, "retry_max_ms": 500},
             "routes": routes or {
                 "archive": {"sink": "file", "max_events": 1000, "max_age": 0.3,
