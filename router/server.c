@@ -389,7 +389,10 @@ s_append_round (server_t *self)
        commit. The syncer stays for "write" durability (interval syncs) and
        for syncer_wait at a roll, a flush and shutdown. */
     if (!ack_now) {
-        if (fdatasync (rlog_fd (self->log)) != 0) {
+        double t0 = sync_hist_now ();
+        int rc = fdatasync (rlog_fd (self->log));
+        sync_hist_observe (&self->round_syncs, sync_hist_now () - t0);
+        if (rc != 0) {
             s_sync_failed (self, errno ? errno : EIO);
             return;
         }

@@ -89,6 +89,7 @@ struct _server_t {
     s_counters_t c;                     /* counters for STATUS */
     metrics_t *metrics;                 /* router.metrics_listen, or NULL */
     uint64_t metrics_ms;                /* when a snapshot was last published */
+    sync_hist_t round_syncs;            /* "fsync": the loop's own fdatasync per round */
 };
 
 /* Monotonic clock in ms. */

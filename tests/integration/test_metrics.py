@@ -88,6 +88,10 @@ class Metrics(unittest.TestCase):
             s = samples(text)
             self.assertEqual(s["hamustro_route_sink_instances{route=\"archive\",sink=\"file\"}"], 1)
             self.assertGreater(s["hamustro_log_max_bytes"], 0)
+            # The group commits' fdatasync histogram ("fsync" durability).
+            self.assertGreater(s["hamustro_router_fdatasync_seconds_count"], 0)
+            self.assertEqual(s['hamustro_router_fdatasync_seconds_bucket{le="+Inf"}'],
+                             s["hamustro_router_fdatasync_seconds_count"])
             # Anything but GET /metrics is refused, not served.
             with self.assertRaises(urllib.error.HTTPError) as e:
                 urllib.request.urlopen("http://127.0.0.1:%d/other" % p.metrics_port, timeout=10)
