@@ -49,6 +49,7 @@ struct _dispatch_t {
     uint64_t ignored;                          /* READYs beyond DISPATCH_MAX_INSTANCES */
     uint64_t bad;                              /* malformed messages dropped */
     uint64_t stale;                            /* ACK/NACKs matching no batch (duplicates) */
+    uint64_t dead_lettered;                    /* events the sinks' ACKs said were dead-lettered */
 };
 
 dispatch_t *
@@ -211,6 +212,8 @@ s_handle (dispatch_t *self, const uint8_t *id, size_t id_len, const Hm__SinkMess
             if (holder->inflight)
                 holder->inflight--;
         }
+        if (ack && m->has_dead_lettered)
+            self->dead_lettered += m->dead_lettered;
         if (ack && m->has_dead_lettered && m->dead_lettered)
             hm_warn ("route %s: batch %" PRIu64 "..%" PRIu64 ": %u events dead-lettered",
                      route_name (self->route), m->first_offset, m->last_offset, m->dead_lettered);
@@ -411,4 +414,5 @@ dispatch_counters (const dispatch_t *self, dispatch_counters_t *c)
     c->died = self->died;
     c->malformed = self->bad;
     c->stale = self->stale;
+    c->dead_lettered = self->dead_lettered;
 }

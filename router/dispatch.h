@@ -43,12 +43,13 @@ size_t dispatch_instance_count (const dispatch_t *self);
 void dispatch_status (const dispatch_t *self, uint64_t now_ms, hm_buf_t *out);
 
 typedef struct {
-    uint64_t delivered;   /* batches sent */
-    uint64_t redelivered; /* ... of which were sent before */
-    uint64_t joined;      /* instances that said READY */
-    uint64_t died;        /* instances declared dead */
-    uint64_t malformed;   /* sink messages that failed validation */
-    uint64_t stale;       /* answers for batches no longer in flight */
+    uint64_t delivered;     /* batches sent */
+    uint64_t redelivered;   /* ... of which were sent before */
+    uint64_t joined;        /* instances that said READY */
+    uint64_t died;          /* instances declared dead */
+    uint64_t malformed;     /* sink messages that failed validation */
+    uint64_t stale;         /* answers for batches no longer in flight */
+    uint64_t dead_lettered; /* events the sinks' ACKs said were dead-lettered */
 } dispatch_counters_t;
 /* The dispatcher's counters, for the metrics. */
 void dispatch_counters (const dispatch_t *self, dispatch_counters_t *c);

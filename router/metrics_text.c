@@ -140,6 +140,13 @@ server_metrics_text (server_t *self, hm_buf_t *out)
     S_ROUTE_FAMILY ("hamustro_route_events_acked_total", "counter",
                     "Events in batches the sink acknowledged (delivered or dead-lettered).",
                     st[i].events_acked);
+    S_ROUTE_FAMILY ("hamustro_route_events_dead_lettered_total", "counter",
+                    "Events the sink acknowledged as written to its dead-letter file.",
+                    dc[i].dead_lettered);
+    S_ROUTE_FAMILY (
+        "hamustro_route_events_delivered_total", "counter",
+        "Events the sink acknowledged as delivered (acked minus dead-lettered).",
+        st[i].events_acked > dc[i].dead_lettered ? st[i].events_acked - dc[i].dead_lettered : 0);
     S_ROUTE_FAMILY ("hamustro_route_records_total", "counter", "Log records the route read.",
                     st[i].records);
     S_ROUTE_FAMILY ("hamustro_route_undecodable_total", "counter",

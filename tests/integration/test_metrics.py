@@ -2,7 +2,8 @@
 """The router's Prometheus endpoint (router.metrics_listen, issue 15 part 1):
 a live scrape passes `promtool check metrics`; a real Prometheus scraping it
 sees the accepted events equal what hamustro-send had answered 200, and for
-every route accepted = acknowledged + lag once the pipeline is idle; with a
+every route accepted = delivered + dead-lettered + lag once the pipeline
+is idle; with a
 route's sink stopped, that route's lag in seconds grows."""
 import json
 import os
@@ -108,8 +109,10 @@ class Metrics(unittest.TestCase):
                 for r in routes_of(p):
                     prom.wait_value(
                         'hamustro_route_events_accepted_total{route="%s"}'
-                        ' - hamustro_route_events_acked_total{route="%s"}'
-                        ' - hamustro_route_lag_events{route="%s"}' % (r, r, r), 0)
+                        ' - hamustro_route_events_delivered_total{route="%s"}'
+                        ' - hamustro_route_events_dead_lettered_total{route="%s"}'
+                        ' - hamustro_route_lag_events{route="%s"}' % (r, r, r, r), 0)
+                    prom.wait_value('hamustro_route_events_delivered_total{route="%s"}' % r, N)
 
                 # A route without its sink: its lag in seconds grows.
                 p.stop("file-sink")
