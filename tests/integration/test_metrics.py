@@ -55,6 +55,12 @@ def idle_and_counted(p):
         if s.get("hamustro_route_lag_events" + lab) != 0 or \
                 s.get("hamustro_route_events_acked_total" + lab) != N:
             return False
+        # The sink instance's own report (SinkStats on its messages).
+        inst = '{route="%s",sink="file",sink_instance="%s:0"}' % (r, r)
+        if s.get("hamustro_sink_events_total" + inst) != N or \
+                s.get("hamustro_sink_batches_held" + inst) != 0 or \
+                not s.get("hamustro_sink_last_success_timestamp_seconds" + inst):
+            return False
     return True
 
 

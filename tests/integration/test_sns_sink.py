@@ -140,7 +140,9 @@ class SnsSink(unittest.TestCase):
         want = {"hamustro_route_events_dead_lettered_total" + lab: 1,
                 "hamustro_route_events_delivered_total" + lab: 62,
                 "hamustro_route_events_accepted_total" + lab: 63,
-                "hamustro_route_lag_events" + lab: 0}
+                "hamustro_route_lag_events" + lab: 0,
+                'hamustro_sink_dead_lettered_total{route="sns",sink="sns",'
+                'sink_instance="sns:0"}': 1}
         self.assertTrue(h.wait_for(lambda: h.metrics_match(self.p, want), timeout=30),
                         h.scrape_metrics(self.p))
 
