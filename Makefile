@@ -8,7 +8,8 @@ DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev libmi
 	zlib1g-dev libgnutls28-dev libcmocka-dev supervisor wrk python3 curl openssl valgrind \
 	libfuse3-dev fuse3 strace util-linux iproute2 \
 	python3-zmq \
-	help2man debhelper lintian logrotate debootstrap systemd-container
+	help2man debhelper lintian logrotate debootstrap systemd-container \
+	prometheus
 
 .PHONY: all build deps run test test-unit test-integration sanitize bench clean
 

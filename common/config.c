@@ -59,8 +59,7 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 {
     static const char *const keys[] = {"host", "port", "max_body_bytes", "threads",
                                        "max_connections", "connection_timeout", "router_timeout_ms",
-                                       "retry_after",
-                                       "tls_cert", "tls_key",
+                                       "retry_after", "tls_cert", "tls_key",
                                        /* slow clients, early answers (ingest/police.c) */
                                        "header_timeout", "body_timeout", "body_min_rate",
                                        "linger_timeout", "linger_max_bytes", NULL};
@@ -78,8 +77,7 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
         hm_cfg_u32 (ctx, obj, "ingest", "router_timeout_ms", 10, 600000,
                     &self->router_timeout_ms) != 0 ||
         hm_cfg_u32 (ctx, obj, "ingest", "retry_after", 0, 3600, &self->retry_after_s) != 0 ||
-        s_ingest_tls (ctx, self, obj) != 0 ||
-        s_ingest_police (ctx, self, obj) != 0)
+        s_ingest_tls (ctx, self, obj) != 0 || s_ingest_police (ctx, self, obj) != 0)
         return -1;
     self->port = (uint16_t)port;
     return 0;
@@ -101,6 +99,7 @@ s_router (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
                                        "heartbeat_ms",
                                        "sink_timeout_ms",
                                        "cpu_latency_us",
+                                       "metrics_listen",
                                        NULL};
     char *durability = NULL;
     if (hm_cfg_known_keys (ctx, obj, "router", keys) != 0 ||
@@ -111,6 +110,7 @@ s_router (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
         hm_cfg_string (ctx, obj, "router", "inject", &self->inject_endpoint) != 0 ||
         hm_cfg_string (ctx, obj, "router", "tap_json", &self->tap_json_endpoint) != 0 ||
         hm_cfg_string (ctx, obj, "router", "control", &self->control_endpoint) != 0 ||
+        hm_cfg_string (ctx, obj, "router", "metrics_listen", &self->metrics_listen) != 0 ||
         hm_cfg_string (ctx, obj, "router", "durability", &durability) != 0 ||
         hm_cfg_uint (ctx, obj, "router", "max_log_bytes", 1u << 20, 1ull << 50,
                      &self->max_log_bytes) < 0 ||
@@ -124,6 +124,17 @@ s_router (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
         return -1;
     }
     int rc = 0;
+    /* "host:port" with a port 1..65535, or "" (no metrics); the router
+       resolves the host when it starts. */
+    const char *colon = self->metrics_listen ? strrchr (self->metrics_listen, ':') : NULL;
+    if (self->metrics_listen && *self->metrics_listen) {
+        char *end = NULL;
+        unsigned long port = colon && colon[1] ? strtoul (colon + 1, &end, 10) : 0;
+        if (!colon || colon == self->metrics_listen || !end || *end || port < 1 || port > 65535)
+            rc = hm_cfg_fail (ctx, "router.metrics_listen",
+                              "must be \"host:port\" (or \"\" for none), not \"%s\"",
+                              self->metrics_listen);
+    }
     if (durability) {
         if (strcmp (durability, "fsync") == 0)
             self->durability = HM_DURABILITY_FSYNC;
@@ -170,6 +181,7 @@ s_defaults (hm_config_t *self)
     self->linger_max_bytes = 64ull << 20;
     self->run_dir = strdup ("var/run");
     self->data_dir = strdup ("var/data");
+    self->metrics_listen = strdup ("127.0.0.1:9464");
     self->durability = HM_DURABILITY_FSYNC;
     self->max_log_bytes = 1ull << 30;
     self->segment_bytes = 64u << 20;
@@ -234,7 +246,7 @@ s_finish (hm_cfg_ctx_t *ctx, hm_config_t *self)
             }
     }
     if (!self->host || !self->router_endpoint || !self->tap_endpoint || !self->inject_endpoint ||
-        !self->control_endpoint)
+        !self->control_endpoint || !self->metrics_listen)
         return hm_cfg_fail (ctx, "(config)", "out of memory");
     return 0;
 }
@@ -534,6 +546,7 @@ hm_config_destroy (hm_config_t **self_p)
     free (self->inject_endpoint);
     free (self->tap_json_endpoint);
     free (self->control_endpoint);
+    free (self->metrics_listen);
     free (self->data_dir);
     free (self->curve_server_public);
     free (self->curve_server_secret);

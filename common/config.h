@@ -83,6 +83,7 @@ typedef struct {
     char *tap_endpoint;     /* PUB of every appended record */
     char *inject_endpoint;  /* PULL, events without acknowledgement */
     char *control_endpoint; /* flush / status / replay */
+    char *metrics_listen;   /* "host:port" of the Prometheus endpoint; "" none */
     char *data_dir;         /* the durable log (data_dir/log) and route state (data_dir/routes) */
     /* PUB of every event as its JSON line (router.tap_json); NULL: off, the default */
     char *tap_json_endpoint;

@@ -24,15 +24,17 @@
 #define S_MAX_ID 255      /* ZeroMQ routing ids are at most this long */
 
 typedef struct {
-    bool used;             /* slot holds a live instance */
-    uint8_t id[S_MAX_ID];  /* its routing id */
-    size_t id_len;         /* its length */
-    char name[24];         /* hex of the id, for log lines */
-    uint32_t credit;       /* batches it said it can hold */
-    uint32_t inflight;     /* batches it holds */
-    uint64_t last_recv_ms; /* last message from it */
-    uint64_t last_send_ms; /* last message to it */
-    uint64_t delivered;    /* batches sent to it */
+    bool used;                   /* slot holds a live instance */
+    uint8_t id[S_MAX_ID];        /* its routing id */
+    size_t id_len;               /* its length */
+    char name[24];               /* hex of the id, for log lines */
+    uint32_t credit;             /* batches it said it can hold */
+    uint32_t inflight;           /* batches it holds */
+    uint64_t last_recv_ms;       /* last message from it */
+    uint64_t last_send_ms;       /* last message to it */
+    uint64_t delivered;          /* batches sent to it */
+    bool has_stats;              /* it reported its counters (SinkStats) */
+    dispatch_sink_stats_t stats; /* the last it reported */
 } s_instance_t;
 
 struct _dispatch_t {
@@ -49,6 +51,7 @@ struct _dispatch_t {
     uint64_t ignored;                          /* READYs beyond DISPATCH_MAX_INSTANCES */
     uint64_t bad;                              /* malformed messages dropped */
     uint64_t stale;                            /* ACK/NACKs matching no batch (duplicates) */
+    uint64_t dead_lettered;                    /* events the sinks' ACKs said were dead-lettered */
 };
 
 dispatch_t *
@@ -179,6 +182,13 @@ s_handle (dispatch_t *self, const uint8_t *id, size_t id_len, const Hm__SinkMess
     s_instance_t *inst = s_find (self, id, id_len);
     if (inst)
         inst->last_recv_ms = now_ms;
+    if (inst && m->stats) {
+        const Hm__SinkStats *st = m->stats;
+        inst->has_stats = true;
+        inst->stats =
+            (dispatch_sink_stats_t){st->instance,      st->batches, st->events,      st->retries,
+                                    st->dead_lettered, st->held,    st->last_success};
+    }
     void *owner = NULL;
     switch (m->kind) {
     case HM__SINK_MESSAGE__KIND__READY: {
@@ -211,6 +221,8 @@ s_handle (dispatch_t *self, const uint8_t *id, size_t id_len, const Hm__SinkMess
             if (holder->inflight)
                 holder->inflight--;
         }
+        if (ack && m->has_dead_lettered)
+            self->dead_lettered += m->dead_lettered;
         if (ack && m->has_dead_lettered && m->dead_lettered)
             hm_warn ("route %s: batch %" PRIu64 "..%" PRIu64 ": %u events dead-lettered",
                      route_name (self->route), m->first_offset, m->last_offset, m->dead_lettered);
@@ -400,4 +412,35 @@ dispatch_status (const dispatch_t *self, uint64_t now_ms, hm_buf_t *out)
         first = false;
     }
     hm_buf_puts (out, "]");
+}
+
+void
+dispatch_counters (const dispatch_t *self, dispatch_counters_t *c)
+{
+    c->delivered = self->delivered;
+    c->redelivered = self->redelivered;
+    c->joined = self->joined;
+    c->died = self->died;
+    c->malformed = self->bad;
+    c->stale = self->stale;
+    c->dead_lettered = self->dead_lettered;
+}
+
+size_t
+dispatch_sink_stats (const dispatch_t *self, dispatch_sink_stats_t *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < DISPATCH_MAX_INSTANCES && n < max; i++) {
+        const s_instance_t *inst = &self->inst[i];
+        if (!inst->used || !inst->has_stats)
+            continue;
+        /* Two instances claiming one number (a config mistake) would make
+           duplicate series: the first one counts. */
+        bool dup = false;
+        for (size_t j = 0; j < n; j++)
+            dup |= out[j].instance == inst->stats.instance;
+        if (!dup)
+            out[n++] = inst->stats;
+    }
+    return n;
 }

@@ -42,4 +42,30 @@ size_t dispatch_instance_count (const dispatch_t *self);
 /* Appends the dispatcher's part of a route's STATUS JSON (no braces). */
 void dispatch_status (const dispatch_t *self, uint64_t now_ms, hm_buf_t *out);
 
+typedef struct {
+    uint64_t delivered;     /* batches sent */
+    uint64_t redelivered;   /* ... of which were sent before */
+    uint64_t joined;        /* instances that said READY */
+    uint64_t died;          /* instances declared dead */
+    uint64_t malformed;     /* sink messages that failed validation */
+    uint64_t stale;         /* answers for batches no longer in flight */
+    uint64_t dead_lettered; /* events the sinks' ACKs said were dead-lettered */
+} dispatch_counters_t;
+/* What a sink instance reported about itself (SinkStats). */
+typedef struct {
+    uint32_t instance;      /* its --route NAME:N number */
+    uint64_t batches;       /* batches stored */
+    uint64_t events;        /* events in them */
+    uint64_t retries;       /* failed attempts, retried */
+    uint64_t dead_lettered; /* events dead-lettered */
+    uint32_t held;          /* batches it holds */
+    uint64_t last_success;  /* epoch seconds of its last stored batch (0: none) */
+} dispatch_sink_stats_t;
+/* The connected instances' last reports, one per instance number, at most
+   max; returns how many. */
+size_t dispatch_sink_stats (const dispatch_t *self, dispatch_sink_stats_t *out, size_t max);
+
+/* The dispatcher's counters, for the metrics. */
+void dispatch_counters (const dispatch_t *self, dispatch_counters_t *c);
+
 #endif

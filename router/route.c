@@ -141,13 +141,20 @@ route_stats (const route_t *self, route_stats_t *st)
     st->read_next = self->read_next;
     st->batches = self->nbatches;
     st->queued = st->inflight = st->loading = 0;
+    st->pending_events = st->oldest_seal = 0;
     for (size_t i = 0; i < self->nbatches; i++) {
         route_batch_state_t s = self->batches[i]->state;
+        if (s != ROUTE_BATCH_ACKED) {
+            st->pending_events += self->batches[i]->events;
+            if (!st->oldest_seal || self->batches[i]->seal_time < st->oldest_seal)
+                st->oldest_seal = self->batches[i]->seal_time;
+        }
         st->queued += s == ROUTE_BATCH_QUEUED;
         st->inflight += s == ROUTE_BATCH_INFLIGHT;
         st->loading += s == ROUTE_BATCH_LOADING;
     }
     st->open_events = self->open->events;
+    st->open_since_ms = self->open_since_ms;
 }
 
 /* --- reading ------------------------------------------------------------- */

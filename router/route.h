@@ -73,6 +73,10 @@ typedef struct {
     uint64_t missing;        /* records the state counted on, gone from the log at start */
     uint64_t read_errors;    /* reads of the log that failed or found damage (the route stopped) */
     uint64_t alloc_failures; /* records that could not be taken for want of memory (stopped) */
+    uint64_t events_acked;   /* events in batches acknowledged (delivered or dead-lettered) */
+    uint64_t pending_events; /* events in sealed batches not acknowledged yet */
+    uint64_t oldest_seal;    /* epoch seconds the oldest of them was sealed (0: none) */
+    uint64_t open_since_ms;  /* monotonic ms the open batch's first event was read */
 } route_stats_t;
 
 typedef struct _route_t route_t;

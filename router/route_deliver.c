@@ -60,6 +60,7 @@ route_ack (route_t *self, uint64_t first, uint64_t last, void **owner_p)
     b->saved = false; /* the acked flag is worth saving, but not urgent */
     route_batch_release (b);
     self->st.acked++;
+    self->st.events_acked += b->events;
     route_advance_commit (self);
     return 1;
 }

@@ -20,6 +20,7 @@
 #include "hm_log.h"
 #include "inject_json.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.pb-c.h"
 #include "route.h"
 #include "scan.h"
@@ -425,7 +426,12 @@ s_append_round (server_t *self)
        commit. The syncer stays for "write" durability (interval syncs) and
        for syncer_wait at a roll, a flush and shutdown. */
     if (!ack_now) {
-        if (rlog_fdatasync (self->log, rlog_fd (self->log)) != 0) {
+        double t0 = sync_hist_now ();
+        int rc = rlog_fdatasync (self->log, rlog_fd (self->log));
+        int err = errno;
+        sync_hist_observe (&self->round_syncs, sync_hist_now () - t0);
+        if (rc != 0) {
+            errno = err;
             s_sync_failed (self, errno ? errno : EIO);
             return;
         }
@@ -606,6 +612,16 @@ server_new (const hm_config_t *cfg, char *errbuf, size_t errlen)
     for (size_t i = 0; i < self->nroutes; i++)
         self->items[4 + i] = (zmq_pollitem_t){dispatch_socket (self->disp[i]), 0, ZMQ_POLLIN, 0};
     self->nitems = 4 + self->nroutes;
+    /* Metrics must not take the data path down: an address that cannot be
+       listened on is logged and the router runs without them (a scrape
+       then fails, which the "program down" alert reports). */
+    if (cfg->metrics_listen && *cfg->metrics_listen) {
+        char why[256];
+        if (!(self->metrics = metrics_new (cfg->metrics_listen, why, sizeof why)))
+            hm_error ("no metrics: %s", why);
+        else
+            hm_info ("metrics at http://%s/metrics", cfg->metrics_listen);
+    }
     hm_info ("started: appends %s, inject %s, tap %s, control %s; data %s (%s); log %" PRIu64
              "..%" PRIu64 " in %zu segments, %" PRIu64 " bytes (%" PRIu64 " torn bytes cut); "
              "%zu routes",
@@ -639,6 +655,7 @@ server_destroy (server_t **self_p)
     if (!self_p || !*self_p)
         return;
     server_t *self = *self_p;
+    metrics_destroy (&self->metrics);
     while (self->pend_count) {
         zmq_msg_close (&self->pend[self->pend_head].id);
         self->pend_head = (self->pend_head + 1) % S_PENDING_MAX;
@@ -690,6 +707,8 @@ s_iterate (server_t *self, bool appends, long max_timeout, bool *busy)
     }
     uint64_t t = server_reserve_due (self);
     next = t < next ? t : next;
+    if (self->metrics && self->metrics_ms + METRICS_PERIOD_MS < next)
+        next = self->metrics_ms + METRICS_PERIOD_MS;
     long timeout = *busy ? 0 : next > now ? (long)(next - now) : 0;
     /* Stop reading appends while too many replies wait for a sync. */
     bool room = self->pend_count + S_ROUND_MAX <= S_PENDING_MAX;
@@ -713,6 +732,14 @@ s_iterate (server_t *self, bool appends, long max_timeout, bool *busy)
     if (self->items[3].revents & ZMQ_POLLIN)
         server_control (self, now);
     *busy = server_routes_work (self, now);
+    if (self->metrics && now >= self->metrics_ms + METRICS_PERIOD_MS) {
+        hm_buf_t text;
+        hm_buf_init (&text, 0);
+        server_metrics_text (self, &text);
+        metrics_publish (self->metrics, &text);
+        hm_buf_free (&text);
+        self->metrics_ms = now;
+    }
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "curve.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "route.h"
 #include "server.h"
 #include "syncer.h"
@@ -94,6 +95,9 @@ struct _server_t {
     size_t nitems;                      /* its size */
     hm_arena_t decode;                  /* validating an append's decode */
     s_counters_t c;                     /* counters for STATUS */
+    metrics_t *metrics;                 /* router.metrics_listen, or NULL */
+    uint64_t metrics_ms;                /* when a snapshot was last published */
+    sync_hist_t round_syncs;            /* "fsync": the loop's own fdatasync per round */
 };
 
 /* Monotonic clock in ms. */
@@ -133,5 +137,8 @@ void server_route_save (server_t *self, size_t i, uint64_t now);
 /* control.c: answers what waits on the control socket (a bounded number
    of requests per call, so appends are not starved). */
 void server_control (server_t *self, uint64_t now);
+
+/* metrics_text.c: the Prometheus text of the router and its routes. */
+void server_metrics_text (server_t *self, hm_buf_t *out);
 
 #endif

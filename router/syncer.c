@@ -27,7 +27,31 @@ struct _syncer_t {
     uint32_t interval_ms;   /* minimum time between syncs ("write" durability) */
     uint64_t last_ms;       /* monotonic time of the last sync */
     uint64_t syncs;         /* fdatasync calls made */
+    sync_hist_t latency;    /* how long they took */
 };
+
+const double syncer_bucket_s[SYNCER_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                0.05,   0.1,   0.25,   0.5,   1,    2.5};
+
+double
+sync_hist_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+sync_hist_observe (sync_hist_t *h, double took_s)
+{
+    h->count++;
+    h->sum_s += took_s;
+    for (size_t i = 0; i < SYNCER_BUCKETS; i++)
+        if (took_s <= syncer_bucket_s[i]) {
+            h->bucket[i]++;
+            break;
+        }
+}
 
 static uint64_t
 s_now_ms (void)
@@ -68,12 +92,15 @@ s_run (void *arg)
         int fd = self->fd >= 0 ? dup (self->fd) : -1;
         uint64_t target = self->target;
         pthread_mutex_unlock (&self->mutex);
+        double t0 = sync_hist_now ();
         int rc = fd >= 0 ? fdatasync (fd) : -1;
         int err = fd >= 0 ? errno : EBADF;
+        double took = sync_hist_now () - t0;
         if (fd >= 0)
             close (fd);
         pthread_mutex_lock (&self->mutex);
         self->syncs++;
+        sync_hist_observe (&self->latency, took);
         self->last_ms = s_now_ms ();
         if (rc == 0) {
             if (target > self->done)
@@ -219,4 +246,12 @@ syncer_syncs (syncer_t *self)
     uint64_t n = self->syncs;
     pthread_mutex_unlock (&self->mutex);
     return n;
+}
+
+void
+syncer_latency (syncer_t *self, sync_hist_t *out)
+{
+    pthread_mutex_lock (&self->mutex);
+    *out = self->latency;
+    pthread_mutex_unlock (&self->mutex);
 }

@@ -39,4 +39,21 @@ uint64_t syncer_wait (syncer_t *self, int *err_p);
 /* Number of fdatasync calls made (a counter for STATUS). */
 uint64_t syncer_syncs (syncer_t *self);
 
+/* fdatasync latency histogram: bucket upper bounds in seconds (a last
+   bucket, +Inf, is implied). Counts per bucket, not cumulative. */
+#define SYNCER_BUCKETS 12
+extern const double syncer_bucket_s[SYNCER_BUCKETS];
+typedef struct {
+    uint64_t bucket[SYNCER_BUCKETS]; /* syncs that took at most syncer_bucket_s[i] (and more
+                                        than the bound before) */
+    uint64_t count;                  /* every sync observed */
+    double sum_s;                    /* their total duration */
+} sync_hist_t;
+/* Adds one sync that took took_s seconds. */
+void sync_hist_observe (sync_hist_t *h, double took_s);
+/* Monotonic clock in seconds, for timing a sync. */
+double sync_hist_now (void);
+/* A copy of the sync thread's histogram. */
+void syncer_latency (syncer_t *self, sync_hist_t *out);
+
 #endif

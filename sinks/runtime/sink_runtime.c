@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -89,7 +90,8 @@ typedef struct {
     uint64_t retry_log_suppressed;    /* retry lines not logged since the last one */
     int64_t stats_at;                 /* next time counters may be logged */
     uint64_t batches, events, retries, dead_lettered; /* counters */
-    uint64_t logged_sum; /* batches+retries+dead_lettered at the last stats line */
+    uint64_t logged_sum;   /* batches+retries+dead_lettered at the last stats line */
+    uint64_t last_success; /* epoch seconds of the last stored batch (0: none) */
 } s_sink_t;
 
 /* splitmix64: enough for jitter, and every instance gets its own seed. */
@@ -147,8 +149,22 @@ s_send_sink (s_sink_t *self, Hm__SinkMessage *msg)
 {
     if (!self->dealer)
         return -1; /* a reconnect failed: the router will requeue on its own */
+    /* Every message carries the counters, so the router's metrics stay
+       current even while a busy sink sends no heartbeat. */
+    Hm__SinkStats st = HM__SINK_STATS__INIT;
+    st.has_instance = st.has_batches = st.has_events = st.has_retries = true;
+    st.has_dead_lettered = st.has_held = st.has_last_success = true;
+    st.instance = self->instance;
+    st.batches = self->batches;
+    st.events = self->events;
+    st.retries = self->retries;
+    st.dead_lettered = self->dead_lettered;
+    st.held = (uint32_t)self->job_count;
+    st.last_success = self->last_success;
+    msg->stats = &st;
     int rc = hm_wire_send (zsock_resolve (self->dealer), NULL, 0, HM_WIRE_SINK,
                            (const ProtobufCMessage *)msg, ZMQ_DONTWAIT);
+    msg->stats = NULL; /* st is gone after this call */
     if (rc == 0)
         self->last_sent = zclock_mono ();
     else
@@ -389,10 +405,12 @@ s_job_done (s_sink_t *self, s_job_t *job)
     self->worker_busy = false;
     int64_t now = zclock_mono ();
     if (job->status == HM_SINK_OK) {
-        s_send_answer (self, job->batch, true, job->dead_lettered, NULL);
+        /* Counted before the ACK, which carries them (s_send_sink). */
         self->batches++;
         self->events += job->batch->n_events;
         self->dead_lettered += job->dead_lettered;
+        self->last_success = (uint64_t)time (NULL);
+        s_send_answer (self, job->batch, true, job->dead_lettered, NULL);
         if (job->dead_lettered)
             hm_warn ("batch %" PRIu64 "..%" PRIu64 ": %" PRIu32 " events dead-lettered to %s",
                      job->batch->first_offset, job->batch->last_offset, job->dead_lettered,

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 BIN = os.environ.get("HAMUSTRO_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "bin")
@@ -190,6 +191,7 @@ class Pipeline:
     def __init__(self, routes=None, **overrides):
         self.dir = tempfile.mkdtemp(prefix="hm-it-")
         self.port = free_port()
+        self.metrics_port = free_port()
         self.procs = {}
         self.logs = {}
         cfg = {
@@ -200,7 +202,8 @@ class Pipeline:
                        "retry_after": 1, "max_body_bytes": 1048576},
             "router": {"run_dir": os.path.join(self.dir, "run"),
                        "data_dir": os.path.join(self.dir, "data"),
-                       "heartbeat_ms": 200, "sink_timeout_ms": 1000},
+                       "heartbeat_ms": 200, "sink_timeout_ms": 1000,
+                       "metrics_listen": "127.0.0.1:%d" % self.metrics_port},
             "sink": {"credit": 2, "retry_min_ms": 50, "retry_max_ms": 500},
             "routes": routes or {
                 "archive": {"sink": "file", "max_events": 1000, "max_age": 0.3,
@@ -611,6 +614,32 @@ def signal_pending(pid, sig):
 def read_bytes(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+def scrape_metrics(pipeline):
+    """The router's Prometheus text (router.metrics_listen); "" if it does not answer."""
+    url = "http://127.0.0.1:%d/metrics" % pipeline.metrics_port
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.read().decode()
+    except OSError:
+        return ""
+
+
+def metrics_samples(text):
+    """{'name{labels}': value} of a Prometheus text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def metrics_match(pipeline, want):
+    """Whether every series in want ({'name{labels}': value}) has its value now."""
+    got = metrics_samples(scrape_metrics(pipeline))
+    return all(got.get(k) == v for k, v in want.items())
 
 
 def send_tool(pipeline, *args, timeout=600):

@@ -134,6 +134,17 @@ class SnsSink(unittest.TestCase):
         self.assertRegex(lines[0]["reason"], r"message of \d+ bytes is over SNS's 262144-byte")
         self.assertEqual((lines[0]["event"]["session"], lines[0]["event"]["nr"]), big_key)
         self.assertEqual(json.loads(lines[0]["event"]["parameters"]), {"blob": "x" * 300000})
+        # The router's metrics count it (the sink's ACK says how many): of
+        # the 63 events, 1 dead-lettered, 62 delivered, none left.
+        lab = '{route="sns",sink="sns"}'
+        want = {"hamustro_route_events_dead_lettered_total" + lab: 1,
+                "hamustro_route_events_delivered_total" + lab: 62,
+                "hamustro_route_events_accepted_total" + lab: 63,
+                "hamustro_route_lag_events" + lab: 0,
+                'hamustro_sink_dead_lettered_total{route="sns",sink="sns",'
+                'sink_instance="sns:0"}': 1}
+        self.assertTrue(h.wait_for(lambda: h.metrics_match(self.p, want), timeout=30),
+                        h.scrape_metrics(self.p))
 
     @h.dump_on_failure
     def test_wrong_secret_then_fixed(self):

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""The router's Prometheus endpoint (router.metrics_listen, issue 15 part 1):
+a live scrape passes `promtool check metrics`; a real Prometheus scraping it
+sees the accepted events equal what hamustro-send had answered 200, and for
+every route accepted = delivered + dead-lettered + lag once the pipeline
+is idle; with a
+route's sink stopped, that route's lag in seconds grows."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+REQUESTS, PAYLOADS = 20, 5
+N = REQUESTS * PAYLOADS
+
+
+def scrape(p):
+    url = "http://127.0.0.1:%d/metrics" % p.metrics_port
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.headers.get("Content-Type"), r.read().decode()
+
+
+def samples(text):
+    """{'name{labels}': value} of a text exposition."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def routes_of(p):
+    return list(p.config["routes"])
+
+
+def idle_and_counted(p):
+    try:
+        s = samples(scrape(p)[1])
+    except (OSError, ValueError):
+        return False
+    if s.get("hamustro_router_events_total") != N:
+        return False
+    for r in routes_of(p):
+        lab = '{route="%s",sink="file"}' % r
+        if s.get("hamustro_route_lag_events" + lab) != 0 or \
+                s.get("hamustro_route_events_acked_total" + lab) != N:
+            return False
+        # The sink instance's own report (SinkStats on its messages).
+        inst = '{route="%s",sink="file",sink_instance="%s:0"}' % (r, r)
+        if s.get("hamustro_sink_events_total" + inst) != N or \
+                s.get("hamustro_sink_batches_held" + inst) != 0 or \
+                not s.get("hamustro_sink_last_success_timestamp_seconds" + inst):
+            return False
+    return True
+
+
+def routes():
+    d = tempfile.mkdtemp(prefix="hm-metrics-out-")
+    return {name: {"sink": "file", "max_events": 1000, "max_age": 0.3,
+                   "file": {"file_path": os.path.join(d, name, "{date}"),
+                            "file_format": "json"}}
+            for name in ("archive", "copy")}
+
+
+class Metrics(unittest.TestCase):
+    @h.dump_on_failure
+    def test_scrape_prometheus_and_lag(self):
+        self.assertTrue(shutil.which("promtool") and shutil.which("prometheus"),
+                        "promtool and prometheus (Debian package prometheus) are needed")
+        with h.Pipeline(routes=routes()) as p:
+            self.p = p
+            p.start_all()
+            rc, out = h.send_tool(p, "--count", str(REQUESTS), "--payloads", str(PAYLOADS),
+                                  "--json-summary", "--quiet")
+            self.assertEqual(rc, 0, out)
+            self.assertTrue(h.wait_for(lambda: idle_and_counted(p), timeout=60),
+                            scrape(p)[1])
+
+            # (b) The live scrape is valid exposition text.
+            ctype, text = scrape(p)
+            self.assertEqual(ctype, "text/plain; version=0.0.4; charset=utf-8")
+            chk = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            self.assertEqual(chk.returncode, 0, chk.stdout.decode() + text)
+            s = samples(text)
+            self.assertEqual(s["hamustro_route_sink_instances{route=\"archive\",sink=\"file\"}"], 1)
+            self.assertGreater(s["hamustro_log_max_bytes"], 0)
+            # The group commits' fdatasync histogram ("fsync" durability).
+            self.assertGreater(s["hamustro_router_fdatasync_seconds_count"], 0)
+            self.assertEqual(s['hamustro_router_fdatasync_seconds_bucket{le="+Inf"}'],
+                             s["hamustro_router_fdatasync_seconds_count"])
+            # Anything but GET /metrics is refused, not served.
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen("http://127.0.0.1:%d/other" % p.metrics_port, timeout=10)
+            self.assertEqual(e.exception.code, 404)
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen("http://127.0.0.1:%d/metrics" % p.metrics_port,
+                                       data=b"x", timeout=10)
+            self.assertEqual(e.exception.code, 405)
+
+            # (c) A real Prometheus scraping the router every second.
+            prom = Prometheus(p)
+            try:
+                prom.wait_value("hamustro_router_events_total", N)
+                for r in routes_of(p):
+                    prom.wait_value(
+                        'hamustro_route_events_accepted_total{route="%s"}'
+                        ' - hamustro_route_events_delivered_total{route="%s"}'
+                        ' - hamustro_route_events_dead_lettered_total{route="%s"}'
+                        ' - hamustro_route_lag_events{route="%s"}' % (r, r, r, r), 0)
+                    prom.wait_value('hamustro_route_events_delivered_total{route="%s"}' % r, N)
+
+                # A route without its sink: its lag in seconds grows.
+                p.stop("file-sink")
+                rc, out = h.send_tool(p, "--count", "1", "--payloads", "1", "--quiet")
+                self.assertEqual(rc, 0, out)
+                prom.wait_value('hamustro_route_sink_instances{route="archive"}', 0)
+                prom.wait_true('hamustro_route_lag_seconds{route="archive"} > 2')
+                first = prom.value('hamustro_route_lag_seconds{route="archive"}')
+                prom.wait_true('hamustro_route_lag_seconds{route="archive"} > %f' % (first + 1))
+                # The other route is delivered and idle.
+                prom.wait_value('hamustro_route_lag_events{route="copy"}', 0)
+            finally:
+                prom.close()
+
+
+class Prometheus:
+    """Debian's prometheus on 127.0.0.1, a temp storage dir, scraping the
+    router every second."""
+
+    def __init__(self, p):
+        self.dir = tempfile.mkdtemp(prefix="hm-prom-")
+        self.port = h.free_port()
+        cfg = os.path.join(self.dir, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                    "scrape_configs:\n  - job_name: hamustro\n    static_configs:\n"
+                    "      - targets: ['127.0.0.1:%d']\n" % p.metrics_port)
+        self.log = open(os.path.join(self.dir, "prometheus.log"), "wb")
+        self.proc = subprocess.Popen(
+            ["prometheus", "--config.file=" + cfg,
+             "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+             "--web.listen-address=127.0.0.1:%d" % self.port],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
+
+    def query(self, expr):
+        url = "http://127.0.0.1:%d/api/v1/query?%s" % (
+            self.port, urllib.parse.urlencode({"query": expr}))
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                doc = json.loads(r.read())
+        except (OSError, ValueError):
+            return None
+        if doc.get("status") != "success":
+            return None
+        return doc["data"]["result"]
+
+    def value(self, expr):
+        res = self.query(expr)
+        return float(res[0]["value"][1]) if res else None
+
+    def wait_value(self, expr, want, timeout=90):
+        ok = h.wait_for(lambda: self.value(expr) == want, timeout=timeout)
+        assert ok, "%s: %r, want %r (log %s)" % (expr, self.value(expr), want, self.tail())
+
+    def wait_true(self, expr, timeout=90):
+        ok = h.wait_for(lambda: bool(self.query(expr)), timeout=timeout)
+        assert ok, "%s never held (log %s)" % (expr, self.tail())
+
+    def tail(self):
+        with open(os.path.join(self.dir, "prometheus.log"), "rb") as f:
+            return f.read()[-2000:].decode(errors="replace")
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
