@@ -59,8 +59,7 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 {
     static const char *const keys[] = {"host", "port", "max_body_bytes", "threads",
                                        "max_connections", "connection_timeout", "router_timeout_ms",
-                                       "retry_after",
-                                       "tls_cert", "tls_key",
+                                       "retry_after", "tls_cert", "tls_key",
                                        /* slow clients, early answers (ingest/police.c) */
                                        "header_timeout", "body_timeout", "body_min_rate",
                                        "linger_timeout", "linger_max_bytes", NULL};
@@ -78,8 +77,7 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
         hm_cfg_u32 (ctx, obj, "ingest", "router_timeout_ms", 10, 600000,
                     &self->router_timeout_ms) != 0 ||
         hm_cfg_u32 (ctx, obj, "ingest", "retry_after", 0, 3600, &self->retry_after_s) != 0 ||
-        s_ingest_tls (ctx, self, obj) != 0 ||
-        s_ingest_police (ctx, self, obj) != 0)
+        s_ingest_tls (ctx, self, obj) != 0 || s_ingest_police (ctx, self, obj) != 0)
         return -1;
     self->port = (uint16_t)port;
     return 0;
@@ -88,20 +86,13 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 static int
 s_router (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 {
-    static const char *const keys[] = {"run_dir",
-                                       "data_dir",
-                                       "endpoint",
-                                       "tap",
-                                       "inject",
-                                       "tap_json",
-                                       "control",
-                                       "durability",
-                                       "max_log_bytes",
-                                       "segment_bytes",
-                                       "heartbeat_ms",
-                                       "sink_timeout_ms",
-                                       "cpu_latency_us",
-                                       NULL};
+    static const char *const keys[] = {"run_dir",        "data_dir",
+                                       "endpoint",       "tap",
+                                       "inject",         "tap_json",
+                                       "control",        "durability",
+                                       "max_log_bytes",  "segment_bytes",
+                                       "heartbeat_ms",   "sink_timeout_ms",
+                                       "cpu_latency_us", NULL};
     char *durability = NULL;
     if (hm_cfg_known_keys (ctx, obj, "router", keys) != 0 ||
         hm_cfg_string (ctx, obj, "router", "run_dir", &self->run_dir) != 0 ||
@@ -239,6 +230,36 @@ s_finish (hm_cfg_ctx_t *ctx, hm_config_t *self)
     return 0;
 }
 
+/* "trusted_proxies": a list of CIDR blocks (or bare addresses). */
+static int
+s_parse_trusted_proxies (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive (root, "trusted_proxies");
+    if (!list || cJSON_IsNull (list))
+        return 0;
+    if (!cJSON_IsArray (list))
+        return hm_cfg_fail (ctx, "trusted_proxies",
+                            "must be a list of CIDR blocks, e.g. [\"10.0.0.0/8\"]");
+    int n = cJSON_GetArraySize (list);
+    if (n > HM_TRUSTED_PROXIES_MAX)
+        return hm_cfg_fail (ctx, "trusted_proxies", "%d blocks, at most %d", n,
+                            HM_TRUSTED_PROXIES_MAX);
+    const cJSON *item;
+    size_t i = 0;
+    cJSON_ArrayForEach (item, list)
+    {
+        char key[64], why[256];
+        snprintf (key, sizeof key, "trusted_proxies[%zu]", i);
+        if (!cJSON_IsString (item))
+            return hm_cfg_fail (ctx, key, "must be a string such as \"10.0.0.0/8\"");
+        if (hm_cidr_parse (item->valuestring, &self->trusted_proxies[i], why, sizeof why) != 0)
+            return hm_cfg_fail (ctx, key, "%s", why);
+        i++;
+    }
+    self->n_trusted_proxies = i;
+    return 0;
+}
+
 /* Everything but the routes; *defaults gets what the top level gives them. */
 static int
 s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
@@ -246,7 +267,7 @@ s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
 {
     static const char *const keys[] = {
         "shared_secret", "signature", "max_clock_skew_s", "maintenance_key", "maintance_key",
-        "masked_ip", "logfile", "ingest", "router", "sink", "routes", "curve",
+        "masked_ip", "trusted_proxies", "logfile", "ingest", "router", "sink", "routes", "curve",
         /* the original's keys */
         "dialect", "file", "s3", "sns", "abs", "aqs", "buffer_size", "auto_flush_interval",
         "flush_timeout", "max_worker_size", "max_queue_size", "retry_attempt", "spread_buffer_size",
@@ -264,6 +285,10 @@ s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
         hm_cfg_string (ctx, root, "", "maintenance_key", &self->maintenance_key) != 0 ||
         hm_cfg_bool (ctx, root, "", "masked_ip", &self->masked_ip) != 0 ||
         hm_cfg_string (ctx, root, "", "logfile", &self->logfile) != 0) {
+        free (signature);
+        return -1;
+    }
+    if (s_parse_trusted_proxies (ctx, self, root) != 0) {
         free (signature);
         return -1;
     }
