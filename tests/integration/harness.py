@@ -221,9 +221,11 @@ class Pipeline:
             json.dump(self.config, f, indent=2)
 
     # programs
-    def start(self, name, *args, env_extra=None, use_config=True):
+    def start(self, name, *args, env_extra=None, use_config=True, prefix=None):
         """name: 'router', 'ingest', 'file-sink', or 'file-sink#2' for a second instance.
-        use_config=False: no --config, so the program takes its embedded default."""
+        use_config=False: no --config, so the program takes its embedded default.
+        prefix: argv put before the program, e.g. ["ip", "netns", "exec", NS]
+        (which execs it: the process started is the program itself)."""
         prog = name.split("#")[0]
         if name in self.logs:
             self.logs.pop(name).close()
@@ -234,7 +236,8 @@ class Pipeline:
         env.pop("HAMUSTRO_HOST", None)
         env.update(env_extra or {})
         config = ["--config", self.config_path] if use_config else []
-        p = subprocess.Popen([os.path.join(BIN, "hamustro-" + prog)] + config + list(args),
+        p = subprocess.Popen(list(prefix or []) + [os.path.join(BIN, "hamustro-" + prog)] +
+                             config + list(args),
                              stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, env=env)
         self.procs[name] = p
         self.logs[name] = log
