@@ -162,6 +162,9 @@ class Hosts(unittest.TestCase):
             missing = [k for k in answered if counts[k] == 0]
             raise AssertionError("%d of %d answered events missing, e.g. %s" % (
                 len(missing), len(answered), missing[:5]))
+        # the output is final once every route committed its whole log
+        for e in self.edges.values():
+            e.wait_committed()
         doubled = {k: n for k, n in self.stored().items() if n > 1}
         if doubled and across_edges_open:
             per_edge = collections.Counter()
@@ -230,7 +233,41 @@ class Hosts(unittest.TestCase):
         print("edge dies: %d events answered 200, all stored once; %s" % (
             len(answered), h.send_summary(out)))
 
-    def test_3_trusted_proxies(self):
+    def lag(self, role):
+        st = self.edges[role].router_status()
+        return sum(r["lag"] for r in st["routes"]) if st else None
+
+    def test_3_sink_link_down(self):
+        """The sink host's link down for a few seconds under load (the
+        namespaces share one bridge, so this cuts the sinks from both
+        edges): the edges keep answering 200, edge2's route lag grows, and
+        drains once the link is back."""
+        record = os.path.join(self.dir, "link.rec")
+        p = self.send(record, "--duration", "8", "--concurrency", "4", "--rate", "150")
+        try:
+            wait_for("load on edge2", lambda: (self.appended("edge2") or 0) > 100)
+            self.net.link("sinks", False)
+            try:
+                before, lag0 = self.appended("edge2"), self.lag("edge2")
+                wait_for("edge2 taking events with its sink cut off",
+                         lambda: self.appended("edge2") > before + 300)
+                # nothing commits while the sinks are cut off: 300 events
+                # (60 requests of 1-5 at least) more lag than at the cut
+                wait_for("edge2's lag growing", lambda: self.lag("edge2") >= lag0 + 60)
+                lag = self.lag("edge2")
+            finally:
+                self.net.link("sinks", True)
+        finally:
+            out = p.communicate(timeout=120)[0].decode()
+        self.assertEqual(p.returncode, 0, out)
+        summary = h.send_summary(out)
+        self.assertEqual(list(summary["status"]), ["200"], summary)
+        answered = self.assert_all_stored_once(record)
+        self.assertEqual(self.lag("edge2"), 0)
+        print("link down: %d events answered 200, all stored once; edge2 lag reached %d, "
+              "then 0" % (len(answered), lag))
+
+    def test_4_trusted_proxies(self):
         """Through lb, a client's own X-Forwarded-For is not believed (the
         edge reads the hop lb appended: the client's private address, not
         recorded); straight to an edge, lb is not the peer and nothing of
