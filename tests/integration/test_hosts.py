@@ -230,7 +230,7 @@ class Hosts(unittest.TestCase):
         # 503). Until that is understood, a pair on both edges is printed
         # here rather than failed; nothing missing is asserted as is.
         answered = self.assert_all_stored_once(record, across_edges_open=True)
-        print("edge dies: %d events answered 200, all stored once; %s" % (
+        print("edge dies: %d events answered 200, none missing, none twice on one edge; %s" % (
             len(answered), h.send_summary(out)))
 
     def lag(self, role):
