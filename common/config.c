@@ -251,6 +251,36 @@ s_finish (hm_cfg_ctx_t *ctx, hm_config_t *self)
     return 0;
 }
 
+/* "trusted_proxies": a list of CIDR blocks (or bare addresses). */
+static int
+s_parse_trusted_proxies (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive (root, "trusted_proxies");
+    if (!list || cJSON_IsNull (list))
+        return 0;
+    if (!cJSON_IsArray (list))
+        return hm_cfg_fail (ctx, "trusted_proxies",
+                            "must be a list of CIDR blocks, e.g. [\"10.0.0.0/8\"]");
+    int n = cJSON_GetArraySize (list);
+    if (n > HM_TRUSTED_PROXIES_MAX)
+        return hm_cfg_fail (ctx, "trusted_proxies", "%d blocks, at most %d", n,
+                            HM_TRUSTED_PROXIES_MAX);
+    const cJSON *item;
+    size_t i = 0;
+    cJSON_ArrayForEach (item, list)
+    {
+        char key[64], why[256];
+        snprintf (key, sizeof key, "trusted_proxies[%zu]", i);
+        if (!cJSON_IsString (item))
+            return hm_cfg_fail (ctx, key, "must be a string such as \"10.0.0.0/8\"");
+        if (hm_cidr_parse (item->valuestring, &self->trusted_proxies[i], why, sizeof why) != 0)
+            return hm_cfg_fail (ctx, key, "%s", why);
+        i++;
+    }
+    self->n_trusted_proxies = i;
+    return 0;
+}
+
 /* Everything but the routes; *defaults gets what the top level gives them. */
 static int
 s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
@@ -258,7 +288,7 @@ s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
 {
     static const char *const keys[] = {
         "shared_secret", "signature", "max_clock_skew_s", "maintenance_key", "maintance_key",
-        "masked_ip", "logfile", "ingest", "router", "sink", "routes", "curve",
+        "masked_ip", "trusted_proxies", "logfile", "ingest", "router", "sink", "routes", "curve",
         /* the original's keys */
         "dialect", "file", "s3", "sns", "abs", "aqs", "buffer_size", "auto_flush_interval",
         "flush_timeout", "max_worker_size", "max_queue_size", "retry_attempt", "spread_buffer_size",
@@ -276,6 +306,10 @@ s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
         hm_cfg_string (ctx, root, "", "maintenance_key", &self->maintenance_key) != 0 ||
         hm_cfg_bool (ctx, root, "", "masked_ip", &self->masked_ip) != 0 ||
         hm_cfg_string (ctx, root, "", "logfile", &self->logfile) != 0) {
+        free (signature);
+        return -1;
+    }
+    if (s_parse_trusted_proxies (ctx, self, root) != 0) {
         free (signature);
         return -1;
     }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client_ip.h"
+
 /* routes.NAME.instances: sink processes of one route, at most. */
 #define HM_CONFIG_MAX_INSTANCES 64
 
@@ -52,7 +54,11 @@ typedef struct {
     bool signature_required; /* "signature": "required" (default) | "optional" */
     char *maintenance_key;   /* NULL: /api/flush answers 503 */
     bool masked_ip;          /* zero the last IPv4 octet / last 80 bits of IPv6 */
-    char *logfile;           /* NULL: stderr */
+    /* trusted_proxies (top level, beside masked_ip): peers whose
+       X-Forwarded-For / X-Real-IP are believed; none by default. */
+    hm_cidr_t trusted_proxies[HM_TRUSTED_PROXIES_MAX];
+    size_t n_trusted_proxies;
+    char *logfile; /* NULL: stderr */
 
     /* Replay window (top level, beside "signature"): a signed request's
        X-Hamustro-Time may be this many seconds from now, else 401; 0 (the

@@ -11,6 +11,8 @@
 #include "payload.pb-c.h"
 #include "pipeline.pb-c.h"
 
+#include "client_ip.h" /* hm_client_ip, hm_mask_ip: their home before client_ip.c */
+
 /* The client's strings are protobuf `bytes` (proto/payload.proto says why):
    a value is (data, len) and may hold NUL bytes; data may be NULL when
    len is 0. */
@@ -51,16 +53,6 @@ int hm_env_from_name (const char *name);
    written \u0000, so the text holds none); "{}" when there are none. Caller frees. NULL on out of
    memory. */
 char *hm_parameters_json (Parameter **params, size_t n);
-
-/* The client IP to record when the payload has none: the first public
-   address in X-Forwarded-For, then X-Real-IP, then peer (each may be NULL).
-   Private, loopback, link-local and unspecified addresses are never
-   recorded. Writes "" when none qualifies. out: 64 bytes. */
-void hm_client_ip (const char *x_forwarded_for, const char *x_real_ip, const char *peer,
-                   char out[64]);
-/* masked_ip: zeroes the last IPv4 octet ("1.2.3.4" -> "1.2.3.0") or the last
-   80 bits of an IPv6 address, in place. Anything else is left as it is. */
-void hm_mask_ip (char *ip, size_t cap);
 
 /* Builds the events of a collection: events[i] for payloads[i], fields
    copied or pointing into the collection (free with hm_events_free, which

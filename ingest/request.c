@@ -131,11 +131,62 @@ s_header (ingest_conn_t *c, const char *name)
     return MHD_lookup_connection_value (c->connection, MHD_HEADER_KIND, name);
 }
 
-/* hm_track_decide's header lookup: libmicrohttpd's. */
+/* hm_ingest_head's header lookup: libmicrohttpd's. */
+static const char *
+s_header_plain (void *ctx, const char *name)
+{
+    return s_header (ctx, name);
+}
+
+/* Every X-Forwarded-For line of a request, joined in order with ", " as
+   RFC 9110 says repeated fields combine. A proxy (HAProxy's option
+   forwardfor) adds its own line after the client's, so reading only the
+   first line, as libmicrohttpd's lookup does, would read the client's
+   claim. Bound: 2 KiB; a longer list becomes "-" (no address), so the
+   trusted peer itself is recorded (common/client_ip.h). */
+#define S_XFF_MAX 2048
+
+typedef struct {
+    ingest_conn_t *conn;
+    char xff[S_XFF_MAX];
+    size_t len;
+    bool any, overflow;
+} s_headers_t;
+
+static enum MHD_Result
+s_xff_line (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    s_headers_t *h = cls;
+    if (!key || !value || strcasecmp (key, "X-Forwarded-For") != 0 || h->overflow)
+        return MHD_YES;
+    size_t add = strlen (value) + (h->any ? 2 : 0);
+    if (h->len + add >= sizeof h->xff) {
+        h->overflow = true;
+        return MHD_YES;
+    }
+    if (h->any)
+        memcpy (h->xff + h->len, ", ", 2);
+    memcpy (h->xff + h->len + (h->any ? 2 : 0), value, strlen (value) + 1);
+    h->len += add;
+    h->any = true;
+    return MHD_YES;
+}
+
+/* hm_track_decide's header lookup: libmicrohttpd's, X-Forwarded-For joined. */
 static const char *
 s_header_fn (void *ctx, const char *name)
 {
-    return s_header (ctx, name);
+    s_headers_t *h = ctx;
+    if (strcasecmp (name, "X-Forwarded-For") != 0)
+        return s_header (h->conn, name);
+    h->len = 0;
+    h->any = h->overflow = false;
+    h->xff[0] = '\0';
+    MHD_get_connection_values (h->conn->connection, MHD_HEADER_KIND, s_xff_line, h);
+    if (h->overflow)
+        return "-";
+    return h->any ? h->xff : NULL;
 }
 
 /* Turns a valid collection into events and adds them to this turn's
@@ -166,8 +217,10 @@ s_track (ingest_conn_t *c)
         s_decide (c, 503, HM_BODY_NONE, "server is stopping");
         return;
     }
-    hm_track_request_t req = {s_header_fn, c, c->peer, c->body.data ? c->body.data : "",
-                              c->body.len, (int64_t)time (NULL), &c->inflated};
+    s_headers_t headers = {.conn = c};
+    hm_track_request_t req = {
+        s_header_fn,          &headers,    c->peer, c->body.data ? c->body.data : "", c->body.len,
+        (int64_t)time (NULL), &c->inflated};
     hm_track_answer_t answer;
     if (hm_track_decide (w->cfg, &w->decode, &req, &answer) == 200)
         s_track_send (c, answer.col, answer.ip);
@@ -260,7 +313,7 @@ s_begin (ingest_conn_t *c, const char *url, const char *method)
     hm_buf_reset (&c->body);
     const char *reason = "";
     uint64_t n = 0;
-    unsigned status = hm_ingest_head (url, method, w->stopping, s_header_fn, c,
+    unsigned status = hm_ingest_head (url, method, w->stopping, s_header_plain, c,
                                       w->cfg->max_body_bytes, &c->kind, &c->allow, &reason, &n);
     if (status) {
         s_decide (c, status,

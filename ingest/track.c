@@ -119,7 +119,8 @@ hm_track_decide (const hm_config_t *cfg, hm_arena_t *arena, const hm_track_reque
         return s_answer (a, 400, "Collection's session attribute is invalid");
     if (col->n_payloads == 0)
         return s_answer (a, 204, NULL);
-    hm_client_ip (req->header (req->ctx, "X-Forwarded-For"), req->header (req->ctx, "X-Real-IP"),
+    hm_client_ip (cfg->trusted_proxies, cfg->n_trusted_proxies,
+                  req->header (req->ctx, "X-Forwarded-For"), req->header (req->ctx, "X-Real-IP"),
                   req->peer, a->ip);
     return s_answer (a, 200, NULL);
 }

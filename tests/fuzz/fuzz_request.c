@@ -10,7 +10,8 @@
       LF
       body                  (the rest, bytes as they are)
     Mode bits: 0 signature required, 1 masked_ip, 2 a small max_body_bytes
-    (64), 3 the server is stopping. The secret is "fuzz-secret"; a header
+    (64), 3 the server is stopping, 4 the peer is a trusted proxy (its
+    X-Forwarded-For and X-Real-IP are read). The secret is "fuzz-secret"; a header
     repeated keeps its first value, as libmicrohttpd's lookup does; the peer
     is 203.0.113.9.
 
@@ -250,6 +251,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     cfg.signature_required = data[0] & 1;
     cfg.masked_ip = data[0] & 2;
     cfg.max_body_bytes = data[0] & 4 ? 64 : 1u << 20;
+    if (data[0] & 16) {
+        char err[128];
+        if (hm_cidr_parse ("203.0.113.0/24", &cfg.trusted_proxies[0], err, sizeof err) != 0)
+            abort ();
+        cfg.n_trusted_proxies = 1;
+    }
     s_request (&cfg, &arena, data[0] & 8, data + 1, size - 1);
     return 0;
 }

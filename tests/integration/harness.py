@@ -224,9 +224,11 @@ class Pipeline:
             json.dump(self.config, f, indent=2)
 
     # programs
-    def start(self, name, *args, env_extra=None, use_config=True):
+    def start(self, name, *args, env_extra=None, use_config=True, prefix=None):
         """name: 'router', 'ingest', 'file-sink', or 'file-sink#2' for a second instance.
-        use_config=False: no --config, so the program takes its embedded default."""
+        use_config=False: no --config, so the program takes its embedded default.
+        prefix: argv put before the program, e.g. ["ip", "netns", "exec", NS]
+        (which execs it: the process started is the program itself)."""
         prog = name.split("#")[0]
         if name in self.logs:
             self.logs.pop(name).close()
@@ -237,7 +239,8 @@ class Pipeline:
         env.pop("HAMUSTRO_HOST", None)
         env.update(env_extra or {})
         config = ["--config", self.config_path] if use_config else []
-        p = subprocess.Popen([os.path.join(BIN, "hamustro-" + prog)] + config + list(args),
+        p = subprocess.Popen(list(prefix or []) + [os.path.join(BIN, "hamustro-" + prog)] +
+                             config + list(args),
                              stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, env=env)
         self.procs[name] = p
         self.logs[name] = log
@@ -349,8 +352,11 @@ class Pipeline:
         self.close(check=exc_type is None)
 
     # HTTP
-    def request(self, method, path, body=None, headers=None, timeout=10):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def request(self, method, path, body=None, headers=None, timeout=10, source=None):
+        # source: the local address to connect from (any 127.x.y.z works on
+        # Linux), so a test can be a trusted proxy or a stranger.
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                          source_address=(source, 0) if source else None)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             r = conn.getresponse()
@@ -360,13 +366,13 @@ class Pipeline:
             conn.close()
 
     def track(self, body, content_type="application/protobuf", signed=True, t="1454514088",
-              secret=SECRET, extra=None):
+              secret=SECRET, extra=None, source=None):
         headers = {"Content-Type": content_type} if content_type else {}
         if signed:
             headers["X-Hamustro-Time"] = t
             headers["X-Hamustro-Signature"] = signature(body, t, secret)
         headers.update(extra or {})
-        return self.request("POST", "/api/v1/track", body, headers)
+        return self.request("POST", "/api/v1/track", body, headers, source=source)
 
     def track_retry(self, body, *args, timeout=15, **kwargs):
         """track() as a client does it: a 503 (e.g. the ingest's router socket

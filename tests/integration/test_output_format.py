@@ -31,6 +31,8 @@ class OutputFormat(unittest.TestCase):
                                  "file_format": "csv", "compress": False}},
             }
             p.config["masked_ip"] = True
+            # the test talks from 127.0.0.1: a proxy whose X-Forwarded-For counts
+            p.config["trusted_proxies"] = ["127.0.0.1"]
             p.write_config()
             p.start_all()
 

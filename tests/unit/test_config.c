@@ -189,6 +189,55 @@ test_tap_json (void **state)
                     "router.tap_json", "");
 }
 
+#define S_TP_TAIL ",\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}"
+
+static void
+test_trusted_proxies (void **state)
+{
+    (void) state;
+    /* default: none, so forwarding headers are never read */
+    hm_config_t *cfg = s_parse ("{\"shared_secret\":\"s\"" S_TP_TAIL);
+    assert_non_null (cfg);
+    assert_int_equal (cfg->n_trusted_proxies, 0);
+    hm_config_destroy (&cfg);
+    cfg = s_parse ("{\"shared_secret\":\"s\",\"trusted_proxies\":[\"10.77.0.0/24\","
+                   "\"2001:db8::/32\",\"192.0.2.1\"]" S_TP_TAIL);
+    assert_non_null (cfg);
+    assert_int_equal (cfg->n_trusted_proxies, 3);
+    assert_true (hm_cidr_match (cfg->trusted_proxies, cfg->n_trusted_proxies, "10.77.0.200"));
+    assert_true (hm_cidr_match (cfg->trusted_proxies, cfg->n_trusted_proxies, "192.0.2.1"));
+    assert_false (hm_cidr_match (cfg->trusted_proxies, cfg->n_trusted_proxies, "10.77.1.1"));
+    hm_config_destroy (&cfg);
+
+    s_expect_error ("{\"shared_secret\":\"s\",\"trusted_proxies\":\"10.0.0.0/8\"" S_TP_TAIL,
+                    "trusted_proxies", "list of CIDR blocks");
+    s_expect_error ("{\"shared_secret\":\"s\",\"trusted_proxies\":[\"10.0.0.0/8\",7]" S_TP_TAIL,
+                    "trusted_proxies[1]", "must be a string");
+    s_expect_error ("{\"shared_secret\":\"s\",\"trusted_proxies\":[\"10.0.0.0/33\"]" S_TP_TAIL,
+                    "trusted_proxies[0]", "prefix length above 32");
+    s_expect_error ("{\"shared_secret\":\"s\",\"trusted_proxies\":[\"10.0.0.1/8\"]" S_TP_TAIL,
+                    "trusted_proxies[0]", "host bits set (the block is 10.0.0.0/8)");
+    s_expect_error ("{\"shared_secret\":\"s\",\"trusted_proxies\":[\"lb.local\"]" S_TP_TAIL,
+                    "trusted_proxies[0]", "not an IPv4 or IPv6 address");
+    /* the bound: 64 blocks load, 65 are refused */
+    char json[4096];
+    for (int count = 64; count <= 65; count++) {
+        int off = snprintf (json, sizeof json, "{\"shared_secret\":\"s\",\"trusted_proxies\":[");
+        for (int i = 0; i < count; i++)
+            off += snprintf (json + off, sizeof json - (size_t) off, "%s\"10.0.%d.0/24\"",
+                             i ? "," : "", i);
+        snprintf (json + off, sizeof json - (size_t) off, "]%s", S_TP_TAIL);
+        if (count == 64) {
+            cfg = s_parse (json);
+            assert_non_null (cfg);
+            assert_int_equal (cfg->n_trusted_proxies, 64);
+            hm_config_destroy (&cfg);
+        }
+        else
+            s_expect_error (json, "trusted_proxies", "at most 64");
+    }
+}
+
 static void
 test_errors_name_key_and_reason (void **state)
 {
@@ -430,6 +479,7 @@ main (void)
         cmocka_unit_test (test_routes_with_filters),
         cmocka_unit_test (test_max_clock_skew),
         cmocka_unit_test (test_tap_json),
+        cmocka_unit_test (test_trusted_proxies),
         cmocka_unit_test (test_errors_name_key_and_reason),
         cmocka_unit_test (test_environment_overrides),
         cmocka_unit_test (test_load_from_file),

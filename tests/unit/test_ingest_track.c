@@ -143,14 +143,24 @@ test_decide (void **state)
     s_headers_t h = {
         {"content-type", "X-Hamustro-Time", "X-Hamustro-Signature", "X-Forwarded-For"},
         {"application/json; charset=utf-8", "1700000000", sig, "10.0.0.1, 198.51.100.7"}};
-    assert_int_equal (s_decide (&required, &h, body, &a), 200);
-    assert_string_equal (a.ip, "198.51.100.7");
-    assert_string_equal (a.reason, "");
-
-    /* no public address forwarded: the peer's */
-    h.value[3] = "10.0.0.1";
+    /* no trusted_proxies: the header is the client's own word, ignored */
     assert_int_equal (s_decide (&required, &h, body, &a), 200);
     assert_string_equal (a.ip, "203.0.113.5");
+    assert_string_equal (a.reason, "");
+
+    /* the peer is a trusted proxy: the address it saw */
+    char err[128];
+    assert_int_equal (
+        hm_cidr_parse ("203.0.113.0/24", &required.trusted_proxies[0], err, sizeof err), 0);
+    required.n_trusted_proxies = 1;
+    assert_int_equal (s_decide (&required, &h, body, &a), 200);
+    assert_string_equal (a.ip, "198.51.100.7");
+
+    /* it saw a private address: none recorded */
+    h.value[3] = "198.51.100.7, 10.0.0.1";
+    assert_int_equal (s_decide (&required, &h, body, &a), 200);
+    assert_string_equal (a.ip, "");
+    required.n_trusted_proxies = 0;
 
     h.value[2] = "AAAA";
     assert_int_equal (s_decide (&required, &h, body, &a), 401);
