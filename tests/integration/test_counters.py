@@ -45,7 +45,12 @@ class Counters(unittest.TestCase):
         p.procs["router"] = subprocess.Popen(
             ["strace", "-f", "-qq", "-e", "trace=fdatasync", "-o", trace,
              os.path.join(h.BIN, "hamustro-router"), "--config", p.config_path],
-            stdout=log, stderr=subprocess.STDOUT, cwd=p.dir)
+            stdout=log, stderr=subprocess.STDOUT, cwd=p.dir,
+            # LeakSanitizer cannot run under ptrace (it says so as a fatal
+            # error at exit): in a sanitizer build this one process goes
+            # without the leak check; every other test's router has it.
+            env=dict(os.environ, ASAN_OPTIONS=":".join(
+                filter(None, [os.environ.get("ASAN_OPTIONS", ""), "detect_leaks=0"]))))
         p.start("file-sink", "--route", "archive")
         p.start("ingest")
         p.wait_healthy()
