@@ -29,23 +29,13 @@ def scrape(p):
         return r.headers.get("Content-Type"), r.read().decode()
 
 
-def samples(text):
-    """{'name{labels}': value} of a text exposition."""
-    out = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, value = line.rsplit(" ", 1)
-            out[key] = float(value)
-    return out
-
-
 def routes_of(p):
     return list(p.config["routes"])
 
 
 def idle_and_counted(p):
     try:
-        s = samples(scrape(p)[1])
+        s = h.metrics_samples(scrape(p)[1])
     except (OSError, ValueError):
         return False
     if s.get("hamustro_router_events_total") != N:
@@ -92,7 +82,7 @@ class Metrics(unittest.TestCase):
             chk = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             self.assertEqual(chk.returncode, 0, chk.stdout.decode() + text)
-            s = samples(text)
+            s = h.metrics_samples(text)
             self.assertEqual(s["hamustro_route_sink_instances{route=\"archive\",sink=\"file\"}"], 1)
             self.assertGreater(s["hamustro_log_max_bytes"], 0)
             # The group commits' fdatasync histogram ("fsync" durability).
