@@ -104,14 +104,20 @@ static int s_fail (s_ctx_t *ctx, const char *path, const char *name, const char 
 /* Writes "<path>.<name>: <reason>" (path or name may be empty). The name
    and the reason may quote the client's text: control bytes are written
    as \xNN, so the reason stays one line where it is logged (the ingest's
-   log, a tool's stderr). */
+   log, a tool's stderr). A client's member name is quoted up to
+   S_NAME_QUOTE bytes and then "...", so the reason itself is never pushed
+   off the end by a long name. */
+#define S_NAME_QUOTE 64
 static int
 s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
 {
     if (!ctx->err || ctx->errlen == 0)
         return -1;
     char raw[512] = "";
-    int n = snprintf (raw, sizeof raw, "%s%s%s: ", path, *path && *name ? "." : "", name);
+    size_t name_len = strlen (name);
+    int n = snprintf (raw, sizeof raw, "%s%s%.*s%s: ", path, *path && *name ? "." : "",
+                      (int)(name_len > S_NAME_QUOTE ? S_NAME_QUOTE : name_len), name,
+                      name_len > S_NAME_QUOTE ? "..." : "");
     if (n >= 0 && (size_t)n < sizeof raw) {
         va_list ap;
         va_start (ap, fmt);
