@@ -11,7 +11,14 @@
     acknowledged, so tests can compare it with what reached the sinks, and
     how many times its request was sent when that was more than once (a
     request answered 503 may have been stored all the same: its events may
-    then be stored once per send, which is the client's doing). */
+    then be stored once per send, which is the client's doing).
+
+    Those sends include the ones libcurl makes by itself: when a reused
+    connection dies before any answer (a server, or a balancer in front of
+    one that died, closes it), libcurl sends the request again on a fresh
+    connection without telling us, POST or not. The body is handed to
+    libcurl through a read callback so that each such resend shows up as a
+    rewind (the seek callback) and is counted. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -68,6 +75,8 @@ typedef struct {
     send_body_t body;           /* this request's body */
     hm_buf_t gz;                /* --gzip: the generated body before it is compressed */
     uint32_t attempts;          /* answers/failures so far for this request */
+    uint32_t rewinds;           /* sends libcurl made again by itself (see the top) */
+    size_t read_pos;            /* next body byte to hand to libcurl */
     double retry_at;            /* monotonic time of the resend; 0: not waiting */
 } s_slot_t;
 
@@ -105,43 +114,44 @@ s_on_signal (int sig)
 static void
 s_usage (FILE *out)
 {
-    fprintf (out,
-             "Usage: hamustro-send [options]\n"
-             "Builds random valid Collections, signs them and POSTs them to a collector.\n"
-             "\n"
-             "  --url URL            target (default: http://HOST:PORT/api/v1/track from the\n"
-             "                       config's ingest host/port, HAMUSTRO_HOST/PORT override)\n"
-             "  --config FILE        pipeline config (default: $HAMUSTRO_CONFIG, else built-in)\n"
-             "  --secret S           shared secret (default: the config's shared_secret)\n"
-             "  --no-sign            send without X-Hamustro-Time/-Signature\n"
-             "  --gzip               gzip each body (Content-Encoding: gzip)\n"
-             "  --format F           protobuf (default) or json\n"
-             "  --payloads N|MIN-MAX\n"
-             "                       payloads per request (default 1-10, at most %d)\n"
-             "  --sessions N         simulated devices/sessions (default 100)\n"
-             "  --concurrency C      requests in flight on kept-alive connections (default 1)\n"
-             "  --count N            requests to make (default 1 unless --duration)\n"
-             "  --duration S         keep starting requests for S seconds\n"
-             "  --rate R             start at most R requests per second\n"
-             "  --retry N            resend a request answered 503 up to N times, after\n"
-             "                       its Retry-After (default 0)\n"
-             "  --timeout S          per-attempt timeout in seconds (default 30)\n"
-             "  --cacert FILE        HTTPS: trust the CA certificate(s) in FILE (PEM)\n"
-             "  --insecure           HTTPS: do not verify the server's certificate\n"
-             "                       (the default URL is https when the config has tls_cert)\n"
-             "  --record FILE        append \"session<TAB>nr\" of every event answered 200\n"
-             "                       (<TAB>SENDS after it when its request was sent more than once)\n"
-             "  --corpus DIR         write --count bodies to DIR for wrk instead of sending\n"
-             "                       (DIR/N.body, DIR/N.headers, DIR/corpus.txt)\n"
-             "  --seed N             random seed (default: from the clock)\n"
-             "  --json-summary       print the summary as one JSON object\n"
-             "  --quiet              no progress line\n"
-             "  --help, --version\n"
-             "\n"
-             "Exit status: 0 when every request got an HTTP answer (whatever the status),\n"
-             "1 when some did not (connection errors, timeouts) or on I/O errors, 2 on bad\n"
-             "arguments or config.\n",
-             SEND_GEN_MAX_PAYLOADS);
+    fprintf (
+        out,
+        "Usage: hamustro-send [options]\n"
+        "Builds random valid Collections, signs them and POSTs them to a collector.\n"
+        "\n"
+        "  --url URL            target (default: http://HOST:PORT/api/v1/track from the\n"
+        "                       config's ingest host/port, HAMUSTRO_HOST/PORT override)\n"
+        "  --config FILE        pipeline config (default: $HAMUSTRO_CONFIG, else built-in)\n"
+        "  --secret S           shared secret (default: the config's shared_secret)\n"
+        "  --no-sign            send without X-Hamustro-Time/-Signature\n"
+        "  --gzip               gzip each body (Content-Encoding: gzip)\n"
+        "  --format F           protobuf (default) or json\n"
+        "  --payloads N|MIN-MAX\n"
+        "                       payloads per request (default 1-10, at most %d)\n"
+        "  --sessions N         simulated devices/sessions (default 100)\n"
+        "  --concurrency C      requests in flight on kept-alive connections (default 1)\n"
+        "  --count N            requests to make (default 1 unless --duration)\n"
+        "  --duration S         keep starting requests for S seconds\n"
+        "  --rate R             start at most R requests per second\n"
+        "  --retry N            resend a request answered 503 up to N times, after\n"
+        "                       its Retry-After (default 0)\n"
+        "  --timeout S          per-attempt timeout in seconds (default 30)\n"
+        "  --cacert FILE        HTTPS: trust the CA certificate(s) in FILE (PEM)\n"
+        "  --insecure           HTTPS: do not verify the server's certificate\n"
+        "                       (the default URL is https when the config has tls_cert)\n"
+        "  --record FILE        append \"session<TAB>nr\" of every event answered 200\n"
+        "                       (<TAB>SENDS after it when its request was sent more than once)\n"
+        "  --corpus DIR         write --count bodies to DIR for wrk instead of sending\n"
+        "                       (DIR/N.body, DIR/N.headers, DIR/corpus.txt)\n"
+        "  --seed N             random seed (default: from the clock)\n"
+        "  --json-summary       print the summary as one JSON object\n"
+        "  --quiet              no progress line\n"
+        "  --help, --version\n"
+        "\n"
+        "Exit status: 0 when every request got an HTTP answer (whatever the status),\n"
+        "1 when some did not (connection errors, timeouts) or on I/O errors, 2 on bad\n"
+        "arguments or config.\n",
+        SEND_GEN_MAX_PAYLOADS);
 }
 
 /* Parses an unsigned integer in [lo, hi]; -1 with a message on error. */
@@ -388,6 +398,35 @@ s_parse_args (int argc, char **argv, s_args_t *a)
     return 0;
 }
 
+/* libcurl reads the body from here (CURLOPT_READFUNCTION). */
+static size_t
+s_read_body (char *buffer, size_t size, size_t nitems, void *userdata)
+{
+    s_slot_t *slot = (s_slot_t *)userdata;
+    const hm_buf_t *b = &slot->body.body;
+    size_t n = size * nitems;
+    if (n > b->len - slot->read_pos)
+        n = b->len - slot->read_pos;
+    memcpy (buffer, b->data + slot->read_pos, n);
+    slot->read_pos += n;
+    return n;
+}
+
+/* libcurl rewinds the body to send it again (CURLOPT_SEEKFUNCTION). It does
+   so only after it wrote some of it on a connection that then died: the
+   request may have reached the server, so it counts as a send. */
+static int
+s_seek_body (void *userdata, curl_off_t offset, int origin)
+{
+    s_slot_t *slot = (s_slot_t *)userdata;
+    if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > slot->body.body.len)
+        return CURL_SEEKFUNC_FAIL;
+    if (slot->read_pos > 0)
+        slot->rewinds++;
+    slot->read_pos = (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
 static size_t
 s_discard (char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -454,9 +493,10 @@ s_start (s_run_t *run, uint32_t idx)
         slot->headers = t;
     }
     curl_easy_setopt (slot->easy, CURLOPT_HTTPHEADER, slot->headers);
-    curl_easy_setopt (slot->easy, CURLOPT_POSTFIELDS, slot->body.body.data);
     curl_easy_setopt (slot->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)slot->body.body.len);
+    slot->read_pos = 0;
     slot->attempts = 0;
+    slot->rewinds = 0;
     slot->retry_at = 0;
     run->started++;
     if (curl_multi_add_handle (run->multi, slot->easy) != CURLM_OK)
@@ -492,6 +532,7 @@ s_complete (s_run_t *run, CURL *easy, CURLcode result)
     s_slot_t *slot = (s_slot_t *)priv;
     curl_multi_remove_handle (run->multi, easy);
     slot->attempts++;
+    uint32_t sends = slot->attempts + slot->rewinds;
     long status = 0;
     if (result == CURLE_OK) {
         curl_easy_getinfo (easy, CURLINFO_RESPONSE_CODE, &status);
@@ -511,8 +552,9 @@ s_complete (s_run_t *run, CURL *easy, CURLcode result)
         return;
     }
     send_stats_finish (&run->stats, status, slot->body.events, slot->body.body.len);
+    run->stats.rewinds += slot->rewinds;
     if (status == 200)
-        s_record (run, &slot->body, slot->attempts);
+        s_record (run, &slot->body, sends);
     s_release (run, slot);
 }
 
@@ -530,11 +572,13 @@ s_resend_due (s_run_t *run, double now)
             slot->retry_at = 0;
             run->waiting--;
             send_stats_finish (&run->stats, 503, slot->body.events, slot->body.body.len);
+            run->stats.rewinds += slot->rewinds;
             s_release (run, slot);
         }
         else if (slot->retry_at <= now) {
             slot->retry_at = 0;
             run->waiting--;
+            slot->read_pos = 0;
             curl_multi_add_handle (run->multi, slot->easy);
         }
         else if (next == 0 || slot->retry_at < next)
@@ -571,6 +615,10 @@ s_run_init (s_run_t *run, const s_args_t *args, const char *secret, const char *
         curl_easy_setopt (slot->easy, CURLOPT_CONNECTTIMEOUT_MS, args->timeout_ms);
         curl_easy_setopt (slot->easy, CURLOPT_WRITEFUNCTION, s_discard);
         curl_easy_setopt (slot->easy, CURLOPT_PRIVATE, (char *)slot);
+        curl_easy_setopt (slot->easy, CURLOPT_READFUNCTION, s_read_body);
+        curl_easy_setopt (slot->easy, CURLOPT_READDATA, slot);
+        curl_easy_setopt (slot->easy, CURLOPT_SEEKFUNCTION, s_seek_body);
+        curl_easy_setopt (slot->easy, CURLOPT_SEEKDATA, slot);
         curl_easy_setopt (slot->easy, CURLOPT_USERAGENT, "hamustro-send/" HAMUSTRO_VERSION);
         if (args->cacert)
             curl_easy_setopt (slot->easy, CURLOPT_CAINFO, args->cacert);

@@ -119,17 +119,18 @@ s_summary_json (const send_stats_t *self, double elapsed, FILE *out)
         }
     fprintf (out,
              "},\"ok\":%llu,\"no_content\":%llu,\"client_errors\":%llu,\"server_errors\":%llu,"
-             "\"errors\":%llu,\"retries\":%llu,\"events_sent\":%llu,\"events_accepted\":%llu,"
+             "\"errors\":%llu,\"retries\":%llu,\"reconnect_resends\":%llu,\"events_sent\":%llu,"
+             "\"events_accepted\":%llu,"
              "\"bytes_sent\":%llu,\"elapsed_s\":%.3f,\"req_per_s\":%.1f,\"events_per_s\":%.1f,"
              "\"accepted_events_per_s\":%.1f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,"
              "\"p99\":%.3f,\"max\":%.3f}}\n",
              (unsigned long long)self->status[200], (unsigned long long)self->status[204],
              (unsigned long long)s_range (self, 400, 499),
              (unsigned long long)s_range (self, 500, 599), (unsigned long long)self->errors,
-             (unsigned long long)self->retries, (unsigned long long)self->events_sent,
-             (unsigned long long)self->events_accepted, (unsigned long long)self->bytes_sent,
-             elapsed, s_per_s (self->requests, elapsed), s_per_s (self->events_sent, elapsed),
-             s_per_s (self->events_accepted, elapsed),
+             (unsigned long long)self->retries, (unsigned long long)self->rewinds,
+             (unsigned long long)self->events_sent, (unsigned long long)self->events_accepted,
+             (unsigned long long)self->bytes_sent, elapsed, s_per_s (self->requests, elapsed),
+             s_per_s (self->events_sent, elapsed), s_per_s (self->events_accepted, elapsed),
              send_hist_quantile (&self->latency, 0.50) / 1000.0,
              send_hist_quantile (&self->latency, 0.90) / 1000.0,
              send_hist_quantile (&self->latency, 0.99) / 1000.0, self->latency.max / 1000.0);
@@ -155,8 +156,9 @@ send_stats_summary (const send_stats_t *self, double elapsed, bool json, FILE *o
     for (int code = 100; code < 600; code++)
         if (self->status[code])
             fprintf (out, " %d=%llu", code, (unsigned long long)self->status[code]);
-    fprintf (out, "%s (503 retried: %llu)\n", self->requests == self->errors ? " none" : "",
-             (unsigned long long)self->retries);
+    fprintf (out, "%s (503 retried: %llu; resent on a fresh connection: %llu)\n",
+             self->requests == self->errors ? " none" : "", (unsigned long long)self->retries,
+             (unsigned long long)self->rewinds);
     fprintf (out, "events     sent %llu (%.1f/s), accepted in 200 answers %llu (%.1f/s)\n",
              (unsigned long long)self->events_sent, s_per_s (self->events_sent, elapsed),
              (unsigned long long)self->events_accepted, s_per_s (self->events_accepted, elapsed));

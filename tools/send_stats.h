@@ -27,6 +27,7 @@ typedef struct {
     uint64_t status[600];     /* final HTTP status of each request, by code */
     uint64_t errors;          /* requests without an HTTP answer (transport errors) */
     uint64_t retries;         /* 503 answers that were retried */
+    uint64_t rewinds;         /* sends libcurl repeated on a fresh connection by itself */
     uint64_t events_sent;     /* events in finished requests */
     uint64_t events_accepted; /* events in requests answered 200 */
     uint64_t bytes_sent;      /* body bytes of finished requests (first attempt) */

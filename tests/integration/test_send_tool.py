@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """hamustro-send's resend and --record against a scripted collector: a
 stdlib HTTP server on 127.0.0.1 that answers 503 (Retry-After: 1) to the
-requests it is told to, 200 to the rest. The fault suite counts on the
+requests it is told to, or reads one and closes the connection without an
+answer ("drop", what HAProxy does to a kept-alive client connection when
+the edge behind it dies), 200 to the rest. The fault suite counts on the
 record's third column to tell a client's resend from a duplicate; this pins
 that column down on its own."""
 import http.server
@@ -38,6 +40,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with srv.lock:
             srv.seen.append((self.headers.get("X-Hamustro-Signature"), body))
             status = srv.answers.pop(0) if srv.answers else 200
+        if status == "drop":
+            self.close_connection = True
+            return
         reply = b"{}" if status == 200 else b'{"error": "scripted"}'
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -92,6 +97,28 @@ class SendRecord(unittest.TestCase):
         self.assertEqual(len(pairs), 6)
         self.assertEqual(sorted(sends.values()), [3, 3, 3])
         self.assertEqual(set(sends), set(pairs[:3]))
+
+    def test_resend_by_libcurl_is_recorded(self):
+        # Request 2 goes on the connection request 1 was answered on; the
+        # server reads it and closes without answering. libcurl sends it
+        # again on a fresh connection by itself (no 503, no --retry): the
+        # server may have stored the first send, so the record must say
+        # that the request went twice (issue 16: the copies on two edges).
+        srv = self.serve([200, "drop"])
+        with tempfile.TemporaryDirectory() as d:
+            record = os.path.join(d, "acked.tsv")
+            rc, out, err = run_send(srv.server_address[1], record, "--count", "2", "--retry", "0")
+            self.assertEqual(rc, 0, out + err)
+            summary = json.loads(out.strip().splitlines()[-1])
+            with open(record) as f:
+                lines = [line.rstrip("\n").split("\t") for line in f]
+        self.assertEqual(len(srv.seen), 3)
+        self.assertEqual(srv.seen[1], srv.seen[2])  # the same request, sent again
+        self.assertEqual(summary["status"], {"200": 2}, summary)
+        self.assertEqual(summary["retries"], 0, summary)
+        self.assertEqual(summary["reconnect_resends"], 1, summary)
+        self.assertEqual(lines[:3], [[c[0], c[1]] for c in lines[:3]], lines)
+        self.assertEqual([cols[2:] for cols in lines[3:]], [["2"]] * 3, lines)
 
     def test_request_out_of_retries_is_not_recorded(self):
         srv = self.serve([503, 503, 503])
