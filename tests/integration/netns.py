@@ -45,22 +45,27 @@ class Net:
             run("ip", "netns", "add", self.hub)
             run("ip", "-n", self.hub, "link", "add", "br0", "type", "bridge")
             run("ip", "-n", self.hub, "link", "set", "br0", "up")
-            for i, (role, octet) in enumerate(sorted(hosts.items())):
-                ns = "hm%s-%s" % (self.tag, role)
-                run("ip", "netns", "add", ns)
-                self.ns[role] = ns
-                port = "p%d" % i
-                run("ip", "-n", self.hub, "link", "add", port, "type", "veth", "peer", "name",
-                    "eth0", "netns", ns)
-                run("ip", "-n", self.hub, "link", "set", port, "master", "br0", "up")
-                run("ip", "-n", ns, "link", "set", "lo", "up")
-                run("ip", "-n", ns, "addr", "add", "%s.%d/24" % (SUBNET, octet), "dev", "eth0")
-                run("ip", "-n", ns, "link", "set", "eth0", "up")
-                self.addr[role] = "%s.%d" % (SUBNET, octet)
-                self.port[role] = port
+            for role, octet in sorted(hosts.items()):
+                self.add(role, octet)
         except BaseException:
             self.close()
             raise
+
+    def add(self, role, octet):
+        """One more host on the bridge, also while a test runs (a host
+        joining the layout)."""
+        ns = "hm%s-%s" % (self.tag, role)
+        run("ip", "netns", "add", ns)
+        self.ns[role] = ns
+        port = "p%d" % len(self.port)
+        run("ip", "-n", self.hub, "link", "add", port, "type", "veth", "peer", "name",
+            "eth0", "netns", ns)
+        run("ip", "-n", self.hub, "link", "set", port, "master", "br0", "up")
+        run("ip", "-n", ns, "link", "set", "lo", "up")
+        run("ip", "-n", ns, "addr", "add", "%s.%d/24" % (SUBNET, octet), "dev", "eth0")
+        run("ip", "-n", ns, "link", "set", "eth0", "up")
+        self.addr[role] = "%s.%d" % (SUBNET, octet)
+        self.port[role] = port
 
     def prefix(self, role):
         """argv that runs a program inside role's namespace."""

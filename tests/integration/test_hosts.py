@@ -9,13 +9,24 @@ running instances with that edge's config: adding an edge changes nothing
 on the others). hamustro-send in client speaks HTTPS to lb.
 
 Each scenario counts every (session, nr) answered 200 in the file output of
-both edges: none missing, none stored twice."""
+both edges: none missing, none stored twice, except (scenario 2 only) a copy
+per send of a request hamustro-send recorded as sent more than once: an edge
+that dies after its log took a request but before its answer left makes the
+client send it again (HAProxy closes the client's kept-alive connection
+without an answer and libcurl resends on a fresh one, or HAProxy answers
+503 and hamustro-send resends), and the other edge stores it too. Any other
+copy fails.
+
+HM_HOSTS_RESULTS=FILE writes a table of every scenario's counts to FILE
+(tests/integration/hosts_RESULTS.md keeps the last one)."""
 
 import collections
 import json
 import os
+import platform
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +40,10 @@ import netns  # noqa: E402
 HOSTS = {"lb": 1, "edge1": 11, "edge2": 12, "sinks": 20, "client": 100}
 SRC = os.environ.get("HAMUSTRO_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
 LB_URL = "https://10.77.0.1:8443/api/v1/track"
+
+
+RESULTS = []  # one dict per scenario run, for HM_HOSTS_RESULTS
+T0 = time.time()
 
 
 def keygen():
@@ -104,8 +119,10 @@ class Hosts(unittest.TestCase):
         pem = os.path.join(self.dir, "lb.pem")
         with open(pem, "wb") as f:
             f.write(h.read_bytes(crt) + h.read_bytes(key))
+        self.lb_sock = os.path.join(self.dir, "lb-admin.sock")
         with open(os.path.join(SRC, "deploy", "hosts", "haproxy.cfg")) as f:
-            cfg = f.read().replace("/etc/hamustro/tls/lb.pem", pem)
+            cfg = f.read().replace("/etc/hamustro/tls/lb.pem", pem).replace(
+                "/run/haproxy/hamustro-admin.sock", self.lb_sock)
         cfg_path = os.path.join(self.dir, "haproxy.cfg")
         with open(cfg_path, "w") as f:
             f.write(cfg)
@@ -143,12 +160,14 @@ class Hosts(unittest.TestCase):
                 counts[(ev["session"], ev["nr"])] += 1
         return counts
 
-    def assert_all_stored_once(self, record, across_edges_open=False):
-        """Every pair answered 200 is in the output, and no pair is stored
-        twice. across_edges_open: a pair stored once on each of two edges is
-        printed, not failed (the open finding of scenario 2, see there); twice
-        on one edge still fails."""
-        answered = h.read_record(record)
+    def assert_stored(self, record, resent_copies=False):
+        """Every pair answered 200 is in the output, and none is stored more
+        than once, unless resent_copies: then a pair may be stored as many
+        times as hamustro-send recorded sending its request (--record's
+        third column: its own resends of 503s and the ones libcurl made on
+        a fresh connection), and no more. Returns the counts."""
+        sends = {}
+        answered = h.read_record(record, sends)
         self.assertGreater(len(answered), 0)
         self.assertEqual(len(answered), len(set(answered)), "send recorded a pair twice")
 
@@ -165,45 +184,52 @@ class Hosts(unittest.TestCase):
         # the output is final once every route committed its whole log
         for e in self.edges.values():
             e.wait_committed()
-        doubled = {k: n for k, n in self.stored().items() if n > 1}
-        if doubled and across_edges_open:
-            per_edge = collections.Counter()
-            for role, e in self.edges.items():
-                for ev in e.read_events("archive"):
-                    per_edge[(role, ev["session"], ev["nr"])] += 1
-            twice_on_one = {k: n for k, n in per_edge.items() if n > 1}
-            self.assertEqual(twice_on_one, {}, "stored twice on one edge")
-            print("OPEN FINDING (issue 16): %d events stored on both edges, e.g. %s" % (
-                len(doubled), sorted(doubled)[:3]))
-            doubled = {}
-        if doubled:
-            where = collections.defaultdict(list)
-            for role, e in self.edges.items():
-                for path, line in e.output_lines("archive"):
-                    ev = json.loads(line)
-                    if (ev["session"], ev["nr"]) in doubled:
-                        where[(ev["session"], ev["nr"])].append((role, os.path.basename(path)))
-            sends = {}
-            recorded = set(h.read_record(record, sends))
-            where = {k: (v, "recorded" if k in recorded else "not answered 200",
-                         sends.get(k, 1)) for k, v in where.items()}
+        where = collections.defaultdict(list)
+        for role, e in self.edges.items():
+            for ev in e.read_events("archive"):
+                where[(ev["session"], ev["nr"])].append(role)
+        resent, bad = {}, {}
+        for k, roles in where.items():
+            if len(roles) < 2:
+                continue
+            if resent_copies and len(roles) <= sends.get(k, 1):
+                resent[k] = (sorted(roles), sends[k])
+            else:
+                bad[k] = (sorted(roles), sends.get(k, 1) if k in sends else "not answered 200")
+        if bad:
             lb_log = h.read_bytes(os.path.join(self.dir, "haproxy.log")).decode()
-            print("\n".join(l for l in lb_log.splitlines() if " 200 " not in l)[-6000:])
-            raise AssertionError("stored more than once: %s; sends %s; haproxy log: %s" % (
-                dict(where), {k: sends.get(k) for k in where},
-                h.read_bytes(os.path.join(self.dir, "haproxy.log"))[-3000:].decode()))
-        return answered
+            raise AssertionError("stored more often than sent: %s (pair: (edges storing it, "
+                                 "sends recorded)); haproxy log: %s" % (
+                                     dict(sorted(bad.items())[:10]), lb_log[-3000:]))
+        if resent:
+            print("copies of resent requests (allowed): %s" % dict(sorted(resent.items())[:5]))
+        return {"answered": len(answered), "stored": sum(len(r) for r in where.values()),
+                "missing": 0, "resent_copies": sum(len(r) - 1 for r, _ in resent.values()),
+                "other_copies": 0}
+
+    def result(self, scenario, counts, summary, **notes):
+        """Keeps one row for HM_HOSTS_RESULTS: the store counts and every
+        answer the client got (final answers, 503s it resent, connections
+        closed without an answer that libcurl resent, transport errors)."""
+        answers = dict(summary.get("status", {}))
+        if summary.get("retries"):
+            answers["503"] = answers.get("503", 0) + summary["retries"]
+        row = dict(counts, scenario=scenario, answers=answers,
+                   closed_no_answer=summary.get("reconnect_resends", 0),
+                   errors=summary.get("errors", 0), **notes)
+        RESULTS.append(row)
+        print("RESULT %s" % json.dumps(row, sort_keys=True))
 
     def test_1_steady_load_spreads_over_edges(self):
         record = os.path.join(self.dir, "steady.rec")
         p = self.send(record, "--duration", "4", "--concurrency", "4", "--rate", "150")
         out = p.communicate(timeout=120)[0].decode()
         self.assertEqual(p.returncode, 0, out)
-        answered = self.assert_all_stored_once(record)
+        counts = self.assert_stored(record)
         for role in self.edges:
             self.assertGreater(self.appended(role), 0, "%s got nothing: %s" % (role, out))
-        print("steady: %d events answered 200, all stored once; appended %s" % (
-            len(answered), {r: self.appended(r) for r in self.edges}))
+        self.result("1. steady load through lb", counts, h.send_summary(out),
+                    appended={r: self.appended(r) for r in self.edges})
 
     def test_2_edge_dies_under_load(self):
         record = os.path.join(self.dir, "kill.rec")
@@ -223,15 +249,17 @@ class Hosts(unittest.TestCase):
         # 1: some requests got no answer (reset when edge1 died); those are
         # the client's to resend and none of them was recorded as stored.
         self.assertIn(p.returncode, (0, 1), out)
-        # Open (issue 16): in about one run of three, one request's events
-        # are stored on edge1 (found in its log when it comes back) and on
-        # edge2, where the client's next attempt was answered 200; HAProxy
-        # logs no failed request to edge1 but its refused connections (SC
-        # 503). Until that is understood, a pair on both edges is printed
-        # here rather than failed; nothing missing is asserted as is.
-        answered = self.assert_all_stored_once(record, across_edges_open=True)
-        print("edge dies: %d events answered 200, none missing, none twice on one edge; %s" % (
-            len(answered), h.send_summary(out)))
+        # A request edge1's log took just before the kill, but whose answer
+        # never left, is sent again (in about one run of three): HAProxy
+        # closes the client's kept-alive connection without an answer (its
+        # "abort_keep_alive", logged nowhere), libcurl resends it on a fresh
+        # connection by itself, and edge2, or a 503 and hamustro-send's
+        # resend, takes it. edge1's log still holds the first send, which
+        # goes out when edge1 is back: a copy per send, which the record
+        # shows. That is the delivery contract (a resend after a lost answer
+        # is at least once), not a loss or a pipeline duplicate.
+        counts = self.assert_stored(record, resent_copies=True)
+        self.result("2. kill -9 edge1 under load, start it again", counts, h.send_summary(out))
 
     def lag(self, role):
         st = self.edges[role].router_status()
@@ -262,12 +290,117 @@ class Hosts(unittest.TestCase):
         self.assertEqual(p.returncode, 0, out)
         summary = h.send_summary(out)
         self.assertEqual(list(summary["status"]), ["200"], summary)
-        answered = self.assert_all_stored_once(record)
+        counts = self.assert_stored(record)
         self.assertEqual(self.lag("edge2"), 0)
-        print("link down: %d events answered 200, all stored once; edge2 lag reached %d, "
-              "then 0" % (len(answered), lag))
+        self.result("3. sink host's link down under load", counts, summary,
+                    note="edge2 lag reached %d, then 0" % lag)
 
-    def test_4_trusted_proxies(self):
+    def route(self, role):
+        """role's route "archive" in its router's status."""
+        st = self.edges[role].router_status()
+        return [r for r in st["routes"] if r["name"] == "archive"][0]
+
+    def instances(self, role):
+        """Ids of the sink instances connected to role's route (an id is
+        the connection's: a sink that reconnects, e.g. after a heartbeat
+        missed on this busy machine, comes back under a new one)."""
+        return {i["id"] for i in self.route(role)["instances"]}
+
+    def test_4_scale_sinks_out_and_in(self):
+        """A second sink host joins under load (a namespace made now, one
+        file sink per edge, CurveZMQ to both edges), then the first one's
+        sinks get SIGTERM: the new host takes every batch, nothing missing,
+        nothing doubled."""
+        record = os.path.join(self.dir, "scale.rec")
+        p = self.send(record, "--duration", "9", "--concurrency", "4", "--rate", "150")
+        try:
+            wait_for("load on both edges", lambda: all(
+                (self.appended(r) or 0) > 100 for r in self.edges))
+            self.net.add("sinks2", 21)
+            old = {r: self.instances(r) for r in self.edges}
+            for e in self.edges.values():
+                e.start("file-sink#new", "--route", "archive", prefix=self.net.prefix("sinks2"))
+            # scaled out: each edge's route has a second instance
+            wait_for("both edges serving two sink instances", lambda: all(
+                len(self.instances(r)) == 2 for r in self.edges))
+            for role, e in self.edges.items():
+                self.assertEqual(e.stop("file-sink", signal.SIGTERM), 0, role)
+            # scaled in: only the new host's instance is left, and it carries on
+            wait_for("the old instances gone", lambda: all(
+                len(self.instances(r)) == 1 and not self.instances(r) & old[r]
+                for r in self.edges))
+            acked = {r: self.route(r)["batches_acked"] for r in self.edges}
+            wait_for("the new host acknowledging batches", lambda: all(
+                self.route(r)["batches_acked"] > acked[r] for r in self.edges))
+        finally:
+            out = p.communicate(timeout=120)[0].decode()
+        self.assertEqual(p.returncode, 0, out)
+        summary = h.send_summary(out)
+        self.assertEqual(list(summary["status"]), ["200"], summary)
+        counts = self.assert_stored(record)
+        self.result("4. sink host added, old one stopped (SIGTERM) under load", counts, summary,
+                    note="batches acknowledged by the new host alone: %s" % {
+                        r: self.route(r)["batches_acked"] - acked[r] for r in self.edges})
+
+    def lb_command(self, command):
+        """One command to HAProxy's runtime API (the stats socket); its answer."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(self.lb_sock)
+            s.sendall(command.encode() + b"\n")
+            chunks = []
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+        return b"".join(chunks).decode()
+
+    def lb_server(self, server):
+        """HAProxy's stats row of edges/server as a dict."""
+        lines = self.lb_command("show stat").splitlines()
+        names = lines[0].lstrip("# ").split(",")
+        for line in lines[1:]:
+            row = dict(zip(names, line.split(",")))
+            if row.get("pxname") == "edges" and row.get("svname") == server:
+                return row
+        raise AssertionError("no edges/%s in show stat" % server)
+
+    def test_5_drain_edge_for_deploy(self):
+        """A deploy of edge1: HAProxy drains it (runtime API), its requests
+        in flight finish, SIGTERM stops its ingest and router, they start
+        again and HAProxy sets it ready. Every answer the client got is a
+        200 or a 503: no reset, no connection closed without an answer."""
+        record = os.path.join(self.dir, "drain.rec")
+        p = self.send(record, "--duration", "9", "--concurrency", "4", "--rate", "150")
+        try:
+            wait_for("load on edge1", lambda: (self.appended("edge1") or 0) > 100)
+            self.assertEqual(self.lb_command("set server edges/edge1 state drain").strip(), "")
+            wait_for("edge1 drained", lambda: self.lb_server("edge1")["scur"] == "0")
+            e1 = self.edges["edge1"]
+            self.assertEqual(e1.stop("ingest", signal.SIGTERM), 0)
+            self.assertEqual(e1.stop("router", signal.SIGTERM), 0)
+            self.start_edge("edge1")
+            self.wait_edge_healthy("edge1")
+            self.assertEqual(self.lb_command("set server edges/edge1 state ready").strip(), "")
+            back = self.appended("edge1")
+            wait_for("edge1 taking requests again", lambda: self.appended("edge1") > back + 100)
+        finally:
+            out = p.communicate(timeout=120)[0].decode()
+        self.assertEqual(p.returncode, 0, out)
+        summary = h.send_summary(out)
+        self.assertLessEqual(set(summary["status"]), {"200", "503"}, summary)
+        self.assertEqual(summary["errors"], 0, summary)
+        self.assertEqual(summary["reconnect_resends"], 0, summary)
+        # And the drain's point: not even a 503. Without it, the requests
+        # HAProxy sends to edge1 between the SIGTERM and its next failed
+        # health check are refused and answered 503 (4 in runs here),
+        # which hamustro-send resends: no event is lost either way.
+        self.assertEqual((list(summary["status"]), summary["retries"]), (["200"], 0), summary)
+        counts = self.assert_stored(record)
+        self.result("5. lb drains edge1, SIGTERM, start, ready, under load", counts, summary)
+
+    def test_6_trusted_proxies(self):
         """Through lb, a client's own X-Forwarded-For is not believed (the
         edge reads the hop lb appended: the client's private address, not
         recorded); straight to an edge, lb is not the peer and nothing of
@@ -291,6 +424,36 @@ class Hosts(unittest.TestCase):
                     if ev["session"] == c["session"]]
         wait_for("both events", lambda: len(both()) == 2)
         self.assertEqual([ev.get("ip", "") for ev in both()], ["", ""])
+
+
+def tearDownModule():
+    path = os.environ.get("HM_HOSTS_RESULTS")
+    if not path or not RESULTS:
+        return
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")][0]
+    except (OSError, IndexError):
+        pass
+    lines = ["# Several hosts (tests/integration/test_hosts.py): latest run", "",
+             "- date: %s" % time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(T0)),
+             "- machine: %s, Linux %s, %d CPUs (%s)" % (platform.node(), platform.release(),
+                                                     os.cpu_count(), cpu),
+             "- command: `%s`" % os.environ.get("HM_HOSTS_COMMAND", " ".join(sys.argv)),
+             "- duration: %.0f s (namespaces, HAProxy and both edges set up again for "
+             "every scenario)" % (time.time() - T0), "",
+             "| scenario | answered 200 | stored | missing | copies of resent requests | "
+             "other copies | answers the client got | closed without answer | errors | notes |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in RESULTS:
+        lines.append("| %s | %d | %d | %d | %d | %d | %s | %d | %d | %s |" % (
+            r["scenario"], r["answered"], r["stored"], r["missing"], r["resent_copies"],
+            r["other_copies"], " ".join("%s: %d" % kv for kv in sorted(r["answers"].items())),
+            r["closed_no_answer"], r["errors"],
+            r.get("note", "") or ("appended %s" % r["appended"] if "appended" in r else "")))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
