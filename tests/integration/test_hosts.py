@@ -61,7 +61,8 @@ def wait_for(what, predicate, timeout=60):
     raise AssertionError("timed out waiting for %s" % what)
 
 
-class Hosts(unittest.TestCase):
+class Layout(unittest.TestCase):
+    """The hosts, with HAProxy as lb (start_lb); the scenarios are in Hosts."""
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="hm-hosts-")
         self.net = netns.Net(HOSTS)
@@ -116,6 +117,11 @@ class Hosts(unittest.TestCase):
                   "-subj", "/CN=hamustro-lb", "-addext", "subjectAltName=IP:10.77.0.1",
                   "-keyout", key, "-out", crt)
         self.cacert = crt
+        self.start_lb(key, crt)
+        wait_for("lb answering /api/health", lambda: self.net.http(
+            "client", "https://10.77.0.1:8443/api/health", cacert=self.cacert) == 200)
+
+    def start_lb(self, key, crt):
         pem = os.path.join(self.dir, "lb.pem")
         with open(pem, "wb") as f:
             f.write(h.read_bytes(crt) + h.read_bytes(key))
@@ -126,11 +132,9 @@ class Hosts(unittest.TestCase):
         cfg_path = os.path.join(self.dir, "haproxy.cfg")
         with open(cfg_path, "w") as f:
             f.write(cfg)
-        self.lb_log = open(os.path.join(self.dir, "haproxy.log"), "ab")
+        self.lb_log = open(os.path.join(self.dir, "lb.log"), "ab")
         self.lb = subprocess.Popen(self.net.prefix("lb") + ["haproxy", "-db", "-f", cfg_path],
                                    stdout=self.lb_log, stderr=subprocess.STDOUT)
-        wait_for("lb answering /api/health", lambda: self.net.http(
-            "client", "https://10.77.0.1:8443/api/health", cacert=self.cacert) == 200)
 
     def start_edge(self, role):
         e = self.edges[role]
@@ -197,15 +201,51 @@ class Hosts(unittest.TestCase):
             else:
                 bad[k] = (sorted(roles), sends.get(k, 1) if k in sends else "not answered 200")
         if bad:
-            lb_log = h.read_bytes(os.path.join(self.dir, "haproxy.log")).decode()
+            lb_log = h.read_bytes(os.path.join(self.dir, "lb.log")).decode()
             raise AssertionError("stored more often than sent: %s (pair: (edges storing it, "
-                                 "sends recorded)); haproxy log: %s" % (
+                                 "sends recorded)); lb log: %s" % (
                                      dict(sorted(bad.items())[:10]), lb_log[-3000:]))
         if resent:
             print("copies of resent requests (allowed): %s" % dict(sorted(resent.items())[:5]))
         return {"answered": len(answered), "stored": sum(len(r) for r in where.values()),
                 "missing": 0, "resent_copies": sum(len(r) - 1 for r, _ in resent.values()),
                 "other_copies": 0}
+
+    def steady_load(self):
+        record = os.path.join(self.dir, "steady.rec")
+        p = self.send(record, "--duration", "4", "--concurrency", "4", "--rate", "150")
+        out = p.communicate(timeout=120)[0].decode()
+        self.assertEqual(p.returncode, 0, out)
+        counts = self.assert_stored(record)
+        for role in self.edges:
+            self.assertGreater(self.appended(role), 0, "%s got nothing: %s" % (role, out))
+        return counts, h.send_summary(out)
+
+    def client_ip_ignored(self):
+        """Through lb, a client's own X-Forwarded-For is not believed (the
+        edge reads the hop lb appended: the client's private address, not
+        recorded); straight to an edge, lb is not the peer and nothing of
+        the header is read either."""
+        c = h.make_collection(1, device="8b2c1a3e-0000-4000-8000-000000000003")
+        body = h.encode_collection(c)
+        t = "1454514088"
+        sig = h.signature(body, t)
+        for url, extra in ((LB_URL, ["--cacert", self.cacert]),
+                           ("http://10.77.0.12:8080/api/v1/track", [])):
+            argv = self.net.prefix("client") + [
+                "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                "-H", "Content-Type: application/protobuf", "-H", "X-Hamustro-Time: " + t,
+                "-H", "X-Hamustro-Signature: " + sig,
+                "-H", "X-Forwarded-For: 81.2.69.160", "-H", "X-Real-IP: 81.2.69.161",
+                "--data-binary", "@-"] + extra + [url]
+            r = subprocess.run(argv, input=body, stdout=subprocess.PIPE, timeout=30)
+            self.assertEqual(r.stdout, b"200", url)
+
+        def both():
+            return [ev for e in self.edges.values() for ev in e.read_events("archive")
+                    if ev["session"] == c["session"]]
+        wait_for("both events", lambda: len(both()) == 2)
+        self.assertEqual([ev.get("ip", "") for ev in both()], ["", ""])
 
     def result(self, scenario, counts, summary, **notes):
         """Keeps one row for HM_HOSTS_RESULTS: the store counts and every
@@ -220,15 +260,11 @@ class Hosts(unittest.TestCase):
         RESULTS.append(row)
         print("RESULT %s" % json.dumps(row, sort_keys=True))
 
+
+class Hosts(Layout):
     def test_1_steady_load_spreads_over_edges(self):
-        record = os.path.join(self.dir, "steady.rec")
-        p = self.send(record, "--duration", "4", "--concurrency", "4", "--rate", "150")
-        out = p.communicate(timeout=120)[0].decode()
-        self.assertEqual(p.returncode, 0, out)
-        counts = self.assert_stored(record)
-        for role in self.edges:
-            self.assertGreater(self.appended(role), 0, "%s got nothing: %s" % (role, out))
-        self.result("1. steady load through lb", counts, h.send_summary(out),
+        counts, summary = self.steady_load()
+        self.result("1. steady load through lb", counts, summary,
                     appended={r: self.appended(r) for r in self.edges})
 
     def test_2_edge_dies_under_load(self):
@@ -401,29 +437,36 @@ class Hosts(unittest.TestCase):
         self.result("5. lb drains edge1, SIGTERM, start, ready, under load", counts, summary)
 
     def test_6_trusted_proxies(self):
-        """Through lb, a client's own X-Forwarded-For is not believed (the
-        edge reads the hop lb appended: the client's private address, not
-        recorded); straight to an edge, lb is not the peer and nothing of
-        the header is read either."""
-        c = h.make_collection(1, device="8b2c1a3e-0000-4000-8000-000000000003")
-        body = h.encode_collection(c)
-        t = "1454514088"
-        sig = h.signature(body, t)
-        for url, extra in ((LB_URL, ["--cacert", self.cacert]),
-                           ("http://10.77.0.12:8080/api/v1/track", [])):
-            argv = self.net.prefix("client") + [
-                "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
-                "-H", "Content-Type: application/protobuf", "-H", "X-Hamustro-Time: " + t,
-                "-H", "X-Hamustro-Signature: " + sig,
-                "-H", "X-Forwarded-For: 81.2.69.160", "-H", "X-Real-IP: 81.2.69.161",
-                "--data-binary", "@-"] + extra + [url]
-            r = subprocess.run(argv, input=body, stdout=subprocess.PIPE, timeout=30)
-            self.assertEqual(r.stdout, b"200", url)
-        def both():
-            return [ev for e in self.edges.values() for ev in e.read_events("archive")
-                    if ev["session"] == c["session"]]
-        wait_for("both events", lambda: len(both()) == 2)
-        self.assertEqual([ev.get("ip", "") for ev in both()], ["", ""])
+        self.client_ip_ignored()
+
+
+class NginxLb(Layout):
+    """deploy/hosts/nginx.conf as lb instead of HAProxy: `nginx -t` passes,
+    then steady load spreads over both edges, every event stored once, and
+    the client's own X-Forwarded-For is not believed."""
+
+    def start_lb(self, key, crt):
+        with open(os.path.join(SRC, "deploy", "hosts", "nginx.conf")) as f:
+            cfg = f.read().replace("/etc/hamustro/tls/lb.crt", crt).replace(
+                "/etc/hamustro/tls/lb.key", key).replace(
+                "/run/nginx-hamustro.pid", os.path.join(self.dir, "nginx.pid"))
+        cfg_path = os.path.join(self.dir, "nginx.conf")
+        with open(cfg_path, "w") as f:
+            f.write(cfg)
+        argv = self.net.prefix("lb") + ["nginx", "-e", "stderr", "-c", cfg_path]
+        # nginx -t binds the listen address: it runs in lb's namespace
+        t = subprocess.run(argv + ["-t"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertEqual(t.returncode, 0, t.stdout.decode())
+        self.assertIn(b"syntax is ok", t.stdout)
+        self.lb_log = open(os.path.join(self.dir, "lb.log"), "ab")
+        self.lb = subprocess.Popen(argv + ["-g", "daemon off;"], stdout=self.lb_log,
+                                   stderr=subprocess.STDOUT)
+
+    def test_nginx_steady_load_and_client_ip(self):
+        counts, summary = self.steady_load()
+        self.result("nginx as lb: steady load", counts, summary,
+                    appended={r: self.appended(r) for r in self.edges})
+        self.client_ip_ignored()
 
 
 def tearDownModule():
@@ -461,6 +504,8 @@ if __name__ == "__main__":
     why = netns.available()
     if not why and not shutil.which("haproxy"):
         why = "haproxy missing (make deps installs it)"
+    if not why and not shutil.which("nginx"):
+        why = "nginx missing (make deps installs nginx-light)"
     if not why and not shutil.which("curl"):
         why = "curl missing (make deps installs it)"
     if why:
