@@ -495,6 +495,19 @@ def tearDownModule():
             r["other_copies"], " ".join("%s: %d" % kv for kv in sorted(r["answers"].items())),
             r["closed_no_answer"], r["errors"],
             r.get("note", "") or ("appended %s" % r["appended"] if "appended" in r else "")))
+    lines += [
+        "", "Columns: *answered 200* distinct (session, nr) hamustro-send was answered 200 "
+        "for; *stored* events in both edges' file output (more than answered 200 when a "
+        "request was stored but its answer was lost); *copies of resent requests* stored "
+        "copies beyond one of events whose request hamustro-send recorded sending more than "
+        "once, at most one per extra send (allowed in scenario 2 only: README \"Scaling "
+        "out\", what a failure costs); *other copies* must be 0; *answers the client got* "
+        "every HTTP answer, 503s that were resent included; *closed without answer* "
+        "requests whose kept-alive connection was closed with no answer, which libcurl "
+        "sent again by itself (HAProxy does this to a client when the edge behind it "
+        "dies mid-request); *errors* requests that ended without any HTTP answer.",
+        "", "Regenerate: `HM_HOSTS_RESULTS=$PWD/tests/integration/hosts_RESULTS.md ctest "
+        "--test-dir build -L hosts` (as root)."]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
