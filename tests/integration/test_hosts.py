@@ -8,6 +8,11 @@ CurveZMQ; sinks runs one file sink per edge (a sink host serves an edge by
 running instances with that edge's config: adding an edge changes nothing
 on the others). hamustro-send in client speaks HTTPS to lb.
 
+Hosts: 1 steady load, 2 kill -9 of an edge, 3 the sink host's link cut,
+4 a second sink host joins and the first one's sinks stop, 5 HAProxy drains
+an edge for a deploy, 6 X-Forwarded-For. NginxLb: the same layout with
+deploy/hosts/nginx.conf as lb (nginx -t, steady load, X-Forwarded-For).
+
 Each scenario counts every (session, nr) answered 200 in the file output of
 both edges: none missing, none stored twice, except (scenario 2 only) a copy
 per send of a request hamustro-send recorded as sent more than once: an edge
