@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,7 +197,10 @@ s_take_stats (dispatch_sink_stats_t *out, const Hm__SinkStats *st)
         for (size_t i = 0; i < st->n_retries_by_reason; i++)
             out->retries_by[i < HM_RETRY_CLASSES ? i : HM_RETRY_OTHER] += st->retries_by_reason[i];
     }
-    if (st->n_request_buckets == HM_REQUEST_BOUNDS + 1) {
+    /* A sum that is no duration (NaN, negative: a broken peer) would make
+       the exposition invalid: no histogram then either. */
+    if (st->n_request_buckets == HM_REQUEST_BOUNDS + 1 && isfinite (st->request_seconds) &&
+        st->request_seconds >= 0) {
         out->has_requests = true;
         memcpy (out->request_buckets, st->request_buckets, sizeof out->request_buckets);
         out->request_seconds = st->request_seconds;

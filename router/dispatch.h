@@ -15,6 +15,7 @@
 #include "route.h"
 #include "sink_stats.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

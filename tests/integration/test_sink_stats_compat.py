@@ -4,13 +4,15 @@ SinkStats"): the router takes the counters of a sink older than it (fields
 or the latency histogram, rather than zeros), of this version's sink (every
 series, the histogram's buckets made cumulative), and of a sink newer than
 it (more reason classes than it knows: added to "other"; a bucket list of
-other bounds: no histogram; a field it has never heard of: skipped). The
+other bounds: no histogram; a field it has never heard of: skipped), and
+of a broken one (a NaN sum: no histogram, the text stays valid). The
 sinks are hand-made ZeroMQ DEALERs (pyzmq) speaking the wire format
 written out here from proto/pipeline.proto, so no project code encodes
 them."""
 
 import os
 import struct
+import subprocess
 import sys
 import time
 import unittest
@@ -70,6 +72,8 @@ class SinkStatsCompat(unittest.TestCase):
             # A newer one: 10 classes, 20 buckets, and a field 40 unknown here.
             7: old_stats(7) + h._field_varint(8, 12) + packed(9, range(1, 11)) +
             packed(10, range(1, 21)) + double(11, 2.5) + h._field_varint(40, 99),
+            # A broken one: the right buckets with a sum that is no duration.
+            8: old_stats(8) + packed(10, range(1, 17)) + double(11, float("nan")),
         }
         ctx = zmq.Context()
         self.addCleanup(ctx.term)
@@ -123,15 +127,21 @@ class SinkStatsCompat(unittest.TestCase):
         # the newer one no histogram this router can read.
         for n, families in ((5, ("attempts_total", "retries_by_reason_total",
                                  "backend_request_seconds")),
-                            (7, ("backend_request_seconds",))):
+                            (7, ("backend_request_seconds",)),
+                            (8, ("backend_request_seconds",))):
             for fam in families:
                 series = [k for k in got if k.startswith("hamustro_sink_" + fam) and
                           'sink_instance="archive:%d"' % n in k]
                 self.assertEqual(series, [], (n, fam))
+        # The text with all of them is valid exposition.
+        text = h.scrape_metrics(p)
+        chk = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertEqual(chk.returncode, 0, chk.stdout.decode() + text)
         # The router is still serving and counted nothing as malformed.
         self.assertEqual(got.get('hamustro_route_sink_malformed_total'
                                  '{route="archive",sink="file"}'), 0)
-        self.assertEqual(got.get('hamustro_route_sink_instances{route="archive",sink="file"}'), 3)
+        self.assertEqual(got.get('hamustro_route_sink_instances{route="archive",sink="file"}'), 4)
 
 
 if __name__ == "__main__":
