@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,37 @@ s_join (dispatch_t *self, const uint8_t *id, size_t len, uint32_t credit, uint64
     return inst;
 }
 
+/* A sink's SinkStats into what the metrics show. Fields an older sink
+   does not send stay unset (no series); classes a newer sink knows and we
+   do not count as "other"; a bucket list of another length (other bounds)
+   is not ours to read, so no histogram. */
+static void
+s_take_stats (dispatch_sink_stats_t *out, const Hm__SinkStats *st)
+{
+    *out = (dispatch_sink_stats_t){.instance = st->instance,
+                                   .batches = st->batches,
+                                   .events = st->events,
+                                   .retries = st->retries,
+                                   .dead_lettered = st->dead_lettered,
+                                   .held = st->held,
+                                   .last_success = st->last_success,
+                                   .has_attempts = st->has_attempts,
+                                   .attempts = st->attempts};
+    if (st->n_retries_by_reason) {
+        out->has_by_reason = true;
+        for (size_t i = 0; i < st->n_retries_by_reason; i++)
+            out->retries_by[i < HM_RETRY_CLASSES ? i : HM_RETRY_OTHER] += st->retries_by_reason[i];
+    }
+    /* A sum that is no duration (NaN, negative: a broken peer) would make
+       the exposition invalid: no histogram then either. */
+    if (st->n_request_buckets == HM_REQUEST_BOUNDS + 1 && isfinite (st->request_seconds) &&
+        st->request_seconds >= 0) {
+        out->has_requests = true;
+        memcpy (out->request_buckets, st->request_buckets, sizeof out->request_buckets);
+        out->request_seconds = st->request_seconds;
+    }
+}
+
 static void
 s_handle (dispatch_t *self, const uint8_t *id, size_t id_len, const Hm__SinkMessage *m,
           uint64_t now_ms)
@@ -185,9 +217,7 @@ s_handle (dispatch_t *self, const uint8_t *id, size_t id_len, const Hm__SinkMess
     if (inst && m->stats) {
         const Hm__SinkStats *st = m->stats;
         inst->has_stats = true;
-        inst->stats =
-            (dispatch_sink_stats_t){st->instance,      st->batches, st->events,      st->retries,
-                                    st->dead_lettered, st->held,    st->last_success};
+        s_take_stats (&inst->stats, st);
     }
     void *owner = NULL;
     switch (m->kind) {
@@ -439,8 +469,10 @@ dispatch_sink_stats (const dispatch_t *self, dispatch_sink_stats_t *out, size_t 
         bool dup = false;
         for (size_t j = 0; j < n; j++)
             dup |= out[j].instance == inst->stats.instance;
-        if (!dup)
-            out[n++] = inst->stats;
+        if (!dup) {
+            out[n] = inst->stats;
+            out[n++].inflight = inst->inflight;
+        }
     }
     return n;
 }

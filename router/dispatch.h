@@ -13,7 +13,9 @@
 #include "config.h"
 #include "hm_buf.h"
 #include "route.h"
+#include "sink_stats.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,6 +62,15 @@ typedef struct {
     uint64_t dead_lettered; /* events dead-lettered */
     uint32_t held;          /* batches it holds */
     uint64_t last_success;  /* epoch seconds of its last stored batch (0: none) */
+    /* Sent by newer sinks only (SinkStats 8..11); has_* false: not sent. */
+    bool has_attempts;                               /* attempts was sent */
+    uint64_t attempts;                               /* tries at a batch */
+    bool has_by_reason;                              /* retries_by was sent */
+    uint64_t retries_by[HM_RETRY_CLASSES];           /* retries by reason class */
+    bool has_requests;                               /* the histogram was sent */
+    uint64_t request_buckets[HM_REQUEST_BOUNDS + 1]; /* attempts by duration */
+    double request_seconds;                          /* their durations added up */
+    uint32_t inflight; /* the router's count: batches sent to it, not answered */
 } dispatch_sink_stats_t;
 /* The connected instances' last reports, one per instance number, at most
    max; returns how many. */

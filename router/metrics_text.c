@@ -17,48 +17,6 @@ s_one (hm_buf_t *out, const char *name, const char *type, const char *help, uint
     hm_prom_u64 (out, name, NULL, v);
 }
 
-/* Per sink instance: what each reported with its last message (SinkStats),
-   labelled route, sink and sink_instance="ROUTE:N" (its --route NAME:N;
-   not "instance", which Prometheus sets to the scrape target). */
-static void
-s_sink_families (server_t *self, hm_buf_t *out, size_t nroutes)
-{
-    static const struct {
-        const char *name, *type, *help;
-    } fam[] = {
-        {"hamustro_sink_batches_total", "counter", "Batches the sink instance stored."},
-        {"hamustro_sink_events_total", "counter", "Events in the batches it stored."},
-        {"hamustro_sink_retries_total", "counter", "Failed attempts it retried."},
-        {"hamustro_sink_dead_lettered_total", "counter",
-         "Events it wrote to the route's dead-letter file."},
-        {"hamustro_sink_batches_held", "gauge", "Batches the instance holds now."},
-        {"hamustro_sink_last_success_timestamp_seconds", "gauge",
-         "When it last stored a batch (epoch seconds; 0: never)."},
-    };
-    dispatch_sink_stats_t st[DISPATCH_MAX_INSTANCES];
-    hm_buf_t lb;
-    hm_buf_init (&lb, 0);
-    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
-        hm_prom_family (out, fam[f].name, fam[f].type, fam[f].help);
-        for (size_t r = 0; r < nroutes; r++) {
-            const hm_route_config_t *rc = route_config (self->routes[r]);
-            size_t k = dispatch_sink_stats (self->disp[r], st, DISPATCH_MAX_INSTANCES);
-            for (size_t j = 0; j < k; j++) {
-                char inst[96];
-                snprintf (inst, sizeof inst, "%s:%u", rc->name, st[j].instance);
-                hm_buf_reset (&lb);
-                hm_prom_label (&lb, "route", rc->name);
-                hm_prom_label (&lb, "sink", rc->sink);
-                hm_prom_label (&lb, "sink_instance", inst);
-                uint64_t v[] = {st[j].batches,       st[j].events, st[j].retries,
-                                st[j].dead_lettered, st[j].held,   st[j].last_success};
-                hm_prom_u64 (out, fam[f].name, lb.data, v[f]);
-            }
-        }
-    }
-    hm_buf_free (&lb);
-}
-
 #define S_ROUTE_MAX 64 /* = the config's bound on routes (HM_CONFIG_MAX_ROUTES) */
 
 void
@@ -252,7 +210,7 @@ server_metrics_text (server_t *self, hm_buf_t *out)
         hm_prom_f64 (out, "hamustro_route_lag_seconds", labels[i].data, age);
     }
 #undef S_ROUTE_FAMILY
-    s_sink_families (self, out, n);
+    server_metrics_sinks (self, out, n);
     for (size_t i = 0; i < n; i++)
         hm_buf_free (&labels[i]);
     hm_buf_free (&lb);

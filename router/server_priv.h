@@ -140,5 +140,7 @@ void server_control (server_t *self, uint64_t now);
 
 /* metrics_text.c: the Prometheus text of the router and its routes. */
 void server_metrics_text (server_t *self, hm_buf_t *out);
+/* metrics_sink.c: its per sink instance block (the first nroutes routes). */
+void server_metrics_sinks (server_t *self, hm_buf_t *out, size_t nroutes);
 
 #endif

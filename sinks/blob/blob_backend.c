@@ -53,6 +53,7 @@ typedef struct {
     size_t parts;                         /* blocks */
     hm_http_verdict_t verdict;            /* worst answer so far */
     char reason[HM_SINK_REASON_MAX - 64]; /* its reason */
+    hm_retry_class_t cls;                 /* RETRY: the reason's class */
 } s_blob_t;
 
 const char *
@@ -222,6 +223,7 @@ s_note (s_blob_t *self, const char *what, const hm_http_response_t *response)
     if (worse) {
         self->verdict = v;
         snprintf (self->reason, sizeof self->reason, "%s: %s", what, reason);
+        self->cls = hm_http_retry_class_response (response);
     }
     return 1; /* stop: the blob cannot be complete in this attempt */
 }
@@ -321,7 +323,7 @@ s_run (s_blob_t *self, size_t count, hm_azure_make_fn *make, hm_azure_done_fn *d
         self->verdict == HM_HTTP_OK)
         return hm_sink_retry (result, "cannot build or run the requests (out of memory?)");
     if (self->verdict == HM_HTTP_RETRY)
-        return hm_sink_retry (result, "%s", self->reason);
+        return hm_sink_retry_as (result, self->cls, "%s", self->reason);
     if (self->verdict == HM_HTTP_DROP)
         return hm_sink_drop (result, "%s", self->reason);
     return HM_SINK_OK;
@@ -367,6 +369,7 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
         self->path = path.data;
         self->verdict = HM_HTTP_OK;
         self->reason[0] = '\0';
+        self->cls = HM_RETRY_OTHER;
         if (self->compressed.len <= self->part_size)
             status = s_run (self, 1, s_make_whole, s_done_whole, result);
         else {

@@ -28,6 +28,29 @@ static const char *s_transient_codes[] = {
     /* The body arrived damaged (S3 checks Content-MD5 / x-amz-content-sha256). */
     "BadDigest", "XAmzContentSHA256Mismatch", "Md5Mismatch"};
 
+/* Of those, the ones that say "slow down" (the throttled retry class). */
+static const char *s_throttle_codes[] = {"Throttling",
+                                         "ThrottlingException",
+                                         "ThrottledException",
+                                         "RequestThrottled",
+                                         "RequestThrottledException",
+                                         "TooManyRequestsException",
+                                         "SlowDown",
+                                         "SlowDownRead",
+                                         "SlowDownWrite",
+                                         "RequestLimitExceeded",
+                                         "BandwidthLimitExceeded",
+                                         "LimitExceededException",
+                                         "ProvisionedThroughputExceededException",
+                                         "ServerBusy",
+                                         "KMSThrottling",
+                                         "KMSThrottlingException",
+                                         "EC2ThrottledException"};
+
+/* ... and the ones that say "too slow" (the timeout class). */
+static const char *s_timeout_codes[] = {"OperationTimedOut", "RequestTimeout",
+                                        "RequestTimeoutException"};
+
 /* Codes that a fixed credential, clock, key or policy cures. */
 static const char *s_auth_codes[] = {"SignatureDoesNotMatch",
                                      "InvalidAccessKeyId",
@@ -219,4 +242,36 @@ hm_http_classify_response (const hm_http_response_t *response, char *reason, siz
         if (*c == '\n' || *c == '\r' || *c == '\t')
             *c = ' ';
     return verdict;
+}
+
+#define S_IN(code, list) s_in ((code), (list), sizeof (list) / sizeof *(list))
+
+hm_retry_class_t
+hm_http_retry_class (long status, int curl_code, const char *error_code)
+{
+    const char *code = error_code ? error_code : "";
+    if (curl_code == CURLE_OPERATION_TIMEDOUT)
+        return HM_RETRY_TIMEOUT;
+    if (curl_code != CURLE_OK)
+        return HM_RETRY_CONNECT; /* refused, reset, DNS, TLS, nothing answered */
+    if (status == 408 || S_IN (code, s_timeout_codes))
+        return HM_RETRY_TIMEOUT;
+    if (status == 429 || S_IN (code, s_throttle_codes))
+        return HM_RETRY_THROTTLED;
+    if (status == 401 || status == 403 || S_IN (code, s_auth_codes))
+        return HM_RETRY_AUTH;
+    if (status >= 400 && status <= 499)
+        return HM_RETRY_HTTP_4XX;
+    if (status >= 500 && status <= 599)
+        return HM_RETRY_HTTP_5XX;
+    return HM_RETRY_OTHER;
+}
+
+hm_retry_class_t
+hm_http_retry_class_response (const hm_http_response_t *response)
+{
+    char code[128] = "";
+    if (response->curl_code == CURLE_OK)
+        hm_http_error_code (response, code, sizeof code);
+    return hm_http_retry_class (response->status, response->curl_code, code);
 }

@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sink_stats.h"
+
 typedef enum { HM_HTTP_OK = 0, HM_HTTP_RETRY = 1, HM_HTTP_DROP = 2 } hm_http_verdict_t;
 
 typedef struct {
@@ -124,5 +126,13 @@ hm_http_verdict_t hm_http_classify (long status, int curl_code, const char *erro
 hm_http_verdict_t hm_http_classify_response (const hm_http_response_t *response, char *reason,
                                              size_t reason_len);
 const char *hm_http_verdict_name (hm_http_verdict_t verdict);
+
+/* The class of a RETRY answer, for the retries-by-reason metric (pure):
+   a curl timeout, 408 or a *Timeout code: timeout; any other transport
+   error: connect; 429 or a throttling code: throttled; 401, 403 or an
+   authentication code: auth; then by status: http_4xx, http_5xx, else
+   other. */
+hm_retry_class_t hm_http_retry_class (long status, int curl_code, const char *error_code);
+hm_retry_class_t hm_http_retry_class_response (const hm_http_response_t *response);
 
 #endif

@@ -81,26 +81,27 @@ s_write_durably (const char *dir, const char *tmp, const char *name, const void 
 {
     int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return hm_sink_retry (result, "open %s: %s", tmp, strerror (errno));
+        return hm_sink_retry_as (result, HM_RETRY_IO, "open %s: %s", tmp, strerror (errno));
     if (hm_fs_write_all (fd, data, len) != 0 || fsync (fd) != 0) {
         int err = errno;
         close (fd);
         unlink (tmp);
-        return hm_sink_retry (result, "write %s: %s", tmp, strerror (err));
+        return hm_sink_retry_as (result, HM_RETRY_IO, "write %s: %s", tmp, strerror (err));
     }
     if (close (fd) != 0) {
         int err = errno;
         unlink (tmp);
-        return hm_sink_retry (result, "close %s: %s", tmp, strerror (err));
+        return hm_sink_retry_as (result, HM_RETRY_IO, "close %s: %s", tmp, strerror (err));
     }
     if (rename (tmp, name) != 0) {
         int err = errno;
         unlink (tmp);
-        return hm_sink_retry (result, "rename %s to %s: %s", tmp, name, strerror (err));
+        return hm_sink_retry_as (result, HM_RETRY_IO, "rename %s to %s: %s", tmp, name,
+                                 strerror (err));
     }
     /* Without this a crash could forget the rename after we said OK. */
     if (hm_fs_fsync_dir (dir) != 0)
-        return hm_sink_retry (result, "fsync %s: %s", dir, strerror (errno));
+        return hm_sink_retry_as (result, HM_RETRY_IO, "fsync %s: %s", dir, strerror (errno));
     return HM_SINK_OK;
 }
 
@@ -126,7 +127,7 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
 
     char errbuf[HM_SINK_REASON_MAX - 16];
     if (dlen > 0 && hm_fs_mkdirs (dir, 0755, errbuf, sizeof errbuf) != 0)
-        return hm_sink_retry (result, "%s", errbuf);
+        return hm_sink_retry_as (result, HM_RETRY_IO, "%s", errbuf);
 
     hm_buf_reset (&self->encoded);
     for (size_t i = 0; i < batch->n_events; i++)

@@ -55,6 +55,7 @@ typedef struct {
     bool retry;                           /* some answer said RETRY */
     bool failed;                          /* out of memory while building or recording */
     char reason[HM_SINK_REASON_MAX - 64]; /* the first RETRY's reason */
+    hm_retry_class_t cls;                 /* ... and its class */
 } s_queue_t;
 
 /* --- messages -------------------------------------------------------------- */
@@ -252,8 +253,10 @@ s_done (void *arg, size_t index, const hm_http_response_t *response)
             self->failed = true;
         return 0;
     }
-    if (!self->retry)
+    if (!self->retry) {
         snprintf (self->reason, sizeof self->reason, "Put Message: %s", reason);
+        self->cls = hm_http_retry_class_response (response);
+    }
     self->retry = true;
     return 1; /* the rest would fail the same way: stop sending */
 }
@@ -287,8 +290,8 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
         size_t put = 0;
         for (size_t i = 0; i < batch->n_events; i++)
             put += self->put[i];
-        return hm_sink_retry (result, "%s (%zu of %zu events put so far)", self->reason, put,
-                              batch->n_events);
+        return hm_sink_retry_as (result, self->cls, "%s (%zu of %zu events put so far)",
+                                 self->reason, put, batch->n_events);
     }
     if (self->failed || rc != 0)
         return hm_sink_retry (result, "cannot build or run the requests (out of memory?)");

@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "pipeline.pb-c.h"
+#include "sink_stats.h"
 
 typedef enum { HM_SINK_OK = 0, HM_SINK_RETRY = 1, HM_SINK_DROP = 2 } hm_sink_status_t;
 
@@ -46,6 +47,8 @@ typedef struct {
 /* What one deliver attempt says beyond its status. */
 typedef struct {
     char reason[HM_SINK_REASON_MAX]; /* RETRY / DROP: why */
+    hm_retry_class_t retry_class;    /* RETRY: the reason's class (hm_sink_retry_as) */
+    double seconds;                  /* how long deliver took (hm_sink_attempt sets it) */
     hm_sink_dead_t *dead;            /* events dead-lettered by the backend */
     size_t dead_count;               /* entries used in dead */
     size_t dead_cap;                 /* entries allocated in dead */
@@ -61,6 +64,10 @@ hm_sink_status_t hm_sink_retry (hm_sink_result_t *self, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 hm_sink_status_t hm_sink_drop (hm_sink_result_t *self, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
+/* hm_sink_retry with the reason's class, for the retries-by-reason metric
+   (hm_sink_retry says HM_RETRY_OTHER). */
+hm_sink_status_t hm_sink_retry_as (hm_sink_result_t *self, hm_retry_class_t cls, const char *fmt,
+                                   ...) __attribute__ ((format (printf, 3, 4)));
 /* Marks event index of the batch as undeliverable. 0, or -1 out of memory
    (the backend should then answer RETRY). */
 int hm_sink_dead_letter (hm_sink_result_t *self, size_t index, const char *fmt, ...)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dead_letter.h"
 #include "hm_buf.h"
@@ -25,6 +26,8 @@ hm_sink_result_reset (hm_sink_result_t *self)
         free (self->dead[i].reason);
     self->dead_count = 0;
     self->reason[0] = '\0';
+    self->retry_class = HM_RETRY_OTHER;
+    self->seconds = 0;
 }
 
 void
@@ -50,6 +53,17 @@ hm_sink_retry (hm_sink_result_t *self, const char *fmt, ...)
     va_start (ap, fmt);
     hm_sink_status_t status = s_set_reason (self, HM_SINK_RETRY, fmt, ap);
     va_end (ap);
+    return status;
+}
+
+hm_sink_status_t
+hm_sink_retry_as (hm_sink_result_t *self, hm_retry_class_t cls, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    hm_sink_status_t status = s_set_reason (self, HM_SINK_RETRY, fmt, ap);
+    va_end (ap);
+    self->retry_class = cls < HM_RETRY_CLASSES ? cls : HM_RETRY_OTHER;
     return status;
 }
 
@@ -129,9 +143,9 @@ s_write_dead_letters (const hm_route_config_t *route, const Hm__Delivery *batch,
         snprintf (errbuf, sizeof errbuf, "out of memory");
     else if (!route->dead_letter || !*route->dead_letter)
         snprintf (errbuf, sizeof errbuf, "route has no dead-letter file");
-    else
-        rc = hm_dead_letter_append (route->dead_letter, lines.data, lines.len, errbuf,
-                                    sizeof errbuf);
+    else if ((rc = hm_dead_letter_append (route->dead_letter, lines.data, lines.len, errbuf,
+                                          sizeof errbuf)) != 0)
+        result->retry_class = HM_RETRY_IO; /* the batch was fine, the file was not */
     hm_buf_free (&lines);
     if (rc != 0) {
         snprintf (result->reason, sizeof result->reason, "dead-letter: %s", errbuf);
@@ -146,7 +160,12 @@ hm_sink_attempt (const hm_sink_backend_t *backend, void *state, const hm_route_c
 {
     *dead_lettered = 0;
     hm_sink_result_reset (result);
+    /* The backend request latency: deliver alone, not the dead letters. */
+    struct timespec t0, t1;
+    clock_gettime (CLOCK_MONOTONIC, &t0);
     hm_sink_status_t status = backend->deliver (state, batch, result);
+    clock_gettime (CLOCK_MONOTONIC, &t1);
+    result->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (status == HM_SINK_RETRY)
         return HM_SINK_RETRY;
     if (status != HM_SINK_OK && status != HM_SINK_DROP)

@@ -92,6 +92,10 @@ typedef struct {
     uint64_t batches, events, retries, dead_lettered; /* counters */
     uint64_t logged_sum;   /* batches+retries+dead_lettered at the last stats line */
     uint64_t last_success; /* epoch seconds of the last stored batch (0: none) */
+    uint64_t attempts;     /* tries at a batch (backend deliver calls), each timed below */
+    uint64_t retries_by[HM_RETRY_CLASSES];           /* retries by the class of their reason */
+    uint64_t request_buckets[HM_REQUEST_BOUNDS + 1]; /* attempts by duration (not cumulative) */
+    double request_seconds;                          /* the attempts' durations added up */
 } s_sink_t;
 
 /* splitmix64: enough for jitter, and every instance gets its own seed. */
@@ -161,6 +165,14 @@ s_send_sink (s_sink_t *self, Hm__SinkMessage *msg)
     st.dead_lettered = self->dead_lettered;
     st.held = (uint32_t)self->job_count;
     st.last_success = self->last_success;
+    st.has_attempts = true;
+    st.attempts = self->attempts;
+    st.n_retries_by_reason = HM_RETRY_CLASSES;
+    st.retries_by_reason = self->retries_by;
+    st.n_request_buckets = HM_REQUEST_BOUNDS + 1;
+    st.request_buckets = self->request_buckets;
+    st.has_request_seconds = true;
+    st.request_seconds = self->request_seconds;
     msg->stats = &st;
     int rc = hm_wire_send (zsock_resolve (self->dealer), NULL, 0, HM_WIRE_SINK,
                            (const ProtobufCMessage *)msg, ZMQ_DONTWAIT);
@@ -404,6 +416,10 @@ s_job_done (s_sink_t *self, s_job_t *job)
 {
     self->worker_busy = false;
     int64_t now = zclock_mono ();
+    /* Every finished attempt, stored or not, is one timed backend request. */
+    self->attempts++;
+    self->request_buckets[hm_request_bucket (job->result.seconds)]++;
+    self->request_seconds += job->result.seconds;
     if (job->status == HM_SINK_OK) {
         /* Counted before the ACK, which carries them (s_send_sink). */
         self->batches++;
@@ -425,6 +441,8 @@ s_job_done (s_sink_t *self, s_job_t *job)
     job->attempts++;
     job->next_at = now + delay;
     self->retries++;
+    self->retries_by[job->result.retry_class < HM_RETRY_CLASSES ? job->result.retry_class
+                                                                : HM_RETRY_OTHER]++;
     s_log_retry (self, job, delay, now);
 }
 

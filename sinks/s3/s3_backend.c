@@ -60,6 +60,7 @@ typedef struct {
     bool done;                 /* the callback ran */
     hm_http_verdict_t verdict; /* OK / RETRY / DROP */
     char reason[256];          /* why, when not OK */
+    hm_retry_class_t cls;      /* RETRY: the reason's class */
     char etag[160];            /* the ETag header (UploadPart) */
     char code[64];             /* error code of a 200 <Error> document */
     char upload_id[512];       /* CreateMultipartUpload's UploadId */
@@ -191,12 +192,14 @@ s_on_done (const hm_http_response_t *r, void *arg)
     s_call_t *call = arg;
     call->done = true;
     call->verdict = hm_http_classify_response (r, call->reason, sizeof call->reason);
+    call->cls = hm_http_retry_class_response (r);
     if (call->verdict != HM_HTTP_OK)
         return;
     /* CompleteMultipartUpload (and, rarely, others) may answer 200 and put
        an error in the body, after the headers went out. */
     if (hm_s3_error_document (r->body, r->body_len, call->code, sizeof call->code)) {
         call->verdict = hm_http_classify (500, 0, call->code, call->reason, sizeof call->reason);
+        call->cls = hm_http_retry_class (500, 0, call->code);
         return;
     }
     const char *etag = hm_http_response_header (r, "ETag");
@@ -204,6 +207,7 @@ s_on_done (const hm_http_response_t *r, void *arg)
     if (call->want_upload_id &&
         hm_s3_upload_id (r->body, r->body_len, call->upload_id, sizeof call->upload_id) != 0) {
         call->verdict = HM_HTTP_RETRY;
+        call->cls = HM_RETRY_OTHER;
         snprintf (call->reason, sizeof call->reason, "no UploadId in the answer");
     }
 }
@@ -230,6 +234,7 @@ s_submit (s_s3_t *self, const char *method, const char *host, const char *query,
           s_call_t *call)
 {
     char err[256];
+    call->cls = HM_RETRY_OTHER; /* until an answer says otherwise */
     if (!self->client) {
         snprintf (call->reason, sizeof call->reason, "no HTTP client (out of memory)");
         return -1;
@@ -260,17 +265,20 @@ s_call (s_s3_t *self, const char *method, const char *host, const char *query,
     s_wait (self);
     if (!call->done) {
         snprintf (call->reason, sizeof call->reason, "%s: no answer", method);
+        call->cls = HM_RETRY_TIMEOUT; /* far past the timeouts */
         return HM_HTTP_RETRY;
     }
     return call->verdict;
 }
 
 static hm_sink_status_t
-s_status (hm_sink_result_t *result, hm_http_verdict_t verdict, const char *what, const char *reason)
+s_status (hm_sink_result_t *result, hm_http_verdict_t verdict, const char *what,
+          const s_call_t *call)
 {
+    const char *reason = call ? call->reason : "failed";
     if (verdict == HM_HTTP_DROP)
         return hm_sink_drop (result, "%s refused by S3: %s", what, reason);
-    return hm_sink_retry (result, "%s: %s", what, reason);
+    return hm_sink_retry_as (result, call ? call->cls : HM_RETRY_OTHER, "%s: %s", what, reason);
 }
 
 static hm_sink_status_t
@@ -283,7 +291,7 @@ s_put_object (s_s3_t *self, const char *host, const char *type, hm_sink_result_t
     s_call_t call = {0};
     hm_http_verdict_t v =
         s_call (self, "PUT", host, NULL, h, 3, self->compressed.data, self->compressed.len, &call);
-    return v == HM_HTTP_OK ? HM_SINK_OK : s_status (result, v, "PutObject", call.reason);
+    return v == HM_HTTP_OK ? HM_SINK_OK : s_status (result, v, "PutObject", &call);
 }
 
 static void
@@ -345,6 +353,7 @@ s_upload_parts (s_s3_t *self, const char *host, const char *enc_id, s_call_t *ca
     if (verdict == HM_HTTP_OK && finished < parts) {
         verdict = HM_HTTP_RETRY;
         snprintf (calls[0].reason, sizeof calls[0].reason, "no HTTP client (out of memory)");
+        calls[0].cls = HM_RETRY_OTHER;
         *failed = &calls[0];
     }
     return verdict;
@@ -360,7 +369,7 @@ s_multipart (s_s3_t *self, const char *host, const char *key, const char *type,
     s_call_t create = {.want_upload_id = true};
     hm_http_verdict_t v = s_call (self, "POST", host, "uploads", h, 2, NULL, 0, &create);
     if (v != HM_HTTP_OK)
-        return s_status (result, v, "CreateMultipartUpload", create.reason);
+        return s_status (result, v, "CreateMultipartUpload", &create);
 
     hm_buf_t enc;
     hm_buf_init (&enc, 0);
@@ -377,7 +386,7 @@ s_multipart (s_s3_t *self, const char *host, const char *key, const char *type,
     s_call_t *failed = NULL;
     v = s_upload_parts (self, host, enc.data, calls, parts, part_len, &failed);
     if (v != HM_HTTP_OK) {
-        status = s_status (result, v, "UploadPart", failed ? failed->reason : "failed");
+        status = s_status (result, v, "UploadPart", failed);
         goto abort;
     }
     for (size_t i = 0; i < parts; i++) {
@@ -395,7 +404,7 @@ s_multipart (s_s3_t *self, const char *host, const char *key, const char *type,
     s_call_t complete = {0};
     v = s_call (self, "POST", host, query, ch, 1, self->xml.data, self->xml.len, &complete);
     if (v != HM_HTTP_OK) {
-        status = s_status (result, v, "CompleteMultipartUpload", complete.reason);
+        status = s_status (result, v, "CompleteMultipartUpload", &complete);
         goto abort;
     }
     free (calls);

@@ -88,6 +88,7 @@ typedef struct {
     uint64_t tick;                             /* attempt counter for progress LRU */
     size_t failed_now;                         /* events that failed this attempt */
     char first_reason[256];                    /* the first failure of this attempt */
+    hm_retry_class_t first_class;              /* ... and its class */
 } s_sns_t;
 
 /* One PublishBatch in flight. */
@@ -273,7 +274,7 @@ s_scratch (s_sns_t *self, size_t n)
 }
 
 static void
-s_failed (s_sns_t *self, size_t i, const char *reason)
+s_failed (s_sns_t *self, size_t i, hm_retry_class_t cls, const char *reason)
 {
     if (self->attempt[i] != A_FAILED)
         self->failed_now++;
@@ -284,6 +285,7 @@ s_failed (s_sns_t *self, size_t i, const char *reason)
         size_t n = strnlen (reason, sizeof self->first_reason - 1);
         memcpy (self->first_reason, reason, n);
         self->first_reason[n] = '\0';
+        self->first_class = cls;
     }
 }
 
@@ -306,13 +308,13 @@ s_on_done (const hm_http_response_t *r, void *arg)
     }
     if (v == HM_HTTP_DROP) {
         if (s_mark_dead (pr, req->idx[0], "SNS refused the message: %s%s", reason, "") != 0)
-            s_failed (self, req->idx[0], "out of memory");
+            s_failed (self, req->idx[0], HM_RETRY_OTHER, "out of memory");
         free (req);
         return;
     }
     if (v == HM_HTTP_RETRY) {
         for (size_t k = 0; k < req->n; k++)
-            s_failed (self, req->idx[k], reason);
+            s_failed (self, req->idx[k], hm_http_retry_class_response (r), reason);
         free (req);
         return;
     }
@@ -325,19 +327,19 @@ s_on_done (const hm_http_response_t *r, void *arg)
             if (out[j].index == i)
                 o = &out[j];
         if (!o)
-            s_failed (self, i,
+            s_failed (self, i, HM_RETRY_OTHER,
                       got < 0 ? "PublishBatch: unreadable answer"
                               : "PublishBatch: entry missing from the answer");
         else if (o->ok)
             pr->state[i] = S_PUBLISHED;
         else if (o->sender_fault) {
             if (s_mark_dead (pr, i, "SNS refused the message: %s: %s", o->code, o->message) != 0)
-                s_failed (self, i, "out of memory");
+                s_failed (self, i, HM_RETRY_OTHER, "out of memory");
         }
         else {
             char why[400];
             snprintf (why, sizeof why, "PublishBatch entry failed: %s: %s", o->code, o->message);
-            s_failed (self, i, why);
+            s_failed (self, i, hm_http_retry_class (500, 0, o->code), why);
         }
     }
     free (req);
@@ -385,7 +387,7 @@ s_submit_next (s_sns_t *self, s_progress_t *pr, size_t *head, size_t *queue_len)
     hm_http_request_destroy (&http);
     free (req);
     for (size_t k = 0; k < count; k++)
-        s_failed (self, entries[k].index, err);
+        s_failed (self, entries[k].index, HM_RETRY_OTHER, err);
     return -1;
 }
 
@@ -412,6 +414,7 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
     }
     self->failed_now = 0;
     self->first_reason[0] = '\0';
+    self->first_class = HM_RETRY_OTHER;
     size_t queue_len = 0, head = 0;
     for (size_t i = 0; i < n; i++) {
         self->attempt[i] = A_IDLE;
@@ -447,7 +450,7 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
             hm_http_client_destroy (&self->client);
             self->client = hm_http_client_new (&self->http_opts);
             for (; head < queue_len; head++)
-                s_failed (self, self->queue[head], "HTTP client reset");
+                s_failed (self, self->queue[head], HM_RETRY_CONNECT, "HTTP client reset");
             if (!self->client)
                 break;
         }
@@ -464,9 +467,9 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
         }
     }
     if (published + dead < n)
-        return hm_sink_retry (result, "%zu of %zu events not published yet: %s",
-                              n - published - dead, n,
-                              self->first_reason[0] ? self->first_reason : "no answer");
+        return hm_sink_retry_as (result, self->first_class,
+                                 "%zu of %zu events not published yet: %s", n - published - dead, n,
+                                 self->first_reason[0] ? self->first_reason : "no answer");
     s_progress_clear (pr);
     if (self->lines.cap > (64u << 20))
         hm_buf_free (&self->lines);

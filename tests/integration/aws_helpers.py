@@ -66,6 +66,86 @@ class Emulators:
             self.stop(name, port)
 
 
+class FaultProxy:
+    """A plain HTTP front for a real emulator (the sigv4-proxy) that answers
+    the next requests with injected statuses, then forwards unchanged
+    (Host included, so signatures still verify). plan: a list of (status,
+    aws_error_code or None) taken one per request; empty: forward. Counts
+    the requests it saw by method. Binds 127.0.0.1 only."""
+
+    def __init__(self, upstream_port):
+        import http.server
+        import threading
+        proxy = self
+        self.upstream_port = upstream_port
+        self.plan = []
+        self.seen = {}
+        self.lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                with proxy.lock:
+                    proxy.seen[self.command] = proxy.seen.get(self.command, 0) + 1
+                    fault = proxy.plan.pop(0) if proxy.plan else None
+                if fault:
+                    status, code = fault
+                    out = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>%s</Code>"
+                           "<Message>injected by the test</Message></Error>"
+                           % (code or "Injected")).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                    return
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=30)
+                try:
+                    conn.putrequest(self.command, self.path, skip_host=True,
+                                    skip_accept_encoding=True)
+                    for k, v in self.headers.items():
+                        conn.putheader(k, v)
+                    conn.endheaders(body)
+                    r = conn.getresponse()
+                    data = r.read()
+                    self.send_response(r.status)
+                    for k, v in r.getheaders():
+                        if k.lower() not in ("content-length", "transfer-encoding",
+                                             "connection", "date", "server"):
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def inject(self, *faults):
+        with self.lock:
+            self.plan.extend(faults)
+
+    def count(self, method):
+        with self.lock:
+            return self.seen.get(method, 0)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def proxy_stats(port):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:

@@ -5,7 +5,10 @@ ingest's answers by status code, accepted requests and events; the
 router's appends, events, group-commit rounds and fsyncs (the loop's own
 fdatasync in "fsync" durability was not counted: "fsyncs": 0 after a
 thousand appends); the route's events in, batches sealed and
-acknowledged, deliveries."""
+acknowledged, deliveries; batches redelivered after a sink is killed
+with -9; and per sink instance (S3 sink behind a fault-injecting front of
+the emulators): dead-lettered events, attempts, retries by reason class
+and the backend request latency histogram's count."""
 
 import hashlib
 import json
@@ -169,6 +172,137 @@ class Counters(unittest.TestCase):
         self.assertEqual(r["events_in"], 12)
         self.assertEqual(st["counters"]["events"], 12)
         self.assertEqual(len(p.read_events()), 12)
+        # The same in the Prometheus text, and the restarted instance's own
+        # counters (the killed one's went with it): every batch stored by
+        # it, one attempt each, each timed, nothing held or in flight.
+        sealed = r["batches_sealed"]
+        route, inst = '{route="archive",sink="file"}', \
+            '{route="archive",sink="file",sink_instance="archive:0"}'
+        want = {"hamustro_route_redeliveries_total" + route: 2,
+                "hamustro_route_batches_sent_total" + route: sealed + 2,
+                "hamustro_route_sink_died_total" + route: 1,
+                "hamustro_route_sink_joined_total" + route: 2,
+                "hamustro_route_requeued_total" + route: 2,
+                "hamustro_route_lag_events" + route: 0,
+                "hamustro_sink_batches_total" + inst: sealed,
+                "hamustro_sink_events_total" + inst: 12,
+                "hamustro_sink_attempts_total" + inst: sealed,
+                "hamustro_sink_retries_total" + inst: 0,
+                "hamustro_sink_backend_request_seconds_count" + inst: sealed,
+                "hamustro_sink_batches_held" + inst: 0,
+                "hamustro_sink_batches_in_flight" + inst: 0}
+        self.assertTrue(h.wait_for(lambda: h.metrics_match(p, want), timeout=30),
+                        "want %r\n%s" % (want, h.scrape_metrics(p)))
+
+
+# --- per sink instance counters (attempts, retries by reason, latency) -------
+
+S3_INST = '{route="s3",sink="s3",sink_instance="s3:0"}'
+S3_ROUTE = '{route="s3",sink="s3"}'
+REASONS = ("connect", "timeout", "throttled", "auth", "http_4xx", "http_5xx", "io", "other")
+
+
+def with_label(labels, key, value):
+    return labels[:-1] + ',%s="%s"}' % (key, value)
+
+
+class SinkCounters(unittest.TestCase):
+    """The S3 sink behind a fault-injecting front of the real emulators
+    (s3rver behind the SigV4-verifying proxy): one batch refused for good
+    (400: dead-lettered), then one answered 503 K times and 429 once before
+    it is stored. Every per instance counter is known exactly: one attempt
+    per PUT the front saw, each in the latency histogram; the retries by
+    reason class; the dead-lettered events in the sink's, the route's
+    counters and the dead-letter file."""
+
+    def setUp(self):
+        import aws_helpers as aws
+        self.aws = aws
+        self.p = h.Pipeline(sink={"retry_min_ms": 50, "retry_max_ms": 200})
+        self.emu = aws.Emulators(os.path.join(self.p.dir, "emulators"))
+        self.addCleanup(self.p.close)
+        self.addCleanup(self.emu.stop_all)
+        s3_port, proxy_port = h.free_port(), h.free_port()
+        self.emu.start("s3rver", s3_port)
+        self.emu.start("sigv4-proxy", proxy_port, s3_port)
+        aws.s3_create_bucket(proxy_port, "hm-events")
+        self.proxy_port = proxy_port
+        self.front = aws.FaultProxy(proxy_port)
+        self.addCleanup(self.front.close)
+
+    def metrics(self):
+        return h.metrics_samples(h.scrape_metrics(self.p))
+
+    def wait_metrics(self, want):
+        self.assertTrue(h.wait_for(lambda: h.metrics_match(self.p, want), timeout=60),
+                        "want %r\n%s" % (want, h.scrape_metrics(self.p)))
+
+    @h.dump_on_failure
+    def test_dead_letters_and_retries_by_reason(self):
+        K, DEAD, STORED = 3, 4, 5
+        self.p.config["routes"] = {"s3": {
+            "sink": "s3", "max_events": 1000, "max_age": 0.3,
+            "s3": {"region": self.aws.REGION, "endpoint": "http://127.0.0.1:%d" % self.front.port,
+                   "access_key_id": self.aws.AKID, "secret_access_key": self.aws.SECRET,
+                   "bucket": "hm-events", "blob_path": "events/", "file_format": "json"}}}
+        self.p.write_config()
+        # The first PUT is refused for good: the whole batch is dead-lettered.
+        self.front.inject((400, "InvalidArgument"))
+        self.p.start_all()
+        self.assertEqual(self.p.track_retry(
+            h.encode_collection(h.make_collection(DEAD, device="dead")))[0], 200)
+        self.p.flush()
+        self.wait_metrics({"hamustro_route_events_dead_lettered_total" + S3_ROUTE: DEAD,
+                           "hamustro_route_lag_events" + S3_ROUTE: 0})
+
+        # The next batch: 503 K times, 429 once, then stored.
+        self.front.inject(*([(503, None)] * K + [(429, None)]))
+        self.assertEqual(self.p.track_retry(
+            h.encode_collection(h.make_collection(STORED, device="stored")))[0], 200)
+        self.p.flush()
+        self.wait_metrics({"hamustro_route_events_delivered_total" + S3_ROUTE: STORED,
+                           "hamustro_route_lag_events" + S3_ROUTE: 0,
+                           "hamustro_sink_batches_held" + S3_INST: 0})
+
+        s = self.metrics()
+        puts = self.front.count("PUT")
+        self.assertEqual(puts, 1 + K + 1 + 1)  # refused, K 503s, the 429, the stored one
+        self.assertEqual(self.front.count("POST"), 0)  # no multipart upload
+        want = {
+            "hamustro_sink_attempts_total" + S3_INST: puts,
+            "hamustro_sink_retries_total" + S3_INST: K + 1,
+            # Both batches were settled (stored or dead-lettered) and ACKed.
+            "hamustro_sink_batches_total" + S3_INST: 2,
+            "hamustro_sink_events_total" + S3_INST: DEAD + STORED,
+            "hamustro_sink_dead_lettered_total" + S3_INST: DEAD,
+            "hamustro_sink_batches_in_flight" + S3_INST: 0,
+            "hamustro_sink_backend_request_seconds_count" + S3_INST: puts,
+            "hamustro_route_events_dead_lettered_total" + S3_ROUTE: DEAD,
+            "hamustro_route_events_delivered_total" + S3_ROUTE: STORED,
+            "hamustro_route_events_accepted_total" + S3_ROUTE: DEAD + STORED,
+            "hamustro_route_batches_acked_total" + S3_ROUTE: 2,
+            "hamustro_route_redeliveries_total" + S3_ROUTE: 0,
+            "hamustro_route_nacks_total" + S3_ROUTE: 0,
+        }
+        self.assertEqual({k: s.get(k) for k in want}, want)
+        by_reason = {r: s.get(with_label("hamustro_sink_retries_by_reason_total" + S3_INST,
+                                         "reason", r)) for r in REASONS}
+        self.assertEqual(by_reason, dict({r: 0 for r in REASONS}, http_5xx=K, throttled=1))
+        self.assertEqual(s[with_label("hamustro_sink_backend_request_seconds_bucket" + S3_INST,
+                                      "le", "+Inf")], puts)
+        self.assertGreater(s["hamustro_sink_backend_request_seconds_sum" + S3_INST], 0)
+
+        # The dead-letter file holds exactly the refused batch, with S3's reason.
+        dl = os.path.join(self.p.dir, "data", "dead-letter", "s3.jsonl")
+        with open(dl) as f:
+            lines = [json.loads(line) for line in f]
+        self.assertEqual(len(lines), DEAD, lines)
+        for line in lines:
+            self.assertIn("InvalidArgument", line["reason"])
+            self.assertEqual(line["event"]["device_id"], "dead")
+        # And S3 exactly the other one.
+        keys = self.aws.s3_list(self.proxy_port, "hm-events", "events/")
+        self.assertEqual(len(keys), 1, keys)
 
 
 if __name__ == "__main__":

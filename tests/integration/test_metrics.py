@@ -63,6 +63,10 @@ def routes():
 
 
 class Metrics(unittest.TestCase):
+    def check_sink_requests(self, s):
+        for r in routes_of(self.p):
+            sink_request_checks(self, s, r)
+
     @h.dump_on_failure
     def test_scrape_prometheus_and_lag(self):
         self.assertTrue(shutil.which("promtool") and shutil.which("prometheus"),
@@ -89,6 +93,7 @@ class Metrics(unittest.TestCase):
             self.assertGreater(s["hamustro_router_fdatasync_seconds_count"], 0)
             self.assertEqual(s['hamustro_router_fdatasync_seconds_bucket{le="+Inf"}'],
                              s["hamustro_router_fdatasync_seconds_count"])
+            self.check_sink_requests(s)
             # Anything but GET /metrics is refused, not served.
             with self.assertRaises(urllib.error.HTTPError) as e:
                 urllib.request.urlopen("http://127.0.0.1:%d/other" % p.metrics_port, timeout=10)
@@ -109,6 +114,13 @@ class Metrics(unittest.TestCase):
                         ' - hamustro_route_events_dead_lettered_total{route="%s"}'
                         ' - hamustro_route_lag_events{route="%s"}' % (r, r, r, r), 0)
                     prom.wait_value('hamustro_route_events_delivered_total{route="%s"}' % r, N)
+                    # The sink instance's attempts, each timed, none retried.
+                    sel = '{route="%s",sink_instance="%s:0"}' % (r, r)
+                    prom.wait_true('hamustro_sink_attempts_total%s > 0' % sel)
+                    prom.wait_value('hamustro_sink_attempts_total%s - '
+                                    'hamustro_sink_backend_request_seconds_count%s' % (sel, sel), 0)
+                    prom.wait_value('sum(hamustro_sink_retries_by_reason_total%s)' % sel, 0)
+                    prom.wait_value('count(hamustro_sink_retries_by_reason_total%s)' % sel, 8)
 
                 # A route without its sink: its lag in seconds grows.
                 p.stop("file-sink")
@@ -122,6 +134,28 @@ class Metrics(unittest.TestCase):
                 prom.wait_value('hamustro_route_lag_events{route="copy"}', 0)
             finally:
                 prom.close()
+
+
+def sink_request_checks(test, s, route):
+    """The per instance request series of one idle file-sink route that
+    never failed: one attempt per batch stored, each in the histogram."""
+    inst = '{route="%s",sink="file",sink_instance="%s:0"}' % (route, route)
+    attempts = s["hamustro_sink_attempts_total" + inst]
+    test.assertEqual(attempts, s["hamustro_sink_batches_total" + inst])
+    test.assertEqual(s["hamustro_sink_backend_request_seconds_count" + inst], attempts)
+    le_inf = inst[:-1] + ',le="+Inf"}'
+    test.assertEqual(s["hamustro_sink_backend_request_seconds_bucket" + le_inf], attempts)
+    # Cumulative buckets never decrease, and the sum is a duration.
+    buckets = [v for k, v in s.items()
+               if k.startswith("hamustro_sink_backend_request_seconds_bucket" + inst[:-1])]
+    test.assertEqual(len(buckets), 16)
+    test.assertEqual(buckets, sorted(buckets))
+    test.assertGreater(s["hamustro_sink_backend_request_seconds_sum" + inst], 0)
+    for reason in ("connect", "timeout", "throttled", "auth", "http_4xx", "http_5xx", "io",
+                   "other"):
+        test.assertEqual(s["hamustro_sink_retries_by_reason_total" + inst[:-1] +
+                           ',reason="%s"}' % reason], 0, reason)
+    test.assertEqual(s["hamustro_sink_batches_in_flight" + inst], 0)
 
 
 class Prometheus:

@@ -132,6 +132,24 @@ class Package(unittest.TestCase):
         self.assertIn("--config", text)
         self.assertEqual(pk.run(["man", "-w", "hamustro-supervisord"]).strip(),
                          "/usr/share/man/man8/hamustro-supervisord.8.gz")
+        self.check_prometheus_files()
+
+    def check_prometheus_files(self):
+        """deploy/prometheus/ is installed, and valid where it lies: the
+        scrape config, the rules, and their cases pass promtool there."""
+        d = "/usr/share/hamustro/prometheus"
+        self.assertEqual(sorted(os.listdir(d)),
+                         ["alerts.yml", "alerts_test.yml", "prometheus.yml"])
+        for name in os.listdir(d):
+            with open(os.path.join(d, name), "rb") as f, \
+                    open(os.path.join(pk.SRC, "deploy", "prometheus", name), "rb") as g:
+                self.assertEqual(f.read(), g.read(), name)
+        self.assertTrue(shutil.which("promtool"), "promtool (Debian package prometheus)")
+        for args in (["check", "config", "prometheus.yml"], ["check", "rules", "alerts.yml"],
+                     ["test", "rules", "alerts_test.yml"]):
+            p = subprocess.run(["promtool"] + args, cwd=d, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+            self.assertEqual(p.returncode, 0, p.stdout.decode())
 
     def check_units(self):
         scores = {}
@@ -368,6 +386,9 @@ class Package(unittest.TestCase):
                 "usr/lib/systemd/system-generators/hamustro-generator",
                 "usr/lib/tmpfiles.d/hamustro.conf", "usr/sbin/hamustro-supervisord",
                 "usr/share/hamustro/supervisord.production.conf",
+                "usr/share/hamustro/prometheus/prometheus.yml",
+                "usr/share/hamustro/prometheus/alerts.yml",
+                "usr/share/hamustro/prometheus/alerts_test.yml",
                 "usr/share/man/man8/hamustro-supervisord.8",
                 "usr/share/doc/hamustro/README.md", "usr/share/doc/hamustro/CONFIGURATION.md",
                 "usr/share/doc/hamustro/ARCHITECTURE.md"}

@@ -251,6 +251,7 @@ test_unwritable_directory_is_retry (void **state)
     assert_int_equal (s_deliver (f, &result), HM_SINK_RETRY);
     assert_non_null (strstr (result.reason, "afile"));
     assert_non_null (strstr (result.reason, "Not a directory"));
+    assert_int_equal (result.retry_class, HM_RETRY_IO);
     /* Never dropped: nothing went to the dead-letter file. */
     char seen[256], dl[300];
     snprintf (dl, sizeof dl, "%s/dead-letter", f->dir);
@@ -281,6 +282,7 @@ test_target_is_a_directory_is_retry (void **state)
     hm_sink_result_init (&result);
     assert_int_equal (s_deliver (f, &result), HM_SINK_RETRY);
     assert_non_null (strstr (result.reason, "rename"));
+    assert_int_equal (result.retry_class, HM_RETRY_IO);
     assert_int_equal (s_count_entries (dir, seen, sizeof seen), 1);
     assert_string_equal (seen, name);
     hm_sink_result_free (&result);

@@ -576,6 +576,57 @@ test_classify_table (void **state)
     assert_int_equal (hm_http_classify (500, CURLE_OK, NULL, NULL, 0), HM_HTTP_RETRY);
 }
 
+/* The class each RETRY counts under in hamustro_sink_retries_by_reason_total. */
+static void
+test_retry_class_table (void **state)
+{
+    (void)state;
+    static const struct {
+        long status;
+        int curl_code;
+        const char *code;
+        hm_retry_class_t want;
+    } table[] = {
+        {0, CURLE_OPERATION_TIMEDOUT, NULL, HM_RETRY_TIMEOUT},
+        {0, CURLE_COULDNT_CONNECT, NULL, HM_RETRY_CONNECT},
+        {0, CURLE_COULDNT_RESOLVE_HOST, NULL, HM_RETRY_CONNECT},
+        {0, CURLE_RECV_ERROR, NULL, HM_RETRY_CONNECT},
+        {0, CURLE_GOT_NOTHING, NULL, HM_RETRY_CONNECT},
+        {0, CURLE_SSL_CONNECT_ERROR, NULL, HM_RETRY_CONNECT},
+        {408, CURLE_OK, NULL, HM_RETRY_TIMEOUT},
+        {400, CURLE_OK, "RequestTimeout", HM_RETRY_TIMEOUT},
+        {500, CURLE_OK, "OperationTimedOut", HM_RETRY_TIMEOUT},
+        {429, CURLE_OK, NULL, HM_RETRY_THROTTLED},
+        {503, CURLE_OK, "SlowDown", HM_RETRY_THROTTLED},
+        {503, CURLE_OK, "ServerBusy", HM_RETRY_THROTTLED},
+        {400, CURLE_OK, "Throttling", HM_RETRY_THROTTLED},
+        {400, CURLE_OK, "RequestLimitExceeded", HM_RETRY_THROTTLED},
+        {401, CURLE_OK, NULL, HM_RETRY_AUTH},
+        {403, CURLE_OK, "AccessDenied", HM_RETRY_AUTH},
+        {400, CURLE_OK, "ExpiredToken", HM_RETRY_AUTH},
+        {403, CURLE_OK, "RequestTimeTooSkewed", HM_RETRY_AUTH},
+        {404, CURLE_OK, "NoSuchBucket", HM_RETRY_HTTP_4XX},
+        {409, CURLE_OK, "ContainerBeingDeleted", HM_RETRY_HTTP_4XX},
+        {412, CURLE_OK, NULL, HM_RETRY_HTTP_4XX},
+        {500, CURLE_OK, "InternalError", HM_RETRY_HTTP_5XX},
+        {502, CURLE_OK, NULL, HM_RETRY_HTTP_5XX},
+        {503, CURLE_OK, NULL, HM_RETRY_HTTP_5XX},
+        {503, CURLE_OK, "ServiceUnavailable", HM_RETRY_HTTP_5XX},
+        {301, CURLE_OK, "PermanentRedirect", HM_RETRY_OTHER},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
+        hm_retry_class_t got =
+            hm_http_retry_class (table[i].status, table[i].curl_code, table[i].code);
+        if (got != table[i].want)
+            print_error ("status %ld curl %d code %s: got %s, want %s\n", table[i].status,
+                         table[i].curl_code, table[i].code ? table[i].code : "-",
+                         hm_retry_class_name (got), hm_retry_class_name (table[i].want));
+        assert_int_equal (got, table[i].want);
+    }
+    assert_string_equal (hm_retry_class_name (HM_RETRY_HTTP_5XX), "http_5xx");
+    assert_string_equal (hm_retry_class_name (HM_RETRY_CLASSES), "other");
+}
+
 int
 main (void)
 {
@@ -588,6 +639,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_abort_on_destroy, s_setup, s_teardown),
         cmocka_unit_test (test_request_checks),
         cmocka_unit_test (test_classify_table),
+        cmocka_unit_test (test_retry_class_table),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
