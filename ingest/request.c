@@ -34,6 +34,15 @@
    request; a larger one (from a rare big request) is given back. */
 #define S_KEEP_BODY_BYTES (64u << 10)
 
+/* Monotonic microseconds: the latency histogram starts at 0.1 ms. */
+static uint64_t
+s_now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void
 s_decide (ingest_conn_t *c, unsigned status, hm_answer_body_t body, const char *reason)
 {
@@ -78,6 +87,8 @@ s_queue (ingest_conn_t *c)
     c->state = HM_CONN_QUEUED;
     hm_ingest_stats_count (w->stats, c->status, c->kind == HM_REQ_TRACK && c->status == 200,
                            c->events);
+    uint64_t now_us = s_now_us ();
+    hm_ingest_stats_latency (w->stats, now_us > c->head_us ? now_us - c->head_us : 0);
     if (c->status == 200 && c->answer_body == HM_BODY_STATS) {
         char body[HM_STATS_JSON_MAX];
         size_t len = hm_ingest_stats_json (w->stats, hm_now_ms (), body, sizeof body);
@@ -301,6 +312,7 @@ s_begin (ingest_conn_t *c, const char *url, const char *method)
 {
     ingest_worker_t *w = c->worker;
     c->url = url;
+    c->head_us = s_now_us ();
     c->status = 0;
     c->answer_body = HM_BODY_NONE;
     c->allow = NULL;
@@ -497,11 +509,13 @@ hm_request_connection (void *cls, struct MHD_Connection *connection, void **sock
             inet_ntop (AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->peer,
                        sizeof c->peer);
         *socket_context = c;
+        hm_ingest_stats_connection (w->stats, +1);
     }
     else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         ingest_conn_t *c = *socket_context;
         if (!c)
             return;
+        hm_ingest_stats_connection (w->stats, -1);
         hm_buf_free (&c->body);
         hm_buf_free (&c->inflated);
         ingest_tls_release (&c->tls_ref); /* before MHD ends the TLS session: see tls.h */

@@ -75,6 +75,7 @@ struct ingest_conn_t {
     struct ingest_conn_t *batch_next;  /* ... */
     uint64_t discarded;                /* body bytes dropped after the answer was decided */
     uint64_t events;                   /* events of the track request sent to the router */
+    uint64_t head_us;                  /* monotonic us: the request's head was whole (latency) */
     unsigned status;                   /* the answer's HTTP status */
     hm_answer_body_t answer_body;      /* fixed body for the answer, if any */
     const char *allow;                 /* Allow header for 405 */
@@ -134,6 +135,8 @@ struct ingest_worker_t {
     int64_t mhd_log_window;  /* libmicrohttpd's log lines: start of the current window */
     unsigned mhd_log_lines;  /* lines logged in it */
     uint64_t mhd_log_held;   /* lines dropped in it */
+    int64_t report_ms;       /* thread 0: when the counters last went to the router */
+    char report_name[HM_CONFIG_LABEL_MAX + 1]; /* thread 0: ingest_instance (ingest.name) */
 
     /* Responses built once and shared by every request of this thread. */
     struct MHD_Response *resp_ok;         /* 200, empty */
@@ -168,6 +171,10 @@ void hm_worker_monitor_drain (ingest_worker_t *self);
    connections that wait for it. */
 void hm_worker_router_drain (ingest_worker_t *self);
 void hm_worker_control_drain (ingest_worker_t *self);
+/* worker_router.c: thread 0 sends the process's counters (IngestStats)
+   on its append socket every HM_REPORT_MS; no reply comes. */
+#define HM_REPORT_MS 1000
+void hm_worker_report (ingest_worker_t *self, int64_t now);
 /* worker_router.c: answers 503 what waited past its deadline. */
 void hm_worker_expire (ingest_worker_t *self, int64_t now);
 /* worker_router.c: sends this turn's AppendRequest, if any. */

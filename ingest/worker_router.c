@@ -435,6 +435,24 @@ hm_worker_control_drain (ingest_worker_t *self)
     zmq_msg_close (&body);
 }
 
+/* The counters go on the append socket: the link the ingest already has,
+   so the router (one scrape target per host) exports them without a port
+   per ingest. DONTWAIT: with no router up, or its queue full, this report
+   is skipped and the next one, a second later, carries the same totals. */
+void
+hm_worker_report (ingest_worker_t *self, int64_t now)
+{
+    self->report_ms = now;
+    uint8_t body[HM_STATS_REPORT_MAX];
+    size_t len = hm_ingest_stats_report (self->stats, self->report_name, now, body, sizeof body);
+    if (len == 0)
+        return;
+    if (zmq_send (self->dealer, HM_WIRE_INGEST, strlen (HM_WIRE_INGEST),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return;
+    zmq_send (self->dealer, body, len, ZMQ_DONTWAIT);
+}
+
 /* Answers what waited too long. */
 void
 hm_worker_expire (ingest_worker_t *self, int64_t now)
