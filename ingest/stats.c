@@ -28,6 +28,8 @@ hm_ingest_stats_init (hm_ingest_stats_t *self, int64_t now_ms)
         atomic_init (&self->latency[i], 0);
     atomic_init (&self->latency_sum_us, 0);
     atomic_init (&self->connections, 0);
+    for (size_t i = 0; i < HM_REFUSAL_KINDS; i++)
+        atomic_init (&self->refusals[i], 0);
     self->started_ms = now_ms;
 }
 
@@ -52,6 +54,13 @@ hm_ingest_stats_latency (hm_ingest_stats_t *self, uint64_t us)
         b++;
     atomic_fetch_add_explicit (&self->latency[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit (&self->latency_sum_us, us, memory_order_relaxed);
+}
+
+void
+hm_ingest_stats_refused (hm_ingest_stats_t *self, hm_refusal_t why)
+{
+    if (why > HM_REFUSAL_NONE && why < HM_REFUSAL_KINDS)
+        atomic_fetch_add_explicit (&self->refusals[why], 1, memory_order_relaxed);
 }
 
 void
@@ -82,6 +91,17 @@ hm_ingest_stats_report (hm_ingest_stats_t *self, const char *name, int64_t now_m
         answers[i].count = s_load (&self->answers[i]);
         answer_p[i] = &answers[i];
     }
+    Hm__IngestRefusals refusals[HM_REFUSAL_KINDS], *refusal_p[HM_REFUSAL_KINDS];
+    size_t nref = 0;
+    for (int i = HM_REFUSAL_NONE + 1; i < HM_REFUSAL_KINDS; i++, nref++) {
+        hm__ingest_refusals__init (&refusals[nref]);
+        refusals[nref].reason = (char *)hm_refusal_names[i];
+        refusals[nref].has_count = true;
+        refusals[nref].count = s_load (&self->refusals[i]);
+        refusal_p[nref] = &refusals[nref];
+    }
+    r.n_refusals = nref;
+    r.refusals = refusal_p;
     double bounds[HM_STATS_LATENCY_BOUNDS];
     uint64_t counts[HM_STATS_LATENCY_BOUNDS + 1];
     for (size_t i = 0; i < HM_STATS_LATENCY_BOUNDS; i++)

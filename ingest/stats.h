@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "refusal.h"
+
 /* One slot per status the ingest answers (200, 204, 400, 401, 404, 405,
    413, 415, 503; the JSON lists them in that order) and one, "other", for
    any else. */
@@ -30,6 +32,7 @@ typedef struct {
     atomic_uint_fast64_t latency[HM_STATS_LATENCY_BOUNDS + 1]; /* answers by latency bucket */
     atomic_uint_fast64_t latency_sum_us;                       /* their latencies, summed */
     atomic_uint_fast64_t connections;                          /* client connections open now */
+    atomic_uint_fast64_t refusals[HM_REFUSAL_KINDS];           /* refused requests by cause */
     atomic_uint_fast64_t track_accepted;                       /* POST /api/v1/track answered 200 */
     atomic_uint_fast64_t events_accepted;                      /* events in those */
     atomic_uint_fast64_t closed[HM_STATS_CLOSED]; /* slow connections closed, by police.h's why */
@@ -44,12 +47,14 @@ void hm_ingest_stats_count (hm_ingest_stats_t *self, unsigned status, int track_
                             uint64_t events);
 /* One answer's latency (from the request's head to its answer). */
 void hm_ingest_stats_latency (hm_ingest_stats_t *self, uint64_t us);
+/* One request refused for this cause (HM_REFUSAL_NONE: not counted). */
+void hm_ingest_stats_refused (hm_ingest_stats_t *self, hm_refusal_t why);
 /* A client connection opened (+1) or closed (-1). */
 void hm_ingest_stats_connection (hm_ingest_stats_t *self, int delta);
 /* The counters as a packed IngestStats (proto/pipeline.proto) named name,
    into out; returns its length, or 0 if cap is too small
    (HM_STATS_REPORT_MAX is always enough). */
-#define HM_STATS_REPORT_MAX 1024
+#define HM_STATS_REPORT_MAX 4096
 size_t hm_ingest_stats_report (hm_ingest_stats_t *self, const char *name, int64_t now_ms,
                                uint8_t *out, size_t cap);
 /* One connection closed by the police; why: hm_police_why_t. */

@@ -334,7 +334,7 @@ s_run (void *arg)
     hm_batch_t *b;
     hm_worker_batch_flush (self);
     while ((b = hm_pending_pop (self->pending)))
-        hm_worker_batch_finish (self, b, 503, "server is stopping");
+        hm_worker_batch_finish (self, b, 503, HM_REFUSAL_STOPPING, "server is stopping");
     if (self->control_count)
         hm_worker_control_reset (self, "server is stopping");
     MHD_run (self->daemon);

@@ -46,6 +46,17 @@ s_invalid (const Hm__IngestStats *st)
             if (st->answers[j]->code == code)
                 return "status code given twice";
     }
+    if (st->n_refusals > INGESTS_REFUSALS_MAX)
+        return "too many refusal causes";
+    for (size_t i = 0; i < st->n_refusals; i++) {
+        /* A cause this router does not know (a newer ingest) is kept but
+           not exported (metrics_ingest.c): the label set stays its own. */
+        if (!st->refusals[i]->reason)
+            return "refusal cause without a name";
+        for (size_t j = 0; j < i; j++)
+            if (strcmp (st->refusals[j]->reason, st->refusals[i]->reason) == 0)
+                return "refusal cause given twice";
+    }
     if (st->n_latency_bounds > INGESTS_BUCKETS_MAX)
         return "too many latency buckets";
     if (st->n_latency_counts != (st->n_latency_bounds ? st->n_latency_bounds + 1 : 0))

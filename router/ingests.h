@@ -24,6 +24,7 @@
 #define INGESTS_SILENT_MS 10000 /* forgotten after this long without a report */
 #define INGESTS_ANSWERS_MAX 16  /* status codes per report at most */
 #define INGESTS_BUCKETS_MAX 32  /* latency histogram bounds per report at most */
+#define INGESTS_REFUSALS_MAX 64 /* refusal causes per report at most */
 
 typedef struct _ingests_t ingests_t;
 

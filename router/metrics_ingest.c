@@ -6,6 +6,7 @@
 #include "ingests.h"
 
 #include "prom.h"
+#include "refusal.h"
 
 #include <stdio.h>
 
@@ -101,6 +102,20 @@ ingests_metrics_text (ingests_t *self, hm_buf_t *out, uint64_t now)
             s_labels (&lb, st, "reason", why[k]);
             hm_prom_u64 (out, name, lb.data, v[k]);
         }
+    }
+    /* Refusals by cause: only the causes this router knows (refusal.h). */
+    name = "hamustro_ingest_refusals_total";
+    hm_prom_family (out, name, "counter",
+                    "Requests the ingest refused, by cause (the status code alone does not say "
+                    "it: a 401 is a bad signature or a clock outside max_clock_skew_s, a 503 a "
+                    "full or failed log, a slow or unreachable router, ...).");
+    for (size_t i = 0; i < self->count; i++) {
+        const Hm__IngestStats *st = self->held[i].stats;
+        for (size_t k = 0; k < st->n_refusals; k++)
+            if (hm_refusal_by_name (st->refusals[k]->reason) != HM_REFUSAL_NONE) {
+                s_labels (&lb, st, "reason", st->refusals[k]->reason);
+                hm_prom_u64 (out, name, lb.data, st->refusals[k]->count);
+            }
     }
     /* The ingest's buckets are its own (validated by ingests.c); the
        report carries counts per bucket, the format wants them cumulative. */

@@ -46,6 +46,12 @@ def ingest_series(p):
     return out
 
 
+def refusals(m):
+    """{cause: count} of hamustro_ingest_refusals_total in ingest_series."""
+    return {k[len('refusals_total{reason="'):-2]: v for k, v in m.items()
+            if k.startswith("refusals_total{")}
+
+
 def wait_ingest_metrics(test, p, stats):
     """Waits until the router exports the ingest's counters as they are in
     stats (its GET /api/stats, which counts itself: nothing else is asked
@@ -146,6 +152,12 @@ class Counters(unittest.TestCase):
         self.assertGreater(m_after["request_duration_seconds_sum"], 0)
         for why in ("head", "body", "linger", "full"):
             self.assertEqual(m_after['closed_slow_total{reason="%s"}' % why], 0, why)
+        # The refusals by cause, which the codes alone do not tell apart.
+        rdiff = {k: v - refusals(m_before)[k] for k, v in refusals(m_after).items()}
+        want_ref = {k: 0.0 for k in rdiff}
+        want_ref.update({"decode": 2.0, "signature": 1.0, "body_too_large": 1.0,
+                         "content_type": 1.0})
+        self.assertEqual(rdiff, want_ref)
 
         # The router: what the ingest accepted, appended once each.
         st = p.wait_committed()
@@ -192,6 +204,10 @@ class Counters(unittest.TestCase):
         want.update({"503": 1.0, "200": 1.0})  # the stall, and the stats request
         self.assertEqual({k: codes_late[k] - codes_after[k] for k in codes_late}, want)
         self.assertEqual(m_late["accepted_events_total"], m_after["accepted_events_total"])
+        rdiff = {k: v - refusals(m_after)[k] for k, v in refusals(m_late).items()}
+        want_ref = {k: 0.0 for k in rdiff}
+        want_ref["router_timeout"] = 1.0
+        self.assertEqual(rdiff, want_ref)
 
         # 503: the router stopped, the ingest answers Service Unavailable.
         # Stop the router itself (strace, its parent, does not pass SIGTERM on).

@@ -54,6 +54,8 @@ test_report_round_trip (void **state)
     hm_ingest_stats_connection (&stats, +1);
     hm_ingest_stats_connection (&stats, -1);
     hm_ingest_stats_closed (&stats, 2);
+    hm_ingest_stats_refused (&stats, HM_REFUSAL_CLOCK_SKEW);
+    hm_ingest_stats_refused (&stats, HM_REFUSAL_NONE); /* not counted */
     uint8_t buf[HM_STATS_REPORT_MAX];
     ingests_t *self = ingests_new ();
     assert_non_null (self);
@@ -88,6 +90,8 @@ test_report_round_trip (void **state)
         "hamustro_ingest_request_duration_seconds_sum{ingest_instance=\"web-1:8080\"} 20.0031\n",
         "hamustro_ingest_request_duration_seconds_count{ingest_instance=\"web-1:8080\"} 3\n",
         "# TYPE hamustro_ingest_request_duration_seconds histogram\n",
+        "hamustro_ingest_refusals_total{ingest_instance=\"web-1:8080\",reason=\"clock_skew\"} 1\n",
+        "hamustro_ingest_refusals_total{ingest_instance=\"web-1:8080\",reason=\"stopping\"} 0\n",
         "hamustro_router_ingests 1\n",
         "hamustro_router_ingest_reports_total 1\n",
         "hamustro_router_ingest_reports_dropped_total 0\n",
@@ -123,6 +127,8 @@ typedef struct {
     Hm__IngestStats r;
     Hm__IngestAnswers a[INGESTS_ANSWERS_MAX + 2];
     Hm__IngestAnswers *ap[INGESTS_ANSWERS_MAX + 2];
+    Hm__IngestRefusals f[2];
+    Hm__IngestRefusals *fp[2];
     double bounds[INGESTS_BUCKETS_MAX + 2];
     uint64_t counts[INGESTS_BUCKETS_MAX + 3];
 } s_hand_t;
@@ -140,6 +146,16 @@ s_hand_init (s_hand_t *h)
     }
     for (size_t i = 0; i < INGESTS_BUCKETS_MAX + 2; i++)
         h->bounds[i] = 0.001 * (double)(i + 1);
+    for (size_t i = 0; i < 2; i++) {
+        hm__ingest_refusals__init (&h->f[i]);
+        h->f[i].has_count = true;
+        h->f[i].count = 5;
+        h->fp[i] = &h->f[i];
+    }
+    h->f[0].reason = "decode";
+    h->f[1].reason = "martian"; /* from a newer ingest: kept, not exported */
+    h->r.n_refusals = 2;
+    h->r.refusals = h->fp;
     h->r.name = "a";
     h->r.n_answers = 2;
     h->r.answers = h->ap;
@@ -167,8 +183,16 @@ test_refused_reports (void **state)
     s_hand_t h;
     s_hand_init (&h);
     assert_int_equal (s_hand_report (self, &h, &why), 0);
+    hm_buf_t out;
+    hm_buf_init (&out, 0);
+    ingests_metrics_text (self, &out, 0);
+    hm_buf_putc (&out, '\0');
+    assert_non_null (strstr (
+        out.data, "hamustro_ingest_refusals_total{ingest_instance=\"a\",reason=\"decode\"} 5\n"));
+    assert_null (strstr (out.data, "martian"));
+    hm_buf_free (&out);
     /* Each of these is refused whole, with a reason, and nothing changes. */
-    for (int spoil = 0; spoil < 10; spoil++) {
+    for (int spoil = 0; spoil < 12; spoil++) {
         s_hand_init (&h);
         h.r.name = "b";
         switch (spoil) {
@@ -202,6 +226,12 @@ test_refused_reports (void **state)
         case 9:
             h.r.n_latency_bounds = INGESTS_BUCKETS_MAX + 1;
             h.r.n_latency_counts = INGESTS_BUCKETS_MAX + 2;
+            break;
+        case 10:
+            h.f[1].reason = "decode"; /* twice */
+            break;
+        case 11:
+            h.f[1].reason = NULL;
             break;
         }
         why = NULL;
