@@ -198,6 +198,9 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
         goto fail;
     }
     self->epoll_fd = info->epoll_fd;
+    if (index == 0)
+        hm_info ("counters reported to the router every %d ms as ingest_instance=\"%s\"",
+                 HM_REPORT_MS, self->report_name);
     return self;
 fail:
     ingest_worker_destroy (&self);

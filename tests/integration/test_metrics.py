@@ -10,6 +10,7 @@ link): its accepted events equal N too, labelled with the ingest's name
 (by default HOSTNAME:PORT)."""
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -40,7 +41,9 @@ def routes_of(p):
 def ingest_label(p):
     """ingest_instance of the pipeline's ingest: no ingest.name is given, so
     the ingest's default, HOSTNAME:PORT."""
-    return 'ingest_instance="%s:%d"' % (socket.gethostname(), p.port)
+    port = ":%d" % p.port
+    host = re.sub(r"[^A-Za-z0-9._:-]", "-", socket.gethostname())[:64 - len(port)]
+    return 'ingest_instance="%s%s"' % (host, port)
 
 
 def idle_and_counted(p):
