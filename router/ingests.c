@@ -5,6 +5,7 @@
 #include "hm_log.h"
 #include "pipeline.pb-c.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,4 +141,33 @@ uint64_t
 ingests_dropped (const ingests_t *self)
 {
     return self->dropped;
+}
+
+void
+ingests_status_json (ingests_t *self, hm_buf_t *out, uint64_t now)
+{
+    ingests_expire (self, now);
+    hm_buf_putc (out, '[');
+    for (size_t i = 0; i < self->count; i++) {
+        const Hm__IngestStats *st = self->held[i].stats;
+        uint64_t requests = 0;
+        for (size_t a = 0; a < st->n_answers; a++)
+            requests += st->answers[a]->count;
+        /* The name passed the label rules: nothing in it needs escaping. */
+        hm_buf_printf (out,
+                       "%s{\"name\":\"%s\",\"requests\":%" PRIu64 ",\"accepted_requests\":%" PRIu64
+                       ",\"accepted_events\":%" PRIu64
+                       ",\"connections\":%u,\"reported_ms_ago\":%" PRIu64 ",\"answers\":{",
+                       i ? "," : "", st->name, requests, st->track_accepted, st->events_accepted,
+                       st->connections, now - self->held[i].seen_ms);
+        for (size_t a = 0; a < st->n_answers; a++) {
+            if (st->answers[a]->code)
+                hm_buf_printf (out, "%s\"%u\":%" PRIu64, a ? "," : "", st->answers[a]->code,
+                               st->answers[a]->count);
+            else
+                hm_buf_printf (out, "%s\"other\":%" PRIu64, a ? "," : "", st->answers[a]->count);
+        }
+        hm_buf_puts (out, "}}");
+    }
+    hm_buf_putc (out, ']');
 }

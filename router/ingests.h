@@ -44,6 +44,11 @@ size_t ingests_count (const ingests_t *self);
 uint64_t ingests_reports (const ingests_t *self);
 uint64_t ingests_dropped (const ingests_t *self);
 
+/* The ingests held as a JSON array for the status JSON (hamustro-ctl
+   status): per ingest its name, answers by code, accepted requests and
+   events, connections open and how long ago it reported. */
+void ingests_status_json (ingests_t *self, hm_buf_t *out, uint64_t now);
+
 /* metrics_ingest.c: the hamustro_ingest_* families from the last report of
    each ingest held (expired ones forgotten first), labelled
    ingest_instance. */
