@@ -146,6 +146,7 @@ s_hand_init (s_hand_t *h)
     }
     for (size_t i = 0; i < INGESTS_BUCKETS_MAX + 2; i++)
         h->bounds[i] = 0.001 * (double)(i + 1);
+    memset (h->counts, 0, sizeof h->counts);
     for (size_t i = 0; i < 2; i++) {
         hm__ingest_refusals__init (&h->f[i]);
         h->f[i].has_count = true;
