@@ -14,6 +14,20 @@
 #define HM_CONFIG_MAX_FILE (4u << 20) /* a config larger than this is surely a mistake */
 #define HM_CONFIG_MAX_ROUTES 64
 
+bool
+hm_config_label_ok (const char *s, size_t len)
+{
+    if (!s || len == 0 || len > HM_CONFIG_LABEL_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '.' || ch == '_' || ch == ':' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
 /* --- the whole file --------------------------------------------------------- */
 
 /* ingest.tls_cert and ingest.tls_key: both or neither ("" is neither).
@@ -57,12 +71,13 @@ s_ingest_police (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 static int
 s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
 {
-    static const char *const keys[] = {"host", "port", "max_body_bytes", "threads",
-                                       "max_connections", "connection_timeout", "router_timeout_ms",
-                                       "retry_after", "tls_cert", "tls_key",
-                                       /* slow clients, early answers (ingest/police.c) */
-                                       "header_timeout", "body_timeout", "body_min_rate",
-                                       "linger_timeout", "linger_max_bytes", NULL};
+    static const char *const keys[] = {
+        "host", "port", "max_body_bytes", "threads", "max_connections", "connection_timeout",
+        "router_timeout_ms", "retry_after", "tls_cert", "tls_key",
+        /* slow clients, early answers (ingest/police.c) */
+        "header_timeout", "body_timeout", "body_min_rate", "linger_timeout", "linger_max_bytes",
+        /* its label in the router's metrics */
+        "name", NULL};
     uint64_t port = self->port;
     if (hm_cfg_known_keys (ctx, obj, "ingest", keys) != 0 ||
         hm_cfg_string (ctx, obj, "ingest", "host", &self->host) != 0 ||
@@ -77,8 +92,14 @@ s_ingest (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *obj)
         hm_cfg_u32 (ctx, obj, "ingest", "router_timeout_ms", 10, 600000,
                     &self->router_timeout_ms) != 0 ||
         hm_cfg_u32 (ctx, obj, "ingest", "retry_after", 0, 3600, &self->retry_after_s) != 0 ||
-        s_ingest_tls (ctx, self, obj) != 0 || s_ingest_police (ctx, self, obj) != 0)
+        s_ingest_tls (ctx, self, obj) != 0 || s_ingest_police (ctx, self, obj) != 0 ||
+        hm_cfg_string (ctx, obj, "ingest", "name", &self->ingest_name) != 0)
         return -1;
+    if (self->ingest_name && !hm_config_label_ok (self->ingest_name, strlen (self->ingest_name)))
+        return hm_cfg_fail (ctx, "ingest.name",
+                            "must be 1 to %d letters, digits or \"._:-\" (it becomes the "
+                            "ingest_instance label of the router's metrics)",
+                            HM_CONFIG_LABEL_MAX);
     self->port = (uint16_t)port;
     return 0;
 }
@@ -201,6 +222,7 @@ s_finish (hm_cfg_ctx_t *ctx, hm_config_t *self)
     const char *port = getenv ("HAMUSTRO_PORT");
     if (host && *host) {
         free (self->host);
+        free (self->ingest_name);
         /* The original's default host "localhost" meant every interface. */
         self->host = strdup (strcmp (host, "localhost") == 0 ? "0.0.0.0" : host);
     }

@@ -76,6 +76,8 @@ typedef struct {
     uint32_t retry_after_s;        /* Retry-After on 503 */
     char *tls_cert;                /* PEM certificate chain (leaf first), or NULL: plain HTTP */
     char *tls_key;                 /* PEM private key of its leaf (set with tls_cert) */
+    char *ingest_name;             /* ingest.name: ingest_instance in the router's metrics;
+                                      NULL: the ingest uses HOSTNAME:PORT */
     /* hamustro-ingest: slow clients and early answers (ingest/police.c) */
     uint32_t header_timeout_s; /* a request head must arrive whole within this */
     uint32_t body_timeout_s;   /* a body's grace before body_min_rate counts */
@@ -124,6 +126,12 @@ hm_config_t *hm_config_load (const char *path, char *errbuf, size_t errlen);
 /* Same from a JSON text; origin names it in errors. */
 hm_config_t *hm_config_parse (const char *json, const char *origin, char *errbuf, size_t errlen);
 void hm_config_destroy (hm_config_t **self_p);
+
+/* A name that may become a metrics label value from a peer (ingest.name):
+   1 to HM_CONFIG_LABEL_MAX bytes of letters, digits and "._:-", so the
+   label set stays bounded and readable whatever a peer sends. */
+#define HM_CONFIG_LABEL_MAX 64
+bool hm_config_label_ok (const char *s, size_t len);
 
 /* Receives one "FILE: KEY: REASON" line of a check. */
 typedef void (hm_config_error_fn) (void *arg, const char *line);

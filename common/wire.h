@@ -12,12 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HM_WIRE_APPEND "HM/APPEND/1"     /* AppendRequest: ingest/push -> router, and inject */
-#define HM_WIRE_APPENDED "HM/APPENDED/1" /* AppendReply: router -> ingest/push */
-#define HM_WIRE_DELIVER "HM/DELIVER/1"   /* Delivery: router -> sink */
-#define HM_WIRE_SINK "HM/SINK/1"         /* SinkMessage: sink <-> router */
-#define HM_WIRE_TAP "HM/TAP/1"           /* TapHeader + AppendRequest: router PUB */
-#define HM_WIRE_CONTROL "HM/CONTROL/1"   /* ControlRequest: ctl -> router */
+#define HM_WIRE_APPEND "HM/APPEND/1"         /* AppendRequest: ingest/push -> router, and inject */
+#define HM_WIRE_APPENDED "HM/APPENDED/1"     /* AppendReply: router -> ingest/push */
+#define HM_WIRE_DELIVER "HM/DELIVER/1"       /* Delivery: router -> sink */
+#define HM_WIRE_SINK "HM/SINK/1"             /* SinkMessage: sink <-> router */
+#define HM_WIRE_INGEST "HM/INGEST/1"         /* IngestStats: ingest -> router, no reply */
+#define HM_WIRE_TAP "HM/TAP/1"               /* TapHeader + AppendRequest: router PUB */
+#define HM_WIRE_CONTROL "HM/CONTROL/1"       /* ControlRequest: ctl -> router */
 #define HM_WIRE_CONTROLLED "HM/CONTROLLED/1" /* ControlReply: router -> ctl */
 
 /* Largest message part we accept from a peer (ZMQ_MAXMSGSIZE). */

@@ -34,6 +34,15 @@
    request; a larger one (from a rare big request) is given back. */
 #define S_KEEP_BODY_BYTES (64u << 10)
 
+/* Monotonic microseconds: the latency histogram starts at 0.1 ms. */
+static uint64_t
+s_now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void
 s_decide (ingest_conn_t *c, unsigned status, hm_answer_body_t body, const char *reason)
 {
@@ -67,6 +76,13 @@ hm_request_finish (ingest_conn_t *conn, unsigned status, hm_answer_body_t body, 
     }
 }
 
+void
+hm_request_refuse (ingest_conn_t *conn, unsigned status, hm_refusal_t why, const char *reason)
+{
+    conn->refusal = why;
+    hm_request_finish (conn, status, HM_BODY_NONE, reason);
+}
+
 /* Queues the decided answer. Error answers are built here (JSON body,
    Content-Type, Retry-After, Allow) and logged once. */
 static enum MHD_Result
@@ -78,6 +94,9 @@ s_queue (ingest_conn_t *c)
     c->state = HM_CONN_QUEUED;
     hm_ingest_stats_count (w->stats, c->status, c->kind == HM_REQ_TRACK && c->status == 200,
                            c->events);
+    uint64_t now_us = s_now_us ();
+    hm_ingest_stats_latency (w->stats, now_us > c->head_us ? now_us - c->head_us : 0);
+    hm_ingest_stats_refused (w->stats, c->refusal);
     if (c->status == 200 && c->answer_body == HM_BODY_STATS) {
         char body[HM_STATS_JSON_MAX];
         size_t len = hm_ingest_stats_json (w->stats, hm_now_ms (), body, sizeof body);
@@ -197,6 +216,7 @@ s_track_send (ingest_conn_t *c, const Collection *col, const char *ip)
     ingest_worker_t *w = c->worker;
     Hm__Event *events = hm_events_build (col, ip, w->cfg->masked_ip);
     if (!events) {
+        c->refusal = HM_REFUSAL_OVERLOAD;
         s_decide (c, 503, HM_BODY_NONE, "out of memory");
         return;
     }
@@ -214,6 +234,7 @@ s_track (ingest_conn_t *c)
 {
     ingest_worker_t *w = c->worker;
     if (w->stopping) {
+        c->refusal = HM_REFUSAL_STOPPING;
         s_decide (c, 503, HM_BODY_NONE, "server is stopping");
         return;
     }
@@ -224,8 +245,10 @@ s_track (ingest_conn_t *c)
     hm_track_answer_t answer;
     if (hm_track_decide (w->cfg, &w->decode, &req, &answer) == 200)
         s_track_send (c, answer.col, answer.ip);
-    else
+    else {
+        c->refusal = answer.refusal;
         s_decide (c, answer.status, HM_BODY_NONE, answer.reason);
+    }
     hm_track_release (&w->decode, &answer);
 }
 
@@ -301,6 +324,8 @@ s_begin (ingest_conn_t *c, const char *url, const char *method)
 {
     ingest_worker_t *w = c->worker;
     c->url = url;
+    c->head_us = s_now_us ();
+    c->refusal = HM_REFUSAL_NONE;
     c->status = 0;
     c->answer_body = HM_BODY_NONE;
     c->allow = NULL;
@@ -316,6 +341,10 @@ s_begin (ingest_conn_t *c, const char *url, const char *method)
     unsigned status = hm_ingest_head (url, method, w->stopping, s_header_plain, c,
                                       w->cfg->max_body_bytes, &c->kind, &c->allow, &reason, &n);
     if (status) {
+        /* From the head alone: a Content-Length past the bound, or stopping. */
+        c->refusal = status == 413   ? HM_REFUSAL_BODY_TOO_LARGE
+                     : status == 503 ? HM_REFUSAL_STOPPING
+                                     : HM_REFUSAL_NONE;
         s_decide (c, status,
                   status == 503 && c->kind == HM_REQ_HEALTH ? HM_BODY_HEALTH_DOWN : HM_BODY_NONE,
                   reason);
@@ -422,6 +451,7 @@ hm_request_access (void *cls, struct MHD_Connection *connection, const char *url
                no answer in the middle of a body, so the rest is dropped and
                413 goes out at its end (or the connection is closed if the
                body keeps coming, see s_discard). */
+            c->refusal = HM_REFUSAL_BODY_TOO_LARGE;
             s_decide (c, 413, HM_BODY_NONE, "body is larger than max_body_bytes");
             c->discarded = n;
             return MHD_YES;
@@ -497,11 +527,13 @@ hm_request_connection (void *cls, struct MHD_Connection *connection, void **sock
             inet_ntop (AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->peer,
                        sizeof c->peer);
         *socket_context = c;
+        hm_ingest_stats_connection (w->stats, +1);
     }
     else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         ingest_conn_t *c = *socket_context;
         if (!c)
             return;
+        hm_ingest_stats_connection (w->stats, -1);
         hm_buf_free (&c->body);
         hm_buf_free (&c->inflated);
         ingest_tls_release (&c->tls_ref); /* before MHD ends the TLS session: see tls.h */

@@ -47,9 +47,10 @@ hm_ingest_head (const char *url, const char *method, bool stopping, hm_header_fn
 }
 
 static unsigned
-s_answer (hm_track_answer_t *a, unsigned status, const char *reason)
+s_answer (hm_track_answer_t *a, unsigned status, hm_refusal_t refusal, const char *reason)
 {
     a->status = status;
+    a->refusal = refusal;
     snprintf (a->reason, sizeof a->reason, "%s", reason ? reason : "");
     return status;
 }
@@ -61,6 +62,7 @@ hm_track_decide (const hm_config_t *cfg, hm_arena_t *arena, const hm_track_reque
     const char *data = req->body;
     size_t len = req->body_len;
     a->reason[0] = '\0';
+    a->refusal = HM_REFUSAL_NONE;
     a->kind = HM_BODY_UNSUPPORTED;
     a->col = NULL;
     a->ip[0] = '\0';
@@ -68,28 +70,34 @@ hm_track_decide (const hm_config_t *cfg, hm_arena_t *arena, const hm_track_reque
         cfg->signature_required, req->header (req->ctx, HM_HEADER_TIME),
         req->header (req->ctx, HM_HEADER_SIGNATURE), data, len, cfg->shared_secret);
     char err[200] = "";
-    if (!why)
+    hm_refusal_t refusal = HM_REFUSAL_SIGNATURE;
+    if (!why) {
         why = hm_ingest_check_time (req->header (req->ctx, HM_HEADER_TIME), req->now_s,
                                     cfg->max_clock_skew_s, err, sizeof err);
+        refusal = HM_REFUSAL_CLOCK_SKEW;
+    }
     if (why)
-        return s_answer (a, 401, why);
+        return s_answer (a, 401, refusal, why);
     a->kind = hm_ingest_body_kind (req->header (req->ctx, "Content-Type"));
     if (a->kind == HM_BODY_UNSUPPORTED)
-        return s_answer (a, 415, "Content-Type must be application/protobuf or application/json");
+        return s_answer (a, 415, HM_REFUSAL_CONTENT_TYPE,
+                         "Content-Type must be application/protobuf or application/json");
     /* The signature above is over the bytes as sent; what is decoded is
        the body they inflate to, bounded by max_body_bytes as well. */
     hm_coding_t coding = hm_inflate_coding (req->header (req->ctx, "Content-Encoding"));
     if (coding == HM_CODING_UNSUPPORTED || (coding != HM_CODING_IDENTITY && !req->inflated))
-        return s_answer (a, 415, "Content-Encoding must be gzip, deflate or identity");
+        return s_answer (a, 415, HM_REFUSAL_CONTENT_ENCODING,
+                         "Content-Encoding must be gzip, deflate or identity");
     if (coding != HM_CODING_IDENTITY) {
         hm_inflate_rc_t rc = hm_inflate (coding, data, len, (size_t)cfg->max_body_bytes,
                                          req->inflated, NULL, err, sizeof err);
         if (rc == HM_INFLATE_TOO_LARGE)
-            return s_answer (a, 413, "body inflates to more than max_body_bytes");
+            return s_answer (a, 413, HM_REFUSAL_INFLATED_TOO_LARGE,
+                             "body inflates to more than max_body_bytes");
         if (rc == HM_INFLATE_NO_MEMORY)
-            return s_answer (a, 503, "out of memory");
+            return s_answer (a, 503, HM_REFUSAL_OVERLOAD, "out of memory");
         if (rc != HM_INFLATE_OK)
-            return s_answer (a, 400, err);
+            return s_answer (a, 400, HM_REFUSAL_BAD_COMPRESSION, err);
         data = req->inflated->data;
         len = req->inflated->len;
         err[0] = '\0';
@@ -98,15 +106,16 @@ hm_track_decide (const hm_config_t *cfg, hm_arena_t *arena, const hm_track_reque
         a->col = collection__unpack (&arena->pb, len, (const uint8_t *)data);
         if (!a->col) {
             hm_arena_reset (arena); /* what the failed decode took */
-            return s_answer (a, 400, "body is not a valid protobuf Collection");
+            return s_answer (a, 400, HM_REFUSAL_DECODE, "body is not a valid protobuf Collection");
         }
         if (hm_collection_check (a->col, err, sizeof err) != 0)
-            return s_answer (a, 400, err);
+            return s_answer (a, 400, HM_REFUSAL_DECODE, err);
     }
     else {
         a->col = hm_collection_from_json (data, len, err, sizeof err);
         if (!a->col)
-            return s_answer (a, 400, *err ? err : "body is not a valid JSON Collection");
+            return s_answer (a, 400, HM_REFUSAL_DECODE,
+                             *err ? err : "body is not a valid JSON Collection");
     }
     const Collection *col = a->col;
     char session[33];
@@ -116,13 +125,13 @@ hm_track_decide (const hm_config_t *cfg, hm_arena_t *arena, const hm_track_reque
                       col->product_version.len};
     hm_session_n (parts, lens, (int)col->env, session);
     if (!session[0] || !hm_bytes_eq (col->session, session, strlen (session)))
-        return s_answer (a, 400, "Collection's session attribute is invalid");
+        return s_answer (a, 400, HM_REFUSAL_SESSION, "Collection's session attribute is invalid");
     if (col->n_payloads == 0)
-        return s_answer (a, 204, NULL);
+        return s_answer (a, 204, HM_REFUSAL_NONE, NULL);
     hm_client_ip (cfg->trusted_proxies, cfg->n_trusted_proxies,
                   req->header (req->ctx, "X-Forwarded-For"), req->header (req->ctx, "X-Real-IP"),
                   req->peer, a->ip);
-    return s_answer (a, 200, NULL);
+    return s_answer (a, 200, HM_REFUSAL_NONE, NULL);
 }
 
 void

@@ -18,6 +18,7 @@
 #include "hm_buf.h"
 #include "ingest_http.h"
 #include "payload.pb-c.h"
+#include "refusal.h"
 
 /* A request header's value by name (case-insensitive), NULL when absent. */
 typedef const char *hm_header_fn (void *ctx, const char *name);
@@ -48,6 +49,7 @@ typedef struct {
    max_body_bytes), 415 and 503 carry a reason. */
 typedef struct {
     unsigned status;
+    hm_refusal_t refusal; /* the cause of a refusal (refusal.h) */
     char reason[200];
     hm_body_kind_t kind;
     Collection *col; /* decoded (else NULL); freed by hm_track_release */

@@ -90,6 +90,28 @@ s_static_response (const char *body, bool json)
     return r;
 }
 
+/* ingest.name, or HOSTNAME:PORT: unique per host and port without any
+   config, and within the label rules (config.h) once cut and cleaned. */
+static void
+s_report_name (const hm_config_t *cfg, char *out, size_t cap)
+{
+    if (cfg->ingest_name) {
+        snprintf (out, cap, "%s", cfg->ingest_name);
+        return;
+    }
+    char host[256] = "ingest";
+    if (gethostname (host, sizeof host) != 0 || !*host)
+        snprintf (host, sizeof host, "ingest");
+    host[sizeof host - 1] = '\0';
+    char port[8];
+    snprintf (port, sizeof port, ":%u", (unsigned)cfg->port);
+    size_t keep = cap - 1 - strlen (port);
+    snprintf (out, cap, "%.*s%s", (int)keep, host, port);
+    for (char *p = out; *p; p++)
+        if (!hm_config_label_ok (p, 1))
+            *p = '-';
+}
+
 ingest_worker_t *
 ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsigned threads,
                    atomic_uint *undrained, hm_ingest_stats_t *stats, ingest_tls_t *tls,
@@ -116,6 +138,7 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
         hm_sha256_hex (cfg->maintenance_key, strlen (cfg->maintenance_key), self->flush_key_hex);
     }
     hm_police_init (&self->police, connections);
+    s_report_name (cfg, self->report_name, sizeof self->report_name);
     hm_buf_init (&self->out, 0);
     hm_arena_init (&self->decode, S_DECODE_BLOCK);
     self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -175,6 +198,9 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
         goto fail;
     }
     self->epoll_fd = info->epoll_fd;
+    if (index == 0)
+        hm_info ("counters reported to the router every %d ms as ingest_instance=\"%s\"",
+                 HM_REPORT_MS, self->report_name);
     return self;
 fail:
     ingest_worker_destroy (&self);
@@ -195,6 +221,9 @@ s_timeout (ingest_worker_t *self, int64_t now)
         if (deadline < 0 || d < deadline)
             deadline = d;
     }
+    /* Thread 0 reports the counters to the router every HM_REPORT_MS. */
+    if (self->index == 0 && (deadline < 0 || self->report_ms + HM_REPORT_MS < deadline))
+        deadline = self->report_ms + HM_REPORT_MS;
     int64_t police = hm_police_next (self);
     if (police >= 0 && (deadline < 0 || police < deadline))
         deadline = police;
@@ -282,6 +311,8 @@ s_run (void *arg)
         if (control && (items[4].revents & ZMQ_POLLIN))
             hm_worker_control_drain (self);
         hm_worker_expire (self, hm_now_ms ());
+        if (self->index == 0 && hm_now_ms () >= self->report_ms + HM_REPORT_MS)
+            hm_worker_report (self, hm_now_ms ());
         /* MHD_run reads requests (each adds its events to this turn's
            batch), then the batch goes out as one message. A failed send
            resumes its connections after MHD_run: run it again so their 503
@@ -306,7 +337,7 @@ s_run (void *arg)
     hm_batch_t *b;
     hm_worker_batch_flush (self);
     while ((b = hm_pending_pop (self->pending)))
-        hm_worker_batch_finish (self, b, 503, "server is stopping");
+        hm_worker_batch_finish (self, b, 503, HM_REFUSAL_STOPPING, "server is stopping");
     if (self->control_count)
         hm_worker_control_reset (self, "server is stopping");
     MHD_run (self->daemon);

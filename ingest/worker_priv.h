@@ -17,6 +17,7 @@
 #include "pending.h"
 #include "pipeline.pb-c.h"
 #include "police.h"
+#include "refusal.h"
 #include "stats.h"
 #include "tls.h"
 #include "worker.h"
@@ -75,7 +76,9 @@ struct ingest_conn_t {
     struct ingest_conn_t *batch_next;  /* ... */
     uint64_t discarded;                /* body bytes dropped after the answer was decided */
     uint64_t events;                   /* events of the track request sent to the router */
+    uint64_t head_us;                  /* monotonic us: the request's head was whole (latency) */
     unsigned status;                   /* the answer's HTTP status */
+    hm_refusal_t refusal;              /* why it is refused, if it is (refusal.h; counted) */
     hm_answer_body_t answer_body;      /* fixed body for the answer, if any */
     const char *allow;                 /* Allow header for 405 */
     char reason[256];                  /* error reason, logged and sent as {"error":...} */
@@ -134,6 +137,8 @@ struct ingest_worker_t {
     int64_t mhd_log_window;  /* libmicrohttpd's log lines: start of the current window */
     unsigned mhd_log_lines;  /* lines logged in it */
     uint64_t mhd_log_held;   /* lines dropped in it */
+    int64_t report_ms;       /* thread 0: when the counters last went to the router */
+    char report_name[HM_CONFIG_LABEL_MAX + 1]; /* thread 0: ingest_instance (ingest.name) */
 
     /* Responses built once and shared by every request of this thread. */
     struct MHD_Response *resp_ok;         /* 200, empty */
@@ -156,6 +161,9 @@ void hm_request_connection (void *cls, struct MHD_Connection *connection, void *
    the handler again. reason may be NULL. */
 void hm_request_finish (ingest_conn_t *conn, unsigned status, hm_answer_body_t body,
                         const char *reason);
+/* request.c: hm_request_finish of a refusal of a track request, with its
+   cause (counted by it). */
+void hm_request_refuse (ingest_conn_t *conn, unsigned status, hm_refusal_t why, const char *reason);
 
 /* worker_router.c: a DEALER with explicit bounds (ZMQ_IMMEDIATE); with
    monitor_p, also a PAIR that gets its connect/disconnect events. NULL on
@@ -168,13 +176,17 @@ void hm_worker_monitor_drain (ingest_worker_t *self);
    connections that wait for it. */
 void hm_worker_router_drain (ingest_worker_t *self);
 void hm_worker_control_drain (ingest_worker_t *self);
+/* worker_router.c: thread 0 sends the process's counters (IngestStats)
+   on its append socket every HM_REPORT_MS; no reply comes. */
+#define HM_REPORT_MS 1000
+void hm_worker_report (ingest_worker_t *self, int64_t now);
 /* worker_router.c: answers 503 what waited past its deadline. */
 void hm_worker_expire (ingest_worker_t *self, int64_t now);
 /* worker_router.c: sends this turn's AppendRequest, if any. */
 void hm_worker_batch_flush (ingest_worker_t *self);
 /* worker_router.c: answers every connection of batch and recycles it. */
 void hm_worker_batch_finish (ingest_worker_t *self, hm_batch_t *batch, unsigned status,
-                             const char *reason);
+                             hm_refusal_t why, const char *reason);
 /* worker_router.c: fails every control request in flight and starts a
    fresh control socket. */
 void hm_worker_control_reset (ingest_worker_t *self, const char *reason);

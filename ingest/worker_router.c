@@ -185,7 +185,7 @@ s_put_varint (uint8_t *out, uint64_t v)
 /* Answers every connection of batch (taken out of the pending table, or
    never put in it) and recycles it. */
 void
-hm_worker_batch_finish (ingest_worker_t *self, hm_batch_t *batch, unsigned status,
+hm_worker_batch_finish (ingest_worker_t *self, hm_batch_t *batch, unsigned status, hm_refusal_t why,
                         const char *reason)
 {
     ingest_conn_t *c = batch->conns;
@@ -195,7 +195,7 @@ hm_worker_batch_finish (ingest_worker_t *self, hm_batch_t *batch, unsigned statu
         ingest_conn_t *next = c->batch_next;
         c->batch = NULL;
         c->batch_prev = c->batch_next = NULL;
-        hm_request_finish (c, status, HM_BODY_NONE, reason);
+        hm_request_refuse (c, status, why, reason);
         c = next;
     }
     batch->conns = NULL;
@@ -220,7 +220,7 @@ hm_worker_batch_flush (ingest_worker_t *self)
     if (batch->count == 0) {
         /* Every waiter went away before the send: nothing to ask for. */
         hm_pending_take (self->pending, batch->id);
-        hm_worker_batch_finish (self, batch, 503, NULL);
+        hm_worker_batch_finish (self, batch, 503, HM_REFUSAL_NONE, NULL);
         return;
     }
     /* A multipart message is queued whole or not at all: once the first
@@ -230,7 +230,7 @@ hm_worker_batch_flush (ingest_worker_t *self)
         zmq_send (self->dealer, self->out.data, self->out.len, ZMQ_DONTWAIT) < 0) {
         int err = zmq_errno ();
         hm_pending_take (self->pending, batch->id);
-        hm_worker_batch_finish (self, batch, 503,
+        hm_worker_batch_finish (self, batch, 503, HM_REFUSAL_ROUTER_UNREACHABLE,
                                 err == EAGAIN ? "router not reachable or busy"
                                               : "could not send to the router");
     }
@@ -252,7 +252,7 @@ hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, Hm__Event *events,
         if (batch)
             self->free_batches = batch->next;
         else if (!(batch = calloc (1, sizeof *batch))) {
-            hm_request_finish (conn, 503, HM_BODY_NONE, "out of memory");
+            hm_request_refuse (conn, 503, HM_REFUSAL_OVERLOAD, "out of memory");
             return -1;
         }
         batch->conns = NULL;
@@ -262,7 +262,8 @@ hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, Hm__Event *events,
                             &batch->id) != 0) {
             batch->next = self->free_batches;
             self->free_batches = batch;
-            hm_request_finish (conn, 503, HM_BODY_NONE, "too many requests waiting for the router");
+            hm_request_refuse (conn, 503, HM_REFUSAL_OVERLOAD,
+                               "too many requests waiting for the router");
             return -1;
         }
         hm_buf_reset (&self->out);
@@ -271,14 +272,14 @@ hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, Hm__Event *events,
         size_t hl = 1 + s_put_varint (head + 1, batch->id);
         if (hm_buf_append (&self->out, head, hl) != 0) {
             hm_pending_take (self->pending, batch->id);
-            hm_worker_batch_finish (self, batch, 503, NULL);
-            hm_request_finish (conn, 503, HM_BODY_NONE, "out of memory");
+            hm_worker_batch_finish (self, batch, 503, HM_REFUSAL_NONE, NULL);
+            hm_request_refuse (conn, 503, HM_REFUSAL_OVERLOAD, "out of memory");
             return -1;
         }
         self->open_batch = batch;
     }
     if (hm_buf_reserve (&self->out, need) != 0) {
-        hm_request_finish (conn, 503, HM_BODY_NONE, "out of memory");
+        hm_request_refuse (conn, 503, HM_REFUSAL_OVERLOAD, "out of memory");
         return -1;
     }
     uint8_t *p = (uint8_t *)self->out.data + self->out.len;
@@ -319,7 +320,7 @@ hm_worker_unbatch (ingest_worker_t *self, ingest_conn_t *conn)
        is then ignored as stale. The open one is dealt with at the flush. */
     if (batch->count == 0 && batch != self->open_batch) {
         hm_pending_take (self->pending, batch->id);
-        hm_worker_batch_finish (self, batch, 503, NULL);
+        hm_worker_batch_finish (self, batch, 503, HM_REFUSAL_NONE, NULL);
     }
 }
 
@@ -373,12 +374,13 @@ hm_worker_router_drain (ingest_worker_t *self)
                 /* Its clients were told 503 already and will send it again. */
                 hm_debug ("late reply for batch %llu ignored", (unsigned long long)reply->batch_id);
             else if (reply->status == HM__APPEND_REPLY__STATUS__OK)
-                hm_worker_batch_finish (self, b, 200, NULL);
+                hm_worker_batch_finish (self, b, 200, HM_REFUSAL_NONE, NULL);
             else if (reply->status == HM__APPEND_REPLY__STATUS__FULL)
-                hm_worker_batch_finish (self, b, 503, "log full");
+                hm_worker_batch_finish (self, b, 503, HM_REFUSAL_LOG_FULL, "log full");
             else
-                hm_worker_batch_finish (
-                    self, b, 503, reply->reason && *reply->reason ? reply->reason : "router error");
+                hm_worker_batch_finish (self, b, 503, HM_REFUSAL_ROUTER_ERROR,
+                                        reply->reason && *reply->reason ? reply->reason
+                                                                        : "router error");
             if (reply)
                 hm__append_reply__free_unpacked (reply, NULL);
         }
@@ -435,13 +437,32 @@ hm_worker_control_drain (ingest_worker_t *self)
     zmq_msg_close (&body);
 }
 
+/* The counters go on the append socket: the link the ingest already has,
+   so the router (one scrape target per host) exports them without a port
+   per ingest. DONTWAIT: with no router up, or its queue full, this report
+   is skipped and the next one, a second later, carries the same totals. */
+void
+hm_worker_report (ingest_worker_t *self, int64_t now)
+{
+    self->report_ms = now;
+    uint8_t body[HM_STATS_REPORT_MAX];
+    size_t len = hm_ingest_stats_report (self->stats, self->report_name, now, body, sizeof body);
+    if (len == 0)
+        return;
+    if (zmq_send (self->dealer, HM_WIRE_INGEST, strlen (HM_WIRE_INGEST),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return;
+    zmq_send (self->dealer, body, len, ZMQ_DONTWAIT);
+}
+
 /* Answers what waited too long. */
 void
 hm_worker_expire (ingest_worker_t *self, int64_t now)
 {
     hm_batch_t *b;
     while ((b = hm_pending_expire (self->pending, now)))
-        hm_worker_batch_finish (self, b, 503, "router did not answer in time");
+        hm_worker_batch_finish (self, b, 503, HM_REFUSAL_ROUTER_TIMEOUT,
+                                "router did not answer in time");
     for (unsigned i = 0; i < self->control_count; i++)
         if (self->control_reqs[(self->control_head + i) % HM_CONTROL_MAX].deadline <= now) {
             hm_worker_control_reset (self, "router not reachable");

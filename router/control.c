@@ -51,6 +51,10 @@ s_status_json (server_t *self, hm_buf_t *out)
                    ",\"refused\":%" PRIu64 "},",
                    self->reserve_held ? "true" : "false", self->c.reserve_releases,
                    self->c.reserve_made, self->c.reserve_refused);
+    /* The ingests' last reports (ingests.h). */
+    hm_buf_puts (out, "\"ingests\":");
+    ingests_status_json (self->ingests, out, now);
+    hm_buf_puts (out, ",");
     const s_counters_t *c = &self->c;
     hm_buf_printf (out,
                    "\"counters\":{\"appended\":%" PRIu64 ",\"events\":%" PRIu64

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "curve.h"
 #include "dispatch.h"
+#include "ingests.h"
 #include "log.h"
 #include "metrics.h"
 #include "route.h"
@@ -21,8 +22,14 @@
 #include <sys/uio.h>
 #include <zmq.h>
 
-#define S_ROUND_MAX 256 /* requests written per round at most */
-#define S_PUMP_MAX 4096 /* records a route reads per loop iteration */
+#define S_ROUND_MAX 256            /* requests written per round at most */
+#define S_PUMP_MAX 4096            /* records a route reads per loop iteration */
+#define S_PENDING_MAX 16384        /* replies waiting for durability; beyond, stop reading */
+#define S_FRONT_HWM 100000         /* append socket high-water marks (messages) */
+#define S_TAP_HWM 10000            /* ... and records queued for one (tap.h bounds the bytes) */
+#define S_REPLY_LINGER_MS 1000     /* how long replies may still leave after shutdown */
+#define S_ZERO_AHEAD (1u << 20)    /* zeros kept past the log's end: halves fdatasync (log.c) */
+#define S_DECODE_BLOCK (64u << 10) /* kept decode arena: a typical append request, decoded */
 
 typedef struct {
     zmq_msg_t id;      /* sender's routing id (empty for inject) */
@@ -98,6 +105,7 @@ struct _server_t {
     metrics_t *metrics;                 /* router.metrics_listen, or NULL */
     uint64_t metrics_ms;                /* when a snapshot was last published */
     sync_hist_t round_syncs;            /* "fsync": the loop's own fdatasync per round */
+    ingests_t *ingests;                 /* the ingests' last counter reports (ingests.h) */
 };
 
 /* Monotonic clock in ms. */

@@ -155,6 +155,36 @@ s_instances (hm_buf_t *out, const cJSON *st)
     }
 }
 
+/* The ingests reporting to the router: answers by code (the non-zero
+   ones), accepted events, connections. */
+static void
+s_ingests (hm_buf_t *out, const cJSON *st)
+{
+    bool any = false;
+    const cJSON *in, *code;
+    cJSON_ArrayForEach (in, cJSON_GetObjectItemCaseSensitive (st, "ingests"))
+    {
+        if (!any)
+            hm_buf_puts (out, "\nINGESTS\n");
+        any = true;
+        hm_buf_printf (out, "  %s: %" PRIu64 " requests (", s_str (in, "name"),
+                       s_u64 (in, "requests"));
+        bool first = true;
+        cJSON_ArrayForEach (code, cJSON_GetObjectItemCaseSensitive (in, "answers"))
+        {
+            if (!cJSON_IsNumber (code) || code->valuedouble <= 0)
+                continue;
+            hm_buf_printf (out, "%s%s: %.0f", first ? "" : ", ", code->string, code->valuedouble);
+            first = false;
+        }
+        hm_buf_printf (out,
+                       "), %" PRIu64 " events accepted, %" PRIu64 " connections, reported %" PRIu64
+                       " ms ago\n",
+                       s_u64 (in, "accepted_events"), s_u64 (in, "connections"),
+                       s_u64 (in, "reported_ms_ago"));
+    }
+}
+
 int
 hm_status_view_render (const char *json, const char *prev_json, double dt_s, hm_buf_t *out)
 {
@@ -188,6 +218,7 @@ hm_status_view_render (const char *json, const char *prev_json, double dt_s, hm_
                    s_true (log, "failed") ? ", FAILED (appends refused until cut back)" : "");
     s_routes (out, st, prev, dt_s);
     s_instances (out, st);
+    s_ingests (out, st);
     hm_buf_puts (out, "\n");
     size_t before = out->len;
     s_nonzero (out, "counters: ", cJSON_GetObjectItemCaseSensitive (st, "counters"), NULL);

@@ -6,9 +6,14 @@ router's appends, events, group-commit rounds and fsyncs (the loop's own
 fdatasync in "fsync" durability was not counted: "fsyncs": 0 after a
 thousand appends); the route's events in, batches sealed and
 acknowledged, deliveries; batches redelivered after a sink is killed
-with -9; and per sink instance (S3 sink behind a fault-injecting front of
+with -9; per sink instance (S3 sink behind a fault-injecting front of
 the emulators): dead-lettered events, attempts, retries by reason class
-and the backend request latency histogram's count."""
+and the backend request latency histogram's count. The ingest's counters
+are also checked as the router's /metrics exports them (the ingest
+reports them to the router over its append link about once a second,
+labelled ingest_instance), by status code, accepted requests and events,
+and the latency histogram holding every answer; a 503 is made by stopping
+the router for longer than the ingest's router_timeout_ms."""
 
 import hashlib
 import json
@@ -25,6 +30,49 @@ import harness as h  # noqa: E402
 
 KEY = {"X-Hamustro-Maintenance-Key": hashlib.sha256(b"mk").hexdigest()}
 REQUESTS, EVENTS_EACH = 40, 3
+INGEST = "edge-1"  # ingest.name: its ingest_instance label
+
+
+def ingest_series(p):
+    """The ingest's series in the router's /metrics, without the
+    ingest_instance label: {"responses{code}": v, ...}; {} if absent."""
+    prefix = 'ingest_instance="%s"' % INGEST
+    out = {}
+    for key, value in h.metrics_samples(h.scrape_metrics(p)).items():
+        if not key.startswith("hamustro_ingest_") or "{" not in key:
+            continue
+        name, labels = key[len("hamustro_ingest_"):-1].split("{", 1)
+        rest = [lab for lab in labels.split(",") if lab != prefix]
+        if len(rest) == len(labels.split(",")):
+            continue  # another ingest
+        out[name + ("{%s}" % ",".join(rest) if rest else "")] = value
+    return out
+
+
+def refusals(m):
+    """{cause: count} of hamustro_ingest_refusals_total in ingest_series."""
+    return {k[len('refusals_total{reason="'):-2]: v for k, v in m.items()
+            if k.startswith("refusals_total{")}
+
+
+def wait_ingest_metrics(test, p, stats):
+    """Waits until the router exports the ingest's counters as they are in
+    stats (its GET /api/stats, which counts itself: nothing else is asked
+    of the ingest meanwhile) and returns them."""
+    def codes(m):
+        return {k[len('responses_total{code="'):-2]: v for k, v in m.items()
+                if k.startswith("responses_total{")}
+    want = {k: float(v) for k, v in stats["answers"].items()}
+    got = {}
+
+    def same():
+        nonlocal got
+        got = ingest_series(p)
+        return codes(got) == want and \
+            got.get("accepted_requests_total") == stats["track_accepted"] and \
+            got.get("accepted_events_total") == stats["events_accepted"]
+    test.assertTrue(h.wait_for(same, timeout=30), "metrics %r, stats %r" % (got, stats))
+    return codes(got), got
 
 
 def strace_fdatasyncs(path):
@@ -40,7 +88,7 @@ class Counters(unittest.TestCase):
     def test_known_workload(self):
         if not shutil.which("strace"):
             self.fail("strace is needed (Debian package strace)")
-        p = self.p = h.Pipeline(ingest={"max_body_bytes": 65536})
+        p = self.p = h.Pipeline(ingest={"max_body_bytes": 65536, "name": INGEST})
         trace = os.path.join(p.dir, "router.strace")
         # The router under strace: every fdatasync of every thread, one a line.
         log = open(os.path.join(p.dir, "router.log"), "ab")
@@ -68,6 +116,8 @@ class Counters(unittest.TestCase):
         good = h.encode_collection(h.make_collection(1))
         self.assertEqual(p.track_retry(good)[0], 200)
         before = stats()
+        # The router's /metrics has the same (nothing else is asked meanwhile).
+        codes_before, m_before = wait_ingest_metrics(self, p, before)
         for i in range(REQUESTS):
             c = h.make_collection(EVENTS_EACH, device="dev-%d" % i)
             status, _, body = p.track(h.encode_collection(c))
@@ -88,6 +138,29 @@ class Counters(unittest.TestCase):
         self.assertEqual(after["track_accepted"] - before["track_accepted"], REQUESTS)
         self.assertEqual(after["events_accepted"] - before["events_accepted"],
                          REQUESTS * EVENTS_EACH)
+
+        # The same through the router's /metrics: each code exactly (the
+        # second stats request is one more 200), accepted requests and
+        # events, and the latency histogram holds every answer.
+        codes_after, m_after = wait_ingest_metrics(self, p, after)
+        mdiff = {k: codes_after[k] - codes_before[k] for k in codes_after}
+        self.assertEqual(mdiff, {k: float(v) for k, v in want.items()})
+        self.assertEqual(m_after["accepted_requests_total"] - m_before["accepted_requests_total"],
+                         REQUESTS)
+        self.assertEqual(m_after["accepted_events_total"] - m_before["accepted_events_total"],
+                         REQUESTS * EVENTS_EACH)
+        self.assertEqual(m_after["request_duration_seconds_count"], sum(codes_after.values()))
+        self.assertEqual(m_after['request_duration_seconds_bucket{le="+Inf"}'],
+                         sum(codes_after.values()))
+        self.assertGreater(m_after["request_duration_seconds_sum"], 0)
+        for why in ("head", "body", "linger", "full"):
+            self.assertEqual(m_after['closed_slow_total{reason="%s"}' % why], 0, why)
+        # The refusals by cause, which the codes alone do not tell apart.
+        rdiff = {k: v - refusals(m_before)[k] for k, v in refusals(m_after).items()}
+        want_ref = {k: 0.0 for k in rdiff}
+        want_ref.update({"decode": 2.0, "signature": 1.0, "body_too_large": 1.0,
+                         "content_type": 1.0})
+        self.assertEqual(rdiff, want_ref)
 
         # The router: what the ingest accepted, appended once each.
         st = p.wait_committed()
@@ -118,11 +191,30 @@ class Counters(unittest.TestCase):
         self.assertEqual(r["nacks"], 0)
         self.assertEqual(len(p.read_events()), REQUESTS * EVENTS_EACH + 1)
 
-        # 503: the router stopped, the ingest answers Service Unavailable.
-        # Stop the router itself (strace, its parent, does not pass SIGTERM on).
+        # 503 with the router up but not answering within router_timeout_ms
+        # (stopped, then resumed): the ingest answers 503, and its report,
+        # queued meanwhile, reaches the router once it runs again.
         strace = p.procs["router"]
         with open("/proc/%d/task/%d/children" % (strace.pid, strace.pid)) as f:
-            os.kill(int(f.read().split()[0]), signal.SIGTERM)
+            router_pid = int(f.read().split()[0])
+        os.kill(router_pid, signal.SIGSTOP)
+        try:
+            self.assertEqual(p.track(good)[0], 503)
+        finally:
+            os.kill(router_pid, signal.SIGCONT)
+        codes_late, m_late = wait_ingest_metrics(self, p, stats())
+        want = {k: 0.0 for k in codes_late}
+        want.update({"503": 1.0, "200": 1.0})  # the stall, and the stats request
+        self.assertEqual({k: codes_late[k] - codes_after[k] for k in codes_late}, want)
+        self.assertEqual(m_late["accepted_events_total"], m_after["accepted_events_total"])
+        rdiff = {k: v - refusals(m_after)[k] for k, v in refusals(m_late).items()}
+        want_ref = {k: 0.0 for k in rdiff}
+        want_ref["router_timeout"] = 1.0
+        self.assertEqual(rdiff, want_ref)
+
+        # 503: the router stopped, the ingest answers Service Unavailable.
+        # Stop the router itself (strace, its parent, does not pass SIGTERM on).
+        os.kill(router_pid, signal.SIGTERM)
         p.stop("router")
         deadline = time.time() + 30
         while True:

@@ -62,6 +62,19 @@ class CtlStatus(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         st = json.loads(r.stdout)
         self.assertEqual((st["routes"][0]["committed"], st["routes"][0]["lag"]), (3, 4))
+        # The ingest's last report to the router (about once a second):
+        # its 7 accepted requests, 10 events, in the JSON and the table.
+        def ingest():
+            ing = json.loads(self.ctl("status", "--json").stdout)["ingests"]
+            return ing[0] if len(ing) == 1 else {}
+        self.assertTrue(h.wait_for(lambda: ingest().get("accepted_events") == 10, 30),
+                        ingest())
+        self.assertEqual(ingest()["accepted_requests"], 7)
+        # 200s: the 7 requests and the start's health check(s).
+        self.assertGreaterEqual(ingest()["answers"]["200"], 7)
+        self.assertRegex(self.ctl("status").stdout,
+                         r"\nINGESTS\n  \S+:%d: \d+ requests \(200: \d+.*\), 10 events accepted"
+                         % p.port)
         self.assertNotIn(CLEAR, r.stdout)
 
         # --watch --count 3: three redraws, each a whole table, then exit 0.

@@ -4,10 +4,15 @@ a live scrape passes `promtool check metrics`; a real Prometheus scraping it
 sees the accepted events equal what hamustro-send had answered 200, and for
 every route accepted = delivered + dead-lettered + lag once the pipeline
 is idle; with a
-route's sink stopped, that route's lag in seconds grows."""
+route's sink stopped, that route's lag in seconds grows. The ingest's
+counters reach the same target (reported to the router over its append
+link): its accepted events equal N too, labelled with the ingest's name
+(by default HOSTNAME:PORT)."""
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,12 +38,27 @@ def routes_of(p):
     return list(p.config["routes"])
 
 
+def ingest_label(p):
+    """ingest_instance of the pipeline's ingest: no ingest.name is given, so
+    the ingest's default, HOSTNAME:PORT."""
+    port = ":%d" % p.port
+    host = re.sub(r"[^A-Za-z0-9._:-]", "-", socket.gethostname())[:64 - len(port)]
+    return 'ingest_instance="%s%s"' % (host, port)
+
+
 def idle_and_counted(p):
     try:
         s = h.metrics_samples(scrape(p)[1])
     except (OSError, ValueError):
         return False
     if s.get("hamustro_router_events_total") != N:
+        return False
+    # The ingest's report: every event it answered 200 for, each request
+    # answered 200 and counted in the latency histogram.
+    ing = "{%s}" % ingest_label(p)
+    if s.get("hamustro_ingest_accepted_events_total" + ing) != N or \
+            s.get("hamustro_ingest_accepted_requests_total" + ing) != REQUESTS or \
+            not s.get("hamustro_ingest_request_duration_seconds_count" + ing):
         return False
     for r in routes_of(p):
         lab = '{route="%s",sink="file"}' % r
@@ -102,11 +122,22 @@ class Metrics(unittest.TestCase):
                 urllib.request.urlopen("http://127.0.0.1:%d/metrics" % p.metrics_port,
                                        data=b"x", timeout=10)
             self.assertEqual(e.exception.code, 405)
+            code200 = 'hamustro_ingest_responses_total{%s,code="200"}' % ingest_label(p)
+            self.assertGreaterEqual(s[code200], REQUESTS)
+            self.assertEqual(
+                s['hamustro_ingest_request_duration_seconds_bucket{%s,le="+Inf"}'
+                  % ingest_label(p)],
+                sum(v for k, v in s.items()
+                    if k.startswith("hamustro_ingest_responses_total{")))
+            self.assertEqual(s["hamustro_router_ingests"], 1)
 
             # (c) A real Prometheus scraping the router every second.
             prom = Prometheus(p)
             try:
                 prom.wait_value("hamustro_router_events_total", N)
+                # The ingest's accepted events, as hamustro-send sent them.
+                prom.wait_value("hamustro_ingest_accepted_events_total{%s}" % ingest_label(p), N)
+                prom.wait_value("sum(hamustro_ingest_accepted_events_total)", N)
                 for r in routes_of(p):
                     prom.wait_value(
                         'hamustro_route_events_accepted_total{route="%s"}'

@@ -25,7 +25,7 @@ class Rules(unittest.TestCase):
 
     def test_rules(self):
         out = self.promtool("check", "rules", "alerts.yml")
-        self.assertIn("9 rules found", out)
+        self.assertIn("11 rules found", out)
 
     def test_rule_cases(self):
         self.promtool("test", "rules", "alerts_test.yml")

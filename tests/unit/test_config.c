@@ -469,6 +469,37 @@ test_ingest_police_keys (void **state)
     }
 }
 
+/* ingest.name: the ingest_instance label of the router's metrics. */
+static void
+test_ingest_name (void **state)
+{
+    (void)state;
+    hm_config_t *cfg = s_parse ("{\"shared_secret\":\"s\",\"dialect\":\"file\","
+                                "\"file\":{\"file_path\":\"x\"}}");
+    assert_non_null (cfg);
+    assert_null (cfg->ingest_name); /* the ingest then uses HOSTNAME:PORT */
+    hm_config_destroy (&cfg);
+    cfg = s_parse ("{\"shared_secret\":\"s\",\"ingest\":{\"name\":\"edge-1.eu:8080_a\"},"
+                   "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}");
+    assert_non_null (cfg);
+    assert_string_equal (cfg->ingest_name, "edge-1.eu:8080_a");
+    hm_config_destroy (&cfg);
+    const char *bad[] = {"\"\"", "\"a b\"", "\"a\\\"b\"",
+                         "\"x123456789x123456789x123456789x123456789x123456789x123456789xxxxx\"",
+                         "7"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[256];
+        snprintf (json, sizeof json,
+                  "{\"shared_secret\":\"s\",\"ingest\":{\"name\":%s},\"dialect\":\"file\","
+                  "\"file\":{\"file_path\":\"x\"}}",
+                  bad[i]);
+        s_expect_error (json, "ingest.name", i == 4 ? "string" : "letters, digits");
+    }
+    assert_true (hm_config_label_ok ("a", 1));
+    assert_false (hm_config_label_ok ("a", 0));
+    assert_false (hm_config_label_ok ("a\n", 2));
+}
+
 int
 main (void)
 {
@@ -487,6 +518,7 @@ main (void)
         cmocka_unit_test (test_max_bytes_fits_the_wire),
         cmocka_unit_test (test_route_arg),
         cmocka_unit_test (test_ingest_police_keys),
+        cmocka_unit_test (test_ingest_name),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -165,6 +165,7 @@ test_decide (void **state)
     h.value[2] = "AAAA";
     assert_int_equal (s_decide (&required, &h, body, &a), 401);
     assert_true (a.reason[0] != '\0');
+    assert_int_equal (a.refusal, HM_REFUSAL_SIGNATURE); /* its cause, counted (refusal.h) */
 
     s_headers_t unsigned_json = {{"Content-Type"}, {"application/json"}};
     assert_int_equal (s_decide (&required, &unsigned_json, body, &a), 401);
@@ -172,23 +173,27 @@ test_decide (void **state)
 
     s_headers_t text = {{"Content-Type"}, {"text/plain"}};
     assert_int_equal (s_decide (&optional, &text, body, &a), 415);
+    assert_int_equal (a.refusal, HM_REFUSAL_CONTENT_TYPE);
     s_headers_t none = {{NULL}, {NULL}};
     assert_int_equal (s_decide (&optional, &none, body, &a), 415);
 
     s_headers_t pb = {{"Content-Type"}, {"application/protobuf"}};
     assert_int_equal (s_decide (&optional, &pb, body, &a), 400);
     assert_string_equal (a.reason, "body is not a valid protobuf Collection");
+    assert_int_equal (a.refusal, HM_REFUSAL_DECODE);
 
     assert_int_equal (s_decide (&optional, &unsigned_json, "{", &a), 400);
 
     char empty[512];
     s_body (empty, sizeof empty, 0);
     assert_int_equal (s_decide (&optional, &unsigned_json, empty, &a), 204);
+    assert_int_equal (a.refusal, HM_REFUSAL_NONE);
 
     char *wrong = strstr (body, "\"session\":\"") + 11;
     *wrong = *wrong == '0' ? '1' : '0';
     assert_int_equal (s_decide (&optional, &unsigned_json, body, &a), 400);
     assert_string_equal (a.reason, "Collection's session attribute is invalid");
+    assert_int_equal (a.refusal, HM_REFUSAL_SESSION);
 }
 
 /* Content-Encoding and max_clock_skew_s, decided here since the merge of
@@ -211,10 +216,16 @@ test_encoding_and_clock (void **state)
     assert_int_equal (s_decide_n (&optional, &h, (char *)packed, packed_len, false, &a), 415);
     h.value[1] = "br";
     assert_int_equal (s_decide_n (&optional, &h, (char *)packed, packed_len, true, &a), 415);
+    assert_int_equal (a.refusal, HM_REFUSAL_CONTENT_ENCODING);
+    /* corrupt compressed data: 400 */
+    h.value[1] = "gzip";
+    assert_int_equal (s_decide_n (&optional, &h, (char *)packed, packed_len, true, &a), 400);
+    assert_int_equal (a.refusal, HM_REFUSAL_BAD_COMPRESSION);
     /* inflating past max_body_bytes: 413 */
     h.value[1] = "deflate";
     optional.max_body_bytes = strlen (body) - 1;
     assert_int_equal (s_decide_n (&optional, &h, (char *)packed, packed_len, true, &a), 413);
+    assert_int_equal (a.refusal, HM_REFUSAL_INFLATED_TOO_LARGE);
 
     /* a signed request outside the window: 401, inside: 200 */
     hm_config_t required = s_config (true);
@@ -225,6 +236,7 @@ test_encoding_and_clock (void **state)
     snprintf (when, sizeof when, "%d", S_NOW - 301);
     hm_signature (body, strlen (body), when, S_SECRET, sig);
     assert_int_equal (s_decide (&required, &signed_h, body, &a), 401);
+    assert_int_equal (a.refusal, HM_REFUSAL_CLOCK_SKEW);
     snprintf (when, sizeof when, "%d", S_NOW + 300);
     hm_signature (body, strlen (body), when, S_SECRET, sig);
     assert_int_equal (s_decide (&required, &signed_h, body, &a), 200);

@@ -85,6 +85,30 @@ test_rate_from_two_samples (void **state)
     hm_buf_free (&out);
 }
 
+/* The ingests reporting to the router: a line each, the non-zero codes. */
+static void
+test_ingests (void **state)
+{
+    (void)state;
+    char status[4096];
+    const char *at = strstr (s_status, "\"counters\":");
+    assert_non_null (at);
+    snprintf (status, sizeof status,
+              "%.*s\"ingests\":[{\"name\":\"web-1:8080\",\"requests\":12,"
+              "\"accepted_requests\":10,\"accepted_events\":30,\"connections\":3,"
+              "\"reported_ms_ago\":400,\"answers\":{\"200\":10,\"204\":0,\"503\":2,"
+              "\"other\":0}}],%s",
+              (int)(at - s_status), s_status, at);
+    hm_buf_t out;
+    hm_buf_init (&out, 0);
+    assert_int_equal (hm_status_view_render (status, NULL, 0, &out), 0);
+    const char *want = "\nINGESTS\n  web-1:8080: 12 requests (200: 10, 503: 2), 30 events "
+                       "accepted, 3 connections, reported 400 ms ago\n\ncounters:";
+    if (!strstr (out.data, want))
+        fail_msg ("no \"%s\" in:\n%s", want, out.data);
+    hm_buf_free (&out);
+}
+
 static void
 test_not_a_status (void **state)
 {
@@ -105,6 +129,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_one_shot),
         cmocka_unit_test (test_rate_from_two_samples),
+        cmocka_unit_test (test_ingests),
         cmocka_unit_test (test_not_a_status),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
