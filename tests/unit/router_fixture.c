@@ -10,6 +10,7 @@
 #include "router_fixture.h"
 
 #include "event.h"
+#include "fixture_dir.h"
 #include "wire.h"
 
 #include <stdio.h>
@@ -31,8 +32,7 @@ rf_setup (void **state, const char *name)
 {
     rf_fixture_t *f = calloc (1, sizeof *f);
     assert_non_null (f);
-    snprintf (f->dir, sizeof f->dir, "/tmp/hm-test-%s-XXXXXX", name);
-    assert_non_null (mkdtemp (f->dir));
+    fixture_dir_make (f->dir, sizeof f->dir, name);
     f->zctx = zmq_ctx_new ();
     rf_load_config (f, "");
     *state = f;
@@ -49,9 +49,7 @@ rf_teardown (void **state)
         zmq_close (f->sink2);
     zmq_ctx_term (f->zctx);
     hm_config_destroy (&f->cfg);
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal (system (cmd), 0);
+    fixture_dir_remove (f->dir);
     free (f);
     return 0;
 }
