@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 
 int
 rt_setup (void **state, const char *name)
@@ -72,6 +73,18 @@ rt_log (rt_fixture_t *f, uint64_t segment_bytes)
     if (!log)
         fail_msg ("rlog_new: %s", err);
     return log;
+}
+
+uint64_t
+rt_log_append (rt_fixture_t *f, rlog_t *log, uint64_t from, uint64_t to)
+{
+    assert_true (from <= to && to < RT_RECS);
+    struct iovec iov[RT_RECS];
+    for (uint64_t s = from; s <= to; s++)
+        iov[s - from] = (struct iovec){f->recs[s], f->lens[s]};
+    uint64_t first = 0;
+    assert_int_equal (rlog_append (log, iov, to - from + 1, &first), 0);
+    return first;
 }
 
 void

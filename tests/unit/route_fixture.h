@@ -36,6 +36,9 @@ void rt_pack (rt_fixture_t *f, uint64_t seq, Hm__Event **events, size_t n);
 route_t *rt_route (rt_fixture_t *f, uint64_t first_seq);
 /* The log in dir/log (1 GiB bound); fails the test if it cannot open it. */
 rlog_t *rt_log (rt_fixture_t *f, uint64_t segment_bytes);
+/* Appends the records made as from..to to log in one call; returns the
+   seq the log gave the first. */
+uint64_t rt_log_append (rt_fixture_t *f, rlog_t *log, uint64_t from, uint64_t to);
 /* Feeds record seq (made by rt_pack) at time 0; it must be taken. */
 void rt_feed (rt_fixture_t *f, route_t *r, uint64_t seq);
 /* Takes the next ready batch (*b) and decodes its Delivery (the caller

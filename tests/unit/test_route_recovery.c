@@ -225,20 +225,13 @@ test_gap_from_advanced_log_reloads (void **state)
 {
     rt_fixture_t *f = *state;
     rlog_t *log = rt_log (f, 1 << 20);
-    struct iovec iov[3];
-    for (uint64_t s = 1; s <= 3; s++) {
+    for (uint64_t s = 1; s <= 3; s++)
         s_make (f, s, "e");
-        iov[s - 1] = (struct iovec){f->recs[s], f->lens[s]};
-    }
-    uint64_t first;
-    assert_int_equal (rlog_append (log, iov, 3, &first), 0);
+    rt_log_append (f, log, 1, 3);
     assert_int_equal (rlog_advance_to (log, 10), 0); /* 4..9 never existed here */
-    for (uint64_t s = 10; s <= 11; s++) {
+    for (uint64_t s = 10; s <= 11; s++)
         s_make (f, s, "e");
-        iov[s - 10] = (struct iovec){f->recs[s], f->lens[s]};
-    }
-    assert_int_equal (rlog_append (log, iov, 2, &first), 0);
-    assert_int_equal (first, 10);
+    assert_int_equal (rt_log_append (f, log, 10, 11), 10);
     route_t *r = rt_route (f, rlog_first_seq (log));
     assert_int_equal (route_attach_log (r, log), 0);
     assert_int_equal (route_pump (r, 11, 0, 100), 5);
@@ -271,18 +264,13 @@ s_log (rt_fixture_t *f)
 static void
 s_append (rt_fixture_t *f, rlog_t *log, uint64_t from, uint64_t to, size_t name_len)
 {
-    struct iovec iov[RT_RECS];
     char name[201];
     assert_true (name_len < sizeof name);
     memset (name, 'x', name_len);
     name[name_len] = '\0';
-    for (uint64_t s = from; s <= to; s++) {
+    for (uint64_t s = from; s <= to; s++)
         s_make (f, s, name);
-        iov[s - from] = (struct iovec){f->recs[s], f->lens[s]};
-    }
-    uint64_t first;
-    assert_int_equal (rlog_append (log, iov, to - from + 1, &first), 0);
-    assert_int_equal (first, from);
+    assert_int_equal (rt_log_append (f, log, from, to), from);
     rlog_set_durable (log, to);
 }
 
@@ -492,17 +480,12 @@ s_cut_back_under_a_cursor (void **state, uint64_t segment_bytes)
     assert_int_equal (route_pump (r, 3, 0, 3), 3);
     assert_int_equal (rlog_truncate_after (log, 3), 0);
     /* The new 4..6 are larger, and carry nr 14..16. */
-    struct iovec iov[3];
     char name[101];
     memset (name, 'y', 100);
     name[100] = 0;
-    for (uint64_t s = 4; s <= 6; s++) {
+    for (uint64_t s = 4; s <= 6; s++)
         s_make (f, s + 10, name);
-        iov[s - 4] = (struct iovec){f->recs[s + 10], f->lens[s + 10]};
-    }
-    uint64_t first;
-    assert_int_equal (rlog_append (log, iov, 3, &first), 0);
-    assert_int_equal (first, 4);
+    assert_int_equal (rt_log_append (f, log, 14, 16), 4);
     rlog_set_durable (log, 6);
     for (uint64_t now = 0; now <= 60000; now += 1000) {
         route_pump (r, 6, now, 100);
