@@ -53,17 +53,32 @@ hm_cfg_keypath (char *out, size_t cap, const char *path, const char *name)
         out[cap - 1] = '\0';
 }
 
+/* The start every typed reader shares: 1 with *item when the key is there
+   and is() takes it, 0 when it is absent or null (the reader keeps its
+   default), -1 with reason recorded when it has another type. key gets
+   the item's path, for the reader's own reasons. */
+static int
+s_typed (hm_cfg_ctx_t *ctx, const cJSON *obj, const char *path, const char *name,
+         cJSON_bool (*is) (const cJSON *), const char *reason, char *key, size_t key_cap,
+         const cJSON **item)
+{
+    *item = cJSON_GetObjectItemCaseSensitive (obj, name);
+    if (!*item || cJSON_IsNull (*item))
+        return 0;
+    hm_cfg_keypath (key, key_cap, path, name);
+    return is (*item) ? 1 : hm_cfg_fail (ctx, key, "%s", reason);
+}
+
 /* Reads an optional string; *dst keeps its value when the key is absent. */
 int
 hm_cfg_string (hm_cfg_ctx_t *ctx, const cJSON *obj, const char *path, const char *name, char **dst)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, name);
-    if (!item || cJSON_IsNull (item))
-        return 0;
     char key[256];
-    hm_cfg_keypath (key, sizeof key, path, name);
-    if (!cJSON_IsString (item))
-        return hm_cfg_fail (ctx, key, "must be a string");
+    const cJSON *item;
+    int rc =
+        s_typed (ctx, obj, path, name, cJSON_IsString, "must be a string", key, sizeof key, &item);
+    if (rc <= 0)
+        return rc;
     char *copy = strdup (item->valuestring);
     if (!copy)
         return hm_cfg_fail (ctx, key, "out of memory");
@@ -75,14 +90,12 @@ hm_cfg_string (hm_cfg_ctx_t *ctx, const cJSON *obj, const char *path, const char
 int
 hm_cfg_bool (hm_cfg_ctx_t *ctx, const cJSON *obj, const char *path, const char *name, bool *dst)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, name);
-    if (!item || cJSON_IsNull (item))
-        return 0;
-    if (!cJSON_IsBool (item)) {
-        char key[256];
-        hm_cfg_keypath (key, sizeof key, path, name);
-        return hm_cfg_fail (ctx, key, "must be true or false");
-    }
+    char key[256];
+    const cJSON *item;
+    int rc = s_typed (ctx, obj, path, name, cJSON_IsBool, "must be true or false", key, sizeof key,
+                      &item);
+    if (rc <= 0)
+        return rc;
     *dst = cJSON_IsTrue (item);
     return 0;
 }
@@ -92,14 +105,15 @@ int
 hm_cfg_uint (hm_cfg_ctx_t *ctx, const cJSON *obj, const char *path, const char *name, uint64_t lo,
              uint64_t hi, uint64_t *dst)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, name);
-    if (!item || cJSON_IsNull (item))
-        return 0;
+    static const char whole[] = "must be a whole number";
     char key[256];
-    hm_cfg_keypath (key, sizeof key, path, name);
+    const cJSON *item;
+    int rc = s_typed (ctx, obj, path, name, cJSON_IsNumber, whole, key, sizeof key, &item);
+    if (rc <= 0)
+        return rc;
     double v = item->valuedouble;
-    if (!cJSON_IsNumber (item) || v != floor (v))
-        return hm_cfg_fail (ctx, key, "must be a whole number");
+    if (v != floor (v))
+        return hm_cfg_fail (ctx, key, "%s", whole);
     if (v < (double)lo || v > (double)hi)
         return hm_cfg_fail (ctx, key, "must be between %llu and %llu", (unsigned long long)lo,
                             (unsigned long long)hi);
@@ -123,15 +137,15 @@ int
 hm_cfg_seconds_ms (hm_cfg_ctx_t *ctx, const cJSON *obj, const char *path, const char *name,
                    double scale, uint32_t *dst_ms)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, name);
-    if (!item || cJSON_IsNull (item))
-        return 0;
-    char key[256];
-    hm_cfg_keypath (key, sizeof key, path, name);
-    if (!cJSON_IsNumber (item) || item->valuedouble < 0 ||
-        item->valuedouble * scale * 1000.0 > 86400.0 * 1000 * 7)
-        return hm_cfg_fail (ctx, key, "must be a number of %s between 0 and 7 days",
-                            scale == 60 ? "minutes" : "seconds");
+    char why[64], key[256];
+    snprintf (why, sizeof why, "must be a number of %s between 0 and 7 days",
+              scale == 60 ? "minutes" : "seconds");
+    const cJSON *item;
+    int rc = s_typed (ctx, obj, path, name, cJSON_IsNumber, why, key, sizeof key, &item);
+    if (rc <= 0)
+        return rc;
+    if (item->valuedouble < 0 || item->valuedouble * scale * 1000.0 > 86400.0 * 1000 * 7)
+        return hm_cfg_fail (ctx, key, "%s", why);
     *dst_ms = (uint32_t)(item->valuedouble * scale * 1000.0 + 0.5);
     return 0;
 }
@@ -139,16 +153,11 @@ hm_cfg_seconds_ms (hm_cfg_ctx_t *ctx, const cJSON *obj, const char *path, const 
 const cJSON *
 hm_cfg_object (hm_cfg_ctx_t *ctx, const cJSON *obj, const char *path, const char *name)
 {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive (obj, name);
-    if (!item || cJSON_IsNull (item))
-        return NULL;
-    if (!cJSON_IsObject (item)) {
-        char key[256];
-        hm_cfg_keypath (key, sizeof key, path, name);
-        hm_cfg_fail (ctx, key, "must be an object");
-        return NULL;
-    }
-    return item;
+    char key[256];
+    const cJSON *item;
+    int rc =
+        s_typed (ctx, obj, path, name, cJSON_IsObject, "must be an object", key, sizeof key, &item);
+    return rc == 1 ? item : NULL;
 }
 
 char *

@@ -352,11 +352,16 @@ class Pipeline:
         self.close(check=exc_type is None)
 
     # HTTP
-    def request(self, method, path, body=None, headers=None, timeout=10, source=None):
-        # source: the local address to connect from (any 127.x.y.z works on
-        # Linux), so a test can be a trusted proxy or a stranger.
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+    def connection(self, timeout=10, source=None):
+        """A connection to the ingest (not yet opened). source: the local
+        address to connect from (any 127.x.y.z works on Linux), so a test can
+        be a trusted proxy or a stranger. A pipeline that serves HTTPS
+        (test_tls) overrides this, and request() and all that uses it follow."""
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
                                           source_address=(source, 0) if source else None)
+
+    def request(self, method, path, body=None, headers=None, timeout=10, source=None):
+        conn = self.connection(timeout, source)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             r = conn.getresponse()

@@ -94,19 +94,11 @@ class TlsPipeline(h.Pipeline):
         super().__init__(ingest={"tls_cert": cert, "tls_key": key, "threads": 2}, **overrides)
         self.ctx = ssl.create_default_context(cafile=cafile)
 
-    def connection(self, timeout=10):
+    def connection(self, timeout=10, source=None):
+        # harness.Pipeline.request (and health, flush, track) open theirs here.
         return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout,
-                                           context=self.ctx)
-
-    def request(self, method, path, body=None, headers=None, timeout=10):
-        conn = self.connection(timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            r = conn.getresponse()
-            data = r.read()
-            return r.status, dict((k.lower(), v) for k, v in r.getheaders()), data
-        finally:
-            conn.close()
+                                           context=self.ctx,
+                                           source_address=(source, 0) if source else None)
 
 
 def signed_headers(body, t="1454514088"):

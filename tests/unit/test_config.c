@@ -292,6 +292,47 @@ test_errors_name_key_and_reason (void **state)
     assert_non_null (strstr (err, "test.json: (syntax): not valid JSON near line 3"));
 }
 
+/* Every typed reader (common/config_value.c) names the key and says what
+   the value must be, in full; a null value is the default. */
+#define S_TR_TAIL "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}"
+
+static void
+test_typed_readers (void **state)
+{
+    (void)state;
+    const char *cases[][3] = {
+        {"{\"shared_secret\":7," S_TR_TAIL, "shared_secret", "must be a string"},
+        {"{\"shared_secret\":\"s\",\"masked_ip\":\"yes\"," S_TR_TAIL, "masked_ip",
+         "must be true or false"},
+        {"{\"shared_secret\":\"s\",\"ingest\":{\"port\":\"80\"}," S_TR_TAIL, "ingest.port",
+         "must be a whole number"},
+        {"{\"shared_secret\":\"s\",\"ingest\":{\"port\":80.5}," S_TR_TAIL, "ingest.port",
+         "must be a whole number"},
+        {"{\"shared_secret\":\"s\",\"ingest\":{\"port\":70000}," S_TR_TAIL, "ingest.port",
+         "must be between 1 and 65535"},
+        {"{\"shared_secret\":\"s\",\"flush_timeout\":\"5\"," S_TR_TAIL, "flush_timeout",
+         "must be a number of seconds between 0 and 7 days"},
+        {"{\"shared_secret\":\"s\",\"flush_timeout\":-1," S_TR_TAIL, "flush_timeout",
+         "must be a number of seconds between 0 and 7 days"},
+        {"{\"shared_secret\":\"s\",\"auto_flush_interval\":10081," S_TR_TAIL,
+         "auto_flush_interval", "must be a number of minutes between 0 and 7 days"},
+        {"{\"shared_secret\":\"s\",\"router\":5," S_TR_TAIL, "router", "must be an object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s_expect_error (cases[i][0], cases[i][1], cases[i][2]);
+        /* The whole reason, not a part of it. */
+        char want[256];
+        snprintf (want, sizeof want, "test.json: %s: %s", cases[i][1], cases[i][2]);
+        assert_string_equal (err, want);
+    }
+    hm_config_t *cfg = s_parse ("{\"shared_secret\":\"s\",\"masked_ip\":null,\"router\":null,"
+                                "\"ingest\":{\"port\":null},\"flush_timeout\":null," S_TR_TAIL);
+    if (!cfg)
+        fail_msg ("%s", err);
+    assert_false (cfg->masked_ip);
+    hm_config_destroy (&cfg);
+}
+
 static void
 test_environment_overrides (void **state)
 {
@@ -512,6 +553,7 @@ main (void)
         cmocka_unit_test (test_tap_json),
         cmocka_unit_test (test_trusted_proxies),
         cmocka_unit_test (test_errors_name_key_and_reason),
+        cmocka_unit_test (test_typed_readers),
         cmocka_unit_test (test_environment_overrides),
         cmocka_unit_test (test_load_from_file),
         cmocka_unit_test (test_route_instances),

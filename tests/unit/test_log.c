@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "log_fixture.h"
 #include "syncer.h"
 
 #include <dirent.h>
@@ -19,57 +20,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct {
-    char dir[64];  /* temporary data directory */
-    char log[128]; /* dir/log */
-} fixture_t;
-
 static int
 s_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    snprintf (f->dir, sizeof f->dir, "/tmp/hm-test-log-XXXXXX");
-    assert_non_null (mkdtemp (f->dir));
-    snprintf (f->log, sizeof f->log, "%s/log", f->dir);
-    *state = f;
-    return 0;
+    return lf_setup (state, "log");
 }
 
 static int
 s_teardown (void **state)
 {
-    fixture_t *f = *state;
-    char cmd[256];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal (system (cmd), 0);
-    free (f);
-    return 0;
-}
-
-static rlog_t *
-s_open (fixture_t *f, uint64_t segment_bytes, uint64_t max_bytes)
-{
-    char err[256] = "";
-    rlog_t *log = rlog_new (f->log, segment_bytes, max_bytes, err, sizeof err);
-    if (!log)
-        fail_msg ("rlog_new: %s", err);
-    return log;
-}
-
-/* Appends one record "record-<i>" per i in [from, to). */
-static uint64_t
-s_append_range (rlog_t *log, int from, int to)
-{
-    char bufs[64][32];
-    struct iovec iov[64];
-    assert_true (to - from <= 64);
-    for (int i = from; i < to; i++) {
-        int n = snprintf (bufs[i - from], sizeof bufs[0], "record-%d", i);
-        iov[i - from] = (struct iovec){bufs[i - from], (size_t)n};
-    }
-    uint64_t first = 0;
-    assert_int_equal (rlog_append (log, iov, (size_t)(to - from), &first), 0);
-    return first;
+    return lf_teardown (state);
 }
 
 /* Reads every record from seq and checks it is "record-<seq-1+base>". */
@@ -83,8 +43,8 @@ s_read_all (rlog_t *log, uint64_t from, int base)
     size_t len;
     int count = 0;
     while (rlog_cursor_next (c, UINT64_MAX, &seq, &data, &len) == 1) {
-        char want[32];
-        int n = snprintf (want, sizeof want, "record-%d", (int)(seq - 1) + base);
+        char want[48];
+        int n = lf_payload (want, sizeof want, "record", (int)(seq - 1) + base);
         assert_int_equal (seq, expect);
         assert_int_equal (len, (size_t)n);
         assert_memory_equal (data, want, len);
@@ -104,32 +64,26 @@ s_file_size (const char *path)
 }
 
 static void
-s_seg_path (fixture_t *f, uint64_t first, char *out, size_t cap)
-{
-    snprintf (out, cap, "%s/%020" PRIu64 ".seg", f->log, first);
-}
-
-static void
 test_append_reopen_read (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20, 1 << 30);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_next_seq (log), 1);
     assert_int_equal (rlog_first_seq (log), 1);
-    assert_int_equal (s_append_range (log, 0, 3), 1);
-    assert_int_equal (s_append_range (log, 3, 5), 4);
+    assert_int_equal (lf_append (log, "record", 0, 3), 1);
+    assert_int_equal (lf_append (log, "record", 3, 5), 4);
     assert_int_equal (rlog_next_seq (log), 6);
     assert_int_equal (s_read_all (log, 1, 0), 5);
     assert_int_equal (s_read_all (log, 4, 0), 2);
     rlog_destroy (&log);
     assert_null (log);
 
-    log = s_open (f, 1 << 20, 1 << 30);
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_next_seq (log), 6);
     assert_int_equal (rlog_durable_seq (log), 5);
     assert_int_equal (rlog_cut_bytes (log), 0);
     assert_int_equal (s_read_all (log, 1, 0), 5);
-    assert_int_equal (s_append_range (log, 5, 6), 6);
+    assert_int_equal (lf_append (log, "record", 5, 6), 6);
     assert_int_equal (s_read_all (log, 1, 0), 6);
     rlog_destroy (&log);
 }
@@ -137,9 +91,9 @@ test_append_reopen_read (void **state)
 static void
 test_cursor_limit_and_follow (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20, 1 << 30);
-    s_append_range (log, 0, 4);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
+    lf_append (log, "record", 0, 4);
     rlog_cursor_t *c = rlog_cursor_new (log, 1);
     uint64_t seq;
     const uint8_t *data;
@@ -155,7 +109,7 @@ test_cursor_limit_and_follow (void **state)
     assert_int_equal (rlog_cursor_next (c, 10, &seq, &data, &len), 1);
     assert_int_equal (rlog_cursor_next (c, 10, &seq, &data, &len), 0);
     /* New records become visible to the same cursor. */
-    s_append_range (log, 4, 6);
+    lf_append (log, "record", 4, 6);
     assert_int_equal (rlog_cursor_next (c, 10, &seq, &data, &len), 1);
     assert_int_equal (seq, 5);
     assert_memory_equal (data, "record-4", len);
@@ -165,15 +119,15 @@ test_cursor_limit_and_follow (void **state)
 
 /* Opens, writes 5 records, lets damage() hurt the segment, reopens. */
 static rlog_t *
-s_damaged (fixture_t *f, void (*damage) (const char *path, off_t size))
+s_damaged (lf_fixture_t *f, void (*damage) (const char *path, off_t size))
 {
-    rlog_t *log = s_open (f, 1 << 20, 1 << 30);
-    s_append_range (log, 0, 5);
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
+    lf_append (log, "record", 0, 5);
     rlog_destroy (&log);
     char path[160];
-    s_seg_path (f, 1, path, sizeof path);
+    lf_seg_path (f, 1, path, sizeof path);
     damage (path, s_file_size (path));
-    return s_open (f, 1 << 20, 1 << 30);
+    return lf_open (f, 1 << 20, 1 << 30);
 }
 
 static void
@@ -202,28 +156,22 @@ s_cut_header (const char *path, off_t size)
 static void
 s_flip_crc (const char *path, off_t size)
 {
-    int fd = open (path, O_RDWR);
-    uint8_t b;
-    off_t at = size - 24 + 5; /* a crc byte of the last record */
-    assert_int_equal (pread (fd, &b, 1, at), 1);
-    b ^= 0x40;
-    assert_int_equal (pwrite (fd, &b, 1, at), 1);
-    close (fd);
+    lf_flip_crc (path, size - 24); /* the last record's */
 }
 
 static void
-s_check_torn (fixture_t *f, void (*damage) (const char *, off_t), uint64_t next, bool cut)
+s_check_torn (lf_fixture_t *f, void (*damage) (const char *, off_t), uint64_t next, bool cut)
 {
     rlog_t *log = s_damaged (f, damage);
     assert_int_equal (rlog_next_seq (log), next);
     assert_int_equal (rlog_cut_bytes (log) > 0, cut);
     assert_int_equal (s_read_all (log, 1, 0), (int)next - 1);
     /* Appends continue with the right sequence numbers. */
-    assert_int_equal (s_append_range (log, (int)next - 1, (int)next + 1), next);
+    assert_int_equal (lf_append (log, "record", (int)next - 1, (int)next + 1), next);
     assert_int_equal (s_read_all (log, 1, 0), (int)next + 1);
     rlog_destroy (&log);
     /* And survive another reopen untouched. */
-    log = s_open (f, 1 << 20, 1 << 30);
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_cut_bytes (log), 0);
     assert_int_equal (rlog_next_seq (log), next + 2);
     rlog_destroy (&log);
@@ -258,24 +206,24 @@ test_torn_bad_crc (void **state)
 static void
 test_zero_ahead_space (void **state)
 {
-    fixture_t *f = *state;
+    lf_fixture_t *f = *state;
     char seg[256];
-    s_seg_path (f, 1, seg, sizeof seg);
-    rlog_t *log = s_open (f, 1 << 20, 1 << 30);
+    lf_seg_path (f, 1, seg, sizeof seg);
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
     rlog_set_zero_ahead (log, 64 << 10);
-    s_append_range (log, 0, 5);
+    lf_append (log, "record", 0, 5);
     rlog_destroy (&log);
     assert_true (s_file_size (seg) > 5 * 24); /* the zeros are there */
 
-    log = s_open (f, 1 << 20, 1 << 30);
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_cut_bytes (log), 0);
     assert_int_equal (rlog_next_seq (log), 6);
     rlog_set_zero_ahead (log, 64 << 10);
-    s_append_range (log, 5, 7);
+    lf_append (log, "record", 5, 7);
     rlog_destroy (&log);
 
     s_add_garbage (seg, s_file_size (seg));
-    log = s_open (f, 1 << 20, 1 << 30);
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_true (rlog_cut_bytes (log) > 0);
     assert_int_equal (rlog_next_seq (log), 8);
     assert_int_equal (s_read_all (log, 1, 0), 7);
@@ -285,27 +233,27 @@ test_zero_ahead_space (void **state)
 static void
 test_wrong_seq_is_cut (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20, 1 << 30);
-    s_append_range (log, 0, 2);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
+    lf_append (log, "record", 0, 2);
     rlog_destroy (&log);
     /* Forge a well-formed record carrying seq 9 instead of 3. */
     uint8_t rec[RLOG_HEADER + 3];
     rlog_header (rec, 9, "abc", 3);
     memcpy (rec + RLOG_HEADER, "abc", 3);
     char path[160];
-    s_seg_path (f, 1, path, sizeof path);
+    lf_seg_path (f, 1, path, sizeof path);
     FILE *fp = fopen (path, "ab");
     fwrite (rec, 1, sizeof rec, fp);
     fclose (fp);
-    log = s_open (f, 1 << 20, 1 << 30);
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_next_seq (log), 3);
     assert_int_equal (rlog_cut_bytes (log), sizeof rec);
     rlog_destroy (&log);
 }
 
 static size_t
-s_count_segments (fixture_t *f)
+s_count_segments (lf_fixture_t *f)
 {
     DIR *d = opendir (f->log);
     size_t n = 0;
@@ -319,16 +267,16 @@ s_count_segments (fixture_t *f)
 static void
 test_roll_and_delete (void **state)
 {
-    fixture_t *f = *state;
+    lf_fixture_t *f = *state;
     /* Each record is 16 + 8 bytes; roll once a segment holds 48 bytes:
        two records per segment when appended one at a time. */
-    rlog_t *log = s_open (f, 48, 1 << 30);
+    rlog_t *log = lf_open (f, 48, 1 << 30);
     for (int i = 0; i < 9; i++)
-        assert_int_equal (s_append_range (log, i, i + 1), (uint64_t)i + 1);
+        assert_int_equal (lf_append (log, "record", i, i + 1), (uint64_t)i + 1);
     assert_int_equal (rlog_segment_count (log), 5);
     assert_int_equal (s_count_segments (f), 5);
     char path[160];
-    s_seg_path (f, 3, path, sizeof path);
+    lf_seg_path (f, 3, path, sizeof path);
     assert_int_equal (access (path, F_OK), 0);
     assert_int_equal (s_read_all (log, 1, 0), 9);
     assert_int_equal (s_read_all (log, 4, 0), 6);
@@ -348,7 +296,7 @@ test_roll_and_delete (void **state)
     assert_int_equal (s_read_all (log, 9, 0), 1);
     rlog_destroy (&log);
 
-    log = s_open (f, 48, 1 << 30);
+    log = lf_open (f, 48, 1 << 30);
     assert_int_equal (rlog_first_seq (log), 9);
     assert_int_equal (rlog_next_seq (log), 10);
     rlog_destroy (&log);
@@ -357,14 +305,14 @@ test_roll_and_delete (void **state)
 static void
 test_cursor_crosses_segments_while_writing (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 48, 1 << 30);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 48, 1 << 30);
     rlog_cursor_t *c = rlog_cursor_new (log, 1);
     uint64_t seq, expect = 1;
     const uint8_t *data;
     size_t len;
     for (int i = 0; i < 7; i++) {
-        s_append_range (log, i, i + 1);
+        lf_append (log, "record", i, i + 1);
         assert_int_equal (rlog_cursor_next (c, rlog_next_seq (log) - 1, &seq, &data, &len), 1);
         assert_int_equal (seq, expect++);
         assert_int_equal (rlog_cursor_next (c, rlog_next_seq (log) - 1, &seq, &data, &len), 0);
@@ -376,12 +324,12 @@ test_cursor_crosses_segments_while_writing (void **state)
 static void
 test_byte_bound (void **state)
 {
-    fixture_t *f = *state;
+    lf_fixture_t *f = *state;
     /* Room for 4 records of 24 bytes. */
-    rlog_t *log = s_open (f, 48, 100);
+    rlog_t *log = lf_open (f, 48, 100);
     assert_true (rlog_has_room (log, 0, 8));
     for (int i = 0; i < 4; i++)
-        s_append_range (log, i, i + 1);
+        lf_append (log, "record", i, i + 1);
     assert_int_equal (rlog_bytes (log), 96);
     assert_false (rlog_has_room (log, 0, 8));
     /* Planned bytes of the same round count too. */
@@ -396,20 +344,20 @@ test_byte_bound (void **state)
 static void
 test_truncate_after (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 48, 1 << 30);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 48, 1 << 30);
     for (int i = 0; i < 5; i++)
-        s_append_range (log, i, i + 1);
+        lf_append (log, "record", i, i + 1);
     rlog_set_durable (log, 2);
     /* A failed sync: everything after 2 goes, across segment boundaries. */
     assert_int_equal (rlog_truncate_after (log, 2), 0);
     assert_int_equal (rlog_next_seq (log), 3);
     assert_int_equal (rlog_segment_count (log), 1);
     assert_int_equal (s_read_all (log, 1, 0), 2);
-    assert_int_equal (s_append_range (log, 2, 4), 3);
+    assert_int_equal (lf_append (log, "record", 2, 4), 3);
     assert_int_equal (s_read_all (log, 1, 0), 4);
     rlog_destroy (&log);
-    log = s_open (f, 48, 1 << 30);
+    log = lf_open (f, 48, 1 << 30);
     assert_int_equal (rlog_next_seq (log), 5);
     assert_int_equal (s_read_all (log, 1, 0), 4);
     rlog_destroy (&log);
@@ -418,9 +366,9 @@ test_truncate_after (void **state)
 static void
 test_advance_to (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20, 1 << 30);
-    s_append_range (log, 0, 2);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
+    lf_append (log, "record", 0, 2);
     assert_int_equal (rlog_advance_to (log, 2), 0); /* already past: nothing */
     assert_int_equal (rlog_next_seq (log), 3);
     assert_int_equal (rlog_advance_to (log, 10), 0);
@@ -432,7 +380,7 @@ test_advance_to (void **state)
     assert_int_equal (rlog_append (log, iov, 2, &first), 0);
     assert_int_equal (first, 10);
     rlog_destroy (&log);
-    log = s_open (f, 1 << 20, 1 << 30);
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_next_seq (log), 12);
     /* A cursor steps over the gap. */
     rlog_cursor_t *c = rlog_cursor_new (log, 1);
@@ -453,11 +401,11 @@ test_advance_to (void **state)
 static void
 test_syncer (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20, 1 << 30);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
     syncer_t *s = syncer_new (rlog_durable_seq (log), 0);
     assert_non_null (s);
-    s_append_range (log, 0, 3);
+    lf_append (log, "record", 0, 3);
     assert_int_equal (syncer_post (s, rlog_fd (log), rlog_segment_first (log), 3), 0);
     int err = -1;
     assert_int_equal (syncer_wait (s, &err), 3);
@@ -469,7 +417,7 @@ test_syncer (void **state)
 
     /* "write" durability: the interval is skipped by syncer_wait. */
     s = syncer_new (3, 100);
-    s_append_range (log, 3, 4);
+    lf_append (log, "record", 3, 4);
     syncer_post (s, rlog_fd (log), rlog_segment_first (log), 4);
     assert_int_equal (syncer_wait (s, &err), 4);
     syncer_destroy (&s);
@@ -479,14 +427,14 @@ test_syncer (void **state)
 static void
 test_empty_dir_and_garbage_names (void **state)
 {
-    fixture_t *f = *state;
+    lf_fixture_t *f = *state;
     assert_int_equal (mkdir (f->log, 0755), 0);
     char path[200];
     snprintf (path, sizeof path, "%s/notes.txt", f->log);
     FILE *fp = fopen (path, "w");
     fputs ("not a segment", fp);
     fclose (fp);
-    rlog_t *log = s_open (f, 1 << 20, 1 << 30);
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_next_seq (log), 1);
     assert_int_equal (rlog_segment_count (log), 1);
     rlog_destroy (&log);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "log_fixture.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,64 +25,17 @@
 /* tests/faults/faultshim.c: arms rules (NULL: none). */
 int hm_faults_set (const char *rules);
 
-typedef struct {
-    char dir[64];  /* temporary data directory */
-    char log[128]; /* dir/log */
-} fixture_t;
-
 static int
 s_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    snprintf (f->dir, sizeof f->dir, "/tmp/hm-test-logf-XXXXXX");
-    assert_non_null (mkdtemp (f->dir));
-    snprintf (f->log, sizeof f->log, "%s/log", f->dir);
-    *state = f;
-    return 0;
+    return lf_setup (state, "logf");
 }
 
 static int
 s_teardown (void **state)
 {
-    fixture_t *f = *state;
     hm_faults_set (NULL);
-    char cmd[256];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal (system (cmd), 0);
-    free (f);
-    return 0;
-}
-
-static rlog_t *
-s_open (fixture_t *f, uint64_t segment_bytes)
-{
-    char err[256] = "";
-    rlog_t *log = rlog_new (f->log, segment_bytes, 1 << 30, err, sizeof err);
-    if (!log)
-        fail_msg ("rlog_new: %s", err);
-    return log;
-}
-
-/* The payload of record i written by s_append: "<tag>-<i>". */
-static int
-s_payload (char *out, size_t cap, const char *tag, int i)
-{
-    return snprintf (out, cap, "%s-%d", tag, i);
-}
-
-/* Appends records tag-from .. tag-(to-1) in one round; their first seq. */
-static uint64_t
-s_append (rlog_t *log, const char *tag, int from, int to)
-{
-    char bufs[64][48];
-    struct iovec iov[64];
-    assert_true (to - from <= 64);
-    for (int i = from; i < to; i++)
-        iov[i - from] = (struct iovec){bufs[i - from],
-                                       (size_t)s_payload (bufs[i - from], sizeof bufs[0], tag, i)};
-    uint64_t first = 0;
-    assert_int_equal (rlog_append (log, iov, (size_t)(to - from), &first), 0);
-    return first;
+    return lf_teardown (state);
 }
 
 /* The cursor's next record must be seq with payload tag-i. */
@@ -94,7 +48,7 @@ s_expect (rlog_cursor_t *c, uint64_t limit, uint64_t seq, const char *tag, int i
     assert_int_equal (rlog_cursor_next (c, limit, &got, &data, &len), 1);
     assert_int_equal (got, seq);
     char want[48];
-    int n = s_payload (want, sizeof want, tag, i);
+    int n = lf_payload (want, sizeof want, tag, i);
     assert_int_equal (len, (size_t)n);
     assert_memory_equal (data, want, len);
 }
@@ -114,25 +68,6 @@ s_read_seqs (rlog_t *log, uint64_t *seqs, size_t cap)
     return n;
 }
 
-static void
-s_seg_path (fixture_t *f, uint64_t first, char *out, size_t cap)
-{
-    snprintf (out, cap, "%s/%020" PRIu64 ".seg", f->log, first);
-}
-
-/* Flips a bit of the crc of the record that starts at byte at. */
-static void
-s_flip_crc (const char *path, off_t at)
-{
-    int fd = open (path, O_RDWR);
-    assert_true (fd >= 0);
-    uint8_t b;
-    assert_int_equal (pread (fd, &b, 1, at + 5), 1);
-    b ^= 0x40;
-    assert_int_equal (pwrite (fd, &b, 1, at + 5), 1);
-    close (fd);
-}
-
 /* Item 1 of issue 18: a cursor had buffered bytes of records past the
    durable mark; a failed sync cut them off and new records (other
    payloads, other lengths) took their offsets. The cursor must read the
@@ -140,11 +75,11 @@ s_flip_crc (const char *path, off_t at)
 static void
 test_cursor_rereads_after_cut (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20);
-    s_append (log, "a", 1, 4);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
+    lf_append (log, "a", 1, 4);
     rlog_set_durable (log, 3);
-    s_append (log, "lost", 4, 7); /* written, never durable */
+    lf_append (log, "lost", 4, 7); /* written, never durable */
     rlog_cursor_t *c = rlog_cursor_new (log, 1);
     for (int i = 1; i <= 3; i++)
         s_expect (c, 3, (uint64_t)i, "a", i);
@@ -155,7 +90,7 @@ test_cursor_rereads_after_cut (void **state)
     /* The sync of 4..6 failed: the server cuts back to the durable mark. */
     assert_int_equal (rlog_truncate_after (log, 3), 0);
     assert_int_equal (rlog_next_seq (log), 4);
-    assert_int_equal (s_append (log, "replacement", 4, 8), 4);
+    assert_int_equal (lf_append (log, "replacement", 4, 8), 4);
     rlog_set_durable (log, 7);
     for (int i = 4; i <= 7; i++)
         s_expect (c, 7, (uint64_t)i, "replacement", i);
@@ -172,19 +107,19 @@ test_cursor_rereads_after_cut (void **state)
 static void
 test_cut_keeps_the_segment_after_a_gap (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20);
-    s_append (log, "a", 1, 3);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
+    lf_append (log, "a", 1, 3);
     assert_int_equal (rlog_advance_to (log, 10), 0);
     assert_int_equal (rlog_durable_seq (log), 9);
-    s_append (log, "lost", 10, 12);
+    lf_append (log, "lost", 10, 12);
     assert_int_equal (rlog_truncate_after (log, 9), 0);
     assert_int_equal (rlog_next_seq (log), 10);
-    assert_int_equal (s_append (log, "b", 10, 13), 10);
+    assert_int_equal (lf_append (log, "b", 10, 13), 10);
     rlog_set_durable (log, 12);
     rlog_destroy (&log);
 
-    log = s_open (f, 1 << 20);
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_cut_bytes (log), 0);
     assert_int_equal (rlog_next_seq (log), 13);
     uint64_t seqs[8];
@@ -199,17 +134,17 @@ test_cut_keeps_the_segment_after_a_gap (void **state)
 static void
 test_cut_inside_a_gap (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20);
-    s_append (log, "a", 1, 3);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
+    lf_append (log, "a", 1, 3);
     assert_int_equal (rlog_advance_to (log, 10), 0);
-    s_append (log, "lost", 10, 12);
+    lf_append (log, "lost", 10, 12);
     /* Cut after 5: records 3..5 were never written (the gap). */
     assert_int_equal (rlog_truncate_after (log, 5), 0);
     assert_int_equal (rlog_next_seq (log), 6);
-    assert_int_equal (s_append (log, "b", 6, 8), 6);
+    assert_int_equal (lf_append (log, "b", 6, 8), 6);
     rlog_destroy (&log);
-    log = s_open (f, 1 << 20);
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_cut_bytes (log), 0);
     assert_int_equal (rlog_next_seq (log), 8);
     uint64_t seqs[8];
@@ -226,9 +161,9 @@ test_cut_inside_a_gap (void **state)
 static void
 test_failed_roll_sync_refuses_appends (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 38); /* two 19-byte records fill a segment */
-    s_append (log, "r", 1, 3);    /* seq 1..2, not durable */
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 38, 1 << 30); /* two 19-byte records fill a segment */
+    lf_append (log, "r", 1, 3);             /* seq 1..2, not durable */
     assert_int_equal (rlog_durable_seq (log), 0);
     assert_true (rlog_needs_roll (log));
     assert_int_equal (hm_faults_set ("fdatasync *.seg 0 1 EIO"), 0);
@@ -251,12 +186,12 @@ test_failed_roll_sync_refuses_appends (void **state)
 /* Item 4: the cut back after a failed sync fails itself (ftruncate, then
    its fdatasync): appends are refused until a cut back succeeds. */
 static void
-s_failed_cut (fixture_t *f, const char *rule)
+s_failed_cut (lf_fixture_t *f, const char *rule)
 {
-    rlog_t *log = s_open (f, 1 << 20);
-    s_append (log, "a", 1, 4);
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
+    lf_append (log, "a", 1, 4);
     rlog_set_durable (log, 3);
-    s_append (log, "lost", 4, 6);
+    lf_append (log, "lost", 4, 6);
     assert_int_equal (hm_faults_set (rule), 0);
     assert_int_equal (rlog_truncate_after (log, 3), -1);
     assert_true (rlog_failed (log));
@@ -270,10 +205,10 @@ s_failed_cut (fixture_t *f, const char *rule)
     hm_faults_set (NULL);
     assert_int_equal (rlog_truncate_after (log, 3), 0);
     assert_false (rlog_failed (log));
-    assert_int_equal (s_append (log, "b", 4, 6), 4);
+    assert_int_equal (lf_append (log, "b", 4, 6), 4);
     rlog_set_durable (log, 5);
     rlog_destroy (&log);
-    log = s_open (f, 1 << 20);
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_cut_bytes (log), 0);
     assert_int_equal (rlog_next_seq (log), 6);
     rlog_cursor_t *c = rlog_cursor_new (log, 1);
@@ -302,9 +237,9 @@ test_failed_cut_fdatasync (void **state)
 static void
 test_failed_write_and_cut (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20);
-    s_append (log, "a", 1, 3);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
+    lf_append (log, "a", 1, 3);
     rlog_set_durable (log, 2);
     assert_int_equal (hm_faults_set ("pwritev *.seg 0 1 ENOSPC\nftruncate *.seg 0 1 EIO"), 0);
     char p[8] = "x";
@@ -324,9 +259,9 @@ test_failed_write_and_cut (void **state)
 static void
 test_failed_write_cut_back_goes_on (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20);
-    s_append (log, "a", 1, 3);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
+    lf_append (log, "a", 1, 3);
     assert_int_equal (hm_faults_set ("pwritev *.seg 0 1 ENOSPC"), 0);
     char p[8] = "x";
     struct iovec iov = {p, 1};
@@ -344,17 +279,17 @@ test_failed_write_cut_back_goes_on (void **state)
 static void
 test_corruption_in_an_older_segment (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 9 * 19);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 9 * 19, 1 << 30);
     for (int i = 1; i <= 9; i++)
-        s_append (log, "r", i, i + 1);
-    s_append (log, "r", 10, 12); /* rolls: segment 10 */
+        lf_append (log, "r", i, i + 1);
+    lf_append (log, "r", 10, 12); /* rolls: segment 10 */
     assert_int_equal (rlog_segment_count (log), 2);
     rlog_destroy (&log);
     char path[160];
-    s_seg_path (f, 1, path, sizeof path);
-    s_flip_crc (path, 3 * 19); /* record 4 */
-    log = s_open (f, 9 * 19);
+    lf_seg_path (f, 1, path, sizeof path);
+    lf_flip_crc (path, 3 * 19); /* record 4 */
+    log = lf_open (f, 9 * 19, 1 << 30);
     assert_int_equal (rlog_next_seq (log), 12);
     assert_int_equal (rlog_cut_bytes (log), 0);
     assert_int_equal (rlog_damaged (log), 1);
@@ -371,25 +306,25 @@ test_corruption_in_an_older_segment (void **state)
 static void
 test_corruption_in_the_last_segment (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
     for (int i = 1; i <= 5; i++)
-        s_append (log, "r", i, i + 1);
+        lf_append (log, "r", i, i + 1);
     rlog_destroy (&log);
     char path[160];
-    s_seg_path (f, 1, path, sizeof path);
-    s_flip_crc (path, 1 * 19); /* record 2 */
-    log = s_open (f, 1 << 20);
+    lf_seg_path (f, 1, path, sizeof path);
+    lf_flip_crc (path, 1 * 19); /* record 2 */
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_next_seq (log), 6);
     assert_int_equal (rlog_damaged (log), 1);
-    assert_int_equal (s_append (log, "r", 6, 7), 6);
+    assert_int_equal (lf_append (log, "r", 6, 7), 6);
     uint64_t seqs[16];
     assert_int_equal (s_read_seqs (log, seqs, 16), 5);
     uint64_t want[5] = {1, 3, 4, 5, 6};
     assert_memory_equal (seqs, want, sizeof want);
     rlog_destroy (&log);
     /* A second open finds the same damage, and nothing more to cut. */
-    log = s_open (f, 1 << 20);
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_next_seq (log), 7);
     assert_int_equal (rlog_cut_bytes (log), 0);
     rlog_destroy (&log);
@@ -400,15 +335,15 @@ test_corruption_in_the_last_segment (void **state)
 static void
 test_torn_tail_is_not_damage (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
     for (int i = 1; i <= 5; i++)
-        s_append (log, "r", i, i + 1);
+        lf_append (log, "r", i, i + 1);
     rlog_destroy (&log);
     char path[160];
-    s_seg_path (f, 1, path, sizeof path);
-    s_flip_crc (path, 4 * 19); /* record 5, the last */
-    log = s_open (f, 1 << 20);
+    lf_seg_path (f, 1, path, sizeof path);
+    lf_flip_crc (path, 4 * 19); /* record 5, the last */
+    log = lf_open (f, 1 << 20, 1 << 30);
     assert_int_equal (rlog_next_seq (log), 5);
     assert_int_equal (rlog_damaged (log), 0);
     assert_int_equal (rlog_cut_bytes (log), 19);
@@ -420,13 +355,13 @@ test_torn_tail_is_not_damage (void **state)
 static void
 test_cursor_skips_damage_found_later (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
     for (int i = 1; i <= 5; i++)
-        s_append (log, "r", i, i + 1);
+        lf_append (log, "r", i, i + 1);
     char path[160];
-    s_seg_path (f, 1, path, sizeof path);
-    s_flip_crc (path, 2 * 19); /* record 3 */
+    lf_seg_path (f, 1, path, sizeof path);
+    lf_flip_crc (path, 2 * 19); /* record 3 */
     uint64_t seqs[16];
     assert_int_equal (s_read_seqs (log, seqs, 16), 4);
     uint64_t want[4] = {1, 2, 4, 5};
@@ -455,13 +390,13 @@ test_cursor_skips_damage_found_later (void **state)
 static void
 test_cursor_stops_at_damage_it_cannot_pass (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 1 << 20);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 1 << 20, 1 << 30);
     for (int i = 1; i <= 3; i++)
-        s_append (log, "r", i, i + 1);
+        lf_append (log, "r", i, i + 1);
     char path[160];
-    s_seg_path (f, 1, path, sizeof path);
-    s_flip_crc (path, 2 * 19); /* record 3, the last */
+    lf_seg_path (f, 1, path, sizeof path);
+    lf_flip_crc (path, 2 * 19); /* record 3, the last */
     rlog_cursor_t *c = rlog_cursor_new (log, 1);
     s_expect (c, 3, 1, "r", 1);
     s_expect (c, 3, 2, "r", 2);
@@ -480,22 +415,22 @@ test_cursor_stops_at_damage_it_cannot_pass (void **state)
 static void
 test_zeros_behind_rolled_segments_are_not_damage (void **state)
 {
-    fixture_t *f = *state;
-    rlog_t *log = s_open (f, 3 * 19);
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 3 * 19, 1 << 30);
     rlog_set_zero_ahead (log, 4096);
     for (int i = 1; i <= 9; i++)
-        s_append (log, "r", i, i + 1);
+        lf_append (log, "r", i, i + 1);
     assert_int_equal (rlog_segment_count (log), 3);
     /* The first segment ends in 5 zero bytes instead of zero-ahead space. */
     char path[160];
-    s_seg_path (f, 1, path, sizeof path);
+    lf_seg_path (f, 1, path, sizeof path);
     assert_int_equal (truncate (path, 3 * 19 + 5), 0);
     uint64_t seqs[16];
     assert_int_equal (s_read_seqs (log, seqs, 16), 9);
     assert_int_equal (seqs[8], 9);
     assert_int_equal (rlog_damaged (log), 0);
     rlog_destroy (&log);
-    log = s_open (f, 3 * 19);
+    log = lf_open (f, 3 * 19, 1 << 30);
     assert_int_equal (rlog_damaged (log), 0);
     assert_int_equal (rlog_cut_bytes (log), 0);
     assert_int_equal (rlog_next_seq (log), 10);

@@ -11,19 +11,13 @@
 #include "log.h"
 #include "pipeline.pb-c.h"
 #include "route.h"
+#include "route_fixture.h"
 #include "scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-typedef struct {
-    char dir[64];          /* temporary data directory */
-    hm_route_config_t cfg; /* the route's config, built by hand */
-    uint8_t recs[64][512]; /* packed AppendRequests by seq (1-based) */
-    size_t lens[64];       /* their sizes */
-} fixture_t;
 
 static uint64_t s_fake_time = 1700000000;
 
@@ -36,36 +30,19 @@ s_clock (void)
 static int
 s_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    snprintf (f->dir, sizeof f->dir, "/tmp/hm-test-route-XXXXXX");
-    assert_non_null (mkdtemp (f->dir));
-    f->cfg.name = "archive";
-    f->cfg.sink = "file";
-    f->cfg.endpoint = "inproc://archive";
-    f->cfg.max_events = 3;
-    f->cfg.max_bytes = 1 << 20;
-    f->cfg.max_age_ms = 1000;
-    f->cfg.filter_event = NULL;
-    f->cfg.filter_env = -1;
-    *state = f;
-    return 0;
+    return rt_setup (state, "route");
 }
 
 static int
 s_teardown (void **state)
 {
-    fixture_t *f = *state;
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal (system (cmd), 0);
-    free (f);
-    return 0;
+    return rt_teardown (state);
 }
 
 /* Builds record seq: an AppendRequest with the events named in names
    (separated by ','; "" for none), all with env. */
 static void
-s_make (fixture_t *f, uint64_t seq, const char *names, int env)
+s_make (rt_fixture_t *f, uint64_t seq, const char *names, int env)
 {
     Hm__Event ev[8];
     Hm__Event *evp[8];
@@ -83,30 +60,21 @@ s_make (fixture_t *f, uint64_t seq, const char *names, int env)
         evp[n] = &ev[n];
         n++;
     }
-    Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
-    req.batch_id = seq + 1000;
-    req.n_events = n;
-    req.events = evp;
-    assert_true (hm__append_request__get_packed_size (&req) <= sizeof f->recs[0]);
-    f->lens[seq] = hm__append_request__pack (&req, f->recs[seq]);
+    rt_pack (f, seq, evp, n);
 }
 
 static void
-s_feed (fixture_t *f, route_t *r, uint64_t from, uint64_t to)
+s_feed (rt_fixture_t *f, route_t *r, uint64_t from, uint64_t to)
 {
     for (uint64_t s = from; s <= to; s++)
-        route_feed (r, s, f->recs[s], f->lens[s], 0);
+        rt_feed (f, r, s);
 }
 
 static route_t *
-s_route (fixture_t *f)
+s_route (rt_fixture_t *f)
 {
-    char err[256] = "";
-    route_t *r = route_new (&f->cfg, f->dir, 1, err, sizeof err);
-    if (!r)
-        fail_msg ("route_new: %s", err);
+    route_t *r = rt_route (f, 1);
     route_set_clock (r, s_clock);
-    route_set_readahead (r, 100);
     return r;
 }
 
@@ -127,9 +95,8 @@ s_take (route_t *r, got_t *got, size_t max, void *owner)
     assert_int_equal (route_save (r), 0);
     size_t n = 0;
     route_batch_t *b;
-    while (n < max && (b = route_next_ready (r, 0))) {
-        Hm__Delivery *d = hm__delivery__unpack (NULL, b->msg_len, b->msg);
-        assert_non_null (d);
+    Hm__Delivery *d;
+    while (n < max && (d = rt_next_delivery (r, &b))) {
         assert_string_equal (d->route, "archive");
         assert_int_equal (d->first_offset, b->first);
         assert_int_equal (d->last_offset, b->last);
@@ -199,7 +166,7 @@ test_glob_nul_name (void **state)
 static void
 test_seal_by_max_events (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     for (uint64_t s = 1; s <= 7; s++)
         s_make (f, s, "e", 1);
     route_t *r = s_route (f);
@@ -227,7 +194,7 @@ test_seal_by_max_events (void **state)
 static void
 test_record_never_split (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     /* 2 + 2 events with max 3: the second record starts a new batch. */
     s_make (f, 1, "a,b", 0);
     s_make (f, 2, "c,d", 0);
@@ -248,7 +215,7 @@ test_record_never_split (void **state)
 static void
 test_seal_by_max_bytes (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 1000;
     for (uint64_t s = 1; s <= 5; s++)
         s_make (f, s, "event-with-a-longer-name", 0);
@@ -271,7 +238,7 @@ test_seal_by_max_bytes (void **state)
 static void
 test_flush_and_age (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 100;
     for (uint64_t s = 1; s <= 4; s++)
         s_make (f, s, "e", 0);
@@ -300,7 +267,7 @@ test_flush_and_age (void **state)
 static void
 test_filter_event_and_env (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 100;
     f->cfg.filter_event = "app.*";
     f->cfg.filter_env = 2;
@@ -329,7 +296,7 @@ test_filter_event_and_env (void **state)
 static void
 test_filter_matching_nothing_commits (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.filter_event = "nothing-matches";
     for (uint64_t s = 1; s <= 10; s++)
         s_make (f, s, "e", 0);
@@ -344,7 +311,7 @@ test_filter_matching_nothing_commits (void **state)
 static void
 test_undecodable_record_is_skipped (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     s_make (f, 1, "a", 0);
     s_make (f, 3, "c", 0);
     route_t *r = s_route (f);
@@ -367,7 +334,7 @@ test_undecodable_record_is_skipped (void **state)
 static void
 test_ack_out_of_order_commits_prefix (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 1;
     for (uint64_t s = 1; s <= 4; s++)
         s_make (f, s, "e", 0);
@@ -398,7 +365,7 @@ test_ack_out_of_order_commits_prefix (void **state)
 static void
 test_nack_and_requeue (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 1;
     for (uint64_t s = 1; s <= 3; s++)
         s_make (f, s, "e", 0);
@@ -433,7 +400,7 @@ test_nack_and_requeue (void **state)
 static void
 test_readahead_bound (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 1;
     for (uint64_t s = 1; s <= 5; s++)
         s_make (f, s, "e", 0);
@@ -454,7 +421,7 @@ test_readahead_bound (void **state)
 static void
 test_flush_covers_unread_records (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 3;
     for (uint64_t s = 1; s <= 8; s++)
         s_make (f, s, "e", 0);
@@ -490,7 +457,7 @@ test_flush_covers_unread_records (void **state)
 static void
 test_state_survives_restart (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     for (uint64_t s = 1; s <= 9; s++)
         s_make (f, s, s % 2 ? "odd" : "even", 0);
     route_t *r = s_route (f);
@@ -535,7 +502,7 @@ test_state_survives_restart (void **state)
 static void
 test_acked_flag_survives_restart (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 1;
     for (uint64_t s = 1; s <= 3; s++)
         s_make (f, s, "e", 0);
@@ -566,7 +533,7 @@ test_acked_flag_survives_restart (void **state)
 static void
 test_records_missing_from_log (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     for (uint64_t s = 1; s <= 9; s++)
         s_make (f, s, s % 2 ? "odd" : "even", 0);
     route_t *r = s_route (f);
@@ -613,7 +580,7 @@ test_records_missing_from_log (void **state)
 static void
 test_corrupt_state_file_refused (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     route_t *r = s_route (f);
     assert_int_equal (route_save (r), 0);
     route_destroy (&r);
@@ -634,18 +601,11 @@ test_corrupt_state_file_refused (void **state)
 static void
 test_pump_from_log (void **state)
 {
-    fixture_t *f = *state;
-    char err[256], logdir[128];
-    snprintf (logdir, sizeof logdir, "%s/log", f->dir);
-    rlog_t *log = rlog_new (logdir, 1 << 20, 1 << 30, err, sizeof err);
-    assert_non_null (log);
-    struct iovec iov[7];
-    for (uint64_t s = 1; s <= 7; s++) {
+    rt_fixture_t *f = *state;
+    rlog_t *log = rt_log (f, 1 << 20);
+    for (uint64_t s = 1; s <= 7; s++)
         s_make (f, s, "e", 0);
-        iov[s - 1] = (struct iovec){f->recs[s], f->lens[s]};
-    }
-    uint64_t first;
-    assert_int_equal (rlog_append (log, iov, 7, &first), 0);
+    rt_log_append (f, log, 1, 7);
     route_t *r = s_route (f);
     assert_int_equal (route_attach_log (r, log), 0);
     /* Only records up to the limit (what is durable) are read. */

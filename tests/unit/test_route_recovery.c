@@ -16,21 +16,13 @@
 #include "log.h"
 #include "pipeline.pb-c.h"
 #include "route.h"
+#include "route_fixture.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define S_RECS 64
-
-typedef struct {
-    char dir[64];              /* temporary data directory */
-    hm_route_config_t cfg;     /* the route's config, built by hand */
-    uint8_t recs[S_RECS][256]; /* packed AppendRequests by seq (1-based) */
-    size_t lens[S_RECS];       /* their sizes */
-} fixture_t;
 
 /* The allocator hook: fails every call while s_fail_allocs is set, and
    counts the failures (so a test knows the failure path ran). */
@@ -50,37 +42,21 @@ s_realloc (void *p, size_t n)
 static int
 s_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    snprintf (f->dir, sizeof f->dir, "/tmp/hm-test-route-rec-XXXXXX");
-    assert_non_null (mkdtemp (f->dir));
-    f->cfg.name = "archive";
-    f->cfg.sink = "file";
-    f->cfg.endpoint = "inproc://archive";
-    f->cfg.max_events = 3;
-    f->cfg.max_bytes = 1 << 20;
-    f->cfg.max_age_ms = 1000;
-    f->cfg.filter_env = -1;
     s_fail_allocs = false;
     s_failed = 0;
-    *state = f;
-    return 0;
+    return rt_setup (state, "route-rec");
 }
 
 static int
 s_teardown (void **state)
 {
-    fixture_t *f = *state;
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal (system (cmd), 0);
-    free (f);
-    return 0;
+    return rt_teardown (state);
 }
 
 /* Record seq: an AppendRequest with n events named name ("" : none);
    their nr is seq, so a delivered event names its record. */
 static void
-s_make_n (fixture_t *f, uint64_t seq, const char *name, size_t n)
+s_make_n (rt_fixture_t *f, uint64_t seq, const char *name, size_t n)
 {
     Hm__Event ev[2];
     Hm__Event *evp[2] = {&ev[0], &ev[1]};
@@ -92,36 +68,14 @@ s_make_n (fixture_t *f, uint64_t seq, const char *name, size_t n)
         ev[i].has_nr = true;
         ev[i].nr = (uint32_t)seq;
     }
-    Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
-    req.batch_id = seq + 1000;
-    req.n_events = n;
-    req.events = evp;
-    assert_true (hm__append_request__get_packed_size (&req) <= sizeof f->recs[0]);
-    f->lens[seq] = hm__append_request__pack (&req, f->recs[seq]);
+    rt_pack (f, seq, evp, n);
 }
 
 /* Record seq with one event named name, or none for "". */
 static void
-s_make (fixture_t *f, uint64_t seq, const char *name)
+s_make (rt_fixture_t *f, uint64_t seq, const char *name)
 {
     s_make_n (f, seq, name, *name ? 1 : 0);
-}
-
-static route_t *
-s_route (fixture_t *f, uint64_t first_seq)
-{
-    char err[256] = "";
-    route_t *r = route_new (&f->cfg, f->dir, first_seq, err, sizeof err);
-    if (!r)
-        fail_msg ("route_new: %s", err);
-    route_set_readahead (r, 100);
-    return r;
-}
-
-static void
-s_feed (fixture_t *f, route_t *r, uint64_t seq)
-{
-    assert_int_equal (route_feed (r, seq, f->recs[seq], f->lens[seq], 0), 0);
 }
 
 /* Saves, then takes every ready batch, acknowledges it and records which
@@ -132,11 +86,10 @@ s_deliver (route_t *r, int *seen)
     assert_int_equal (route_save (r), 0);
     size_t n = 0;
     route_batch_t *b;
-    while ((b = route_next_ready (r, 0))) {
-        Hm__Delivery *d = hm__delivery__unpack (NULL, b->msg_len, b->msg);
-        assert_non_null (d);
+    Hm__Delivery *d;
+    while ((d = rt_next_delivery (r, &b))) {
         for (size_t i = 0; i < d->n_events; i++) {
-            assert_true (d->events[i]->nr < S_RECS);
+            assert_true (d->events[i]->nr < RT_RECS);
             seen[d->events[i]->nr]++;
         }
         uint64_t first = b->first, last = b->last;
@@ -151,11 +104,11 @@ s_deliver (route_t *r, int *seen)
 
 /* Saves, destroys and loads the route again (the restart that failed). */
 static route_t *
-s_restart (fixture_t *f, route_t *r, uint64_t first_seq)
+s_restart (rt_fixture_t *f, route_t *r, uint64_t first_seq)
 {
     assert_int_equal (route_save (r), 0);
     route_destroy (&r);
-    return s_route (f, first_seq);
+    return rt_route (f, first_seq);
 }
 
 /* --- item 2: sequence gaps ------------------------------------------------ */
@@ -165,14 +118,14 @@ s_restart (fixture_t *f, route_t *r, uint64_t first_seq)
 static void
 test_gap_then_event_reloads (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     for (uint64_t s = 1; s <= 3; s++)
         s_make (f, s, "e");
     s_make (f, 7, "e");
-    route_t *r = s_route (f, 1);
+    route_t *r = rt_route (f, 1);
     for (uint64_t s = 1; s <= 3; s++)
-        s_feed (f, r, s); /* sealed [1..3], not acknowledged */
-    s_feed (f, r, 7);     /* 4..6 are not in the log */
+        rt_feed (f, r, s); /* sealed [1..3], not acknowledged */
+    rt_feed (f, r, 7);     /* 4..6 are not in the log */
     route_flush (r);
     r = s_restart (f, r, 1);
     route_stats_t st;
@@ -181,9 +134,9 @@ test_gap_then_event_reloads (void **state)
     assert_int_equal (st.loading, 2);
     /* Both batches are rebuilt from the records there are. */
     for (uint64_t s = 1; s <= 3; s++)
-        s_feed (f, r, s);
-    s_feed (f, r, 7);
-    int seen[S_RECS] = {0};
+        rt_feed (f, r, s);
+    rt_feed (f, r, 7);
+    int seen[RT_RECS] = {0};
     assert_int_equal (s_deliver (r, seen), 2);
     assert_int_equal (seen[1] + seen[2] + seen[3] + seen[7], 4);
     assert_int_equal (route_committed (r), 7);
@@ -194,18 +147,18 @@ test_gap_then_event_reloads (void **state)
 static void
 test_gap_then_empty_record_reloads (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     for (uint64_t s = 1; s <= 3; s++)
         s_make (f, s, "e");
     s_make (f, 9, "");
-    route_t *r = s_route (f, 1);
+    route_t *r = rt_route (f, 1);
     for (uint64_t s = 1; s <= 3; s++)
-        s_feed (f, r, s);
-    s_feed (f, r, 9);
+        rt_feed (f, r, s);
+    rt_feed (f, r, 9);
     r = s_restart (f, r, 1);
     for (uint64_t s = 1; s <= 3; s++)
-        s_feed (f, r, s);
-    int seen[S_RECS] = {0};
+        rt_feed (f, r, s);
+    int seen[RT_RECS] = {0};
     assert_int_equal (s_deliver (r, seen), 1);
     assert_int_equal (route_committed (r), 9);
     route_destroy (&r);
@@ -216,22 +169,22 @@ test_gap_then_empty_record_reloads (void **state)
 static void
 test_fed_upto_gap_reloads (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     for (uint64_t s = 1; s <= 3; s++)
         s_make (f, s, "e");
     s_make (f, 8, "e");
-    route_t *r = s_route (f, 1);
+    route_t *r = rt_route (f, 1);
     for (uint64_t s = 1; s <= 3; s++)
-        s_feed (f, r, s);
+        rt_feed (f, r, s);
     assert_int_equal (route_fed_upto (r, 7), 0);
-    s_feed (f, r, 8);
+    rt_feed (f, r, 8);
     route_flush (r);
     r = s_restart (f, r, 1);
     for (uint64_t s = 1; s <= 3; s++)
-        s_feed (f, r, s);
+        rt_feed (f, r, s);
     assert_int_equal (route_fed_upto (r, 7), 0);
-    s_feed (f, r, 8);
-    int seen[S_RECS] = {0};
+    rt_feed (f, r, 8);
+    int seen[RT_RECS] = {0};
     assert_int_equal (s_deliver (r, seen), 2);
     assert_int_equal (seen[8], 1);
     assert_int_equal (route_committed (r), 8);
@@ -243,21 +196,21 @@ test_fed_upto_gap_reloads (void **state)
 static void
 test_gap_with_open_batch_reloads (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     s_make (f, 1, "e");
     s_make (f, 2, "e");
     s_make_n (f, 6, "e", 2); /* 2 + 2 events > 3: [1..] is sealed before 6 */
     f->cfg.max_events = 3;
-    route_t *r = s_route (f, 1);
-    s_feed (f, r, 1);
-    s_feed (f, r, 2);
-    s_feed (f, r, 6);
+    route_t *r = rt_route (f, 1);
+    rt_feed (f, r, 1);
+    rt_feed (f, r, 2);
+    rt_feed (f, r, 6);
     route_flush (r);
     r = s_restart (f, r, 1);
-    s_feed (f, r, 1);
-    s_feed (f, r, 2);
-    s_feed (f, r, 6);
-    int seen[S_RECS] = {0};
+    rt_feed (f, r, 1);
+    rt_feed (f, r, 2);
+    rt_feed (f, r, 6);
+    int seen[RT_RECS] = {0};
     assert_int_equal (s_deliver (r, seen), 2);
     assert_int_equal (seen[1] + seen[2] + seen[6], 4);
     assert_int_equal (route_committed (r), 6);
@@ -270,33 +223,23 @@ test_gap_with_open_batch_reloads (void **state)
 static void
 test_gap_from_advanced_log_reloads (void **state)
 {
-    fixture_t *f = *state;
-    char err[256], logdir[128];
-    snprintf (logdir, sizeof logdir, "%s/log", f->dir);
-    rlog_t *log = rlog_new (logdir, 1 << 20, 1 << 30, err, sizeof err);
-    assert_non_null (log);
-    struct iovec iov[3];
-    for (uint64_t s = 1; s <= 3; s++) {
+    rt_fixture_t *f = *state;
+    rlog_t *log = rt_log (f, 1 << 20);
+    for (uint64_t s = 1; s <= 3; s++)
         s_make (f, s, "e");
-        iov[s - 1] = (struct iovec){f->recs[s], f->lens[s]};
-    }
-    uint64_t first;
-    assert_int_equal (rlog_append (log, iov, 3, &first), 0);
+    rt_log_append (f, log, 1, 3);
     assert_int_equal (rlog_advance_to (log, 10), 0); /* 4..9 never existed here */
-    for (uint64_t s = 10; s <= 11; s++) {
+    for (uint64_t s = 10; s <= 11; s++)
         s_make (f, s, "e");
-        iov[s - 10] = (struct iovec){f->recs[s], f->lens[s]};
-    }
-    assert_int_equal (rlog_append (log, iov, 2, &first), 0);
-    assert_int_equal (first, 10);
-    route_t *r = s_route (f, rlog_first_seq (log));
+    assert_int_equal (rt_log_append (f, log, 10, 11), 10);
+    route_t *r = rt_route (f, rlog_first_seq (log));
     assert_int_equal (route_attach_log (r, log), 0);
     assert_int_equal (route_pump (r, 11, 0, 100), 5);
     route_flush (r);
     r = s_restart (f, r, rlog_first_seq (log));
     assert_int_equal (route_attach_log (r, log), 0);
     assert_int_equal (route_pump (r, 11, 0, 100), 5);
-    int seen[S_RECS] = {0};
+    int seen[RT_RECS] = {0};
     assert_true (s_deliver (r, seen) >= 2);
     for (uint64_t s = 1; s <= 11; s++)
         assert_int_equal (seen[s], s <= 3 || s >= 10 ? 1 : 0);
@@ -309,41 +252,25 @@ test_gap_from_advanced_log_reloads (void **state)
 
 /* --- reading from a real log --------------------------------------------- */
 
-/* A log in f->dir/log holding records from..to (names of name_len
-   letters), appended in one call (segment_bytes 1: every append after
-   the first starts a new segment). */
+/* The log in f->dir/log with segment_bytes 1: every append after the
+   first starts a new segment. s_append puts records from..to in it
+   (names of name_len letters) in one call. */
 static rlog_t *
-s_log_segments (fixture_t *f, uint64_t segment_bytes)
+s_log (rt_fixture_t *f)
 {
-    char err[256], logdir[128];
-    snprintf (logdir, sizeof logdir, "%s/log", f->dir);
-    rlog_t *log = rlog_new (logdir, segment_bytes, 1 << 30, err, sizeof err);
-    if (!log)
-        fail_msg ("rlog_new: %s", err);
-    return log;
-}
-
-static rlog_t *
-s_log (fixture_t *f)
-{
-    return s_log_segments (f, 1);
+    return rt_log (f, 1);
 }
 
 static void
-s_append (fixture_t *f, rlog_t *log, uint64_t from, uint64_t to, size_t name_len)
+s_append (rt_fixture_t *f, rlog_t *log, uint64_t from, uint64_t to, size_t name_len)
 {
-    struct iovec iov[S_RECS];
     char name[201];
     assert_true (name_len < sizeof name);
     memset (name, 'x', name_len);
     name[name_len] = '\0';
-    for (uint64_t s = from; s <= to; s++) {
+    for (uint64_t s = from; s <= to; s++)
         s_make (f, s, name);
-        iov[s - from] = (struct iovec){f->recs[s], f->lens[s]};
-    }
-    uint64_t first;
-    assert_int_equal (rlog_append (log, iov, to - from + 1, &first), 0);
-    assert_int_equal (first, from);
+    assert_int_equal (rt_log_append (f, log, from, to), from);
     rlog_set_durable (log, to);
 }
 
@@ -352,7 +279,7 @@ static void
 s_check_all_once (route_t *r, uint64_t from, uint64_t to)
 {
     route_flush (r);
-    int seen[S_RECS] = {0};
+    int seen[RT_RECS] = {0};
     s_deliver (r, seen);
     for (uint64_t s = from; s <= to; s++)
         if (seen[s] != 1)
@@ -368,12 +295,12 @@ s_check_all_once (route_t *r, uint64_t from, uint64_t to)
 static void
 test_out_of_memory_drops_nothing (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 1000;
     f->cfg.max_age_ms = 600000; /* no seal by age: the deadline below is the retry's */
     rlog_t *log = s_log (f);
     s_append (f, log, 1, 40, 200); /* ~8 KiB of events: the batch must grow */
-    route_t *r = s_route (f, 1);
+    route_t *r = rt_route (f, 1);
     route_set_allocator (r, s_realloc);
     assert_int_equal (route_attach_log (r, log), 0);
     s_fail_allocs = true;
@@ -400,14 +327,14 @@ test_out_of_memory_drops_nothing (void **state)
 static void
 test_out_of_memory_while_sealing (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 1;
-    route_t *r = s_route (f, 1);
+    route_t *r = rt_route (f, 1);
     route_set_allocator (r, s_realloc);
     s_make (f, 1, "e");
     s_make (f, 2, "e");
     s_make (f, 3, "");
-    s_feed (f, r, 1); /* sealed at once: the next batch is open */
+    rt_feed (f, r, 1); /* sealed at once: the next batch is open */
     s_fail_allocs = true;
     /* 2 is taken, but the batch after it cannot be opened: 2 stays open. */
     assert_int_equal (route_feed (r, 2, f->recs[2], f->lens[2], 0), 0);
@@ -421,20 +348,20 @@ test_out_of_memory_while_sealing (void **state)
     assert_int_equal (st.read_next, 4);
     s_fail_allocs = false;
     assert_int_equal (route_feed (r, 4, f->recs[4], f->lens[4], 0), 0);
-    int seen[S_RECS] = {0};
+    int seen[RT_RECS] = {0};
     assert_int_equal (s_deliver (r, seen), 3);
     assert_int_equal (seen[1] + seen[2] + seen[4], 3);
     assert_int_equal (route_committed (r), 4);
     /* An empty batch after a sealed one needs a slot: fails, then works. */
     s_make (f, 5, "e");
     s_make (f, 6, "");
-    s_feed (f, r, 5); /* sealed, not acknowledged */
+    rt_feed (f, r, 5); /* sealed, not acknowledged */
     s_fail_allocs = true;
     int before = s_failed;
     assert_int_equal (route_feed (r, 6, f->recs[6], f->lens[6], 0), -1);
     assert_true (s_failed > before);
     s_fail_allocs = false;
-    s_feed (f, r, 6);
+    rt_feed (f, r, 6);
     assert_int_equal (s_deliver (r, seen), 1);
     assert_int_equal (route_committed (r), 6);
     route_destroy (&r);
@@ -446,7 +373,7 @@ test_out_of_memory_while_sealing (void **state)
    open: only cursors see it, as damage under a running router). Returns
    the byte's offset, to flip it back. */
 static off_t
-s_flip (fixture_t *f, uint64_t seg_first, off_t offset)
+s_flip (rt_fixture_t *f, uint64_t seg_first, off_t offset)
 {
     char path[160];
     snprintf (path, sizeof path, "%s/log/%020llu.seg", f->dir, (unsigned long long)seg_first);
@@ -468,12 +395,12 @@ s_flip (fixture_t *f, uint64_t seg_first, off_t offset)
 static void
 test_unreadable_record_stops_the_route (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 1000;
     f->cfg.max_age_ms = 600000; /* no seal by age: the deadline below is the retry's */
     rlog_t *log = s_log (f);
     s_append (f, log, 1, 4, 20);
-    route_t *r = s_route (f, 1);
+    route_t *r = rt_route (f, 1);
     assert_int_equal (route_attach_log (r, log), 0);
     /* Record 4's payload: after three whole records and its header. */
     off_t at = (off_t)(3 * (RLOG_HEADER + f->lens[1]) + RLOG_HEADER + 4);
@@ -506,11 +433,11 @@ test_unreadable_record_stops_the_route (void **state)
 static void
 test_record_lost_to_damage_leaves_a_loadable_state (void **state)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 2;
     rlog_t *log = s_log (f);
     s_append (f, log, 1, 6, 20);
-    route_t *r = s_route (f, 1);
+    route_t *r = rt_route (f, 1);
     assert_int_equal (route_attach_log (r, log), 0);
     off_t at = (off_t)(2 * (RLOG_HEADER + f->lens[1]) + RLOG_HEADER + 4); /* record 3 */
     s_flip (f, 1, at);
@@ -519,7 +446,7 @@ test_record_lost_to_damage_leaves_a_loadable_state (void **state)
     r = s_restart (f, r, 1);
     assert_int_equal (route_attach_log (r, log), 0);
     assert_int_equal (route_pump (r, 6, 0, 100), 5);
-    int seen[S_RECS] = {0};
+    int seen[RT_RECS] = {0};
     s_deliver (r, seen);
     for (uint64_t s = 1; s <= 6; s++)
         assert_int_equal (seen[s], s == 3 ? 0 : 1);
@@ -542,28 +469,23 @@ test_record_lost_to_damage_leaves_a_loadable_state (void **state)
 static void
 s_cut_back_under_a_cursor (void **state, uint64_t segment_bytes)
 {
-    fixture_t *f = *state;
+    rt_fixture_t *f = *state;
     f->cfg.max_events = 1000;
-    rlog_t *log = s_log_segments (f, segment_bytes);
+    rlog_t *log = rt_log (f, segment_bytes);
     s_append (f, log, 1, 5, 20);
     rlog_set_durable (log, 3);
-    route_t *r = s_route (f, 1);
+    route_t *r = rt_route (f, 1);
     assert_int_equal (route_attach_log (r, log), 0);
     /* Three records read; the cursor's chunk holds 4 and 5 as well. */
     assert_int_equal (route_pump (r, 3, 0, 3), 3);
     assert_int_equal (rlog_truncate_after (log, 3), 0);
     /* The new 4..6 are larger, and carry nr 14..16. */
-    struct iovec iov[3];
     char name[101];
     memset (name, 'y', 100);
     name[100] = 0;
-    for (uint64_t s = 4; s <= 6; s++) {
+    for (uint64_t s = 4; s <= 6; s++)
         s_make (f, s + 10, name);
-        iov[s - 4] = (struct iovec){f->recs[s + 10], f->lens[s + 10]};
-    }
-    uint64_t first;
-    assert_int_equal (rlog_append (log, iov, 3, &first), 0);
-    assert_int_equal (first, 4);
+    assert_int_equal (rt_log_append (f, log, 14, 16), 4);
     rlog_set_durable (log, 6);
     for (uint64_t now = 0; now <= 60000; now += 1000) {
         route_pump (r, 6, now, 100);
@@ -573,7 +495,7 @@ s_cut_back_under_a_cursor (void **state, uint64_t segment_bytes)
             break;
     }
     route_flush (r);
-    int seen[S_RECS] = {0};
+    int seen[RT_RECS] = {0};
     s_deliver (r, seen);
     assert_int_equal (seen[1] + seen[2] + seen[3], 3);
     assert_int_equal (seen[4] + seen[14], 1);

@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "config.h"
 #include "hm_test_bytes.h"
 #include "pipeline.pb-c.h"
+#include "router_fixture.h"
 #include "server.h"
 #include "wire.h"
 
@@ -25,286 +25,38 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_WAIT_MS 10000 /* longest wait for any message before failing */
-
-typedef struct {
-    char dir[64];               /* temporary directory */
-    hm_config_t *cfg;           /* parsed config */
-    server_t *server;           /* the server under test */
-    pthread_t thread;           /* runs server_run */
-    volatile sig_atomic_t stop; /* its stop flag */
-    void *zctx;                 /* the test's own context */
-    void *client;               /* DEALER to the append endpoint */
-    void *control;              /* DEALER to the control endpoint */
-    void *sink;                 /* DEALER to the route's endpoint */
-    void *sink2;                /* DEALER to a second route's endpoint, if a test has one */
-} fixture_t;
-
-static void *
-s_run (void *arg)
-{
-    fixture_t *f = arg;
-    server_run (f->server, &f->stop);
-    return NULL;
-}
-
-static void
-s_load_config (fixture_t *f, const char *extra_router)
-{
-    char json[2048];
-    snprintf (json, sizeof json,
-              "{\"shared_secret\": \"s\", \"router\": {\"run_dir\": \"%s/run\", \"data_dir\": "
-              "\"%s/data\","
-              " \"heartbeat_ms\": 100 %s},"
-              " \"routes\": {\"archive\": {\"sink\": \"file\", \"max_events\": 1000,"
-              " \"max_age\": 3600, \"file\": {\"file_path\": \"%s/out/\"}}}}",
-              f->dir, f->dir, extra_router, f->dir);
-    char err[512] = "";
-    hm_config_destroy (&f->cfg);
-    f->cfg = hm_config_parse (json, "test", err, sizeof err);
-    if (!f->cfg)
-        fail_msg ("config: %s", err);
-}
-
-static void *
-s_connect (fixture_t *f, const char *endpoint)
-{
-    void *s = zmq_socket (f->zctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt (s, ZMQ_LINGER, &linger, sizeof linger);
-    assert_int_equal (zmq_connect (s, endpoint), 0);
-    return s;
-}
-
-static void
-s_start (fixture_t *f)
-{
-    char err[512] = "";
-    f->server = server_new (f->cfg, err, sizeof err);
-    if (!f->server)
-        fail_msg ("server_new: %s", err);
-    f->stop = 0;
-    assert_int_equal (pthread_create (&f->thread, NULL, s_run, f), 0);
-    f->client = s_connect (f, f->cfg->router_endpoint);
-    f->control = s_connect (f, f->cfg->control_endpoint);
-    f->sink = s_connect (f, f->cfg->routes[0].endpoint);
-}
-
-static void
-s_stop (fixture_t *f)
-{
-    /* The sink goes first, so the router's shutdown drain does not wait
-       for it (see test_shutdown_hands_out_open_batches for the drain). */
-    zmq_close (f->sink);
-    f->sink = NULL;
-    f->stop = 1;
-    pthread_join (f->thread, NULL);
-    server_destroy (&f->server);
-    zmq_close (f->client);
-    zmq_close (f->control);
-    f->client = f->control = NULL;
-}
-
 static int
 s_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    snprintf (f->dir, sizeof f->dir, "/tmp/hm-test-server-XXXXXX");
-    assert_non_null (mkdtemp (f->dir));
-    f->zctx = zmq_ctx_new ();
-    s_load_config (f, "");
-    *state = f;
-    return 0;
+    return rf_setup (state, "server");
 }
 
 static int
 s_teardown (void **state)
 {
-    fixture_t *f = *state;
-    /* A failed assertion leaves the server running: stop it, or the
-       context's termination would wait for its sockets for ever. */
-    if (f->server)
-        s_stop (f);
-    if (f->sink2)
-        zmq_close (f->sink2);
-    zmq_ctx_term (f->zctx);
-    hm_config_destroy (&f->cfg);
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal (system (cmd), 0);
-    free (f);
-    return 0;
-}
-
-/* Receives [type][body] within S_WAIT_MS; returns the body size or fails. */
-static size_t
-s_recv (void *sock, char *type, size_t type_cap, uint8_t *body, size_t body_cap)
-{
-    zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll (&item, 1, S_WAIT_MS) != 1)
-        fail_msg ("no message within %d ms", S_WAIT_MS);
-    int n = zmq_recv (sock, type, type_cap - 1, 0);
-    assert_true (n >= 0);
-    type[n] = 0;
-    int more;
-    size_t more_len = sizeof more;
-    zmq_getsockopt (sock, ZMQ_RCVMORE, &more, &more_len);
-    assert_true (more);
-    n = zmq_recv (sock, body, body_cap, 0);
-    assert_true (n >= 0 && (size_t)n <= body_cap);
-    return (size_t)n;
-}
-
-static void
-s_send_append (fixture_t *f, const char *type, uint64_t batch_id, const char *event)
-{
-    Hm__Event ev = HM__EVENT__INIT;
-    Hm__Event *evp = &ev;
-    HM_SET_STR (&ev, event, (char *)event);
-    HM_SET_STR (&ev, device_id, "device");
-    Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
-    req.batch_id = batch_id;
-    req.n_events = 1;
-    req.events = &evp;
-    assert_int_equal (hm_wire_send (f->client, NULL, 0, type, &req.base, 0), 0);
-}
-
-static Hm__AppendReply *
-s_recv_reply (fixture_t *f)
-{
-    char type[32];
-    uint8_t body[512];
-    size_t n = s_recv (f->client, type, sizeof type, body, sizeof body);
-    assert_string_equal (type, HM_WIRE_APPENDED);
-    Hm__AppendReply *r = hm__append_reply__unpack (NULL, n, body);
-    assert_non_null (r);
-    return r;
-}
-
-static uint64_t
-s_append_ok (fixture_t *f, uint64_t batch_id, const char *event)
-{
-    s_send_append (f, HM_WIRE_APPEND, batch_id, event);
-    Hm__AppendReply *r = s_recv_reply (f);
-    assert_int_equal (r->batch_id, batch_id);
-    assert_int_equal (r->status, HM__APPEND_REPLY__STATUS__OK);
-    assert_true (r->has_offset);
-    uint64_t off = r->offset;
-    hm__append_reply__free_unpacked (r, NULL);
-    return off;
-}
-
-static Hm__ControlReply *
-s_control (fixture_t *f, Hm__ControlRequest__Command cmd, const char *route, uint64_t offset)
-{
-    Hm__ControlRequest req = HM__CONTROL_REQUEST__INIT;
-    req.command = cmd;
-    req.route = (char *)route;
-    req.has_offset = offset != 0;
-    req.offset = offset;
-    assert_int_equal (hm_wire_send (f->control, NULL, 0, HM_WIRE_CONTROL, &req.base, 0), 0);
-    char type[32];
-    static uint8_t body[65536];
-    size_t n = s_recv (f->control, type, sizeof type, body, sizeof body);
-    assert_string_equal (type, HM_WIRE_CONTROLLED);
-    Hm__ControlReply *r = hm__control_reply__unpack (NULL, n, body);
-    assert_non_null (r);
-    return r;
-}
-
-static void
-s_sink_send_on (void *sock, Hm__SinkMessage__Kind kind, uint64_t first, uint64_t last)
-{
-    Hm__SinkMessage m = HM__SINK_MESSAGE__INIT;
-    m.kind = kind;
-    if (kind == HM__SINK_MESSAGE__KIND__READY)
-        m.has_credit = true, m.credit = 2;
-    else if (kind != HM__SINK_MESSAGE__KIND__HEARTBEAT) {
-        m.has_first_offset = m.has_last_offset = true;
-        m.first_offset = first, m.last_offset = last;
-    }
-    assert_int_equal (hm_wire_send (sock, NULL, 0, HM_WIRE_SINK, &m.base, 0), 0);
-}
-
-static void
-s_sink_send (fixture_t *f, Hm__SinkMessage__Kind kind, uint64_t first, uint64_t last)
-{
-    s_sink_send_on (f->sink, kind, first, last);
-}
-
-/* The next Delivery on sock, answering heartbeats (so we stay alive). */
-static Hm__Delivery *
-s_sink_deliver_on (void *sock)
-{
-    static uint8_t body[1 << 20];
-    /* Heartbeats come every 100 ms: this many means no delivery for ~10 s. */
-    for (int beats = 0; beats < 100; beats++) {
-        char type[32];
-        size_t n = s_recv (sock, type, sizeof type, body, sizeof body);
-        if (strcmp (type, HM_WIRE_SINK) == 0) {
-            s_sink_send_on (sock, HM__SINK_MESSAGE__KIND__HEARTBEAT, 0, 0);
-            continue;
-        }
-        assert_string_equal (type, HM_WIRE_DELIVER);
-        Hm__Delivery *d = hm__delivery__unpack (NULL, n, body);
-        assert_non_null (d);
-        return d;
-    }
-    fail_msg ("only heartbeats, no delivery");
-    return NULL;
-}
-
-static Hm__Delivery *
-s_sink_deliver (fixture_t *f)
-{
-    return s_sink_deliver_on (f->sink);
+    return rf_teardown (state);
 }
 
 /* Asks STATUS until the route's committed offset reaches want (bounded). */
 static void
-s_wait_committed (fixture_t *f, uint64_t want)
+s_wait_committed (rf_fixture_t *f, uint64_t want)
 {
     char needle[64];
     snprintf (needle, sizeof needle, "\"committed\":%llu,", (unsigned long long)want);
-    for (int i = 0; i < S_WAIT_MS / 10; i++) {
-        Hm__ControlReply *r = s_control (f, HM__CONTROL_REQUEST__COMMAND__STATUS, NULL, 0);
-        assert_true (r->ok);
-        assert_non_null (r->status_json);
-        bool done = strstr (r->status_json, needle) != NULL;
-        hm__control_reply__free_unpacked (r, NULL);
-        if (done)
-            return;
-        usleep (10000);
-    }
-    fail_msg ("route never committed %llu", (unsigned long long)want);
-}
-
-/* Asks STATUS until the route has a sink instance (bounded). */
-static void
-s_wait_joined (fixture_t *f)
-{
-    for (int i = 0; i < S_WAIT_MS / 10; i++) {
-        Hm__ControlReply *r = s_control (f, HM__CONTROL_REQUEST__COMMAND__STATUS, NULL, 0);
-        bool done = strstr (r->status_json, "\"joined\":1") != NULL;
-        hm__control_reply__free_unpacked (r, NULL);
-        if (done)
-            return;
-        usleep (10000);
-    }
-    fail_msg ("the sink never joined");
+    rf_wait_status (f, needle);
 }
 
 static void
 test_append_deliver_ack_restart (void **state)
 {
-    fixture_t *f = *state;
-    s_start (f);
+    rf_fixture_t *f = *state;
+    rf_start (f);
     for (uint64_t i = 1; i <= 5; i++)
-        assert_int_equal (s_append_ok (f, 100 + i, "ev"), i);
+        assert_int_equal (rf_append_ok (f, 100 + i, "ev"), i);
 
     /* A wrong type with a decodable body: ERROR naming the batch. */
-    s_send_append (f, "HM/NOPE/1", 77, "x");
-    Hm__AppendReply *r = s_recv_reply (f);
+    rf_send_append (f, "HM/NOPE/1", 77, "x");
+    Hm__AppendReply *r = rf_recv_reply (f);
     assert_int_equal (r->batch_id, 77);
     assert_int_equal (r->status, HM__APPEND_REPLY__STATUS__ERROR);
     assert_non_null (r->reason);
@@ -313,62 +65,58 @@ test_append_deliver_ack_restart (void **state)
     zmq_send (f->client, HM_WIRE_APPEND, strlen (HM_WIRE_APPEND), ZMQ_SNDMORE);
     zmq_send (f->client, "\xff\xff\xff", 3, 0);
     zmq_send (f->client, HM_WIRE_APPEND, strlen (HM_WIRE_APPEND), 0); /* one frame only */
-    assert_int_equal (s_append_ok (f, 106, "ev"), 6);
+    assert_int_equal (rf_append_ok (f, 106, "ev"), 6);
 
-    Hm__ControlReply *c = s_control (f, HM__CONTROL_REQUEST__COMMAND__FLUSH, NULL, 0);
-    assert_true (c->ok);
-    hm__control_reply__free_unpacked (c, NULL);
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__READY, 0, 0);
-    Hm__Delivery *d = s_sink_deliver (f);
+    rf_flush (f);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__READY, 0, 0);
+    Hm__Delivery *d = rf_sink_deliver (f->sink);
     assert_string_equal (d->route, "archive");
     assert_int_equal (d->first_offset, 1);
     assert_int_equal (d->last_offset, 6);
     assert_int_equal (d->n_events, 6);
     assert_bytes_equal (d->events[0]->event, "ev");
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__ACK, 1, 6);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__ACK, 1, 6);
     hm__delivery__free_unpacked (d, NULL);
     s_wait_committed (f, 6);
 
     /* A second batch is sealed and delivered but not acknowledged. */
-    assert_int_equal (s_append_ok (f, 107, "second"), 7);
-    c = s_control (f, HM__CONTROL_REQUEST__COMMAND__FLUSH, NULL, 0);
-    hm__control_reply__free_unpacked (c, NULL);
-    d = s_sink_deliver (f);
+    assert_int_equal (rf_append_ok (f, 107, "second"), 7);
+    rf_flush (f);
+    d = rf_sink_deliver (f->sink);
     assert_int_equal (d->first_offset, 7);
     assert_int_equal (d->last_offset, 7);
     uint64_t seal_time = d->seal_time;
     hm__delivery__free_unpacked (d, NULL);
-    s_stop (f);
+    rf_stop (f);
 
     /* After a restart the same batch comes back, identical. */
-    s_start (f);
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__READY, 0, 0);
-    d = s_sink_deliver (f);
+    rf_start (f);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__READY, 0, 0);
+    d = rf_sink_deliver (f->sink);
     assert_int_equal (d->first_offset, 7);
     assert_int_equal (d->last_offset, 7);
     assert_int_equal (d->seal_time, seal_time);
     assert_bytes_equal (d->events[0]->event, "second");
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__ACK, 7, 7);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__ACK, 7, 7);
     hm__delivery__free_unpacked (d, NULL);
     s_wait_committed (f, 7);
     /* Offsets continue. */
-    assert_int_equal (s_append_ok (f, 108, "third"), 8);
+    assert_int_equal (rf_append_ok (f, 108, "third"), 8);
 
     /* REPLAY: the route delivers from offset 2 again. */
-    c = s_control (f, HM__CONTROL_REQUEST__COMMAND__REPLAY, "archive", 2);
+    Hm__ControlReply *c = rf_control (f, HM__CONTROL_REQUEST__COMMAND__REPLAY, "archive", 2);
     assert_true (c->ok);
     hm__control_reply__free_unpacked (c, NULL);
-    c = s_control (f, HM__CONTROL_REQUEST__COMMAND__REPLAY, "nope", 2);
+    c = rf_control (f, HM__CONTROL_REQUEST__COMMAND__REPLAY, "nope", 2);
     assert_false (c->ok);
     hm__control_reply__free_unpacked (c, NULL);
-    c = s_control (f, HM__CONTROL_REQUEST__COMMAND__FLUSH, NULL, 0);
-    hm__control_reply__free_unpacked (c, NULL);
-    d = s_sink_deliver (f);
+    rf_flush (f);
+    d = rf_sink_deliver (f->sink);
     assert_int_equal (d->first_offset, 2);
     assert_int_equal (d->last_offset, 8);
     assert_int_equal (d->n_events, 7);
     hm__delivery__free_unpacked (d, NULL);
-    s_stop (f);
+    rf_stop (f);
 }
 
 /* protobuf-c keeps a field numbered past 2^29-1 as an unknown field; the
@@ -377,8 +125,8 @@ test_append_deliver_ack_restart (void **state)
 static void
 test_append_unreadable_by_routes_refused (void **state)
 {
-    fixture_t *f = *state;
-    s_start (f);
+    rf_fixture_t *f = *state;
+    rf_start (f);
     /* batch_id = 200; one event {device_id: "d"}; then a top-level field
        whose 5-byte key overflows the field number range, varint 5. */
     static const uint8_t top[] = {0x08, 0xc8, 0x01, 0x12, 0x03, 0x0a, 0x01,
@@ -396,30 +144,30 @@ test_append_unreadable_by_routes_refused (void **state)
         hm__append_request__free_unpacked (req, NULL);
         zmq_send (f->client, HM_WIRE_APPEND, strlen (HM_WIRE_APPEND), ZMQ_SNDMORE);
         zmq_send (f->client, bodies[i], lens[i], 0);
-        Hm__AppendReply *r = s_recv_reply (f);
+        Hm__AppendReply *r = rf_recv_reply (f);
         assert_int_equal (r->batch_id, 200 + i);
         assert_int_equal (r->status, HM__APPEND_REPLY__STATUS__ERROR);
         assert_non_null (strstr (r->reason, "cannot read"));
         hm__append_reply__free_unpacked (r, NULL);
     }
     /* Nothing was appended: the next good request takes offset 1. */
-    assert_int_equal (s_append_ok (f, 202, "ev"), 1);
-    s_stop (f);
+    assert_int_equal (rf_append_ok (f, 202, "ev"), 1);
+    rf_stop (f);
 }
 
 static void
 test_log_full (void **state)
 {
-    fixture_t *f = *state;
+    rf_fixture_t *f = *state;
     /* The smallest bound the config takes (1 MiB) and 64 KiB events. */
-    s_load_config (f, ", \"max_log_bytes\": 1048576, \"segment_bytes\": 65536");
-    s_start (f);
+    rf_load_config (f, ", \"max_log_bytes\": 1048576, \"segment_bytes\": 65536");
+    rf_start (f);
     static char big[64 << 10];
     memset (big, 'x', sizeof big - 1);
     uint64_t ok = 0, full = 0;
     for (uint64_t i = 1; i <= 20; i++) {
-        s_send_append (f, HM_WIRE_APPEND, i, big);
-        Hm__AppendReply *r = s_recv_reply (f);
+        rf_send_append (f, HM_WIRE_APPEND, i, big);
+        Hm__AppendReply *r = rf_recv_reply (f);
         assert_int_equal (r->batch_id, i);
         if (r->status == HM__APPEND_REPLY__STATUS__OK)
             ok++;
@@ -432,64 +180,62 @@ test_log_full (void **state)
     assert_true (ok >= 14 && ok <= 16);
     assert_int_equal (ok + full, 20);
     /* The sink takes everything: segments go, appends are accepted again. */
-    Hm__ControlReply *c = s_control (f, HM__CONTROL_REQUEST__COMMAND__FLUSH, NULL, 0);
-    hm__control_reply__free_unpacked (c, NULL);
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__READY, 0, 0);
-    Hm__Delivery *d = s_sink_deliver (f);
+    rf_flush (f);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__READY, 0, 0);
+    Hm__Delivery *d = rf_sink_deliver (f->sink);
     assert_int_equal (d->first_offset, 1);
     assert_int_equal (d->last_offset, ok);
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__ACK, 1, ok);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__ACK, 1, ok);
     hm__delivery__free_unpacked (d, NULL);
     s_wait_committed (f, ok);
-    s_send_append (f, HM_WIRE_APPEND, 99, big);
-    Hm__AppendReply *r = s_recv_reply (f);
+    rf_send_append (f, HM_WIRE_APPEND, 99, big);
+    Hm__AppendReply *r = rf_recv_reply (f);
     assert_int_equal (r->status, HM__APPEND_REPLY__STATUS__OK);
     assert_int_equal (r->offset, ok + 1);
     hm__append_reply__free_unpacked (r, NULL);
-    s_stop (f);
+    rf_stop (f);
 }
 
 static void
 test_dead_sink_and_nack (void **state)
 {
-    fixture_t *f = *state;
-    s_load_config (f, ", \"sink_timeout_ms\": 300");
-    s_start (f);
-    assert_int_equal (s_append_ok (f, 1, "a"), 1);
-    Hm__ControlReply *c = s_control (f, HM__CONTROL_REQUEST__COMMAND__FLUSH, NULL, 0);
-    hm__control_reply__free_unpacked (c, NULL);
+    rf_fixture_t *f = *state;
+    rf_load_config (f, ", \"sink_timeout_ms\": 300");
+    rf_start (f);
+    assert_int_equal (rf_append_ok (f, 1, "a"), 1);
+    rf_flush (f);
     /* Instance A takes the batch, then goes silent. */
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__READY, 0, 0);
-    Hm__Delivery *d = s_sink_deliver (f);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__READY, 0, 0);
+    Hm__Delivery *d = rf_sink_deliver (f->sink);
     assert_int_equal (d->first_offset, 1);
     hm__delivery__free_unpacked (d, NULL);
     /* Instance B gets it once A is declared dead. */
-    void *b = s_connect (f, f->cfg->routes[0].endpoint);
-    s_sink_send_on (b, HM__SINK_MESSAGE__KIND__READY, 0, 0);
-    d = s_sink_deliver_on (b);
+    void *b = rf_connect (f, f->cfg->routes[0].endpoint);
+    rf_sink_send (b, HM__SINK_MESSAGE__KIND__READY, 0, 0);
+    d = rf_sink_deliver (b);
     assert_int_equal (d->first_offset, 1);
     assert_int_equal (d->last_offset, 1);
     hm__delivery__free_unpacked (d, NULL);
     /* B hands it back: it comes again (B is the only live instance). */
-    s_sink_send_on (b, HM__SINK_MESSAGE__KIND__NACK, 1, 1);
-    d = s_sink_deliver_on (b);
+    rf_sink_send (b, HM__SINK_MESSAGE__KIND__NACK, 1, 1);
+    d = rf_sink_deliver (b);
     assert_int_equal (d->first_offset, 1);
     hm__delivery__free_unpacked (d, NULL);
-    s_sink_send_on (b, HM__SINK_MESSAGE__KIND__ACK, 1, 1);
+    rf_sink_send (b, HM__SINK_MESSAGE__KIND__ACK, 1, 1);
     s_wait_committed (f, 1);
-    c = s_control (f, HM__CONTROL_REQUEST__COMMAND__STATUS, NULL, 0);
+    Hm__ControlReply *c = rf_control (f, HM__CONTROL_REQUEST__COMMAND__STATUS, NULL, 0);
     assert_non_null (strstr (c->status_json, "\"died\":1"));
     assert_non_null (strstr (c->status_json, "\"nacks\":1"));
     hm__control_reply__free_unpacked (c, NULL);
     zmq_close (b);
-    s_stop (f);
+    rf_stop (f);
 }
 
 static void
 test_inject_and_tap (void **state)
 {
-    fixture_t *f = *state;
-    s_start (f);
+    rf_fixture_t *f = *state;
+    rf_start (f);
     void *tap = zmq_socket (f->zctx, ZMQ_SUB);
     int linger = 0;
     zmq_setsockopt (tap, ZMQ_LINGER, &linger, sizeof linger);
@@ -518,7 +264,7 @@ test_inject_and_tap (void **state)
     while (offset < (uint64_t)tries) {
         char type[32];
         uint8_t hdr[64], body[512];
-        size_t n = s_recv (tap, type, sizeof type, hdr, sizeof hdr);
+        size_t n = rf_recv (tap, type, sizeof type, hdr, sizeof hdr);
         assert_string_equal (type, HM_WIRE_TAP);
         Hm__TapHeader *th = hm__tap_header__unpack (NULL, n, hdr);
         assert_non_null (th);
@@ -537,36 +283,35 @@ test_inject_and_tap (void **state)
         hm__append_request__free_unpacked (got, NULL);
     }
     /* Injected records reach the route like any other. */
-    Hm__ControlReply *c = s_control (f, HM__CONTROL_REQUEST__COMMAND__FLUSH, NULL, 0);
-    hm__control_reply__free_unpacked (c, NULL);
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__READY, 0, 0);
-    Hm__Delivery *d = s_sink_deliver (f);
+    rf_flush (f);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__READY, 0, 0);
+    Hm__Delivery *d = rf_sink_deliver (f->sink);
     assert_int_equal (d->first_offset, 1);
     assert_int_equal (d->n_events, (size_t)tries);
     assert_bytes_equal (d->events[0]->event, "injected");
     hm__delivery__free_unpacked (d, NULL);
     zmq_close (tap);
     zmq_close (push);
-    s_stop (f);
+    rf_stop (f);
 }
 
 static void
 test_shutdown_hands_out_open_batches (void **state)
 {
-    fixture_t *f = *state;
-    s_start (f);
+    rf_fixture_t *f = *state;
+    rf_start (f);
     for (uint64_t i = 1; i <= 3; i++)
-        assert_int_equal (s_append_ok (f, i, "late"), i);
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__READY, 0, 0);
-    s_wait_joined (f);
+        assert_int_equal (rf_append_ok (f, i, "late"), i);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__READY, 0, 0);
+    rf_wait_status (f, "\"joined\":1");
     /* Stop without joining: the drain seals the open batch and hands it
        to us; we acknowledge it and the router finishes. */
     f->stop = 1;
-    Hm__Delivery *d = s_sink_deliver (f);
+    Hm__Delivery *d = rf_sink_deliver (f->sink);
     assert_int_equal (d->first_offset, 1);
     assert_int_equal (d->last_offset, 3);
     assert_int_equal (d->n_events, 3);
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__ACK, 1, 3);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__ACK, 1, 3);
     hm__delivery__free_unpacked (d, NULL);
     pthread_join (f->thread, NULL);
     server_destroy (&f->server);
@@ -574,7 +319,7 @@ test_shutdown_hands_out_open_batches (void **state)
     zmq_close (f->control);
     zmq_close (f->sink);
     char path[128], text[256] = "";
-    snprintf (path, sizeof path, "%s/data/routes/archive.state", f->dir);
+    rf_path (f, "data/routes/archive.state", path, sizeof path);
     FILE *fp = fopen (path, "r");
     assert_non_null (fp);
     size_t n = fread (text, 1, sizeof text - 1, fp);
@@ -585,9 +330,9 @@ test_shutdown_hands_out_open_batches (void **state)
 
 /* The committed offset of route name in a STATUS answer, or -1. */
 static long long
-s_route_committed (fixture_t *f, const char *name)
+s_route_committed (rf_fixture_t *f, const char *name)
 {
-    Hm__ControlReply *r = s_control (f, HM__CONTROL_REQUEST__COMMAND__STATUS, NULL, 0);
+    Hm__ControlReply *r = rf_control (f, HM__CONTROL_REQUEST__COMMAND__STATUS, NULL, 0);
     char needle[64];
     snprintf (needle, sizeof needle, "{\"name\":\"%s\",", name);
     const char *at = strstr (r->status_json, needle);
@@ -604,14 +349,14 @@ s_sink_take_all (void *sock, uint64_t last)
 {
     uint64_t next = 1;
     while (next <= last) {
-        Hm__Delivery *d = s_sink_deliver_on (sock);
+        Hm__Delivery *d = rf_sink_deliver (sock);
         if (d->first_offset != next)
             fail_msg ("expected a batch from %llu, got %llu..%llu", (unsigned long long)next,
                       (unsigned long long)d->first_offset, (unsigned long long)d->last_offset);
         /* One event per record here. */
         assert_int_equal (d->n_events, d->last_offset - d->first_offset + 1);
         next = d->last_offset + 1;
-        s_sink_send_on (sock, HM__SINK_MESSAGE__KIND__ACK, d->first_offset, d->last_offset);
+        rf_sink_send (sock, HM__SINK_MESSAGE__KIND__ACK, d->first_offset, d->last_offset);
         hm__delivery__free_unpacked (d, NULL);
     }
 }
@@ -630,7 +375,7 @@ s_sink_take_all (void *sock, uint64_t last)
 static void
 test_replay_keeps_its_segments (void **state)
 {
-    fixture_t *f = *state;
+    rf_fixture_t *f = *state;
     char json[2048];
     snprintf (json, sizeof json,
               "{\"shared_secret\": \"s\", \"router\": {\"run_dir\": \"%s/run\", \"data_dir\": "
@@ -640,21 +385,16 @@ test_replay_keeps_its_segments (void **state)
               " \"mirror\": {\"sink\": \"file\", \"max_events\": 2,"
               " \"max_age\": 3600, \"file\": {\"file_path\": \"%s/out2/\"}}}}",
               f->dir, f->dir, f->dir, f->dir);
-    char err[512] = "";
-    hm_config_destroy (&f->cfg);
-    f->cfg = hm_config_parse (json, "test", err, sizeof err);
-    if (!f->cfg)
-        fail_msg ("config: %s", err);
-    s_start (f);
-    void *mirror = f->sink2 = s_connect (f, f->cfg->routes[1].endpoint);
+    rf_config (f, json);
+    rf_start (f);
+    void *mirror = f->sink2 = rf_connect (f, f->cfg->routes[1].endpoint);
     /* 40 records of ~16 KiB: 4 to a 64 KiB segment, 10 segments. */
     static char big[16 << 10];
     memset (big, 'e', sizeof big - 1);
     for (uint64_t i = 1; i <= 40; i++)
-        assert_int_equal (s_append_ok (f, i, big), i);
-    Hm__ControlReply *c = s_control (f, HM__CONTROL_REQUEST__COMMAND__FLUSH, NULL, 0);
-    hm__control_reply__free_unpacked (c, NULL);
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__READY, 0, 0);
+        assert_int_equal (rf_append_ok (f, i, big), i);
+    rf_flush (f);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__READY, 0, 0);
     s_sink_take_all (f->sink, 40);
     /* mirror takes every batch and holds on to them: the log keeps all. */
     Hm__SinkMessage m = HM__SINK_MESSAGE__INIT;
@@ -663,13 +403,13 @@ test_replay_keeps_its_segments (void **state)
     assert_int_equal (hm_wire_send (mirror, NULL, 0, HM_WIRE_SINK, &m.base, 0), 0);
     uint64_t held[20][2];
     for (int i = 0; i < 20; i++) {
-        Hm__Delivery *d = s_sink_deliver_on (mirror);
+        Hm__Delivery *d = rf_sink_deliver (mirror);
         held[i][0] = d->first_offset, held[i][1] = d->last_offset;
         hm__delivery__free_unpacked (d, NULL);
     }
     /* archive's state file says committed 40: its last save just happened. */
     char path[160];
-    snprintf (path, sizeof path, "%s/data/routes/archive.state", f->dir);
+    rf_path (f, "data/routes/archive.state", path, sizeof path);
     for (int i = 0;; i++) {
         char text[256] = "";
         FILE *fp = fopen (path, "r");
@@ -680,33 +420,33 @@ test_replay_keeps_its_segments (void **state)
         }
         if (strstr (text, "committed 40\n"))
             break;
-        if (i == S_WAIT_MS)
+        if (i == RF_WAIT_MS)
             fail_msg ("archive's state never said committed 40");
         usleep (1000);
     }
-    c = s_control (f, HM__CONTROL_REQUEST__COMMAND__REPLAY, "archive", 1);
+    Hm__ControlReply *c = rf_control (f, HM__CONTROL_REQUEST__COMMAND__REPLAY, "archive", 1);
     assert_true (c->ok);
     hm__control_reply__free_unpacked (c, NULL);
     for (int i = 0; i < 20; i++)
-        s_sink_send_on (mirror, HM__SINK_MESSAGE__KIND__ACK, held[i][0], held[i][1]);
+        rf_sink_send (mirror, HM__SINK_MESSAGE__KIND__ACK, held[i][0], held[i][1]);
     for (int i = 0; s_route_committed (f, "mirror") != 40; i++) {
-        if (i == S_WAIT_MS / 10)
+        if (i == RF_WAIT_MS / 10)
             fail_msg ("mirror never committed 40");
         usleep (10000);
     }
     /* archive has not acknowledged its replay: the log still starts at 1. */
-    c = s_control (f, HM__CONTROL_REQUEST__COMMAND__STATUS, NULL, 0);
+    c = rf_control (f, HM__CONTROL_REQUEST__COMMAND__STATUS, NULL, 0);
     if (!strstr (c->status_json, "\"first_seq\":1,"))
         fail_msg ("segments the replay needs were deleted: %.200s", c->status_json);
     hm__control_reply__free_unpacked (c, NULL);
     zmq_close (mirror);
     f->sink2 = NULL;
     /* After a restart the replay's batch is rebuilt from the log, whole. */
-    s_stop (f);
-    s_start (f);
-    s_sink_send (f, HM__SINK_MESSAGE__KIND__READY, 0, 0);
+    rf_stop (f);
+    rf_start (f);
+    rf_sink_send (f->sink, HM__SINK_MESSAGE__KIND__READY, 0, 0);
     s_sink_take_all (f->sink, 40);
-    s_stop (f);
+    rf_stop (f);
 }
 
 int

@@ -13,22 +13,18 @@
 
 #include <cmocka.h>
 
-#include "config.h"
 #include "encode.h"
 #include "event.h"
 #include "pipeline.pb-c.h"
-#include "server.h"
+#include "router_fixture.h"
 #include "tap.h"
-#include "wire.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zmq.h>
 
-#define S_WAIT_MS 20000           /* longest wait for a reply before failing */
 #define S_RECORD (1u << 20)       /* bytes of event name per record */
 #define S_RECORDS 256             /* records appended: 4 x TAP_MAX_BYTES */
 #define S_SLACK_BYTES (48u << 20) /* memory the rest may take meanwhile */
@@ -43,22 +39,6 @@ __asan_default_options (void)
     return "quarantine_size_mb=0";
 }
 #endif
-
-typedef struct {
-    char dir[64];               /* temporary directory */
-    hm_config_t *cfg;           /* parsed config */
-    server_t *server;           /* the server under test */
-    pthread_t thread;           /* runs server_run */
-    volatile sig_atomic_t stop; /* its stop flag */
-} fixture_t;
-
-static void *
-s_run (void *arg)
-{
-    fixture_t *f = arg;
-    server_run (f->server, &f->stop);
-    return NULL;
-}
 
 /* Resident memory of this process, in bytes (/proc/self/status). */
 static uint64_t
@@ -88,68 +68,18 @@ s_socket (void *zctx, int type, int rcvhwm)
 
 /* Appends one record whose event is named name; waits for its OK. */
 static void
-s_append (void *client, uint64_t batch_id, char *name)
+s_append (rf_fixture_t *f, uint64_t batch_id, const char *name)
 {
-    Hm__Event ev = HM__EVENT__INIT;
-    Hm__Event *evp = &ev;
-    HM_SET_STR (&ev, event, name);
-    HM_SET_STR (&ev, device_id, "device");
-    Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
-    req.batch_id = batch_id;
-    req.n_events = 1;
-    req.events = &evp;
-    assert_int_equal (hm_wire_send (client, NULL, 0, HM_WIRE_APPEND, &req.base, 0), 0);
-    zmq_pollitem_t item = {client, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll (&item, 1, S_WAIT_MS) != 1)
-        fail_msg ("no reply within %d ms", S_WAIT_MS);
-    char type[32];
-    uint8_t body[512];
-    assert_true (zmq_recv (client, type, sizeof type, 0) > 0);
-    int n = zmq_recv (client, body, sizeof body, 0);
-    assert_true (n > 0);
-    Hm__AppendReply *r = hm__append_reply__unpack (NULL, (size_t)n, body);
-    assert_non_null (r);
+    Hm__AppendReply *r = rf_append (f, batch_id, name);
     assert_int_equal (r->status, HM__APPEND_REPLY__STATUS__OK);
     hm__append_reply__free_unpacked (r, NULL);
-}
-
-/* The router's status JSON (the caller frees it). */
-static char *
-s_status (void *control)
-{
-    Hm__ControlRequest req = HM__CONTROL_REQUEST__INIT;
-    req.command = HM__CONTROL_REQUEST__COMMAND__STATUS;
-    assert_int_equal (hm_wire_send (control, NULL, 0, HM_WIRE_CONTROL, &req.base, 0), 0);
-    zmq_pollitem_t item = {control, 0, ZMQ_POLLIN, 0};
-    assert_int_equal (zmq_poll (&item, 1, S_WAIT_MS), 1);
-    char type[32];
-    static uint8_t body[65536];
-    assert_true (zmq_recv (control, type, sizeof type, 0) > 0);
-    int n = zmq_recv (control, body, sizeof body, 0);
-    assert_true (n > 0 && n < (int)sizeof body);
-    Hm__ControlReply *r = hm__control_reply__unpack (NULL, (size_t)n, body);
-    assert_non_null (r);
-    char *json = strdup (r->status_json);
-    hm__control_reply__free_unpacked (r, NULL);
-    return json;
-}
-
-static unsigned long long
-s_counter (const char *json, const char *name)
-{
-    char needle[64];
-    snprintf (needle, sizeof needle, "\"%s\":", name);
-    const char *at = strstr (json, needle);
-    if (!at)
-        fail_msg ("no %s in %.300s", name, json);
-    return strtoull (at + strlen (needle), NULL, 10);
 }
 
 static void
 test_slow_subscriber_is_bounded (void **state)
 {
-    fixture_t *f = *state;
-    char json[1024], err[512] = "";
+    rf_fixture_t *f = *state;
+    char json[1024];
     /* The route keeps nothing (its filter matches no event), so the only
        thing that could hold appended records in memory is the tap. */
     snprintf (json, sizeof json,
@@ -158,19 +88,9 @@ test_slow_subscriber_is_bounded (void **state)
               " \"routes\": {\"archive\": {\"sink\": \"file\", \"filter\": {\"event\": \"none\"},"
               " \"file\": {\"file_path\": \"%s/out/\"}}}}",
               f->dir, f->dir, f->dir);
-    f->cfg = hm_config_parse (json, "test", err, sizeof err);
-    if (!f->cfg)
-        fail_msg ("config: %s", err);
-    f->server = server_new (f->cfg, err, sizeof err);
-    if (!f->server)
-        fail_msg ("server_new: %s", err);
-    assert_int_equal (pthread_create (&f->thread, NULL, s_run, f), 0);
-    void *zctx = zmq_ctx_new ();
-    void *client = s_socket (zctx, ZMQ_DEALER, 1000);
-    void *control = s_socket (zctx, ZMQ_DEALER, 1000);
-    void *sub = s_socket (zctx, ZMQ_SUB, 1); /* holds one message, not more */
-    assert_int_equal (zmq_connect (client, f->cfg->router_endpoint), 0);
-    assert_int_equal (zmq_connect (control, f->cfg->control_endpoint), 0);
+    rf_config (f, json);
+    rf_start (f);
+    void *sub = s_socket (f->zctx, ZMQ_SUB, 1); /* holds one message, not more */
     zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "", 0);
     assert_int_equal (zmq_connect (sub, f->cfg->tap_endpoint), 0);
     /* The subscription takes a moment to reach the PUB: append small
@@ -179,16 +99,16 @@ test_slow_subscriber_is_bounded (void **state)
     zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
     int tries = 0;
     do {
-        s_append (client, 1, small);
+        s_append (f, 1, small);
         assert_true (++tries < 400);
     } while (zmq_poll (&item, 1, 50) == 0);
     char *name = malloc (S_RECORD + 1);
     memset (name, 'e', S_RECORD);
     name[S_RECORD] = 0;
-    s_append (client, 2, name); /* the allocator's first big blocks */
+    s_append (f, 2, name); /* the allocator's first big blocks */
     uint64_t before = s_rss (), peak = before;
     for (int i = 0; i < S_RECORDS; i++) {
-        s_append (client, 10 + (uint64_t)i, name);
+        s_append (f, 10 + (uint64_t)i, name);
         uint64_t now = s_rss ();
         peak = now > peak ? now : peak;
     }
@@ -197,9 +117,9 @@ test_slow_subscriber_is_bounded (void **state)
     if (peak - before > (uint64_t)TAP_MAX_BYTES + S_SLACK_BYTES)
         fail_msg ("the router's memory grew by %llu MiB for a subscriber that does not read",
                   (unsigned long long)((peak - before) >> 20));
-    char *status = s_status (control);
-    unsigned long long dropped = s_counter (status, "tap_dropped");
-    unsigned long long held = s_counter (status, "tap_held_bytes");
+    char *status = rf_status (f);
+    unsigned long long dropped = rf_json_number (status, "tap_dropped");
+    unsigned long long held = rf_json_number (status, "tap_held_bytes");
     printf ("tap dropped %llu, holds %llu bytes\n", dropped, held);
     assert_true (held <= TAP_MAX_BYTES);
     /* What the subscriber could not take was dropped, and counted: at
@@ -208,12 +128,7 @@ test_slow_subscriber_is_bounded (void **state)
     free (status);
     free (name);
     zmq_close (sub);
-    zmq_close (client);
-    zmq_close (control);
-    zmq_ctx_term (zctx);
-    f->stop = 1;
-    pthread_join (f->thread, NULL);
-    server_destroy (&f->server);
+    rf_stop (f);
 }
 
 /* A packed AppendRequest of two events, "a\0b" and "second". */
@@ -266,7 +181,7 @@ test_json_tap (void **state)
     } while (zmq_poll (&item, 1, 50) == 0);
     char got[256];
     for (int i = 0; i < 2; i++) {
-        assert_int_equal (zmq_poll (&item, 1, S_WAIT_MS), 1);
+        assert_int_equal (zmq_poll (&item, 1, RF_WAIT_MS), 1);
         int n = zmq_recv (sub, got, sizeof got, 0);
         assert_int_equal (n, (int)want[i].len);
         assert_memory_equal (got, want[i].data, want[i].len);
@@ -295,28 +210,13 @@ test_json_tap (void **state)
 static int
 s_setup (void **state)
 {
-    fixture_t *f = calloc (1, sizeof *f);
-    snprintf (f->dir, sizeof f->dir, "/tmp/hm-test-tap-XXXXXX");
-    assert_non_null (mkdtemp (f->dir));
-    *state = f;
-    return 0;
+    return rf_setup (state, "tap");
 }
 
 static int
 s_teardown (void **state)
 {
-    fixture_t *f = *state;
-    if (f->server) {
-        f->stop = 1;
-        pthread_join (f->thread, NULL);
-        server_destroy (&f->server);
-    }
-    hm_config_destroy (&f->cfg);
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal (system (cmd), 0);
-    free (f);
-    return 0;
+    return rf_teardown (state);
 }
 
 int
