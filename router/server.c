@@ -49,7 +49,7 @@
 #define S_DRAIN_MS 10000           /* at shutdown, how long sealed batches may take to be acked */
 #define S_FAILING_LOG_MS 10000     /* while log writes keep failing, one line per this */
 #define S_ZERO_AHEAD (1u << 20)    /* zeros kept past the log's end: halves fdatasync (log.c) */
-#define S_DECODE_BLOCK (64u << 10) /* kept decode arena: a typical append request, decoded */
+#define S_DECODE_BLOCK (1u << 20)  /* kept decode arena: an append request at 100+ connections */
 #define S_RECOVER_MS 1000          /* while the log is failed, a cut back is tried this often */
 
 uint64_t
