@@ -5,11 +5,22 @@
 # answers 200 and does nothing) as the ceiling. Prints a table and appends it,
 # with the machine and the exact commands, to bench/RESULTS.md.
 #
+# CPU per event: the user + system time (/proc/PID/stat, all threads) each
+# process used, sampled just before wrk starts and again once the pipeline
+# has gone quiet after it (so the sink's tail of the backlog is counted),
+# divided by the events the ingest accepted meanwhile (its /api/stats). For
+# the null server: its 2xx requests x the corpus's mean events per request
+# (wrk sends the corpus round robin). wrk's own time comes from the
+# subshell that runs it (bash's `times`, i.e. its rusage).
+#
 # Environment:
 #   DURATION=20        seconds per wrk run
 #   DURABILITY=fsync   router durability: fsync or write
 #   PORT=18080         ingest port (the null server uses PORT+1)
-#   WRK_THREADS=2 WRK_CONNECTIONS=10
+#   WRK_THREADS=2
+#   WRK_CONNECTIONS="10 100 400"  connection counts; each load runs at each
+#   LOADS="1 2 3"      which loads: 1 protobuf 1 event, 2 protobuf 1-25 events,
+#                      3 JSON 1 event
 #   CORPUS_COUNT=1000  bodies per corpus
 #   INGEST_THREADS=1   ingest.threads in the config
 #   CPU_LATENCY_US=    router.cpu_latency_us (unset: not in the config). The router
@@ -32,7 +43,8 @@ DURABILITY=${DURABILITY:-fsync}
 PORT=${PORT:-18080}
 NULL_PORT=$((PORT + 1))
 WRK_THREADS=${WRK_THREADS:-2}
-WRK_CONNECTIONS=${WRK_CONNECTIONS:-10}
+WRK_CONNECTIONS=${WRK_CONNECTIONS:-10 100 400}
+LOADS_PICKED=${LOADS:-1 2 3}
 CORPUS_COUNT=${CORPUS_COUNT:-1000}
 INGEST_THREADS=${INGEST_THREADS:-1}
 CPU_LATENCY_US=${CPU_LATENCY_US:-}
@@ -46,6 +58,14 @@ SINK_BIN=${SINK_BIN:-$BUILD/bin/hamustro-file-sink}
 case "$DURABILITY" in fsync|write) ;; *) echo "bench/run.sh: DURABILITY must be fsync or write" >&2; exit 2;; esac
 case "$DURATION" in ''|*[!0-9]*) echo "bench/run.sh: DURATION must be whole seconds" >&2; exit 2;; esac
 case "$REPEAT" in ''|0|*[!0-9]*) echo "bench/run.sh: REPEAT must be a whole number >= 1" >&2; exit 2;; esac
+for c in $WRK_CONNECTIONS; do
+    case "$c" in ''|0|*[!0-9]*) echo "bench/run.sh: WRK_CONNECTIONS must be whole numbers >= 1" >&2; exit 2;; esac
+done
+for l in $LOADS_PICKED; do
+    case "$l" in 1|2|3) ;; *) echo "bench/run.sh: LOADS must list 1, 2 or 3" >&2; exit 2;; esac
+done
+[ -n "${WRK_CONNECTIONS// /}" ] || { echo "bench/run.sh: WRK_CONNECTIONS is empty" >&2; exit 2; }
+[ -n "${LOADS_PICKED// /}" ] || { echo "bench/run.sh: LOADS is empty" >&2; exit 2; }
 case "$CPU_LATENCY_US" in *[!0-9]*) echo "bench/run.sh: CPU_LATENCY_US must be whole microseconds" >&2; exit 2;; esac
 for tool in wrk curl awk; do
     command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool not found" >&2; exit 2; }
@@ -110,14 +130,22 @@ wait_http() {
 
 port_free() { ! curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" ; }
 
-# Runs wrk against URL with CORPUS; writes its output to OUT.
-WRK_CMD="wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s --latency -s $HERE/wrk_corpus.lua"
+# Runs wrk (CONNS connections) against URL with CORPUS; writes its output to
+# OUT and the CPU seconds wrk used (user + system) to OUT.cpu.
+wrk_cmd() { echo "wrk -t$WRK_THREADS -c$1 -d${DURATION}s --latency -s $HERE/wrk_corpus.lua"; }
 run_wrk() {
-    local corpus=$1 url=$2 out=$3
-    HAMUSTRO_CORPUS=$corpus $WRK_CMD "$url" >"$out" 2>&1 || { cat "$out" >&2; return 1; }
+    local corpus=$1 url=$2 out=$3 conns=$4 cmd
+    cmd=$(wrk_cmd "$conns")
+    # The subshell's `times` second line is its children's CPU: wrk's alone.
+    if ! (HAMUSTRO_CORPUS=$corpus $cmd "$url" >"$out" 2>&1 && times >"$out.times"); then
+        cat "$out" >&2
+        return 1
+    fi
+    awk 'function s(v) { split(v, a, "m"); sub(/s$/, "", a[2]); return a[1] * 60 + a[2] }
+         NR == 2 { printf "%.3f\n", s($1) + s($2) }' "$out.times" >"$out.cpu"
 }
 
-# Prints "req_s p50_ms p99_ms non2xx errors" from a wrk --latency output.
+# Prints "req_s p50_ms p99_ms non2xx errors accepted" from a wrk --latency output.
 parse_wrk() {
     awk '
     function ms(v) {
@@ -130,9 +158,10 @@ parse_wrk() {
     /^ +50%/ { p50 = ms($2) }
     /^ +99%/ { p99 = ms($2) }
     /^Requests\/sec:/ { rps = $2 }
+    / requests in / { total = $1 }
     /Non-2xx or 3xx responses:/ { non2xx = $NF }
     /Socket errors:/ { gsub(/,/, ""); errs = $4 + $6 + $8 + $10 }
-    END { printf "%.1f %.3f %.3f %d %d\n", rps, p50, p99, non2xx, errs }' "$1"
+    END { printf "%.1f %.3f %.3f %d %d %d\n", rps, p50, p99, non2xx, errs, total - non2xx }' "$1"
 }
 
 write_config() {
@@ -142,7 +171,7 @@ write_config() {
 {
   "shared_secret": "bench-secret",
   "signature": "required",
-  "maintenance_key": "",
+  "maintenance_key": "$MAINT_KEY",
   "masked_ip": false,
   "logfile": "",
   "ingest": {
@@ -187,17 +216,46 @@ sum() { printf '%s\n' "$@" | awk '{s += $1} END {print s + 0}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 TICKS=$(getconf CLK_TCK)
 
+# Waits until the pipeline is quiet (its CPU ticks unchanged for 0.5 s, at
+# most 30 s): what the router and the sink still had to deliver when wrk
+# stopped is part of the events' cost. Heartbeats in the window cost a tick
+# at most.
+settle() {
+    local before after
+    before=$(($(cpu_ticks "$1") + $(cpu_ticks "$2") + $(cpu_ticks "$3")))
+    for _ in $(seq 60); do
+        sleep 0.5
+        after=$(($(cpu_ticks "$1") + $(cpu_ticks "$2") + $(cpu_ticks "$3")))
+        [ "$after" = "$before" ] && return 0
+        before=$after
+    done
+    log "pipeline still busy 30 s after wrk ended; counting its CPU up to now"
+}
+
+# The ingest's count of accepted events (GET /api/stats); empty on failure.
+MAINT_KEY=bench-maintenance
+MAINT_HDR="X-Hamustro-Maintenance-Key: $(printf '%s' "$MAINT_KEY" | sha256sum | cut -d' ' -f1)"
+events_accepted() {
+    curl -s --max-time 5 -H "$MAINT_HDR" "http://127.0.0.1:$PORT/api/stats" |
+        sed -n 's/.*"events_accepted":\([0-9]*\).*/\1/p'
+}
+
+# CPU seconds per million events: ticks over events.
+per_m() { awk -v t="$1" -v hz="$TICKS" -v ev="$2" 'BEGIN {printf "%.3f", (ev > 0) ? t / hz / ev * 1e6 : 0}'; }
+
 # One run of the pipeline under wrk: appends to the P* arrays, keeps the
-# peak RSS seen and the CPU use of the last run.
+# peak RSS seen.
 run_pipeline() {
-    local dir=$1 cfg=$2 name=$3 rep=$4
+    local dir=$1 cfg=$2 name=$3 rep=$4 conns=$5 me=$6
     rm -rf "$dir/data" "$dir/events" "$dir/run"; mkdir -p "$dir/data" "$dir/events" "$dir/run"
-    log "[$name] run $rep: starting router, file sink, ingest ($DURABILITY)"
+    log "[$name, -c$conns] run $rep: starting router, file sink, ingest ($DURABILITY)"
     "$ROUTER_BIN" --config "$cfg" </dev/null 2>>"$dir/router.log" & router_pid=$!; PIDS+=("$router_pid")
     # shellcheck disable=SC2086
     "$SINK_BIN" --config "$cfg" $SINK_ARGS </dev/null 2>>"$dir/sink.log" & sink_pid=$!; PIDS+=("$sink_pid")
     "$INGEST_BIN" --config "$cfg" </dev/null 2>>"$dir/ingest.log" & ingest_pid=$!; PIDS+=("$ingest_pid")
-    if [ "$rep" = 1 ]; then COMMANDS+=("$ROUTER_BIN --config $cfg & $SINK_BIN --config $cfg $SINK_ARGS & $INGEST_BIN --config $cfg &"); fi
+    if [ "$rep" = 1 ] && [ "$FIRST_CONNS" = "$conns" ]; then
+        COMMANDS+=("$ROUTER_BIN --config $cfg & $SINK_BIN --config $cfg $SINK_ARGS & $INGEST_BIN --config $cfg &")
+    fi
     if ! wait_http "http://127.0.0.1:$PORT/api/health"; then
         log "[$name] ingest did not answer /api/health; logs:"
         tail -n 20 "$dir"/*.log >&2
@@ -209,47 +267,68 @@ run_pipeline() {
     code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$dir/corpus/0.body" \
            "${hdrs[@]}" "http://127.0.0.1:$PORT/api/v1/track" || true)
     [ "$code" = 200 ] || log "[$name] warning: a corpus request was answered $code, not 200"
+    settle "$ingest_pid" "$router_pid" "$sink_pid"
     local url="http://127.0.0.1:$PORT/api/v1/track"
-    if [ "$rep" = 1 ]; then COMMANDS+=("HAMUSTRO_CORPUS=$dir/corpus $WRK_CMD $url"); fi
-    log "[$name] run $rep: wrk against the pipeline for ${DURATION}s"
+    if [ "$rep" = 1 ]; then COMMANDS+=("HAMUSTRO_CORPUS=$dir/corpus $(wrk_cmd "$conns") $url"); fi
+    log "[$name, -c$conns] run $rep: wrk against the pipeline for ${DURATION}s"
     local i0 r0 s0 i1 r1 s1
+    local e0 e1
+    e0=$(events_accepted)
     i0=$(cpu_ticks "$ingest_pid"); r0=$(cpu_ticks "$router_pid"); s0=$(cpu_ticks "$sink_pid")
-    run_wrk "$dir/corpus" "$url" "$dir/wrk-pipeline.txt"
+    run_wrk "$dir/corpus" "$url" "$dir/wrk-pipeline.txt" "$conns"
+    e1=$(events_accepted)
+    # Seal the open batch so the sink writes it before the CPU is read.
+    curl -s -o /dev/null --max-time 5 -X POST -H "$MAINT_HDR" "http://127.0.0.1:$PORT/api/flush" || true
+    settle "$ingest_pid" "$router_pid" "$sink_pid"
     i1=$(cpu_ticks "$ingest_pid"); r1=$(cpu_ticks "$router_pid"); s1=$(cpu_ticks "$sink_pid")
-    cpu_line=$(awk -v t="$TICKS" -v d="$DURATION" -v i=$((i1 - i0)) -v r=$((r1 - r0)) -v s=$((s1 - s0)) \
-        'BEGIN {printf "%.0f%% / %.0f%% / %.0f%%", 100 * i / t / d, 100 * r / t / d, 100 * s / t / d}')
     local v
     v=$(peak_rss_kb "$router_pid"); if [ "$v" -gt "$rss_router" ]; then rss_router=$v; fi
     v=$(peak_rss_kb "$ingest_pid"); if [ "$v" -gt "$rss_ingest" ]; then rss_ingest=$v; fi
     v=$(peak_rss_kb "$sink_pid"); if [ "$v" -gt "$rss_sink" ]; then rss_sink=$v; fi
     stop_pid "$ingest_pid"; stop_pid "$sink_pid"; stop_pid "$router_pid"
-    local a b c d e
-    read -r a b c d e < <(parse_wrk "$dir/wrk-pipeline.txt")
+    local a b c d e f ev
+    read -r a b c d e f < <(parse_wrk "$dir/wrk-pipeline.txt")
     PRPS+=("$a"); PP50+=("$b"); PP99+=("$c"); PBAD+=("$d"); PERR+=("$e")
+    if [ -n "$e0" ] && [ -n "$e1" ]; then
+        ev=$((e1 - e0))
+    else
+        log "[$name] /api/stats did not answer; events = 2xx requests x mean events"
+        ev=$(awk -v n="$f" -v me="$me" 'BEGIN {printf "%.0f", n * me}')
+    fi
+    CI+=("$(per_m $((i1 - i0)) "$ev")"); CR+=("$(per_m $((r1 - r0)) "$ev")")
+    CS+=("$(per_m $((s1 - s0)) "$ev")")
+    CSUM+=("$(per_m $((i1 - i0 + r1 - r0 + s1 - s0)) "$ev")")
+    CW+=("$(awk -v s="$(cat "$dir/wrk-pipeline.txt.cpu")" -v ev="$ev" 'BEGIN {printf "%.3f", (ev > 0) ? s / ev * 1e6 : 0}')")
 }
 
 # One run of the null server under the same load: appends to the N* arrays.
 run_ceiling() {
-    local dir=$1 name=$2 rep=$3
-    log "[$name] run $rep: wrk against hamustro-null-server for ${DURATION}s"
+    local dir=$1 name=$2 rep=$3 conns=$4 me=$5
+    log "[$name, -c$conns] run $rep: wrk against hamustro-null-server for ${DURATION}s"
     "$NULL_BIN" --port "$NULL_PORT" </dev/null 2>>"$dir/null.log" & null_pid=$!; PIDS+=("$null_pid")
     wait_http "http://127.0.0.1:$NULL_PORT/" post || { log "null server did not start"; exit 1; }
     local nurl="http://127.0.0.1:$NULL_PORT/api/v1/track"
-    if [ "$rep" = 1 ]; then COMMANDS+=("$NULL_BIN --port $NULL_PORT & HAMUSTRO_CORPUS=$dir/corpus $WRK_CMD $nurl"); fi
-    run_wrk "$dir/corpus" "$nurl" "$dir/wrk-null.txt"
+    if [ "$rep" = 1 ]; then COMMANDS+=("$NULL_BIN --port $NULL_PORT & HAMUSTRO_CORPUS=$dir/corpus $(wrk_cmd "$conns") $nurl"); fi
+    local n0 n1
+    n0=$(cpu_ticks "$null_pid")
+    run_wrk "$dir/corpus" "$nurl" "$dir/wrk-null.txt" "$conns"
+    n1=$(cpu_ticks "$null_pid")
     local v
     v=$(peak_rss_kb "$null_pid"); if [ "$v" -gt "$rss_null" ]; then rss_null=$v; fi
     stop_pid "$null_pid"
-    local a b c d e
-    read -r a b c d e < <(parse_wrk "$dir/wrk-null.txt")
+    local a b c d e f ev
+    read -r a b c d e f < <(parse_wrk "$dir/wrk-null.txt")
     NRPS+=("$a"); NP50+=("$b"); NP99+=("$c"); NBAD+=("$d"); NERR+=("$e")
+    ev=$(awk -v n="$f" -v me="$me" 'BEGIN {printf "%.0f", n * me}')
+    CN+=("$(per_m $((n1 - n0)) "$ev")")
+    CNW+=("$(awk -v s="$(cat "$dir/wrk-null.txt.cpu")" -v ev="$ev" 'BEGIN {printf "%.3f", (ev > 0) ? s / ev * 1e6 : 0}')")
 }
 
 # name | hamustro-send arguments
-LOADS=(
-    "protobuf, 1 payload|--format protobuf --payloads 1"
-    "protobuf, 1-25 payloads|--format protobuf --payloads 1-25"
-    "json, 1 payload|--format json --payloads 1"
+ALL_LOADS=(
+    "protobuf, 1 event|--format protobuf --payloads 1"
+    "protobuf, 1-25 events|--format protobuf --payloads 1-25"
+    "json, 1 event|--format json --payloads 1"
 )
 
 port_free "$PORT" || { echo "bench/run.sh: port $PORT is in use" >&2; exit 1; }
@@ -257,20 +336,25 @@ port_free "$NULL_PORT" || { echo "bench/run.sh: port $NULL_PORT is in use" >&2; 
 
 ROWS=()          # table rows, markdown
 COMMANDS=()      # exact commands, for RESULTS.md
-n=0
-for load in "${LOADS[@]}"; do
-    n=$((n + 1))
-    name=${load%%|*}
-    send_args=${load#*|}
+read -r FIRST_CONNS _ <<<"$WRK_CONNECTIONS"
+read -r FIRST_LOAD _ <<<"$LOADS_PICKED"
+# Corpora first, once per load: every connection count replays the same bodies.
+for n in $LOADS_PICKED; do
+    load=${ALL_LOADS[$((n - 1))]}
     dir=$TMP/load$n
     mkdir -p "$dir"
     write_config "$dir"
-    cfg=$dir/hamustro.json
-
-    cmd="$SEND_BIN --config $cfg --corpus $dir/corpus --count $CORPUS_COUNT --seed $n $send_args"
+    cmd="$SEND_BIN --config $dir/hamustro.json --corpus $dir/corpus --count $CORPUS_COUNT --seed $n ${load#*|}"
     COMMANDS+=("$cmd")
-    log "[$name] corpus: $cmd"
+    log "[${load%%|*}] corpus: $cmd"
     $cmd >&2
+done
+for conns in $WRK_CONNECTIONS; do
+for n in $LOADS_PICKED; do
+    load=${ALL_LOADS[$((n - 1))]}
+    name=${load%%|*}
+    dir=$TMP/load$n
+    cfg=$dir/hamustro.json
     read -r count events bytes < <(awk '/^count/ {c=$2} /^events/ {e=$2} /^bytes/ {b=$2}
                                         END {print c, e, b}' "$dir/corpus/corpus.txt")
     mean_events=$(awk -v e="$events" -v c="$count" 'BEGIN {printf "%.3f", e / c}')
@@ -279,37 +363,41 @@ for load in "${LOADS[@]}"; do
     # Pipeline and ceiling alternate REPEAT times: the host's noise moves
     # both, and the medians of alternating runs are what the table shows.
     PRPS=(); PP50=(); PP99=(); PBAD=(); PERR=(); NRPS=(); NP50=(); NP99=(); NBAD=(); NERR=()
-    rss_router=0; rss_ingest=0; rss_sink=0; rss_null=0; cpu_line=""
+    CI=(); CR=(); CS=(); CSUM=(); CW=(); CN=(); CNW=()
+    rss_router=0; rss_ingest=0; rss_sink=0; rss_null=0
     for rep in $(seq "$REPEAT"); do
-        run_pipeline "$dir" "$cfg" "$name" "$rep"
-        run_ceiling "$dir" "$name" "$rep"
+        run_pipeline "$dir" "$cfg" "$name" "$rep" "$conns" "$mean_events"
+        run_ceiling "$dir" "$name" "$rep" "$conns" "$mean_events"
     done
     rps=$(median "${PRPS[@]}"); p50=$(median "${PP50[@]}"); p99=$(median "${PP99[@]}")
     nrps=$(median "${NRPS[@]}"); np50=$(median "${NP50[@]}"); np99=$(median "${NP99[@]}")
     non2xx=$(sum "${PBAD[@]}"); errs=$(sum "${PERR[@]}")
     nnon2xx=$(sum "${NBAD[@]}"); nerrs=$(sum "${NERR[@]}")
+    ci=$(median "${CI[@]}"); cr=$(median "${CR[@]}"); cs=$(median "${CS[@]}")
+    csum=$(median "${CSUM[@]}"); cw=$(median "${CW[@]}"); cn=$(median "${CN[@]}"); cnw=$(median "${CNW[@]}")
     log_mb=$(du -sk "$dir/data" 2>/dev/null | awk '{printf "%.1f", $1 / 1024}')
     spread=""
     if [ "$REPEAT" -gt 1 ]; then
-        spread="; runs: pipeline $(IFS=/; echo "${PRPS[*]}"), ceiling $(IFS=/; echo "${NRPS[*]}") req/s"
+        spread="; runs: pipeline $(IFS=/; echo "${PRPS[*]}") req/s, CPU sum $(IFS=/; echo "${CSUM[*]}") s/M; ceiling $(IFS=/; echo "${NRPS[*]}") req/s"
     fi
 
     ROWS+=("$(awk -v name="$name" -v mb="$mean_bytes" -v me="$mean_events" -v rps="$rps" \
         -v p50="$p50" -v p99="$p99" -v bad="$non2xx" -v errs="$errs" -v rr="$rss_router" \
-        -v ri="$rss_ingest" -v rs="$rss_sink" -v nrps="$nrps" -v logmb="$log_mb" \
-        -v cpu="$cpu_line" -v spread="$spread" 'BEGIN {
-        printf "| %s (%.2f ev, %d B) | pipeline | %.0f | %.0f | %.2f | %.2f | %d / %d | %.1f / %.1f / %.1f = %.1f | %.2f | log %s MB; CPU %s%s |",
-            name, me, mb, rps, rps * me, p50, p99, bad, errs, ri / 1024, rr / 1024, rs / 1024,
-            (ri + rr + rs) / 1024, (nrps > 0 ? rps / nrps : 0), logmb, cpu, spread }')")
-    ROWS+=("$(awk -v name="$name" -v me="$mean_events" -v rps="$nrps" -v p50="$np50" \
-        -v p99="$np99" -v bad="$nnon2xx" -v errs="$nerrs" -v rn="$rss_null" 'BEGIN {
-        printf "| %s | null server | %.0f | %.0f | %.2f | %.2f | %d / %d | %.1f | 1.00 | |",
-            name, rps, rps * me, p50, p99, bad, errs, rn / 1024 }')")
-    log "[$name] pipeline $rps req/s (p50 $p50 ms, p99 $p99 ms, non-2xx $non2xx), ceiling $nrps req/s (medians of $REPEAT)"
+        -v ri="$rss_ingest" -v rs="$rss_sink" -v nrps="$nrps" -v logmb="$log_mb" -v c="$conns" \
+        -v ci="$ci" -v cr="$cr" -v cs="$cs" -v csum="$csum" -v cw="$cw" -v spread="$spread" 'BEGIN {
+        printf "| %s (%.2f ev, %d B) | %d | pipeline | %.0f | %.0f | %.2f | %.2f | %d / %d | %.1f / %.1f / %.1f = **%.1f** | %.2f | %.2f / %.2f / %.2f = **%.2f** | %.2f | log %s MB%s |",
+            name, me, mb, c, rps, rps * me, p50, p99, bad, errs, ri / 1024, rr / 1024, rs / 1024,
+            (ri + rr + rs) / 1024, (nrps > 0 ? rps / nrps : 0), ci, cr, cs, csum, cw, logmb, spread }')")
+    ROWS+=("$(awk -v name="$name" -v me="$mean_events" -v rps="$nrps" -v p50="$np50" -v c="$conns" \
+        -v p99="$np99" -v bad="$nnon2xx" -v errs="$nerrs" -v rn="$rss_null" -v cn="$cn" -v cw="$cnw" 'BEGIN {
+        printf "| %s | %d | null server | %.0f | %.0f | %.2f | %.2f | %d / %d | %.1f | 1.00 | server %.2f | %.2f | |",
+            name, c, rps, rps * me, p50, p99, bad, errs, rn / 1024, cn, cw }')")
+    log "[$name, -c$conns] pipeline $rps req/s (p50 $p50 ms, p99 $p99 ms, non-2xx $non2xx), CPU $ci / $cr / $cs = $csum s per M events; ceiling $nrps req/s (medians of $REPEAT)"
+done
 done
 
-HEADER="| load (mean events, bytes per request) | target | req/s | events/s | p50 ms | p99 ms | non-2xx / socket errors | peak RSS MiB (ingest / router / sink = total) | ratio to ceiling | notes (CPU: ingest / router / sink, last run) |
-|---|---|---|---|---|---|---|---|---|---|"
+HEADER="| load (mean events, bytes per request) | connections | target | req/s | events/s | p50 ms | p99 ms | non-2xx / socket errors | peak RSS MiB (ingest / router / file sink = all) | ratio to ceiling | CPU s per million events (ingest / router / file sink = sum) | wrk CPU s per million events | notes |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 TABLE=$(printf '%s\n' "$HEADER" "${ROWS[@]}")
 echo
 echo "$TABLE"
@@ -326,22 +414,25 @@ if [ "${NO_RESULTS:-0}" != 1 ]; then
         echo
         echo "Machine: $(nproc) CPUs ($cpu), $mem RAM, $(uname -sr). wrk $WRK_THREADS threads," \
              "$WRK_CONNECTIONS connections, on the same machine; ingest threads $INGEST_THREADS."
+        echo "CPU per million events: user + system seconds from /proc/PID/stat, sampled before wrk" \
+             "and once the pipeline is quiet after it (open batch sealed by /api/flush), over the events the ingest accepted" \
+             "(/api/stats; null server: 2xx requests x mean events)."
         echo
         echo "Programs: $INGEST_BIN, $ROUTER_BIN, $SINK_BIN; ceiling $NULL_BIN."
         echo
         echo "$TABLE"
         echo
-        echo "Config (load 1; the others differ only in their paths):"
+        echo "Config (load $FIRST_LOAD; the others differ only in their paths):"
         echo
         echo '```json'
-        cat "$TMP/load1/hamustro.json"
+        cat "$TMP/load$FIRST_LOAD/hamustro.json"
         echo '```'
         echo
         echo "Commands (temporary paths under $TMP):"
         echo
         echo '```'
         echo "DURATION=$DURATION DURABILITY=$DURABILITY REPEAT=$REPEAT WRK_THREADS=$WRK_THREADS" \
-             "WRK_CONNECTIONS=$WRK_CONNECTIONS INGEST_THREADS=$INGEST_THREADS" \
+             "WRK_CONNECTIONS=\"$WRK_CONNECTIONS\" LOADS=\"$LOADS_PICKED\" INGEST_THREADS=$INGEST_THREADS" \
              "${CPU_LATENCY_US:+CPU_LATENCY_US=$CPU_LATENCY_US }bench/run.sh $1"
         printf '%s\n' "${COMMANDS[@]}"
         echo '```'

@@ -13,6 +13,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -74,73 +75,129 @@ s_utf8_decode (const uint8_t *p, size_t n, uint32_t *cp)
     return len;
 }
 
+/* 1 for a byte that a JSON string holds as it is: printable ASCII other
+   than the quote, the backslash and Go's HTML characters. */
+static const uint8_t s_json_plain[256] = {
+    ['\x20'] = 1, ['!'] = 1, ['#'] = 1,    ['$'] = 1, ['%'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
+    ['*'] = 1,    ['+'] = 1, [','] = 1,    ['-'] = 1, ['.'] = 1, ['/'] = 1,  ['0'] = 1, ['1'] = 1,
+    ['2'] = 1,    ['3'] = 1, ['4'] = 1,    ['5'] = 1, ['6'] = 1, ['7'] = 1,  ['8'] = 1, ['9'] = 1,
+    [':'] = 1,    [';'] = 1, ['='] = 1,    ['?'] = 1, ['@'] = 1, ['A'] = 1,  ['B'] = 1, ['C'] = 1,
+    ['D'] = 1,    ['E'] = 1, ['F'] = 1,    ['G'] = 1, ['H'] = 1, ['I'] = 1,  ['J'] = 1, ['K'] = 1,
+    ['L'] = 1,    ['M'] = 1, ['N'] = 1,    ['O'] = 1, ['P'] = 1, ['Q'] = 1,  ['R'] = 1, ['S'] = 1,
+    ['T'] = 1,    ['U'] = 1, ['V'] = 1,    ['W'] = 1, ['X'] = 1, ['Y'] = 1,  ['Z'] = 1, ['['] = 1,
+    [']'] = 1,    ['^'] = 1, ['_'] = 1,    ['`'] = 1, ['a'] = 1, ['b'] = 1,  ['c'] = 1, ['d'] = 1,
+    ['e'] = 1,    ['f'] = 1, ['g'] = 1,    ['h'] = 1, ['i'] = 1, ['j'] = 1,  ['k'] = 1, ['l'] = 1,
+    ['m'] = 1,    ['n'] = 1, ['o'] = 1,    ['p'] = 1, ['q'] = 1, ['r'] = 1,  ['s'] = 1, ['t'] = 1,
+    ['u'] = 1,    ['v'] = 1, ['w'] = 1,    ['x'] = 1, ['y'] = 1, ['z'] = 1,  ['{'] = 1, ['|'] = 1,
+    ['}'] = 1,    ['~'] = 1, ['\x7f'] = 1,
+};
+
+/* The most bytes a quoted JSON string of len input bytes takes: every input
+   byte may become a 6-byte \ufffd or \u00XX. */
+#define S_JSON_STRING_MAX(len) (2 + 6 * (len))
+
+/* Writes s quoted and escaped at w, which has S_JSON_STRING_MAX (len) bytes
+   of room; returns the end. Writing into reserved room instead of appending
+   piece by piece is what keeps encoding cheap: the sink encodes every event
+   of every batch (bench/RESULTS.md, issue 17). */
+static char *
+s_json_string_at (char *w, const uint8_t *p, size_t len)
+{
+    *w++ = '"';
+    size_t i = 0;
+    while (i < len) {
+        size_t start = i;
+        while (i < len && s_json_plain[p[i]])
+            i++;
+        memcpy (w, p + start, i - start);
+        w += i - start;
+        if (i == len)
+            break;
+        uint8_t b = p[i];
+        if (b < 0x80) {
+            *w++ = '\\';
+            if (b == '"' || b == '\\')
+                *w++ = (char)b;
+            else if (b == '\n' || b == '\r' || b == '\t')
+                *w++ = b == '\n' ? 'n' : b == '\r' ? 'r' : 't';
+            else {
+                memcpy (w, "u00", 3);
+                w[3] = s_hex[b >> 4];
+                w[4] = s_hex[b & 0x0f];
+                w += 5;
+            }
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t n = s_utf8_decode (p + i, len - i, &cp);
+        if (n == 0) {
+            memcpy (w, "\\ufffd", 6);
+            w += 6;
+            i++;
+        }
+        else if (cp == 0x2028 || cp == 0x2029) {
+            /* Valid JSON but not valid JavaScript: Go escapes them. */
+            memcpy (w, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
+            w += 6;
+            i += n;
+        }
+        else {
+            memcpy (w, p + i, n);
+            w += n;
+            i += n;
+        }
+    }
+    *w++ = '"';
+    return w;
+}
+
+/* Appends what write produces: at least min, at most max bytes. Where out
+   has room for max it writes in place; near out's bound (where the real
+   size may still fit) it writes into scratch memory and appends, which
+   fails whole. */
+static int
+s_append_at_most (hm_buf_t *out, size_t min, size_t max, char *(*write) (char *w, const void *arg),
+                  const void *arg)
+{
+    if (hm_buf_reserve (out, max) == 0) {
+        char *end = write (out->data + out->len, arg);
+        out->len = (size_t)(end - out->data);
+        out->data[out->len] = '\0';
+        return 0;
+    }
+    if (min > out->limit - out->len)
+        return -1; /* cannot fit whatever the escaping: no scratch copy */
+    char *tmp = malloc (max);
+    if (!tmp)
+        return -1;
+    char *end = write (tmp, arg);
+    int rc = hm_buf_append (out, tmp, (size_t)(end - tmp));
+    free (tmp);
+    return rc;
+}
+
+typedef struct {
+    const uint8_t *p; /* the string's bytes */
+    size_t len;       /* their count */
+} s_string_arg_t;
+
+static char *
+s_write_string (char *w, const void *arg)
+{
+    const s_string_arg_t *a = arg;
+    return s_json_string_at (w, a->p, a->len);
+}
+
 int
 hm_json_string (hm_buf_t *out, const char *s, size_t len)
 {
     if (!s) /* an empty bytes value has no data */
         s = "", len = 0;
-    size_t mark = out->len;
-    const uint8_t *p = (const uint8_t *)s;
-    if (hm_buf_putc (out, '"') != 0)
-        goto fail;
-    size_t start = 0; /* first byte not yet copied */
-    size_t i = 0;
-    while (i < len) {
-        uint8_t b = p[i];
-        char esc[8];
-        size_t esc_len = 0;
-        size_t step = 1;
-        if (b < 0x80) {
-            if (b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&') {
-                i++;
-                continue;
-            }
-            esc[0] = '\\';
-            if (b == '"' || b == '\\') {
-                esc[1] = (char)b;
-                esc_len = 2;
-            }
-            else if (b == '\n' || b == '\r' || b == '\t') {
-                esc[1] = b == '\n' ? 'n' : b == '\r' ? 'r' : 't';
-                esc_len = 2;
-            }
-            else {
-                memcpy (esc + 1, "u00", 3);
-                esc[4] = s_hex[b >> 4];
-                esc[5] = s_hex[b & 0x0f];
-                esc_len = 6;
-            }
-        }
-        else {
-            uint32_t cp;
-            size_t n = s_utf8_decode (p + i, len - i, &cp);
-            if (n == 0) {
-                memcpy (esc, "\\ufffd", 6);
-                esc_len = 6;
-            }
-            else if (cp == 0x2028 || cp == 0x2029) {
-                /* Valid JSON but not valid JavaScript: Go escapes them. */
-                memcpy (esc, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
-                esc_len = 6;
-                step = n;
-            }
-            else {
-                i += n;
-                continue;
-            }
-        }
-        if (hm_buf_append (out, s + start, i - start) != 0 ||
-            hm_buf_append (out, esc, esc_len) != 0)
-            goto fail;
-        i += step;
-        start = i;
-    }
-    if (hm_buf_append (out, s + start, len - start) != 0 || hm_buf_putc (out, '"') != 0)
-        goto fail;
-    return 0;
-fail:
-    s_rollback (out, mark);
-    return -1;
+    if (len > (SIZE_MAX - 2) / 6)
+        return -1;
+    s_string_arg_t arg = {(const uint8_t *)s, len};
+    return s_append_at_most (out, len + 2, S_JSON_STRING_MAX (len), s_write_string, &arg);
 }
 
 /* Writes v as exactly `width` decimal digits (v < 10^width). */
@@ -278,38 +335,65 @@ s_fields (const Hm__Event *e, s_field_t f[S_FIELDS], char nr[16], char env[16], 
 #undef S_BYTES
 }
 
+typedef struct {
+    const s_field_t *f; /* the event's fields, S_FIELDS of them */
+} s_line_arg_t;
+
+/* Writes the JSON line at w (room: what s_json_line_max says). */
+static char *
+s_write_line (char *w, const void *arg)
+{
+    const s_field_t *f = ((const s_line_arg_t *)arg)->f;
+    *w++ = '{';
+    bool first = true;
+    for (size_t i = 0; i < S_FIELDS; i++) {
+        if (f[i].omitempty && f[i].len == 0)
+            continue;
+        if (!first)
+            *w++ = ',';
+        first = false;
+        /* Keys are plain ASCII, so they need no escaping. */
+        size_t klen = strlen (f[i].key);
+        *w++ = '"';
+        memcpy (w, f[i].key, klen);
+        w += klen;
+        memcpy (w, "\":", 2);
+        w += 2;
+        if (f[i].number) {
+            memcpy (w, f[i].value, f[i].len);
+            w += f[i].len;
+        }
+        else
+            w = s_json_string_at (w, (const uint8_t *)f[i].value, f[i].len);
+    }
+    memcpy (w, "}\n", 2);
+    return w + 2;
+}
+
+/* The most bytes the JSON line of f takes; SIZE_MAX past any buffer. */
+static size_t
+s_json_line_max (const s_field_t *f)
+{
+    size_t max = 3; /* { } \n */
+    for (size_t i = 0; i < S_FIELDS; i++) {
+        if (f[i].len > (SIZE_MAX / 8) / S_FIELDS)
+            return SIZE_MAX;
+        max += 4 + strlen (f[i].key) + S_JSON_STRING_MAX (f[i].len); /* , " key ": */
+    }
+    return max;
+}
+
 int
 hm_encode_json (hm_buf_t *out, const Hm__Event *e)
 {
     s_field_t f[S_FIELDS];
     char nr[16], env[16], at[20];
     s_fields (e, f, nr, env, at);
-
-    size_t mark = out->len;
-    bool first = true;
-    if (hm_buf_putc (out, '{') != 0)
-        goto fail;
-    for (size_t i = 0; i < S_FIELDS; i++) {
-        if (f[i].omitempty && f[i].len == 0)
-            continue;
-        if (!first && hm_buf_putc (out, ',') != 0)
-            goto fail;
-        first = false;
-        /* Keys are plain ASCII, so they need no escaping. */
-        if (hm_buf_putc (out, '"') != 0 || hm_buf_puts (out, f[i].key) != 0 ||
-            hm_buf_append (out, "\":", 2) != 0)
-            goto fail;
-        int rc = f[i].number ? hm_buf_append (out, f[i].value, f[i].len)
-                             : hm_json_string (out, f[i].value, f[i].len);
-        if (rc != 0)
-            goto fail;
-    }
-    if (hm_buf_append (out, "}\n", 2) != 0)
-        goto fail;
-    return 0;
-fail:
-    s_rollback (out, mark);
-    return -1;
+    size_t max = s_json_line_max (f);
+    if (max == SIZE_MAX)
+        return -1;
+    s_line_arg_t arg = {f};
+    return s_append_at_most (out, 0, max, s_write_line, &arg);
 }
 
 /* Go's unicode.IsSpace, which decides whether a CSV field that starts with

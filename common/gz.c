@@ -1,23 +1,25 @@
-/*  gz: gzip a buffer in one go with zlib, and the inverse.
+/*  gz: gzip a buffer in one go, and the inverse.
 
     Objects and files are written whole, so there is no streaming API: the
-    output is a standard gzip member (RFC 1952; deflateInit2 with
-    windowBits 15 + 16) that gunzip, S3 and Azure clients all read. Both
-    directions respect the output buffer's bound and fail cleanly past it,
-    which is what keeps hm_gunzip safe on untrusted input. */
+    output is one standard gzip member (RFC 1952) that gunzip, S3 and Azure
+    clients all read. Compressing uses libdeflate, which works on whole
+    buffers only, exactly our case; gunzip stays on zlib's streaming inflate
+    so that it can stop at the output buffer's bound on untrusted input.
+    Both directions respect that bound and fail cleanly past it. */
 #include "gz.h"
 
-#include <stdbool.h>
+#include <libdeflate.h>
 #include <string.h>
 #include <zlib.h>
 
 #define S_GZIP_WINDOW (15 + 16)
-/* Z_BEST_SPEED, not zlib's default 6: measured on a batch of the bench's
-   JSON lines (4.9 MB), level 1 takes 16 ms and gives 616 KB, level 6 takes
-   38 ms for 482 KB; the sinks share two cores with the rest of the
-   pipeline, so 2.4x less CPU is worth 28% more bytes. Only the gzip container's bytes change (they
-   never matched the original's Go output anyway); what gunzip gives back is the same. */
-#define S_GZIP_LEVEL Z_BEST_SPEED
+/* libdeflate at level 1, not zlib at level 1 (Z_BEST_SPEED): on a batch of
+   the bench's JSON lines (4.97 MB, 9,991 events) zlib took 31 ms and gave
+   613 KB, libdeflate 19 ms and 562 KB. The file sink spent ~40 % of its CPU
+   in zlib on the bench's 1-25 events load (bench/RESULTS.md). Only the gzip
+   container's bytes change (they never matched the original's Go output
+   anyway); what gunzip gives back is the same. */
+#define S_GZIP_LEVEL 1
 #define S_CHUNK 65536
 
 static void
@@ -47,12 +49,10 @@ s_make_room (hm_buf_t *out, z_stream *zs)
     return 0;
 }
 
-/* Runs zs (set up for deflate or inflate) over all of data into out.
-   Deflating finishes the stream once the input is fed and tolerates
-   Z_BUF_ERROR (no progress possible this call); inflating fails on it,
-   since with room to write it means the input ended inside the member. */
+/* Inflates all of data into out. Z_BUF_ERROR fails: with room to write it
+   means the input ended inside the member. */
 static int
-s_pump (z_stream *zs, bool deflating, const void *data, size_t len, hm_buf_t *out)
+s_inflate_all (z_stream *zs, const void *data, size_t len, hm_buf_t *out)
 {
     const Bytef *in = data;
     size_t left = len;
@@ -69,10 +69,10 @@ s_pump (z_stream *zs, bool deflating, const void *data, size_t len, hm_buf_t *ou
         if (s_make_room (out, zs) != 0)
             return -1;
         uInt before = zs->avail_out;
-        rc = deflating ? deflate (zs, left == 0 ? Z_FINISH : Z_NO_FLUSH) : inflate (zs, Z_NO_FLUSH);
+        rc = inflate (zs, Z_NO_FLUSH);
         out->len += before - zs->avail_out;
         out->data[out->len] = '\0';
-        if (rc != Z_OK && rc != Z_STREAM_END && !(deflating && rc == Z_BUF_ERROR))
+        if (rc != Z_OK && rc != Z_STREAM_END)
             return -1;
     }
     /* Trailing bytes after the gzip member are not ours to ignore. */
@@ -82,16 +82,29 @@ s_pump (z_stream *zs, bool deflating, const void *data, size_t len, hm_buf_t *ou
 int
 hm_gzip (const void *data, size_t len, hm_buf_t *out)
 {
-    size_t mark = out->len;
-    z_stream zs;
-    memset (&zs, 0, sizeof zs);
-    if (deflateInit2 (&zs, S_GZIP_LEVEL, Z_DEFLATED, S_GZIP_WINDOW, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    size_t limit = out->limit ? out->limit : SIZE_MAX - 1;
+    if (out->len >= limit)
         return -1;
-    int rc = s_pump (&zs, true, data, len, out);
-    deflateEnd (&zs);
-    if (rc != 0)
-        s_rollback (out, mark);
-    return rc;
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor (S_GZIP_LEVEL);
+    if (!c)
+        return -1;
+    /* Room for the worst case, or all the bound allows: the output may still
+       fit, and libdeflate says 0 when it does not. */
+    size_t room = libdeflate_gzip_compress_bound (c, len);
+    if (room > limit - out->len)
+        room = limit - out->len;
+    size_t n = 0;
+    if (hm_buf_reserve (out, room) == 0)
+        n = libdeflate_gzip_compress (c, data, len, out->data + out->len, room);
+    libdeflate_free_compressor (c);
+    if (n == 0) {
+        if (out->data)
+            out->data[out->len] = '\0';
+        return -1;
+    }
+    out->len += n;
+    out->data[out->len] = '\0';
+    return 0;
 }
 
 int
@@ -102,7 +115,7 @@ hm_gunzip (const void *data, size_t len, hm_buf_t *out)
     memset (&zs, 0, sizeof zs);
     if (inflateInit2 (&zs, S_GZIP_WINDOW) != Z_OK)
         return -1;
-    int rc = s_pump (&zs, false, data, len, out);
+    int rc = s_inflate_all (&zs, data, len, out);
     inflateEnd (&zs);
     if (rc != 0)
         s_rollback (out, mark);

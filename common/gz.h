@@ -1,5 +1,5 @@
-/*  gz: gzip a buffer in one go with zlib (what the original's files and
-    objects use), and gunzip for tests and tools. */
+/*  gz: gzip a buffer in one go (libdeflate; one gzip member, what the
+    original's files and objects use), and gunzip (zlib) for tests and tools. */
 #ifndef HM_GZ_H
 #define HM_GZ_H
 

@@ -99,11 +99,15 @@ main (int argc, char **argv)
             path = env;
     }
     hm_log_init ("router", HM_LOG_INFO);
-    /* Sealed batches are MB-sized buffers: a fixed mmap threshold gives
-       them back to the system when freed (glibc's sliding threshold would
-       keep them in the heap), and two arenas are plenty for our threads.
-       Measured peak RSS at the bench load: ~16-20 -> ~14.5 MiB. */
-    mallopt (M_MMAP_THRESHOLD, 128 << 10);
+    /* Sealed batches, ZeroMQ's messages and the decode arena's blocks are
+       MB-sized buffers made and freed all the time. From the heap they are
+       reused; mmap'd (a 128 KiB threshold, as before 2026-12-07) every one
+       came back as fresh zeroed pages: ~120k page faults/s, a third of the
+       router's CPU at 100 connections. Measured (bench/RESULTS.md, issue
+       17): router CPU 2.4-2.7 -> 1.7-1.8 s per million events, peak RSS
+       ~21-27 -> ~30-35 MiB. Two arenas are plenty for our threads. */
+    mallopt (M_MMAP_THRESHOLD, 32 << 20);
+    mallopt (M_TRIM_THRESHOLD, 64 << 20);
     mallopt (M_ARENA_MAX, 2);
     char err[1024];
     hm_config_t *cfg = hm_config_load (path, err, sizeof err);

@@ -29,7 +29,7 @@
 #define S_TAP_HWM 10000            /* ... and records queued for one (tap.h bounds the bytes) */
 #define S_REPLY_LINGER_MS 1000     /* how long replies may still leave after shutdown */
 #define S_ZERO_AHEAD (1u << 20)    /* zeros kept past the log's end: halves fdatasync (log.c) */
-#define S_DECODE_BLOCK (64u << 10) /* kept decode arena: a typical append request, decoded */
+#define S_DECODE_BLOCK (1u << 20)  /* kept decode arena: an append request at 100+ connections */
 
 typedef struct {
     zmq_msg_t id;      /* sender's routing id (empty for inject) */

@@ -355,6 +355,43 @@ test_bound_rolls_back (void **state)
     hm_buf_free (&b);
 }
 
+/* A line that fits the bound exactly is written, though its worst case
+   (every byte escaped) would not fit: the encoder reserves room for the
+   worst case and must fall back when the bound refuses it. */
+static void
+test_bound_exact_fit (void **state)
+{
+    (void)state;
+    Hm__Event e;
+    s_plain_event (&e);
+    hm_buf_t want;
+    hm_buf_init (&want, 0);
+    assert_int_equal (hm_encode_json (&want, &e), 0);
+    hm_buf_t b;
+    hm_buf_init (&b, 6 + want.len);
+    assert_int_equal (hm_buf_puts (&b, "before"), 0);
+    assert_int_equal (hm_encode_json (&b, &e), 0);
+    assert_int_equal (b.len, 6 + want.len);
+    assert_memory_equal (b.data + 6, want.data, want.len);
+    /* one byte less: refused whole */
+    hm_buf_t c;
+    hm_buf_init (&c, 6 + want.len - 1);
+    assert_int_equal (hm_buf_puts (&c, "before"), 0);
+    assert_int_equal (hm_encode_json (&c, &e), -1);
+    assert_string_equal (c.data, "before");
+    /* the same for a string: 50 plain bytes take 52 (escaped, up to 302) */
+    hm_buf_t d;
+    hm_buf_init (&d, 6 + 52);
+    assert_int_equal (hm_buf_puts (&d, "before"), 0);
+    assert_int_equal (hm_json_string (&d, "plain text that needs no escaping at all, fifty by", 50),
+                      0);
+    assert_string_equal (d.data, "before\"plain text that needs no escaping at all, fifty by\"");
+    hm_buf_free (&want);
+    hm_buf_free (&b);
+    hm_buf_free (&c);
+    hm_buf_free (&d);
+}
+
 /* Issue 19: "ctl\0\1\x1f\x7f" as the original wrote it in JSON. */
 #define CTL "ctl\0\1\x1f\x7f"
 #define CTL_LEN 7
@@ -461,7 +498,7 @@ main (void)
         cmocka_unit_test (test_csv_leading_space), cmocka_unit_test (test_json_string),
         cmocka_unit_test (test_format_at),         cmocka_unit_test (test_format_at_matches_gmtime),
         cmocka_unit_test (test_bound_rolls_back),  cmocka_unit_test (test_json_nul_whole),
-        cmocka_unit_test (test_csv_nul_whole),
+        cmocka_unit_test (test_csv_nul_whole),     cmocka_unit_test (test_bound_exact_fit),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
