@@ -158,9 +158,13 @@ class CtlStatus(unittest.TestCase):
         self.assertLessEqual(len(lines[0].split(" warn: ", 1)[1]), 160 + len(" (x999)"))
 
         # Error text never becomes a label: /metrics has no such series.
-        metrics = h.scrape_metrics(p)
-        self.assertIn("hamustro_sink_retries_total{", metrics)
-        self.assertNotIn("Not a directory", metrics)
+        # (The router renders /metrics now and then: wait for the sink's series.)
+        scraped = [""]
+        def sink_series():
+            scraped[0] = h.scrape_metrics(p)
+            return "hamustro_sink_retries_total{" in scraped[0]
+        self.assertTrue(h.wait_for(sink_series, 30), scraped[0])
+        self.assertNotIn("Not a directory", scraped[0])
 
         # The ingest's: a request with a wrong signature is refused and
         # logged; its next report (about once a second) carries the line.
