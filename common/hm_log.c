@@ -158,7 +158,7 @@ s_remember (hm_log_level_t level, const char *msg, size_t len)
     clock_gettime (CLOCK_REALTIME, &ts);
     uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
     char cut[HM_LOG_RECENT_BYTES + 1];
-    hm_log_cut (cut, sizeof cut, msg, len);
+    size_t n = hm_log_cut (cut, sizeof cut, msg, len);
     pthread_mutex_lock (&s_ring_lock);
     hm_log_entry_t *last =
         s_ring_count ? &s_ring[(s_ring_next + HM_LOG_RECENT - 1) % HM_LOG_RECENT] : NULL;
@@ -172,7 +172,7 @@ s_remember (hm_log_level_t level, const char *msg, size_t len)
         e->time_ms = now_ms;
         e->level = level;
         e->repeats = 1;
-        memcpy (e->message, cut, sizeof cut);
+        memcpy (e->message, cut, n + 1);
         s_ring_next = (s_ring_next + 1) % HM_LOG_RECENT;
         if (s_ring_count < HM_LOG_RECENT)
             s_ring_count++;
