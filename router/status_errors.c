@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     hm_log_entry_t e; /* the line */
@@ -65,7 +66,11 @@ server_status_errors (server_t *self, hm_buf_t *out, uint64_t now)
                                     DISPATCH_MAX_INSTANCES * HM_LOG_LINES_SENT);
         for (size_t i = 0; i < k && n < max; i++, n++) {
             all[n].e = sinks[i].entry;
-            snprintf (all[n].program, sizeof all[n].program, "%.16s-sink", rc->sink);
+            /* The executable's name: abs and aqs run as blob and queue. */
+            const char *prog = strcmp (rc->sink, "abs") == 0   ? "blob"
+                               : strcmp (rc->sink, "aqs") == 0 ? "queue"
+                                                               : rc->sink;
+            snprintf (all[n].program, sizeof all[n].program, "%.16s-sink", prog);
             all[n].key = "sink_instance";
             snprintf (all[n].value, sizeof all[n].value, "%.64s:%u", rc->name, sinks[i].instance);
         }
