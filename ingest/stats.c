@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "log_lines.h"
 #include "pipeline.pb-c.h"
 
 const uint64_t hm_ingest_latency_bounds_us[HM_STATS_LATENCY_BOUNDS] = {
@@ -127,6 +128,11 @@ hm_ingest_stats_report (hm_ingest_stats_t *self, const char *name, int64_t now_m
     r.latency_counts = counts;
     r.has_latency_sum = true;
     r.latency_sum = (double)s_load (&self->latency_sum_us) / 1e6;
+    /* The ingest's last warnings or errors, for `hamustro-ctl status`. */
+    hm_log_entry_t recent[HM_LOG_LINES_SENT];
+    Hm__LogLine lines[HM_LOG_LINES_SENT], *line_p[HM_LOG_LINES_SENT];
+    r.n_recent_errors = hm_log_lines_fill (recent, lines, line_p, hm_log_lines_wall_ms ());
+    r.recent_errors = line_p;
     r.has_uptime_ms = true;
     r.uptime_ms = now_ms > self->started_ms ? (uint64_t)now_ms - (uint64_t)self->started_ms : 0;
     if (hm__ingest_stats__get_packed_size (&r) > cap)

@@ -52,7 +52,8 @@ void hm_ingest_stats_refused (hm_ingest_stats_t *self, hm_refusal_t why);
 /* A client connection opened (+1) or closed (-1). */
 void hm_ingest_stats_connection (hm_ingest_stats_t *self, int delta);
 /* The counters as a packed IngestStats (proto/pipeline.proto) named name,
-   into out; returns its length, or 0 if cap is too small
+   with the process's last warnings or errors (common/log_lines.h: at most
+   2 of 240 bytes), into out; returns its length, or 0 if cap is too small
    (HM_STATS_REPORT_MAX is always enough). */
 #define HM_STATS_REPORT_MAX 4096
 size_t hm_ingest_stats_report (hm_ingest_stats_t *self, const char *name, int64_t now_ms,

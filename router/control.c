@@ -55,6 +55,8 @@ s_status_json (server_t *self, hm_buf_t *out)
     hm_buf_puts (out, "\"ingests\":");
     ingests_status_json (self->ingests, out, now);
     hm_buf_puts (out, ",");
+    server_status_errors (self, out, now);
+    hm_buf_puts (out, ",");
     const s_counters_t *c = &self->c;
     hm_buf_printf (out,
                    "\"counters\":{\"appended\":%" PRIu64 ",\"events\":%" PRIu64

@@ -9,6 +9,7 @@
 
 #include "curve.h"
 #include "hm_log.h"
+#include "log_lines.h"
 #include "pipeline.pb-c.h"
 #include "wire.h"
 
@@ -36,6 +37,9 @@ typedef struct {
     uint64_t delivered;          /* batches sent to it */
     bool has_stats;              /* it reported its counters (SinkStats) */
     dispatch_sink_stats_t stats; /* the last it reported */
+    /* Its last warnings or errors (SinkStats.recent_errors), newest first. */
+    hm_log_entry_t errors[HM_LOG_LINES_SENT];
+    size_t nerrors; /* how many of errors are set */
 } s_instance_t;
 
 struct _dispatch_t {
@@ -218,6 +222,9 @@ s_handle (dispatch_t *self, const uint8_t *id, size_t id_len, const Hm__SinkMess
         const Hm__SinkStats *st = m->stats;
         inst->has_stats = true;
         s_take_stats (&inst->stats, st);
+        /* None sent (an older sink, or nothing went wrong): none held. */
+        inst->nerrors = hm_log_lines_take (inst->errors, HM_LOG_LINES_SENT, st->recent_errors,
+                                           st->n_recent_errors, hm_log_lines_wall_ms ());
     }
     void *owner = NULL;
     switch (m->kind) {
@@ -473,6 +480,19 @@ dispatch_sink_stats (const dispatch_t *self, dispatch_sink_stats_t *out, size_t 
             out[n] = inst->stats;
             out[n++].inflight = inst->inflight;
         }
+    }
+    return n;
+}
+
+size_t
+dispatch_recent_errors (const dispatch_t *self, dispatch_error_t *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < DISPATCH_MAX_INSTANCES; i++) {
+        const s_instance_t *inst = &self->inst[i];
+        for (size_t k = 0; inst->used && inst->has_stats && k < inst->nerrors && n < max; k++)
+            out[n++] =
+                (dispatch_error_t){.instance = inst->stats.instance, .entry = inst->errors[k]};
     }
     return n;
 }

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "hm_buf.h"
+#include "hm_log.h"
 #include "route.h"
 #include "sink_stats.h"
 
@@ -75,6 +76,14 @@ typedef struct {
 /* The connected instances' last reports, one per instance number, at most
    max; returns how many. */
 size_t dispatch_sink_stats (const dispatch_t *self, dispatch_sink_stats_t *out, size_t max);
+
+/* A sink instance's last warnings or errors (SinkStats.recent_errors). */
+typedef struct {
+    uint32_t instance;    /* its --route NAME:N number */
+    hm_log_entry_t entry; /* the line, its time on the router's clock */
+} dispatch_error_t;
+/* The connected instances' recent errors, at most max; returns how many. */
+size_t dispatch_recent_errors (const dispatch_t *self, dispatch_error_t *out, size_t max);
 
 /* The dispatcher's counters, for the metrics. */
 void dispatch_counters (const dispatch_t *self, dispatch_counters_t *c);

@@ -3,10 +3,12 @@
 
 #include "config.h"
 #include "hm_log.h"
+#include "log_lines.h"
 #include "pipeline.pb-c.h"
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,4 +172,24 @@ ingests_status_json (ingests_t *self, hm_buf_t *out, uint64_t now)
         hm_buf_puts (out, "}}");
     }
     hm_buf_putc (out, ']');
+}
+
+size_t
+ingests_recent_errors (const ingests_t *self, uint64_t now, uint64_t wall_ms, ingests_error_t *out,
+                       size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < self->count && n < max; i++) {
+        const Hm__IngestStats *st = self->held[i].stats;
+        /* Its ages were counted when it sent them: the wall clock then. */
+        uint64_t ago = now > self->held[i].seen_ms ? now - self->held[i].seen_ms : 0;
+        hm_log_entry_t e[HM_LOG_LINES_SENT];
+        size_t k = hm_log_lines_take (e, HM_LOG_LINES_SENT, st->recent_errors, st->n_recent_errors,
+                                      wall_ms > ago ? wall_ms - ago : 0);
+        for (size_t j = 0; j < k && n < max; j++, n++) {
+            snprintf (out[n].name, sizeof out[n].name, "%s", st->name);
+            out[n].entry = e[j];
+        }
+    }
+    return n;
 }

@@ -16,6 +16,7 @@
 #define HM_ROUTER_INGESTS_H
 
 #include "hm_buf.h"
+#include "hm_log.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,16 @@ uint64_t ingests_dropped (const ingests_t *self);
    status): per ingest its name, answers by code, accepted requests and
    events, connections open and how long ago it reported. */
 void ingests_status_json (ingests_t *self, hm_buf_t *out, uint64_t now);
+
+/* An ingest's last warnings or errors (IngestStats.recent_errors). */
+typedef struct {
+    char name[65];        /* its ingest.name (label rules: nothing to escape) */
+    hm_log_entry_t entry; /* the line, its time on the router's clock */
+} ingests_error_t;
+/* The held ingests' recent errors, at most max (HM_LOG_LINES_SENT each);
+   now: monotonic ms, wall_ms: the wall clock at now. Returns how many. */
+size_t ingests_recent_errors (const ingests_t *self, uint64_t now, uint64_t wall_ms,
+                              ingests_error_t *out, size_t max);
 
 /* metrics_ingest.c: the hamustro_ingest_* families from the last report of
    each ingest held (expired ones forgotten first), labelled

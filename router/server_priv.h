@@ -150,5 +150,9 @@ void server_control (server_t *self, uint64_t now);
 void server_metrics_text (server_t *self, hm_buf_t *out);
 /* metrics_sink.c: its per sink instance block (the first nroutes routes). */
 void server_metrics_sinks (server_t *self, hm_buf_t *out, size_t nroutes);
+/* status_errors.c: appends "recent_errors":[...] to the status JSON: the
+   router's, its sink instances' and its ingests' last warnings and errors,
+   newest first. now: monotonic ms. */
+void server_status_errors (server_t *self, hm_buf_t *out, uint64_t now);
 
 #endif

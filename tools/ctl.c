@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -47,7 +48,9 @@ s_usage (FILE *out)
                   "Commands:\n"
                   "  status                   the router's status as a table: per route its\n"
                   "                           lag, delivery rate and sink instances; the log's\n"
-                  "                           use; every counter that is not zero\n"
+                  "                           use; the newest warnings and errors of the\n"
+                  "                           router, its sinks and ingests; every counter\n"
+                  "                           that is not zero\n"
                   "  flush                    seal every open batch of every route now\n"
                   "  replay ROUTE OFFSET      deliver ROUTE again from log offset OFFSET\n"
                   "  keygen                   print a new CurveZMQ key pair (for the config's\n"
@@ -210,6 +213,16 @@ s_now_s (void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The terminal's width, to cut error lines to; 0 if stdout is not one. */
+static int
+s_columns (void)
+{
+    struct winsize ws;
+    if (!isatty (STDOUT_FILENO) || ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) != 0)
+        return 0;
+    return ws.ws_col;
+}
+
 /* status without --json: one table, or (watch) a table every interval
    seconds, the screen cleared before each, rates from successive samples.
    Ends on Ctrl-C (0), after count tables (0, count 0: never), or when the
@@ -237,9 +250,10 @@ s_status_view (void *sock, long timeout_ms, bool watch, uint64_t interval_s, uin
         }
         hm_buf_t out;
         hm_buf_init (&out, 0);
-        int rc = !reply->ok || !reply->status_json
-                     ? -1
-                     : hm_status_view_render (reply->status_json, prev, t - prev_t, &out);
+        int rc =
+            !reply->ok || !reply->status_json
+                ? -1
+                : hm_status_view_render (reply->status_json, prev, t - prev_t, s_columns (), &out);
         if (rc != 0) {
             fprintf (stderr, "hamustro-ctl: status: %s", reply->ok ? out.data : "refused\n");
             hm_buf_free (&out);

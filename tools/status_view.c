@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#define HM_VIEW_ERRORS 10   /* recent error lines in the table at most */
+#define HM_VIEW_MESSAGE 160 /* bytes of a message shown when the width is not known */
+#define HM_VIEW_CUT "..."   /* ends a message cut for the table */
+
 /* A number member as uint64 (0 if absent or not a number). */
 static uint64_t
 s_u64 (const cJSON *obj, const char *name)
@@ -185,8 +189,116 @@ s_ingests (hm_buf_t *out, const cJSON *st)
     }
 }
 
+/* Appends s for a terminal, at most max bytes (then HM_VIEW_CUT): text
+   from a peer may hold anything, so control bytes (C0, DEL, C1) and bytes
+   that are not UTF-8 become \xNN and a terminal never sees an escape
+   sequence; a cut never splits a character. */
+static void
+s_safe (hm_buf_t *out, const char *s, size_t max)
+{
+    hm_buf_t t;
+    hm_buf_init (&t, 0);
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t len = *p < 0x80             ? 1
+                     : (*p & 0xE0) == 0xC0 ? 2
+                     : (*p & 0xF0) == 0xE0 ? 3
+                     : (*p & 0xF8) == 0xF0 ? 4
+                                           : 0;
+        for (size_t k = 1; k < len; k++)
+            if ((p[k] & 0xC0) != 0x80)
+                len = 0; /* a NUL ends the loop here too */
+        bool c1 = len == 2 && p[0] == 0xC2 && p[1] < 0xA0;
+        if (len == 0 || c1 || (len == 1 && (*p < 0x20 || *p == 0x7F))) {
+            hm_buf_printf (&t, "\\x%02x", *p);
+            p++;
+            continue;
+        }
+        hm_buf_append (&t, p, len);
+        p += len;
+    }
+    const char *text = t.len ? t.data : "";
+    size_t n = t.len, mark = strlen (HM_VIEW_CUT);
+    if (n > max && max > mark) {
+        /* Back to the first byte of a character, as hm_log_cut does. */
+        n = max - mark;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+            n--;
+        hm_buf_append (out, text, n);
+        hm_buf_puts (out, HM_VIEW_CUT);
+    }
+    else
+        hm_buf_append (out, text, n);
+    hm_buf_free (&t);
+}
+
+/* "12s ago", "5m ago", "3h ago", "2d ago". */
+static void
+s_age (char *out, size_t cap, uint64_t s)
+{
+    if (s < 120)
+        snprintf (out, cap, "%" PRIu64 "s ago", s);
+    else if (s < 7200)
+        snprintf (out, cap, "%" PRIu64 "m ago", s / 60);
+    else if (s < 172800)
+        snprintf (out, cap, "%" PRIu64 "h ago", s / 3600);
+    else
+        snprintf (out, cap, "%" PRIu64 "d ago", s / 86400);
+}
+
+/* The newest warnings and errors of the router, its sinks and ingests
+   (recent_errors, newest first as the router sorts them): at most
+   HM_VIEW_ERRORS lines, each cut to width columns (0: messages cut at
+   HM_VIEW_MESSAGE bytes). */
+static void
+s_errors (hm_buf_t *out, const cJSON *st, int width)
+{
+    const cJSON *errs = cJSON_GetObjectItemCaseSensitive (st, "recent_errors");
+    int total = cJSON_GetArraySize (errs), shown = 0;
+    if (total <= 0)
+        return;
+    hm_buf_puts (out, "\nRECENT ERRORS (newest first)\n");
+    const cJSON *e;
+    cJSON_ArrayForEach (e, errs)
+    {
+        if (shown == HM_VIEW_ERRORS)
+            break;
+        size_t start = out->len;
+        char age[32];
+        s_age (age, sizeof age, s_u64 (e, "age_s"));
+        hm_buf_printf (out, "  %8s  ", age);
+        s_safe (out, s_str (e, "program"), 32);
+        const char *who = cJSON_IsString (cJSON_GetObjectItemCaseSensitive (e, "sink_instance"))
+                              ? s_str (e, "sink_instance")
+                          : cJSON_IsString (cJSON_GetObjectItemCaseSensitive (e, "ingest_instance"))
+                              ? s_str (e, "ingest_instance")
+                              : NULL;
+        if (who) {
+            hm_buf_putc (out, ' ');
+            s_safe (out, who, 80);
+        }
+        hm_buf_puts (out, " ");
+        s_safe (out, s_str (e, "level"), 8);
+        hm_buf_puts (out, ": ");
+        uint64_t repeats = s_u64 (e, "repeats");
+        char times[32] = "";
+        if (repeats > 1)
+            snprintf (times, sizeof times, " (x%" PRIu64 ")", repeats);
+        size_t used = out->len - start + strlen (times);
+        size_t room = HM_VIEW_MESSAGE;
+        if (width > 0)
+            room = (size_t)width > used + 16 ? (size_t)width - used : 16;
+        s_safe (out, s_str (e, "message"), room);
+        hm_buf_printf (out, "%s\n", times);
+        shown++;
+    }
+    if (total > shown)
+        hm_buf_printf (out, "  ... %d more (--json has them all)\n", total - shown);
+}
+
 int
-hm_status_view_render (const char *json, const char *prev_json, double dt_s, hm_buf_t *out)
+hm_status_view_render (const char *json, const char *prev_json, double dt_s, int width,
+                       hm_buf_t *out)
 {
     cJSON *st = cJSON_Parse (json);
     const cJSON *log = cJSON_GetObjectItemCaseSensitive (st, "log");
@@ -219,6 +331,7 @@ hm_status_view_render (const char *json, const char *prev_json, double dt_s, hm_
     s_routes (out, st, prev, dt_s);
     s_instances (out, st);
     s_ingests (out, st);
+    s_errors (out, st, width);
     hm_buf_puts (out, "\n");
     size_t before = out->len;
     s_nonzero (out, "counters: ", cJSON_GetObjectItemCaseSensitive (st, "counters"), NULL);

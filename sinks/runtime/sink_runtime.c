@@ -34,6 +34,7 @@
 #include "backoff.h"
 #include "curve.h"
 #include "hm_log.h"
+#include "log_lines.h"
 #include "wire.h"
 
 #define STATS_EVERY_MS 60000         /* counters are logged this often when they changed */
@@ -173,6 +174,12 @@ s_send_sink (s_sink_t *self, Hm__SinkMessage *msg)
     st.request_buckets = self->request_buckets;
     st.has_request_seconds = true;
     st.request_seconds = self->request_seconds;
+    /* What went wrong lately, so `hamustro-ctl status` shows it without
+       anyone reading this host's log. */
+    hm_log_entry_t recent[HM_LOG_LINES_SENT];
+    Hm__LogLine lines[HM_LOG_LINES_SENT], *line_p[HM_LOG_LINES_SENT];
+    st.n_recent_errors = hm_log_lines_fill (recent, lines, line_p, hm_log_lines_wall_ms ());
+    st.recent_errors = line_p;
     msg->stats = &st;
     int rc = hm_wire_send (zsock_resolve (self->dealer), NULL, 0, HM_WIRE_SINK,
                            (const ProtobufCMessage *)msg, ZMQ_DONTWAIT);

@@ -14,9 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "config.h"
 #include "hm_log.h"
 #include "ingests.h"
+#include "log_lines.h"
 
 static void
 s_fail (const char *what, const char *text)
@@ -51,6 +54,33 @@ s_check_text (const char *text)
     }
 }
 
+/* The held ingest's recent errors: bounded, and valid JSON in the status. */
+static void
+s_check_errors (ingests_t *self)
+{
+    ingests_error_t e[INGESTS_MAX * HM_LOG_LINES_SENT];
+    size_t n = ingests_recent_errors (self, 1000, 1796000000000ULL, e, sizeof e / sizeof e[0]);
+    if (n > HM_LOG_LINES_SENT)
+        s_fail ("more recent errors than a report may carry", NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (strlen (e[i].entry.message) > HM_LOG_RECENT_BYTES)
+            s_fail ("a recent error longer than its bound", e[i].entry.message);
+        hm_buf_t out;
+        hm_buf_init (&out, 0);
+        hm_log_lines_json (&out, &e[i].entry, 1796000000000ULL, "ingest", "ingest_instance",
+                           e[i].name);
+        hm_buf_putc (&out, '\0');
+        for (const char *p = out.data; *p; p++)
+            if ((unsigned char)*p < 0x20)
+                s_fail ("a raw control byte in the status JSON", out.data);
+        cJSON *j = cJSON_Parse (out.data);
+        if (!j)
+            s_fail ("a recent error is not valid JSON", out.data);
+        cJSON_Delete (j);
+        hm_buf_free (&out);
+    }
+}
+
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
@@ -76,6 +106,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (rc == 0) {
         if (ingests_count (self) != 1)
             s_fail ("a kept report is not held", out.data);
+        s_check_errors (self);
         if (ingests_report (self, data, size, 2000, &why) != 0 || ingests_count (self) != 1)
             s_fail ("the same report again is not one ingest", out.data);
         hm_buf_reset (&out);

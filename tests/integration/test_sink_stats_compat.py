@@ -5,7 +5,10 @@ or the latency histogram, rather than zeros), of this version's sink (every
 series, the histogram's buckets made cumulative), and of a sink newer than
 it (more reason classes than it knows: added to "other"; a bucket list of
 other bounds: no histogram; a field it has never heard of: skipped), and
-of a broken one (a NaN sum: no histogram, the text stays valid). The
+of a broken one (a NaN sum: no histogram, the text stays valid). Recent
+errors (field 12, LogLine): this version's sink and the newer one (whose
+LogLine has a field this router does not know) are in the status's
+recent_errors by sink_instance, escaped; the old sink has none. The
 sinks are hand-made ZeroMQ DEALERs (pyzmq) speaking the wire format
 written out here from proto/pipeline.proto, so no project code encodes
 them."""
@@ -49,6 +52,12 @@ def old_stats(instance):
                     ((1, instance), (2, 3), (3, 30), (4, 2), (5, 1), (6, 0), (7, 1700000000)))
 
 
+def log_line(message, age_ms, error, extra=b""):
+    """A LogLine (SinkStats field 12's element)."""
+    return (h._field_varint(1, age_ms) + h._field_varint(2, error) +
+            h._field_bytes(3, message) + h._field_varint(4, 2) + extra)
+
+
 def sink_message(kind, stats):
     msg = h._field_varint(1, kind)
     if kind == READY:
@@ -68,10 +77,12 @@ class SinkStatsCompat(unittest.TestCase):
             5: old_stats(5),
             # This version's: attempts, 8 classes, 15 bounds + 1.
             6: old_stats(6) + h._field_varint(8, 12) + packed(9, range(1, 9)) +
-            packed(10, range(1, 17)) + double(11, 2.5),
+            packed(10, range(1, 17)) + double(11, 2.5) +
+            h._field_bytes(12, log_line(b"disk \x1b[31mfull\xff", 2000, 1)),
             # A newer one: 10 classes, 20 buckets, and a field 40 unknown here.
             7: old_stats(7) + h._field_varint(8, 12) + packed(9, range(1, 11)) +
-            packed(10, range(1, 21)) + double(11, 2.5) + h._field_varint(40, 99),
+            packed(10, range(1, 21)) + double(11, 2.5) + h._field_varint(40, 99) +
+            h._field_bytes(12, log_line(b"newer", 0, 0, h._field_varint(9, 1))),
             # A broken one: the right buckets with a sum that is no duration.
             8: old_stats(8) + packed(10, range(1, 17)) + double(11, float("nan")),
         }
@@ -142,6 +153,18 @@ class SinkStatsCompat(unittest.TestCase):
         self.assertEqual(got.get('hamustro_route_sink_malformed_total'
                                  '{route="archive",sink="file"}'), 0)
         self.assertEqual(got.get('hamustro_route_sink_instances{route="archive",sink="file"}'), 4)
+        # Field 12: the recent errors of this version's and the newer sink,
+        # none of the older one's, in the status (never in /metrics).
+        errors = {e["sink_instance"]: e for e in p.router_status()["recent_errors"]
+                  if "sink_instance" in e}
+        self.assertEqual(sorted(errors), ["archive:6", "archive:7"])
+        self.assertEqual((errors["archive:6"]["message"], errors["archive:6"]["level"],
+                          errors["archive:6"]["repeats"]),
+                         ("disk \x1b[31mfull\ufffd", "error", 2))
+        self.assertGreaterEqual(errors["archive:6"]["age_s"], 2)
+        self.assertEqual((errors["archive:7"]["message"], errors["archive:7"]["level"]),
+                         ("newer", "warn"))
+        self.assertNotIn("newer", text)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ test_one_shot (void **state)
     (void)state;
     hm_buf_t out;
     hm_buf_init (&out, 0);
-    assert_int_equal (hm_status_view_render (s_status, NULL, 0, &out), 0);
+    assert_int_equal (hm_status_view_render (s_status, NULL, 0, 0, &out), 0);
     hm_buf_t want;
     hm_buf_init (&want, 0);
     hm_buf_printf (&want, "%s%s%s%s", s_table_head,
@@ -77,7 +77,7 @@ test_rate_from_two_samples (void **state)
               at + strlen ("\"committed\":6"));
     hm_buf_t out;
     hm_buf_init (&out, 0);
-    assert_int_equal (hm_status_view_render (s_status, prev, 2.0, &out), 0);
+    assert_int_equal (hm_status_view_render (s_status, prev, 2.0, 0, &out), 0);
     assert_non_null (
         strstr (out.data, "archive file            6        4       -       2.0      1"));
     assert_non_null (
@@ -101,11 +101,87 @@ test_ingests (void **state)
               (int)(at - s_status), s_status, at);
     hm_buf_t out;
     hm_buf_init (&out, 0);
-    assert_int_equal (hm_status_view_render (status, NULL, 0, &out), 0);
+    assert_int_equal (hm_status_view_render (status, NULL, 0, 0, &out), 0);
     const char *want = "\nINGESTS\n  web-1:8080: 12 requests (200: 10, 503: 2), 30 events "
                        "accepted, 3 connections, reported 400 ms ago\n\ncounters:";
     if (!strstr (out.data, want))
         fail_msg ("no \"%s\" in:\n%s", want, out.data);
+    hm_buf_free (&out);
+}
+
+/* s_status with "recent_errors":[entries] before its counters, into out. */
+static void
+s_with_errors (hm_buf_t *out, const char *entries)
+{
+    const char *at = strstr (s_status, "\"counters\":");
+    assert_non_null (at);
+    hm_buf_printf (out, "%.*s\"recent_errors\":[%s],%s", (int)(at - s_status), s_status, entries,
+                   at);
+}
+
+/* Recent errors: newest first as the router lists them, age, program and
+   instance, repeats; a peer's control bytes (C0, DEL, C1) and bytes that
+   are not UTF-8 shown as \xNN, never sent to the terminal; at most 10
+   lines; messages cut to the width, or 160 bytes without one. */
+static void
+test_recent_errors (void **state)
+{
+    (void)state;
+    hm_buf_t entries, status, out;
+    hm_buf_init (&entries, 0);
+    hm_buf_init (&status, 0);
+    hm_buf_init (&out, 0);
+    hm_buf_puts (&entries, "{\"time\":\"2026-12-07T06:40:44Z\",\"age_s\":12,\"level\":\"warn\","
+                           "\"program\":\"file-sink\",\"sink_instance\":\"archive:0\","
+                           "\"message\":\"open x: Not a directory\\u001b[2J\\u0007\\u009b\\u007f"
+                           "\\ufffd\u00e9\",\"repeats\":3},"
+                           "{\"time\":\"2026-12-07T06:38:00Z\",\"age_s\":180,\"level\":\"error\","
+                           "\"program\":\"ingest\",\"ingest_instance\":\"web-1:8080\","
+                           "\"message\":\"line\\nbreak\",\"repeats\":1},"
+                           "{\"time\":\"2026-12-07T05:00:00Z\",\"age_s\":7200,\"level\":\"warn\","
+                           "\"program\":\"router\",\"message\":\"");
+    for (int i = 0; i < 30; i++)
+        hm_buf_puts (&entries, "0123456789");
+    hm_buf_puts (&entries, "\",\"repeats\":1}");
+    for (int i = 0; i < 9; i++)
+        hm_buf_printf (&entries,
+                       ",{\"age_s\":%d,\"level\":\"warn\",\"program\":\"router\","
+                       "\"message\":\"old %d\"}",
+                       200000 + i, i);
+    s_with_errors (&status, entries.data);
+    assert_int_equal (hm_status_view_render (status.data, NULL, 0, 0, &out), 0);
+    char long_msg[200];
+    snprintf (long_msg, sizeof long_msg, "%.*s...", 157,
+              "0123456789012345678901234567890123456789012345678901234567890123456789"
+              "0123456789012345678901234567890123456789012345678901234567890123456789"
+              "0123456789012345678901234567890123456789");
+    char want[1024];
+    snprintf (want, sizeof want,
+              "\nRECENT ERRORS (newest first)\n"
+              "   12s ago  file-sink archive:0 warn: open x: Not a directory"
+              "\\x1b[2J\\x07\\xc2\\x9b\\x7f\xef\xbf\xbd\xc3\xa9 (x3)\n"
+              "    3m ago  ingest web-1:8080 error: line\\x0abreak\n"
+              "    2h ago  router warn: %s\n"
+              "    2d ago  router warn: old 0\n",
+              long_msg);
+    if (!strstr (out.data, want))
+        fail_msg ("no \"%s\" in:\n%s", want, out.data);
+    /* Ten lines, then how many more. */
+    if (!strstr (out.data, "    2d ago  router warn: old 6\n  ... 2 more (--json has them all)\n"))
+        fail_msg ("no limit in:\n%s", out.data);
+    assert_null (strstr (out.data, "old 7"));
+    for (const char *p = out.data; *p; p++)
+        assert_true ((unsigned char)*p >= 0x20 || *p == '\n');
+
+    /* 60 columns: each line fits them. */
+    hm_buf_reset (&out);
+    assert_int_equal (hm_status_view_render (status.data, NULL, 0, 60, &out), 0);
+    const char *sec = strstr (out.data, "RECENT ERRORS");
+    assert_non_null (sec);
+    assert_non_null (
+        strstr (sec, "    2h ago  router warn: 01234567890123456789012345678901...\n"));
+    hm_buf_free (&entries);
+    hm_buf_free (&status);
     hm_buf_free (&out);
 }
 
@@ -117,7 +193,7 @@ test_not_a_status (void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         hm_buf_t out;
         hm_buf_init (&out, 0);
-        assert_int_equal (hm_status_view_render (bad[i], NULL, 0, &out), -1);
+        assert_int_equal (hm_status_view_render (bad[i], NULL, 0, 0, &out), -1);
         assert_string_equal (out.data, "the router's answer is not a status JSON object\n");
         hm_buf_free (&out);
     }
@@ -127,9 +203,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_one_shot),
-        cmocka_unit_test (test_rate_from_two_samples),
-        cmocka_unit_test (test_ingests),
+        cmocka_unit_test (test_one_shot),     cmocka_unit_test (test_rate_from_two_samples),
+        cmocka_unit_test (test_ingests),      cmocka_unit_test (test_recent_errors),
         cmocka_unit_test (test_not_a_status),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
