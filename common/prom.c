@@ -64,3 +64,37 @@ hm_prom_f64 (hm_buf_t *out, const char *name, const char *labels, double value)
     else
         hm_buf_printf (out, "%.17g\n", value);
 }
+
+void
+hm_prom_u64_by (hm_buf_t *out, const char *name, const char *labels, const char *key,
+                const char *value, uint64_t v)
+{
+    hm_buf_t lb;
+    hm_buf_init (&lb, 0);
+    hm_buf_puts (&lb, labels ? labels : "");
+    hm_prom_label (&lb, key, value);
+    hm_prom_u64 (out, name, lb.data, v);
+    hm_buf_free (&lb);
+}
+
+void
+hm_prom_histogram (hm_buf_t *out, const char *name, const char *labels, const double *bounds,
+                   size_t nbounds, const uint64_t *counts, double sum)
+{
+    char sample[128];
+    uint64_t cum = 0;
+    snprintf (sample, sizeof sample, "%s_bucket", name);
+    for (size_t b = 0; b <= nbounds; b++) {
+        char le[32];
+        cum += counts[b];
+        if (b < nbounds)
+            snprintf (le, sizeof le, "%g", bounds[b]);
+        else
+            snprintf (le, sizeof le, "+Inf");
+        hm_prom_u64_by (out, sample, labels, "le", le, cum);
+    }
+    snprintf (sample, sizeof sample, "%s_sum", name);
+    hm_prom_f64 (out, sample, labels, sum);
+    snprintf (sample, sizeof sample, "%s_count", name);
+    hm_prom_u64 (out, sample, labels, cum);
+}

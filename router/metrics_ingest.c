@@ -38,14 +38,12 @@ s_uptime (const Hm__IngestStats *st)
     return st->uptime_ms / 1000;
 }
 
-/* label set: ingest_instance="NAME" (and, if key, key="value") */
+/* label set: ingest_instance="NAME"; lb.data is it. */
 static void
-s_labels (hm_buf_t *lb, const Hm__IngestStats *st, const char *key, const char *value)
+s_labels (hm_buf_t *lb, const Hm__IngestStats *st)
 {
     hm_buf_reset (lb);
     hm_prom_label (lb, "ingest_instance", st->name);
-    if (key)
-        hm_prom_label (lb, key, value);
 }
 
 void
@@ -71,20 +69,20 @@ ingests_metrics_text (ingests_t *self, hm_buf_t *out, uint64_t now)
                     "on its own).");
     for (size_t i = 0; i < self->count; i++) {
         const Hm__IngestStats *st = self->held[i].stats;
+        s_labels (&lb, st);
         for (size_t a = 0; a < st->n_answers; a++) {
             char code[16];
             if (st->answers[a]->code)
                 snprintf (code, sizeof code, "%u", st->answers[a]->code);
             else
                 snprintf (code, sizeof code, "other");
-            s_labels (&lb, st, "code", code);
-            hm_prom_u64 (out, name, lb.data, st->answers[a]->count);
+            hm_prom_u64_by (out, name, lb.data, "code", code, st->answers[a]->count);
         }
     }
     for (size_t f = 0; f < sizeof plain / sizeof plain[0]; f++) {
         hm_prom_family (out, plain[f].name, plain[f].type, plain[f].help);
         for (size_t i = 0; i < self->count; i++) {
-            s_labels (&lb, self->held[i].stats, NULL, NULL);
+            s_labels (&lb, self->held[i].stats);
             hm_prom_u64 (out, plain[f].name, lb.data, plain[f].get (self->held[i].stats));
         }
     }
@@ -98,10 +96,9 @@ ingests_metrics_text (ingests_t *self, hm_buf_t *out, uint64_t now)
         const Hm__IngestStats *st = self->held[i].stats;
         const char *why[] = {"head", "body", "linger", "full"};
         uint64_t v[] = {st->closed_head, st->closed_body, st->closed_linger, st->closed_full};
-        for (size_t k = 0; k < 4; k++) {
-            s_labels (&lb, st, "reason", why[k]);
-            hm_prom_u64 (out, name, lb.data, v[k]);
-        }
+        s_labels (&lb, st);
+        for (size_t k = 0; k < 4; k++)
+            hm_prom_u64_by (out, name, lb.data, "reason", why[k], v[k]);
     }
     /* Refusals by cause: only the causes this router knows (refusal.h). */
     name = "hamustro_ingest_refusals_total";
@@ -111,11 +108,11 @@ ingests_metrics_text (ingests_t *self, hm_buf_t *out, uint64_t now)
                     "full or failed log, a slow or unreachable router, ...).");
     for (size_t i = 0; i < self->count; i++) {
         const Hm__IngestStats *st = self->held[i].stats;
+        s_labels (&lb, st);
         for (size_t k = 0; k < st->n_refusals; k++)
-            if (hm_refusal_by_name (st->refusals[k]->reason) != HM_REFUSAL_NONE) {
-                s_labels (&lb, st, "reason", st->refusals[k]->reason);
-                hm_prom_u64 (out, name, lb.data, st->refusals[k]->count);
-            }
+            if (hm_refusal_by_name (st->refusals[k]->reason) != HM_REFUSAL_NONE)
+                hm_prom_u64_by (out, name, lb.data, "reason", st->refusals[k]->reason,
+                                st->refusals[k]->count);
     }
     /* The ingest's buckets are its own (validated by ingests.c); the
        report carries counts per bucket, the format wants them cumulative. */
@@ -125,24 +122,11 @@ ingests_metrics_text (ingests_t *self, hm_buf_t *out, uint64_t now)
                     "router's durable answer).");
     for (size_t i = 0; i < self->count; i++) {
         const Hm__IngestStats *st = self->held[i].stats;
-        uint64_t cum = 0;
-        for (size_t b = 0; b < st->n_latency_counts; b++) {
-            char le[32];
-            cum += st->latency_counts[b];
-            if (b < st->n_latency_bounds)
-                snprintf (le, sizeof le, "%g", st->latency_bounds[b]);
-            else
-                snprintf (le, sizeof le, "+Inf");
-            s_labels (&lb, st, "le", le);
-            hm_prom_u64 (out, "hamustro_ingest_request_duration_seconds_bucket", lb.data, cum);
-        }
-        if (!st->n_latency_counts) {
-            s_labels (&lb, st, "le", "+Inf");
-            hm_prom_u64 (out, "hamustro_ingest_request_duration_seconds_bucket", lb.data, 0);
-        }
-        s_labels (&lb, st, NULL, NULL);
-        hm_prom_f64 (out, "hamustro_ingest_request_duration_seconds_sum", lb.data, st->latency_sum);
-        hm_prom_u64 (out, "hamustro_ingest_request_duration_seconds_count", lb.data, cum);
+        /* ingests.c checked: one count more than bounds, or neither. */
+        static const uint64_t none[1] = {0};
+        s_labels (&lb, st);
+        hm_prom_histogram (out, name, lb.data, st->latency_bounds, st->n_latency_bounds,
+                           st->n_latency_counts ? st->latency_counts : none, st->latency_sum);
     }
     hm_prom_family (out, "hamustro_router_ingests", "gauge",
                     "Ingests whose counters this router holds (reported within the last 10 s).");

@@ -86,8 +86,6 @@ s_plain (hm_buf_t *out, const s_inst_t *all, size_t n)
 static void
 s_requests (hm_buf_t *out, const s_inst_t *all, size_t n)
 {
-    hm_buf_t lb;
-    hm_buf_init (&lb, 0);
     hm_prom_family (out, "hamustro_sink_attempts_total", "counter",
                     "Attempts at storing a batch: backend requests (file sink: writing a "
                     "batch's file), successful or not.");
@@ -101,39 +99,18 @@ s_requests (hm_buf_t *out, const s_inst_t *all, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (!all[i].st.has_by_reason)
             continue;
-        for (size_t c = 0; c < HM_RETRY_CLASSES; c++) {
-            hm_buf_reset (&lb);
-            hm_buf_printf (&lb, "%s", all[i].labels);
-            hm_prom_label (&lb, "reason", hm_retry_class_name ((hm_retry_class_t)c));
-            hm_prom_u64 (out, "hamustro_sink_retries_by_reason_total", lb.data,
-                         all[i].st.retries_by[c]);
-        }
+        for (size_t c = 0; c < HM_RETRY_CLASSES; c++)
+            hm_prom_u64_by (out, "hamustro_sink_retries_by_reason_total", all[i].labels, "reason",
+                            hm_retry_class_name ((hm_retry_class_t)c), all[i].st.retries_by[c]);
     }
 
     hm_prom_family (out, S_HIST, "histogram",
                     "Duration of its attempts at storing a batch (backend requests; file sink: "
                     "encode, write, fsync and rename a batch's file).");
-    for (size_t i = 0; i < n; i++) {
-        const dispatch_sink_stats_t *s = &all[i].st;
-        if (!s->has_requests)
-            continue;
-        uint64_t cum = 0;
-        for (size_t b = 0; b <= HM_REQUEST_BOUNDS; b++) {
-            char le[32];
-            cum += s->request_buckets[b];
-            if (b < HM_REQUEST_BOUNDS)
-                snprintf (le, sizeof le, "%g", hm_request_bounds[b]);
-            else
-                snprintf (le, sizeof le, "+Inf");
-            hm_buf_reset (&lb);
-            hm_buf_printf (&lb, "%s", all[i].labels);
-            hm_prom_label (&lb, "le", le);
-            hm_prom_u64 (out, S_HIST "_bucket", lb.data, cum);
-        }
-        hm_prom_f64 (out, S_HIST "_sum", all[i].labels, s->request_seconds);
-        hm_prom_u64 (out, S_HIST "_count", all[i].labels, cum);
-    }
-    hm_buf_free (&lb);
+    for (size_t i = 0; i < n; i++)
+        if (all[i].st.has_requests)
+            hm_prom_histogram (out, S_HIST, all[i].labels, hm_request_bounds, HM_REQUEST_BOUNDS,
+                               all[i].st.request_buckets, all[i].st.request_seconds);
 }
 
 void

@@ -62,22 +62,15 @@ server_metrics_text (server_t *self, hm_buf_t *out)
     syncer_latency (self->syncer, &lat);
     hm_prom_family (out, "hamustro_router_fdatasync_seconds", "histogram",
                     "Duration of the log's group-commit fdatasync calls.");
-    uint64_t cum = 0;
+    uint64_t counts[SYNCER_BUCKETS + 1], in_bounds = 0;
     for (size_t i = 0; i < SYNCER_BUCKETS; i++) {
-        char le[32];
-        cum += lat.bucket[i] + self->round_syncs.bucket[i];
-        hm_buf_reset (&lb);
-        snprintf (le, sizeof le, "%g", syncer_bucket_s[i]);
-        hm_prom_label (&lb, "le", le);
-        hm_prom_u64 (out, "hamustro_router_fdatasync_seconds_bucket", lb.data, cum);
+        counts[i] = lat.bucket[i] + self->round_syncs.bucket[i];
+        in_bounds += counts[i];
     }
-    uint64_t count = lat.count + self->round_syncs.count;
-    hm_buf_reset (&lb);
-    hm_prom_label (&lb, "le", "+Inf");
-    hm_prom_u64 (out, "hamustro_router_fdatasync_seconds_bucket", lb.data, count);
-    hm_prom_f64 (out, "hamustro_router_fdatasync_seconds_sum", NULL,
-                 lat.sum_s + self->round_syncs.sum_s);
-    hm_prom_u64 (out, "hamustro_router_fdatasync_seconds_count", NULL, count);
+    /* count is every sync: those over the last bound are the rest. */
+    counts[SYNCER_BUCKETS] = lat.count + self->round_syncs.count - in_bounds;
+    hm_prom_histogram (out, "hamustro_router_fdatasync_seconds", NULL, syncer_bucket_s,
+                       SYNCER_BUCKETS, counts, lat.sum_s + self->round_syncs.sum_s);
     s_one (out, "hamustro_router_tap_dropped_total", "counter",
            "Records the tap dropped because its bound was reached.", tap_dropped (self->tapq));
     s_one (out, "hamustro_router_tap_held_bytes", "gauge", "Bytes the tap holds for subscribers.",

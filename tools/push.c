@@ -33,6 +33,7 @@
 #include "hm_signal.h"
 #include "push_parse.h"
 #include "tool_config.h"
+#include "tool_recv.h"
 #include "wire.h"
 
 #define WINDOW 16                    /* unacknowledged requests at most */
@@ -308,30 +309,6 @@ s_failed_attempt (s_push_t *self, s_request_t *r, const char *reason, int64_t no
     r->retry_at = now + delay;
 }
 
-/* Receives one whole message; keeps its first two frames. Returns the
-   number of frames, 0 when nothing is waiting. */
-static int
-s_recv_message (void *sock, zmq_msg_t parts[2])
-{
-    int frames = 0;
-    bool more = true;
-    while (more) {
-        zmq_msg_t part;
-        zmq_msg_init (&part);
-        if (zmq_msg_recv (&part, sock, frames == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-            zmq_msg_close (&part);
-            break;
-        }
-        more = zmq_msg_more (&part);
-        if (frames < 2)
-            parts[frames] = part;
-        else
-            zmq_msg_close (&part);
-        frames++;
-    }
-    return frames;
-}
-
 static void
 s_handle_reply (s_push_t *self, const Hm__AppendReply *reply)
 {
@@ -363,10 +340,9 @@ s_read_replies (s_push_t *self)
 {
     zmq_msg_t parts[2];
     int frames;
-    while ((frames = s_recv_message (self->sock, parts)) > 0) {
+    while ((frames = hm_tool_recv (self->sock, parts, 2, ZMQ_DONTWAIT, &s_interrupted)) > 0) {
         Hm__AppendReply *reply = NULL;
-        if (frames == 2 && zmq_msg_size (&parts[0]) == strlen (HM_WIRE_APPENDED) &&
-            memcmp (zmq_msg_data (&parts[0]), HM_WIRE_APPENDED, zmq_msg_size (&parts[0])) == 0)
+        if (frames == 2 && hm_tool_frame_is (&parts[0], HM_WIRE_APPENDED))
             reply =
                 hm__append_reply__unpack (NULL, zmq_msg_size (&parts[1]), zmq_msg_data (&parts[1]));
         for (int i = 0; i < frames && i < 2; i++)

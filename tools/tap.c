@@ -21,6 +21,7 @@
 #include "hm_buf.h"
 #include "hm_signal.h"
 #include "tool_config.h"
+#include "tool_recv.h"
 #include "wire.h"
 
 #define TAP_HWM 10000 /* records queued for us before the PUB drops ours */
@@ -44,34 +45,6 @@ s_usage (FILE *out)
                   "  --offsets      start each line with the record's log offset and a tab\n"
                   "  --count N      stop after N events\n"
                   "  --help, --version\n");
-}
-
-/* Receives one whole message, keeping its first three frames. Returns the
-   number of frames, or -1 when interrupted. */
-static int
-s_recv (void *sock, zmq_msg_t parts[3])
-{
-    int frames = 0;
-    bool more = true;
-    while (more) {
-        zmq_msg_t part;
-        zmq_msg_init (&part);
-        if (zmq_msg_recv (&part, sock, 0) < 0) {
-            zmq_msg_close (&part);
-            if (frames == 0)
-                return -1;
-            if (zmq_errno () == EINTR && !s_interrupted)
-                continue; /* finish a message we started */
-            break;
-        }
-        more = zmq_msg_more (&part);
-        if (frames < 3)
-            parts[frames] = part;
-        else
-            zmq_msg_close (&part);
-        frames++;
-    }
-    return frames;
 }
 
 /* Prints the events of one record, at most *left of them if limited.
@@ -171,7 +144,7 @@ main (int argc, char **argv)
     hm_buf_init (&out, 0);
     while (code == 0 && !s_interrupted && (!limited || left > 0)) {
         zmq_msg_t parts[3];
-        int frames = s_recv (sock, parts);
+        int frames = hm_tool_recv (sock, parts, 3, 0, &s_interrupted);
         if (frames < 0) {
             if (zmq_errno () == EINTR)
                 continue;
@@ -181,8 +154,7 @@ main (int argc, char **argv)
         }
         Hm__TapHeader *header = NULL;
         Hm__AppendRequest *req = NULL;
-        if (frames == 3 && zmq_msg_size (&parts[0]) == strlen (HM_WIRE_TAP) &&
-            memcmp (zmq_msg_data (&parts[0]), HM_WIRE_TAP, zmq_msg_size (&parts[0])) == 0) {
+        if (frames == 3 && hm_tool_frame_is (&parts[0], HM_WIRE_TAP)) {
             header =
                 hm__tap_header__unpack (NULL, zmq_msg_size (&parts[1]), zmq_msg_data (&parts[1]));
             req = hm__append_request__unpack (NULL, zmq_msg_size (&parts[2]),

@@ -464,6 +464,27 @@ hm_azure_section_string (const cJSON *section, const char *key, const char *keyp
 }
 
 int
+hm_azure_section_keys (const cJSON *section, const char *keypath, hm_azure_keys_t *out,
+                       char *errbuf, size_t errlen)
+{
+    if (hm_azure_section_string (section, "account", keypath, &out->account, errbuf, errlen) ||
+        hm_azure_section_string (section, "access_key", keypath, &out->key, errbuf, errlen) ||
+        hm_azure_section_string (section, "endpoint", keypath, &out->endpoint, errbuf, errlen))
+        return -1;
+    return 0;
+}
+
+int
+hm_azure_account_from_keys (hm_azure_account_t *acct, hm_azure_service_t service,
+                            const hm_azure_keys_t *keys, const char *keypath, char *errbuf,
+                            size_t errlen)
+{
+    return hm_azure_account_resolve (acct, service, keys->account, keys->key, keys->endpoint,
+                                     getenv ("AZURE_STORAGE_CONNECTION_STRING"), keypath, errbuf,
+                                     errlen);
+}
+
+int
 hm_azure_check_name (const char *name, const char *keypath, const char *key, const char *kind,
                      char *errbuf, size_t errlen)
 {

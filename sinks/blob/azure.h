@@ -127,6 +127,23 @@ int hm_azure_run_all (hm_http_client_t **client_p, const hm_http_options_t *opts
 struct cJSON;
 int hm_azure_section_string (const struct cJSON *section, const char *key, const char *keypath,
                              const char **out, char *errbuf, size_t errlen);
+/* The account keys of a route's section, as read: each points into the
+   section, NULL when absent. */
+typedef struct {
+    const char *account;  /* "account" */
+    const char *key;      /* "access_key" */
+    const char *endpoint; /* "endpoint" */
+} hm_azure_keys_t;
+/* Reads them with hm_azure_section_string: 0, or -1 with the first
+   that is not a string in errbuf. Read before the sink's own keys, so
+   errors come in the same order for the Blob and Queue sinks. */
+int hm_azure_section_keys (const struct cJSON *section, const char *keypath, hm_azure_keys_t *out,
+                           char *errbuf, size_t errlen);
+/* hm_azure_account_resolve of keys, with AZURE_STORAGE_CONNECTION_STRING
+   from the environment for what they lack. */
+int hm_azure_account_from_keys (hm_azure_account_t *acct, hm_azure_service_t service,
+                                const hm_azure_keys_t *keys, const char *keypath, char *errbuf,
+                                size_t errlen);
 /* Checks the required container or queue name read from keypath.key
    (NULL: missing) with hm_azure_valid_name. 0, or -1 with "keypath.key: ..."
    in errbuf; kind ("container", "queue") names the thing in that error.

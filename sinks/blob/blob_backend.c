@@ -133,14 +133,12 @@ s_configure (s_blob_t *self, const hm_config_t *cfg, const hm_route_config_t *ro
              const cJSON *section, char *errbuf, size_t errlen)
 {
     char keypath[512];
-    snprintf (keypath, sizeof keypath, "%s: routes.%s.abs", cfg->path ? cfg->path : "(config)",
-              route->name);
-    const char *account, *key, *container, *blob_path, *endpoint;
-    if (hm_azure_section_string (section, "account", keypath, &account, errbuf, errlen) ||
-        hm_azure_section_string (section, "access_key", keypath, &key, errbuf, errlen) ||
+    hm_sink_keypath (cfg, route, keypath, sizeof keypath);
+    const char *container, *blob_path;
+    hm_azure_keys_t keys;
+    if (hm_azure_section_keys (section, keypath, &keys, errbuf, errlen) ||
         hm_azure_section_string (section, "container", keypath, &container, errbuf, errlen) ||
         hm_azure_section_string (section, "blob_path", keypath, &blob_path, errbuf, errlen) ||
-        hm_azure_section_string (section, "endpoint", keypath, &endpoint, errbuf, errlen) ||
         hm_azure_check_name (container, keypath, "container", "container", errbuf, errlen))
         return -1;
     char probe[4096];
@@ -161,9 +159,8 @@ s_configure (s_blob_t *self, const hm_config_t *cfg, const hm_route_config_t *ro
         }
         self->part_size = (uint64_t)v;
     }
-    if (hm_azure_account_resolve (&self->acct, HM_AZURE_BLOB, account, key, endpoint,
-                                  getenv ("AZURE_STORAGE_CONNECTION_STRING"), keypath, errbuf,
-                                  errlen) != 0)
+    if (hm_azure_account_from_keys (&self->acct, HM_AZURE_BLOB, &keys, keypath, errbuf, errlen) !=
+        0)
         return -1;
     self->container = strdup (container);
     self->blob_path = strdup (blob_path ? blob_path : "");

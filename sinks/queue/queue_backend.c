@@ -130,13 +130,11 @@ s_configure (s_queue_t *self, const hm_config_t *cfg, const hm_route_config_t *r
              const cJSON *section, char *errbuf, size_t errlen)
 {
     char keypath[512];
-    snprintf (keypath, sizeof keypath, "%s: routes.%s.aqs", cfg->path ? cfg->path : "(config)",
-              route->name);
-    const char *account, *key, *queue, *endpoint, *encoding;
-    if (hm_azure_section_string (section, "account", keypath, &account, errbuf, errlen) ||
-        hm_azure_section_string (section, "access_key", keypath, &key, errbuf, errlen) ||
+    hm_sink_keypath (cfg, route, keypath, sizeof keypath);
+    const char *queue, *encoding;
+    hm_azure_keys_t keys;
+    if (hm_azure_section_keys (section, keypath, &keys, errbuf, errlen) ||
         hm_azure_section_string (section, "queue_name", keypath, &queue, errbuf, errlen) ||
-        hm_azure_section_string (section, "endpoint", keypath, &endpoint, errbuf, errlen) ||
         hm_azure_section_string (section, "encoding", keypath, &encoding, errbuf, errlen) ||
         hm_azure_check_name (queue, keypath, "queue_name", "queue", errbuf, errlen))
         return -1;
@@ -149,9 +147,8 @@ s_configure (s_queue_t *self, const hm_config_t *cfg, const hm_route_config_t *r
                   encoding);
         return -1;
     }
-    if (hm_azure_account_resolve (&self->acct, HM_AZURE_QUEUE, account, key, endpoint,
-                                  getenv ("AZURE_STORAGE_CONNECTION_STRING"), keypath, errbuf,
-                                  errlen) != 0)
+    if (hm_azure_account_from_keys (&self->acct, HM_AZURE_QUEUE, &keys, keypath, errbuf, errlen) !=
+        0)
         return -1;
     size_t n = strlen (queue) + 16;
     if (!(self->path = malloc (n))) {

@@ -73,6 +73,11 @@ hm_sink_status_t hm_sink_retry_as (hm_sink_result_t *self, hm_retry_class_t cls,
 int hm_sink_dead_letter (hm_sink_result_t *self, size_t index, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
+/* "FILE: routes.NAME.SINK", the prefix of a backend's errors about its
+   route's section (keys follow: "...SINK.KEY: reason"); out gets it. */
+void hm_sink_keypath (const hm_config_t *cfg, const hm_route_config_t *route, char *out,
+                      size_t cap);
+
 typedef struct {
     const char *kind; /* "file": the route's "sink" value this backend serves */
     void *(*init) (const hm_config_t *cfg, const hm_route_config_t *route, char *errbuf,

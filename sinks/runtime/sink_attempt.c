@@ -1,5 +1,6 @@
 /*  sink_attempt: the socket-free half of the sink runtime: the result a
-    backend fills in, and one attempt at a batch (deliver, then dead
+    backend fills in (and the name of its config section, for its errors),
+    and one attempt at a batch (deliver, then dead
     letters). Kept apart from the loop so tests can drive a backend and the
     dead-letter file directly. */
 #include "sink.h"
@@ -100,6 +101,13 @@ hm_sink_dead_letter (hm_sink_result_t *self, size_t index, const char *fmt, ...)
     self->dead[self->dead_count].reason = copy;
     self->dead_count++;
     return 0;
+}
+
+void
+hm_sink_keypath (const hm_config_t *cfg, const hm_route_config_t *route, char *out, size_t cap)
+{
+    snprintf (out, cap, "%s: routes.%s.%s", cfg && cfg->path ? cfg->path : "(config)", route->name,
+              route->sink);
 }
 
 /* Writes the dead letters of one attempt: every event on DROP (with the

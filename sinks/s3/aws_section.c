@@ -8,13 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-void
-hm_aws_key_prefix (const hm_config_t *cfg, const hm_route_config_t *route, char *out, size_t cap)
-{
-    snprintf (out, cap, "%s: routes.%s.%s", cfg && cfg->path ? cfg->path : "(config)", route->name,
-              route->sink);
-}
-
 int
 hm_aws_string (const cJSON *section, const char *prefix, const char *key, char **value_p,
                char *errbuf, size_t errlen)

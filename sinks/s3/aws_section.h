@@ -41,10 +41,6 @@ typedef struct {
     hm_aws_endpoint_t parsed; /* endpoint split, when endpoint is set */
 } hm_aws_section_t;
 
-/* "FILE: routes.NAME.SINK" for error messages; out gets it. */
-void hm_aws_key_prefix (const hm_config_t *cfg, const hm_route_config_t *route, char *out,
-                        size_t cap);
-
 /* A string key of the section: NULL when absent; -1 (reason in errbuf) when
    present but not a string. *value_p is a copy to free. */
 int hm_aws_string (const cJSON *section, const char *prefix, const char *key, char **value_p,

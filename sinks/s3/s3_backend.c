@@ -73,7 +73,7 @@ static void *
 s_init (const hm_config_t *cfg, const hm_route_config_t *route, char *errbuf, size_t errlen)
 {
     char prefix[512];
-    hm_aws_key_prefix (cfg, route, prefix, sizeof prefix);
+    hm_sink_keypath (cfg, route, prefix, sizeof prefix);
     s_s3_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (errbuf, errlen, "out of memory");

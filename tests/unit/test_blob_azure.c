@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "azure.h"
 #include "blob_backend.h"
+#include "sink.h"
 
 #define DEV_ACCOUNT "devstoreaccount1"
 #define DEV_KEY                                                                                    \
@@ -349,6 +351,67 @@ test_account_resolution (void **state)
     assert_non_null (strstr (err, "account"));
 }
 
+/* What both Azure sinks read of their section: account, access_key and
+   endpoint, type-checked in that order; the environment's connection
+   string fills in what the section lacks. */
+static void
+test_section_keys (void **state)
+{
+    (void)state;
+    char err[512];
+    hm_azure_keys_t keys;
+    cJSON *section = cJSON_Parse ("{\"access_key\": \"" DEV_KEY "\", \"endpoint\": "
+                                  "\"http://127.0.0.1:10000/devstoreaccount1\"}");
+    assert_non_null (section);
+    assert_int_equal (hm_azure_section_keys (section, "f: routes.r.abs", &keys, err, sizeof err),
+                      0);
+    assert_null (keys.account);
+    assert_string_equal (keys.key, DEV_KEY);
+    assert_string_equal (keys.endpoint, "http://127.0.0.1:10000/devstoreaccount1");
+    setenv ("AZURE_STORAGE_CONNECTION_STRING", "AccountName=" DEV_ACCOUNT, 1);
+    hm_azure_account_t acct;
+    assert_int_equal (hm_azure_account_from_keys (&acct, HM_AZURE_BLOB, &keys, "f: routes.r.abs",
+                                                  err, sizeof err),
+                      0);
+    assert_string_equal (acct.account, DEV_ACCOUNT);
+    assert_string_equal (acct.base, "http://127.0.0.1:10000");
+    hm_azure_account_free (&acct);
+    unsetenv ("AZURE_STORAGE_CONNECTION_STRING");
+    assert_int_equal (hm_azure_account_from_keys (&acct, HM_AZURE_BLOB, &keys, "f: routes.r.abs",
+                                                  err, sizeof err),
+                      -1);
+    assert_non_null (strstr (err, "f: routes.r.abs.account: missing"));
+    cJSON_Delete (section);
+    /* The first key that is not a string is the one named. */
+    section = cJSON_Parse ("{\"account\": 1, \"endpoint\": 2}");
+    assert_int_equal (hm_azure_section_keys (section, "f: routes.r.aqs", &keys, err, sizeof err),
+                      -1);
+    assert_string_equal (err, "f: routes.r.aqs.account: must be a string");
+    cJSON_Delete (section);
+    section = cJSON_Parse ("{\"account\": \"a\", \"endpoint\": []}");
+    assert_int_equal (hm_azure_section_keys (section, "f: routes.r.aqs", &keys, err, sizeof err),
+                      -1);
+    assert_string_equal (err, "f: routes.r.aqs.endpoint: must be a string");
+    cJSON_Delete (section);
+}
+
+/* Every backend's errors start with where its section is. */
+static void
+test_sink_keypath (void **state)
+{
+    (void)state;
+    hm_config_t cfg = {.path = "/etc/hamustro.json"};
+    hm_route_config_t route = {.name = "r", .sink = "aqs"};
+    char out[128];
+    hm_sink_keypath (&cfg, &route, out, sizeof out);
+    assert_string_equal (out, "/etc/hamustro.json: routes.r.aqs");
+    cfg.path = NULL;
+    hm_sink_keypath (&cfg, &route, out, sizeof out);
+    assert_string_equal (out, "(config): routes.r.aqs");
+    hm_sink_keypath (NULL, &route, out, sizeof out);
+    assert_string_equal (out, "(config): routes.r.aqs");
+}
+
 static void
 test_names_and_parts (void **state)
 {
@@ -402,7 +465,8 @@ main (void)
         cmocka_unit_test (test_block_ids_and_list), cmocka_unit_test (test_put_block),
         cmocka_unit_test (test_put_block_list),     cmocka_unit_test (test_put_message),
         cmocka_unit_test (test_connection_string),  cmocka_unit_test (test_account_resolution),
-        cmocka_unit_test (test_names_and_parts),
+        cmocka_unit_test (test_names_and_parts),    cmocka_unit_test (test_section_keys),
+        cmocka_unit_test (test_sink_keypath),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

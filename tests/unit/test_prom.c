@@ -1,5 +1,5 @@
 /*  test_prom: the Prometheus text writer (HELP/TYPE lines, label and HELP
-    escaping, sample values), the router.metrics_listen key and the metrics
+    escaping, sample values, histograms), the router.metrics_listen key and the metrics
     endpoint's refusal of bad addresses. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +39,45 @@ test_family_and_samples (void **state)
                          "hamustro_x_total 7\n");
     hm_buf_free (&out);
     hm_buf_free (&lb);
+}
+
+/* The histogram the router's, the ingests' and the sinks' metrics share:
+   cumulative buckets, +Inf, sum, count, the caller's labels before le;
+   and the sample with one more label that it and the split families use. */
+static void
+test_histogram (void **state)
+{
+    (void)state;
+    hm_buf_t out;
+    hm_buf_init (&out, 0);
+    static const double bounds[] = {0.5, 1, 2.5};
+    static const uint64_t counts[] = {1, 0, 2, 3};
+    hm_prom_histogram (&out, "h_seconds", "route=\"r\"", bounds, 3, counts, 7.25);
+    hm_prom_histogram (&out, "h_seconds", NULL, bounds, 3, counts, 0);
+    static const uint64_t none[] = {0};
+    hm_prom_histogram (&out, "e_seconds", "i=\"x\"", NULL, 0, none, 0);
+    assert_string_equal (out.data, "h_seconds_bucket{route=\"r\",le=\"0.5\"} 1\n"
+                                   "h_seconds_bucket{route=\"r\",le=\"1\"} 1\n"
+                                   "h_seconds_bucket{route=\"r\",le=\"2.5\"} 3\n"
+                                   "h_seconds_bucket{route=\"r\",le=\"+Inf\"} 6\n"
+                                   "h_seconds_sum{route=\"r\"} 7.25\n"
+                                   "h_seconds_count{route=\"r\"} 6\n"
+                                   "h_seconds_bucket{le=\"0.5\"} 1\n"
+                                   "h_seconds_bucket{le=\"1\"} 1\n"
+                                   "h_seconds_bucket{le=\"2.5\"} 3\n"
+                                   "h_seconds_bucket{le=\"+Inf\"} 6\n"
+                                   "h_seconds_sum 0\n"
+                                   "h_seconds_count 6\n"
+                                   "e_seconds_bucket{i=\"x\",le=\"+Inf\"} 0\n"
+                                   "e_seconds_sum{i=\"x\"} 0\n"
+                                   "e_seconds_count{i=\"x\"} 0\n");
+    hm_buf_reset (&out);
+    /* A family split by a key: the key's label comes after the others. */
+    hm_prom_u64_by (&out, "r_total", "i=\"x\"", "reason", "a\"b", 3);
+    hm_prom_u64_by (&out, "r_total", "", "code", "200", 4);
+    assert_string_equal (out.data, "r_total{i=\"x\",reason=\"a\\\"b\"} 3\n"
+                                   "r_total{code=\"200\"} 4\n");
+    hm_buf_free (&out);
 }
 
 static void
@@ -112,9 +151,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_family_and_samples),
-        cmocka_unit_test (test_float_values),
-        cmocka_unit_test (test_config_key),
+        cmocka_unit_test (test_family_and_samples), cmocka_unit_test (test_float_values),
+        cmocka_unit_test (test_histogram),          cmocka_unit_test (test_config_key),
         cmocka_unit_test (test_bad_addresses),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1,20 +1,24 @@
-/*  test_tools: the modules behind hamustro-push (a line of input to events)
+/*  test_tools: the modules behind hamustro-push (a line of input to events;
+    whole messages from the router, as hamustro-tap reads them too)
     and hamustro-send (random valid collections, the latency histogram). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "collection_json.h"
+#include "hm_test_bytes.h"
 #include "payload.pb-c.h"
 #include "push_parse.h"
 #include "send_gen.h"
 #include "send_stats.h"
 #include "signature.h"
-#include "hm_test_bytes.h"
+#include "tool_recv.h"
 
 static void
 s_free_events (Hm__Event **events, size_t n)
@@ -27,7 +31,7 @@ s_free_events (Hm__Event **events, size_t n)
 static void
 test_push_flat_event (void **state)
 {
-    (void) state;
+    (void)state;
     char session[33];
     hm_session ("dev", "cli", "1.0", "2.0", 4, session);
     char line[1024];
@@ -60,11 +64,12 @@ test_push_flat_event (void **state)
 static void
 test_push_nul_whole (void **state)
 {
-    (void) state;
+    (void)state;
     const char *line =
         "{\"device_id\":\"ctl\\u0000\\u0001\\u001f\\u007f\",\"client_id\":\"c\",\"session\":\"s\","
         "\"nr\":7,\"env\":\"BETA\",\"system_version\":\"1\",\"product_version\":\"2\","
-        "\"at\":\"2016-02-03 15:41:28\",\"timezone\":\"\",\"event\":\"ctl\\u0000\\u0001\\u001f\x7f\","
+        "\"at\":\"2016-02-03 "
+        "15:41:28\",\"timezone\":\"\",\"event\":\"ctl\\u0000\\u0001\\u001f\x7f\","
         "\"user_id\":\"u\\u0000\",\"parameters\":\"{\\\"ctl\\\\u0000\\\":\\\"v\\\\u0000w\\\","
         "\\\"z\\\":\\\"1\\\"}\"}";
     Hm__Event **events = NULL;
@@ -76,8 +81,7 @@ test_push_nul_whole (void **state)
     assert_bytes_equal_n (events[0]->device_id, "ctl\0\1\x1f\x7f", 7);
     assert_bytes_equal_n (events[0]->event, "ctl\0\1\x1f\x7f", 7);
     assert_bytes_equal_n (events[0]->user_id, "u\0", 2);
-    assert_string_equal (events[0]->parameters,
-                         "{\"ctl\\u0000\":\"v\\u0000w\",\"z\":\"1\"}");
+    assert_string_equal (events[0]->parameters, "{\"ctl\\u0000\":\"v\\u0000w\",\"z\":\"1\"}");
     s_free_events (events, n);
 
     /* parameters as an object and as the Collection's list */
@@ -87,7 +91,8 @@ test_push_nul_whole (void **state)
         "\"parameters\":{\"n\\u0000\":\"v\\u0000\",\"o\":[\"x\"]}}",
         "{\"device_id\":\"d\",\"client_id\":\"c\",\"session\":\"s\",\"nr\":1,\"env\":1,"
         "\"system_version\":\"1\",\"product_version\":\"2\",\"at\":1,\"event\":\"e\","
-        "\"parameters\":[{\"name\":\"n\\u0000\",\"value\":\"v\\u0000\"},{\"name\":\"o\",\"value\":\"[\\\"x\\\"]\"}]}",
+        "\"parameters\":[{\"name\":\"n\\u0000\",\"value\":\"v\\u0000\"},{\"name\":\"o\",\"value\":"
+        "\"[\\\"x\\\"]\"}]}",
     };
     for (size_t i = 0; i < 2; i++) {
         if (push_parse_line (forms[i], strlen (forms[i]), &events, &n, err, sizeof err) != 0)
@@ -108,7 +113,7 @@ test_push_nul_whole (void **state)
 static void
 test_push_collection_and_errors (void **state)
 {
-    (void) state;
+    (void)state;
     const char *line =
         "{\"deviceId\":\"d\",\"clientId\":\"c\",\"session\":\"s\",\"systemVersion\":\"1\","
         "\"productVersion\":\"2\",\"env\":11,\"payloads\":[{\"at\":\"1\",\"event\":\"x\",\"nr\":1},"
@@ -135,9 +140,8 @@ test_push_collection_and_errors (void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         events = NULL;
         err[0] = '\0';
-        assert_int_equal (push_parse_line (bad[i][0], strlen (bad[i][0]), &events, &n, err,
-                                           sizeof err),
-                          -1);
+        assert_int_equal (
+            push_parse_line (bad[i][0], strlen (bad[i][0]), &events, &n, err, sizeof err), -1);
         assert_true (err[0] != '\0');
         if (!strstr (err, bad[i][1]))
             fail_msg ("error \"%s\" does not mention \"%s\"", err, bad[i][1]);
@@ -160,7 +164,7 @@ s_check_generated (send_format_t format)
         Collection *c = NULL;
         char err[256] = "";
         if (format == SEND_FORMAT_PROTOBUF)
-            c = collection__unpack (NULL, body.body.len, (const uint8_t *) body.body.data);
+            c = collection__unpack (NULL, body.body.len, (const uint8_t *)body.body.data);
         else
             c = hm_collection_from_json (body.body.data, body.body.len, err, sizeof err);
         if (!c)
@@ -190,21 +194,21 @@ s_check_generated (send_format_t format)
 static void
 test_send_gen_protobuf (void **state)
 {
-    (void) state;
+    (void)state;
     s_check_generated (SEND_FORMAT_PROTOBUF);
 }
 
 static void
 test_send_gen_json (void **state)
 {
-    (void) state;
+    (void)state;
     s_check_generated (SEND_FORMAT_JSON);
 }
 
 static void
 test_send_gen_bad_arguments (void **state)
 {
-    (void) state;
+    (void)state;
     assert_null (send_gen_new (1, SEND_FORMAT_PROTOBUF, 5, 2, 1)); /* min > max */
     assert_null (send_gen_new (1, SEND_FORMAT_PROTOBUF, 1, SEND_GEN_MAX_PAYLOADS + 1, 1));
 }
@@ -212,7 +216,7 @@ test_send_gen_bad_arguments (void **state)
 static void
 test_histogram_quantiles (void **state)
 {
-    (void) state;
+    (void)state;
     send_hist_t *h = calloc (1, sizeof *h);
     assert_int_equal (send_hist_quantile (h, 0.5), 0);
     for (uint64_t v = 1; v <= 10000; v++)
@@ -228,6 +232,42 @@ test_histogram_quantiles (void **state)
     free (h);
 }
 
+/* push and tap read whole messages: extra frames are read and dropped,
+   so the next receive starts at the next message. */
+static void
+test_recv_whole_messages (void **state)
+{
+    (void)state;
+    void *ctx = zmq_ctx_new ();
+    void *a = zmq_socket (ctx, ZMQ_PAIR), *b = zmq_socket (ctx, ZMQ_PAIR);
+    assert_int_equal (zmq_bind (a, "inproc://tool-recv"), 0);
+    assert_int_equal (zmq_connect (b, "inproc://tool-recv"), 0);
+    zmq_msg_t parts[2];
+    /* Nothing waiting: -1 at once with ZMQ_DONTWAIT. */
+    assert_int_equal (hm_tool_recv (b, parts, 2, ZMQ_DONTWAIT, NULL), -1);
+    assert_int_equal (zmq_errno (), EAGAIN);
+    zmq_send (a, "HM/TAP/1", 8, ZMQ_SNDMORE);
+    zmq_send (a, "one", 3, ZMQ_SNDMORE);
+    zmq_send (a, "two", 3, ZMQ_SNDMORE);
+    zmq_send (a, "three", 5, 0);
+    zmq_send (a, "HM/TAP/", 7, 0);
+    assert_int_equal (hm_tool_recv (b, parts, 2, 0, NULL), 4);
+    assert_true (hm_tool_frame_is (&parts[0], "HM/TAP/1"));
+    assert_false (hm_tool_frame_is (&parts[0], "HM/TAP/"));
+    assert_int_equal (zmq_msg_size (&parts[1]), 3);
+    assert_memory_equal (zmq_msg_data (&parts[1]), "one", 3);
+    zmq_msg_close (&parts[0]);
+    zmq_msg_close (&parts[1]);
+    /* The next message, not "two" or "three". */
+    assert_int_equal (hm_tool_recv (b, parts, 2, ZMQ_DONTWAIT, NULL), 1);
+    assert_false (hm_tool_frame_is (&parts[0], "HM/TAP/1"));
+    assert_true (hm_tool_frame_is (&parts[0], "HM/TAP/"));
+    zmq_msg_close (&parts[0]);
+    zmq_close (a);
+    zmq_close (b);
+    zmq_ctx_term (ctx);
+}
+
 int
 main (void)
 {
@@ -239,6 +279,7 @@ main (void)
         cmocka_unit_test (test_send_gen_json),
         cmocka_unit_test (test_send_gen_bad_arguments),
         cmocka_unit_test (test_histogram_quantiles),
+        cmocka_unit_test (test_recv_whole_messages),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
