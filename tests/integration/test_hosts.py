@@ -353,7 +353,8 @@ class Hosts(Layout):
         # shows. That is the delivery contract (a resend after a lost answer
         # is at least once), not a loss or a pipeline duplicate.
         counts = self.assert_stored(record, resent_copies=True)
-        self.result("2. kill -9 edge1 under load, start it again", counts, h.send_summary(out))
+        self.result("2. kill -9 edge1's programs under load, supervisord starts them again",
+                    counts, h.send_summary(out))
 
     def lag(self, role):
         st = self.edges[role].router_status()
@@ -434,7 +435,8 @@ class Hosts(Layout):
         summary = h.send_summary(out)
         self.assertEqual(list(summary["status"]), ["200"], summary)
         counts = self.assert_stored(record)
-        self.result("4. sink host added, old one stopped (SIGTERM) under load", counts, summary,
+        self.result("4. sink host added, old one stopped (supervisorctl stop) under load",
+                    counts, summary,
                     note="batches acknowledged by the new host alone: %s" % {
                         r: self.route(r)["batches_acked"] - acked[r] for r in self.edges})
 
@@ -495,7 +497,8 @@ class Hosts(Layout):
         # which hamustro-send resends: no event is lost either way.
         self.assertEqual((list(summary["status"]), summary["retries"]), (["200"], 0), summary)
         counts = self.assert_stored(record)
-        self.result("5. lb drains edge1, SIGTERM, start, ready, under load", counts, summary)
+        self.result("5. lb drains edge1, supervisorctl stop and start, ready, under load",
+                    counts, summary)
 
     def test_6_trusted_proxies(self):
         self.client_ip_ignored()
@@ -569,8 +572,18 @@ def tearDownModule():
         "dies mid-request); *errors* requests that ended without any HTTP answer.",
         "", "Regenerate: `HM_HOSTS_RESULTS=$PWD/tests/integration/hosts_RESULTS.md ctest "
         "--test-dir build -L hosts` (as root)."]
+    # Notes written by hand below the table (from the first "## " heading
+    # on) are kept: they are not regenerated.
+    notes = ""
+    try:
+        with open(path) as f:
+            old = f.read()
+        at = old.find("\n## ")
+        notes = old[at:] if at >= 0 else ""
+    except OSError:
+        pass
     with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(lines) + "\n" + notes)
 
 
 if __name__ == "__main__":
