@@ -303,6 +303,27 @@ s_parse_trusted_proxies (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root
     return 0;
 }
 
+int
+hm_role_parse (const char *text, hm_role_t *role)
+{
+    static const struct {
+        const char *name; /* the config's word */
+        hm_role_t role;   /* what it means */
+    } roles[] = {{"all", HM_ROLE_ALL}, {"edge", HM_ROLE_EDGE}, {"sinks", HM_ROLE_SINKS}};
+    for (size_t i = 0; text && i < sizeof roles / sizeof roles[0]; i++)
+        if (strcmp (roles[i].name, text) == 0) {
+            *role = roles[i].role;
+            return 0;
+        }
+    return -1;
+}
+
+const char *
+hm_role_name (hm_role_t role)
+{
+    return role == HM_ROLE_EDGE ? "edge" : role == HM_ROLE_SINKS ? "sinks" : "all";
+}
+
 /* Everything but the routes; *defaults gets what the top level gives them. */
 static int
 s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
@@ -310,7 +331,8 @@ s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
 {
     static const char *const keys[] = {
         "shared_secret", "signature", "max_clock_skew_s", "maintenance_key", "maintance_key",
-        "masked_ip", "trusted_proxies", "logfile", "ingest", "router", "sink", "routes", "curve",
+        "masked_ip", "trusted_proxies", "logfile", "role", "ingest", "router", "sink", "routes",
+        "curve",
         /* the original's keys */
         "dialect", "file", "s3", "sns", "abs", "aqs", "buffer_size", "auto_flush_interval",
         "flush_timeout", "max_worker_size", "max_queue_size", "retry_attempt", "spread_buffer_size",
@@ -318,7 +340,16 @@ s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
     if (hm_cfg_known_keys (ctx, root, "", keys) != 0)
         return -1;
 
-    char *signature = NULL;
+    char *signature = NULL, *role = NULL;
+    if (hm_cfg_string (ctx, root, "", "role", &role) != 0)
+        return -1;
+    self->role = HM_ROLE_ALL;
+    if (role && hm_role_parse (role, &self->role) != 0) {
+        hm_cfg_fail (ctx, "role", "must be \"all\", \"edge\" or \"sinks\", not \"%s\"", role);
+        free (role);
+        return -1;
+    }
+    free (role);
     if (hm_cfg_string (ctx, root, "", "shared_secret", &self->shared_secret) != 0 ||
         hm_cfg_string (ctx, root, "", "signature", &signature) != 0 ||
         /* Beside signature: it is how old a signed request may be. Up to a

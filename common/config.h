@@ -46,8 +46,26 @@ typedef struct {
     char *section_json;
 } hm_route_config_t;
 
+/* What a host runs of a config ("role", top level): hamustro-ctl's
+   check-config, supervisord-conf and systemd-units derive the programs
+   from it; the programs themselves do not read it. UNSET only as "no
+   override" (hamustro-ctl --role absent); a loaded config has ALL by
+   default. */
+typedef enum {
+    HM_ROLE_UNSET = 0, /* take the config's */
+    HM_ROLE_ALL,       /* "all": router, ingest and every route's sinks (one host) */
+    HM_ROLE_EDGE,      /* "edge": router and ingest; the sinks run elsewhere */
+    HM_ROLE_SINKS      /* "sinks": only the routes' sinks, connecting to an edge */
+} hm_role_t;
+
+/* "all", "edge", "sinks" -> *role; -1 for anything else. */
+int hm_role_parse (const char *text, hm_role_t *role);
+/* The config word of a role ("all" for UNSET). */
+const char *hm_role_name (hm_role_t role);
+
 typedef struct {
-    char *path; /* where this came from; "(embedded default)" if built in */
+    char *path;     /* where this came from; "(embedded default)" if built in */
+    hm_role_t role; /* "role": what a host runs of this config (default all) */
 
     /* Client protocol */
     char *shared_secret;     /* HMAC-ish secret of the signature */

@@ -80,15 +80,19 @@ s_check_endpoint (s_check_t *check, const hm_config_t *cfg, const char *key, con
                    endpoint);
 }
 
-/* A backend's init is its whole check: it reads the section, the
+/* The route's endpoint; and (backend_too: the host runs its sinks) its
+   backend's init, which is its whole check: it reads the section, the
    credentials (from the section or the environment) and the endpoint,
    and opens nothing. */
 static void
-s_check_route (s_check_t *check, const hm_config_t *cfg, const hm_route_config_t *route)
+s_check_route (s_check_t *check, const hm_config_t *cfg, const hm_route_config_t *route,
+               bool backend_too)
 {
     char key[160];
     snprintf (key, sizeof key, "routes.%s.endpoint", route->name);
     s_check_endpoint (check, cfg, key, route->endpoint);
+    if (!backend_too)
+        return;
     const hm_sink_backend_t *backend = s_backend (route->sink);
     if (!backend) {
         snprintf (key, sizeof key, "routes.%s.sink", route->name);
@@ -112,28 +116,36 @@ s_check_route (s_check_t *check, const hm_config_t *cfg, const hm_route_config_t
 }
 
 hm_config_t *
-hm_config_check_all (const char *path, hm_config_error_fn *fn, void *arg, size_t *problems)
+hm_config_check_all (const char *path, hm_role_t role, hm_config_error_fn *fn, void *arg,
+                     size_t *problems)
 {
     s_check_t check = {fn, arg, 0};
     hm_config_t *cfg = hm_config_check (path, s_report, &check);
     if (cfg) {
         char errbuf[1024];
+        if (role == HM_ROLE_UNSET)
+            role = cfg->role;
+        /* What this host does not run is not checked: a sink host has no
+           router secret and no TLS files, an edge no sink credentials. */
+        bool edge = role != HM_ROLE_SINKS, sinks = role != HM_ROLE_EDGE;
         /* The router needs the server pair, every other program a client pair. */
-        if (hm_curve_check (cfg, true, errbuf, sizeof errbuf) != 0)
+        if (edge && hm_curve_check (cfg, true, errbuf, sizeof errbuf) != 0)
             s_report (&check, errbuf);
         if (hm_curve_check (cfg, false, errbuf, sizeof errbuf) != 0)
             s_report (&check, errbuf);
         /* The ingest's TLS files, checked as the ingest does at start. */
-        if (hm_tls_check (cfg, errbuf, sizeof errbuf) != 0)
+        if (edge && hm_tls_check (cfg, errbuf, sizeof errbuf) != 0)
             s_report (&check, errbuf);
-        s_check_endpoint (&check, cfg, "router.endpoint", cfg->router_endpoint);
-        s_check_endpoint (&check, cfg, "router.tap", cfg->tap_endpoint);
-        s_check_endpoint (&check, cfg, "router.inject", cfg->inject_endpoint);
-        s_check_endpoint (&check, cfg, "router.control", cfg->control_endpoint);
-        if (cfg->tap_json_endpoint) /* off unless set */
-            s_check_endpoint (&check, cfg, "router.tap_json", cfg->tap_json_endpoint);
+        if (edge) {
+            s_check_endpoint (&check, cfg, "router.endpoint", cfg->router_endpoint);
+            s_check_endpoint (&check, cfg, "router.tap", cfg->tap_endpoint);
+            s_check_endpoint (&check, cfg, "router.inject", cfg->inject_endpoint);
+            s_check_endpoint (&check, cfg, "router.control", cfg->control_endpoint);
+            if (cfg->tap_json_endpoint) /* off unless set */
+                s_check_endpoint (&check, cfg, "router.tap_json", cfg->tap_json_endpoint);
+        }
         for (size_t i = 0; i < cfg->route_count; i++)
-            s_check_route (&check, cfg, &cfg->routes[i]);
+            s_check_route (&check, cfg, &cfg->routes[i], sinks);
     }
     if (check.problems)
         hm_config_destroy (&cfg);

@@ -14,11 +14,14 @@
 
 #include "config.h"
 
-/* Checks path (NULL: $HAMUSTRO_CONFIG, else the embedded default) and
-   passes every problem to fn as "FILE: KEY: REASON". Returns the config
-   when there was none (the caller destroys it), else NULL; *problems
-   gets the count. */
-hm_config_t *hm_config_check_all (const char *path, hm_config_error_fn *fn, void *arg,
-                                  size_t *problems);
+/* Checks path (NULL: $HAMUSTRO_CONFIG, else the embedded default) for a
+   host of role (UNSET: the config's "role"): EDGE and ALL the router's
+   server key, TLS files and endpoints; SINKS and ALL every route's sink
+   backend; every role the load, the client key pair and the routes'
+   endpoints. Passes every problem to fn as "FILE: KEY: REASON". Returns
+   the config when there was none (the caller destroys it), else NULL;
+   *problems gets the count. */
+hm_config_t *hm_config_check_all (const char *path, hm_role_t role, hm_config_error_fn *fn,
+                                  void *arg, size_t *problems);
 
 #endif

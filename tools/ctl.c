@@ -40,8 +40,8 @@ s_usage (FILE *out)
     /* Laid out for help2man, which makes the man page from it: usage
        lines, a paragraph, then headed lists with their text in one column. */
     fprintf (out, "Usage: hamustro-ctl [options] status | flush | replay ROUTE OFFSET | keygen\n"
-                  "  or:  hamustro-ctl [options] check-config | supervisord-conf | systemd-units"
-                  " [FILE]\n"
+                  "  or:  hamustro-ctl [options] check-config | systemd-units [FILE]\n"
+                  "  or:  hamustro-ctl [options] supervisord-conf [FILE...]\n"
                   "Sends one control request to a router and prints its answer, or reads a\n"
                   "config and says what it runs (no router involved).\n"
                   "\n"
@@ -58,8 +58,12 @@ s_usage (FILE *out)
                   "  check-config [FILE]      check the config as every program would at start\n"
                   "                           (no network): what would run, or every problem\n"
                   "                           as FILE: KEY: REASON (exit 1)\n"
-                  "  supervisord-conf [FILE]  supervisord [program:x] sections for the config's\n"
-                  "                           router, ingest and every route's sinks\n"
+                  "  supervisord-conf [FILE...]\n"
+                  "                           supervisord [program:x] sections for the config's\n"
+                  "                           router, ingest and every route's sinks (as its\n"
+                  "                           role says); several FILEs (a sink host serving\n"
+                  "                           several edges): each one's program names start\n"
+                  "                           with its file name without .json and a '-'\n"
                   "  systemd-units [FILE]     the systemd units the config needs, one a line\n"
                   "\n"
                   "Options:\n"
@@ -69,6 +73,14 @@ s_usage (FILE *out)
                   "  --logdir DIR             supervisord-conf: a log file per process in DIR\n"
                   "                           (default: supervisord's stdout)\n"
                   "  --directory DIR          supervisord-conf: the programs' working directory\n"
+                  "  --role all|edge|sinks    check-config, supervisord-conf, systemd-units: what\n"
+                  "                           this host runs of the config (default: its\n"
+                  "                           \"role\", else all): all its programs, the router\n"
+                  "                           and ingest, or the routes' sinks; check-config\n"
+                  "                           checks only what the role runs (a sink host's\n"
+                  "                           config needs no server_secret_key)\n"
+                  "  --prefix NAME            supervisord-conf with one FILE: put NAME before\n"
+                  "                           every program name\n"
                   "  --config FILE            pipeline config (default: $HAMUSTRO_CONFIG, else\n"
                   "                           built-in)\n"
                   "  --endpoint EP            control endpoint (default: the config's)\n"
@@ -128,6 +140,59 @@ s_own_dir (char *buf, size_t cap)
     return dirname (buf);
 }
 
+/* supervisord-conf with several FILEs: each one's programs get its file
+   name without ".json" and a '-' as prefix ("sink-edge1-sink-archive"),
+   so one supervisord runs them all. Every file is checked before
+   anything is printed. */
+static int
+s_supervisord_files (int argc, char **argv, hm_plan_supervisord_t opts)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream (&text, &len);
+    if (!out)
+        return 1;
+    char **prefixes = calloc ((size_t)argc, sizeof *prefixes);
+    int code = prefixes ? 0 : 1;
+    for (int i = 0; i < argc && code == 0; i++) {
+        char *copy = strdup (argv[i]);
+        char *name = copy ? strdup (basename (copy)) : NULL;
+        free (copy);
+        if (!name) {
+            code = 1;
+            break;
+        }
+        size_t n = strlen (name);
+        if (n > 5 && strcmp (name + n - 5, ".json") == 0)
+            name[n - 5] = '\0';
+        prefixes[i] = name;
+        for (int j = 0; j < i; j++)
+            if (strcmp (prefixes[j], name) == 0) {
+                fprintf (stderr,
+                         "hamustro-ctl: %s and %s: the same file name, so the same program "
+                         "names; rename one\n",
+                         argv[j], argv[i]);
+                code = 2;
+            }
+        if (code)
+            break;
+        char prefix[4096];
+        snprintf (prefix, sizeof prefix, "%s-", name);
+        opts.prefix = prefix;
+        if (i > 0)
+            fputc ('\n', out);
+        code = hm_ctl_config_run (HM_CTL_SUPERVISORD_CONF, argv[i], opts, out, stderr);
+    }
+    fclose (out);
+    if (code == 0)
+        fwrite (text, 1, len, stdout);
+    free (text);
+    for (int i = 0; prefixes && i < argc; i++)
+        free (prefixes[i]);
+    free (prefixes);
+    return code;
+}
+
 /* check-config, supervisord-conf, systemd-units: the config, no router. */
 static int
 s_config_verb (const char *cmd, int argc, char **argv, const char *config_path,
@@ -136,8 +201,12 @@ s_config_verb (const char *cmd, int argc, char **argv, const char *config_path,
     hm_ctl_config_verb_t verb = strcmp (cmd, "check-config") == 0       ? HM_CTL_CHECK_CONFIG
                                 : strcmp (cmd, "supervisord-conf") == 0 ? HM_CTL_SUPERVISORD_CONF
                                                                         : HM_CTL_SYSTEMD_UNITS;
-    if (argc > 1) {
+    if (argc > 1 && verb != HM_CTL_SUPERVISORD_CONF) {
         fprintf (stderr, "hamustro-ctl: %s takes at most one FILE\n", cmd);
+        return 2;
+    }
+    if (argc > 1 && opts.prefix) {
+        fprintf (stderr, "hamustro-ctl: --prefix goes with one FILE (several: their names)\n");
         return 2;
     }
     char self_dir[4096];
@@ -147,6 +216,8 @@ s_config_verb (const char *cmd, int argc, char **argv, const char *config_path,
     }
     /* The backends log what they configure: only their warnings here. */
     hm_log_init ("hamustro-ctl", HM_LOG_WARN);
+    if (argc > 1)
+        return s_supervisord_files (argc, argv, opts);
     return hm_ctl_config_run (verb, argc == 1 ? argv[0] : config_path, opts, stdout, stderr);
 }
 
@@ -293,6 +364,8 @@ main (int argc, char **argv)
                                             {"user", required_argument, NULL, 'u'},
                                             {"logdir", required_argument, NULL, 'l'},
                                             {"directory", required_argument, NULL, 'd'},
+                                            {"role", required_argument, NULL, 'r'},
+                                            {"prefix", required_argument, NULL, 'p'},
                                             {"json", no_argument, NULL, 'j'},
                                             {"watch", optional_argument, NULL, 'w'},
                                             {"count", required_argument, NULL, 'n'},
@@ -323,6 +396,16 @@ main (int argc, char **argv)
             break;
         case 'd':
             opts.directory = optarg;
+            break;
+        case 'r':
+            if (hm_role_parse (optarg, &opts.role) != 0) {
+                fprintf (stderr, "hamustro-ctl: --role takes all, edge or sinks, not '%s'\n",
+                         optarg);
+                return 2;
+            }
+            break;
+        case 'p':
+            opts.prefix = optarg;
             break;
         case 't':
             if (s_parse_u64 ("--timeout", optarg, &timeout_ms) != 0 || timeout_ms > 3600000)

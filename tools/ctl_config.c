@@ -21,14 +21,14 @@ hm_ctl_config_run (hm_ctl_config_verb_t verb, const char *path, hm_plan_supervis
     if (path && !*path)
         path = NULL;
     size_t problems = 0;
-    hm_config_t *cfg = hm_config_check_all (path, s_print_problem, err, &problems);
+    hm_config_t *cfg = hm_config_check_all (path, opts.role, s_print_problem, err, &problems);
     if (!cfg) {
         if (verb == HM_CTL_CHECK_CONFIG)
             fprintf (err, "%zu problem%s found\n", problems, problems == 1 ? "" : "s");
         return 1;
     }
     int code = 0;
-    hm_plan_t *plan = hm_plan_new (cfg);
+    hm_plan_t *plan = hm_plan_new (cfg, opts.role);
     char real[PATH_MAX];
     if (!plan) {
         fprintf (err, "%s: (plan): out of memory\n", cfg->path);
@@ -48,8 +48,11 @@ hm_ctl_config_run (hm_ctl_config_verb_t verb, const char *path, hm_plan_supervis
             code = 1;
         }
         else if (hm_plan_print_supervisord (plan, &opts, out) != 0) {
-            fprintf (err, "%s: (supervisord-conf): a path or the user has a line break\n",
-                     cfg->path);
+            fprintf (err,
+                     "%s: (supervisord-conf): a path or the user has a line break, or the "
+                     "program name prefix '%s' has a character other than letters, digits, "
+                     "'_', '.' and '-'\n",
+                     cfg->path, opts.prefix ? opts.prefix : "");
             code = 1;
         }
     }

@@ -16,8 +16,9 @@ typedef enum {
 } hm_ctl_config_verb_t;
 
 /* Runs verb on the config at path (NULL: $HAMUSTRO_CONFIG, else the
-   embedded default). Output to out, problems ("FILE: KEY: REASON", one
-   a line) to err. opts: supervisord-conf's options; its config_path is
+   embedded default), for a host of opts.role (UNSET: the config's
+   "role"). Output to out, problems ("FILE: KEY: REASON", one a line) to
+   err. opts: supervisord-conf's other options; its config_path is
    set here (the config's absolute path, so every program reads the file
    that was checked). Returns the exit status: 0, or 1 when the config
    has a problem (then nothing goes to out). */

@@ -27,12 +27,15 @@ typedef struct {
 
 typedef struct hm_plan hm_plan_t;
 
-/* The plan of cfg, which must outlive it. NULL: out of memory. */
-hm_plan_t *hm_plan_new (const hm_config_t *cfg);
+/* The plan of cfg, which must outlive it, for a host of role: ALL the
+   router, the ingest and every route's sinks; EDGE the router and the
+   ingest; SINKS the routes' sinks; UNSET the config's "role". NULL: out
+   of memory. */
+hm_plan_t *hm_plan_new (const hm_config_t *cfg, hm_role_t role);
 void hm_plan_destroy (hm_plan_t **self_p);
 
 /* The programs in start order of the units: router, ingest, then the
-   sinks in the config's order of routes. */
+   sinks in the config's order of routes (those of the plan's role). */
 size_t hm_plan_size (const hm_plan_t *self);
 const hm_plan_program_t *hm_plan_program (const hm_plan_t *self, size_t index);
 
@@ -56,12 +59,19 @@ typedef struct {
     const char *config_path; /* passed as --config; NULL: the embedded default */
     const char *user;        /* user= of every program; NULL: none */
     const char *log_dir;     /* a log file per process here; NULL: supervisord's stdout */
+    const char *prefix;      /* put before every program name ("edge1-sink-archive"),
+                                so several configs' sections go in one supervisord;
+                                NULL: none */
+    hm_role_t role;          /* what to run of the config; UNSET: the config's "role"
+                                (also used by check-config and systemd-units) */
 } hm_plan_supervisord_t;
 
 /* supervisord [program:x] sections. Sinks run as
    "hamustro-KIND-sink --route ROUTE:%(process_num)d", numprocs = the
    route's instances, process numbers from 1. -1 (nothing written) when
-   a path or the user has a line break. */
+   a path or the user has a line break, or the prefix has a character
+   other than letters, digits, '_', '.' and '-' (supervisord's program
+   names; ':' would read as a group). */
 int hm_plan_print_supervisord (const hm_plan_t *self, const hm_plan_supervisord_t *opts, FILE *out);
 
 #endif

@@ -8,6 +8,15 @@ CurveZMQ; sinks runs one file sink per edge (a sink host serves an edge by
 running instances with that edge's config: adding an edge changes nothing
 on the others). hamustro-send in client speaks HTTPS to lb.
 
+Every host starts its programs as an operator would (supervised.py):
+supervisord in the host's namespace on what `hamustro-ctl supervisord-conf`
+generates, after `hamustro-ctl check-config` passed: an edge with `--role
+edge` on its config, the sink host on one config per edge shaped like
+deploy/hosts/sink-edge1.json ("role": "sinks", no router secret), both in
+one supervisord. Stops and starts go through supervisorctl (its SIGTERM,
+the exit status supervisord logged), kill -9 through the pids it reports,
+and supervisord starts a killed program again by itself.
+
 Hosts: 1 steady load, 2 kill -9 of an edge, 3 the sink host's link cut,
 4 a second sink host joins and the first one's sinks stop, 5 HAProxy drains
 an edge for a deploy, 6 X-Forwarded-For. NginxLb: the same layout with
@@ -26,6 +35,7 @@ HM_HOSTS_RESULTS=FILE writes a table of every scenario's counts to FILE
 (tests/integration/hosts_RESULTS.md keeps the last one)."""
 
 import collections
+import copy
 import json
 import os
 import platform
@@ -41,6 +51,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 import harness as h  # noqa: E402
 import netns  # noqa: E402
+import supervised  # noqa: E402
 
 HOSTS = {"lb": 1, "edge1": 11, "edge2": 12, "sinks": 20, "client": 100}
 SRC = os.environ.get("HAMUSTRO_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -72,6 +83,7 @@ class Layout(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="hm-hosts-")
         self.net = netns.Net(HOSTS)
         self.edges = {}
+        self.hosts = {}  # role -> supervised.Host: each host's supervisord
         self.lb = None
         self.lb_log = None
         try:
@@ -90,8 +102,19 @@ class Layout(unittest.TestCase):
                 self.lb.wait(30)
             if self.lb_log:
                 self.lb_log.close()
+            problems = []
+            # every host's supervisord stops its programs at once
+            for host in self.hosts.values():
+                host.terminate()
+            for role in self.hosts:
+                try:
+                    self.hosts[role].close(check=not failed)
+                except AssertionError as e:
+                    problems.append(str(e))
             for e in self.edges.values():
                 e.close(check=not failed)
+            if problems:
+                raise AssertionError("\n".join(problems))
         finally:
             self.net.close()
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -110,9 +133,25 @@ class Layout(unittest.TestCase):
             e.write_config()
             e.role = role
             self.edges[role] = e
-            self.start_edge(role)
-            # this edge's sink, on the sink host
-            e.start("file-sink", "--route", "archive", prefix=self.net.prefix("sinks"))
+            # The edge host: `supervisord-conf --role edge` on its config
+            # (which, shared with hamustro-send, names no role itself).
+            self.check_config(e.config_path, "--role", "edge")
+            self.hosts[role] = supervised.Host(os.path.join(e.dir, "host"),
+                                               self.net.prefix(role), [e.config_path], "edge")
+        # The sink host: one config per edge, shaped like deploy/hosts/
+        # sink-edge1.json ("role": "sinks", no router secret), all in one
+        # supervisord; their program names carry the file's name.
+        self.sink_configs = []
+        for role, e in self.edges.items():
+            cfg = copy.deepcopy(e.config)
+            cfg["role"] = "sinks"
+            del cfg["curve"]["server_secret_key"], cfg["ingest"], cfg["trusted_proxies"]
+            path = os.path.join(self.dir, "sink-%s.json" % role)
+            with open(path, "w") as f:
+                json.dump(cfg, f, indent=2)
+            self.check_config(path)
+            self.sink_configs.append(path)
+        self.start_sink_host("sinks")
         for role in self.edges:
             self.wait_edge_healthy(role)
 
@@ -141,10 +180,21 @@ class Layout(unittest.TestCase):
         self.lb = subprocess.Popen(self.net.prefix("lb") + ["haproxy", "-db", "-f", cfg_path],
                                    stdout=self.lb_log, stderr=subprocess.STDOUT)
 
-    def start_edge(self, role):
-        e = self.edges[role]
-        e.start("router", prefix=self.net.prefix(role))
-        e.start("ingest", prefix=self.net.prefix(role))
+    def check_config(self, path, *args):
+        """`hamustro-ctl check-config` passes, as an operator runs it first."""
+        r = subprocess.run([os.path.join(h.BIN, "hamustro-ctl"), "check-config"] + list(args) +
+                           [path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout.decode(errors="replace"))
+
+    def start_sink_host(self, role):
+        """supervisord on role's namespace with every edge's sink config
+        (`supervisord-conf` without --role: the configs say "sinks")."""
+        host = supervised.Host(os.path.join(self.dir, role), self.net.prefix(role),
+                               self.sink_configs)
+        self.hosts[role] = host
+        self.assertNotIn("hamustro-router", host.programs)
+        self.assertNotIn("hamustro-ingest", host.programs)
+        return host
 
     def wait_edge_healthy(self, role):
         url = "http://%s:8080/api/health" % self.net.addr[role]
@@ -277,13 +327,16 @@ class Hosts(Layout):
         p = self.send(record, "--duration", "10", "--concurrency", "4", "--rate", "150")
         try:
             wait_for("load on edge1", lambda: (self.appended("edge1") or 0) > 100)
-            e1 = self.edges["edge1"]
-            e1.stop("ingest", signal.SIGKILL)
-            e1.stop("router", signal.SIGKILL)
+            sup = self.hosts["edge1"]
+            pids = sup.wait_running(["router", "ingest"])
+            self.assertEqual(sorted(sup.names()), ["ingest", "router"])
+            os.kill(pids["ingest"], signal.SIGKILL)
+            os.kill(pids["router"], signal.SIGKILL)
             before = self.appended("edge2")
-            # lb took edge1 out: edge2 alone keeps taking the load
+            # edge2 keeps taking the load while edge1 is down
             wait_for("edge2 taking the load", lambda: self.appended("edge2") > before + 200)
-            self.start_edge("edge1")
+            # supervisord starts both again by itself (autorestart)
+            sup.wait_running(["router", "ingest"], changed_from=pids)
             self.wait_edge_healthy("edge1")
         finally:
             out = p.communicate(timeout=120)[0].decode()
@@ -300,7 +353,8 @@ class Hosts(Layout):
         # shows. That is the delivery contract (a resend after a lost answer
         # is at least once), not a loss or a pipeline duplicate.
         counts = self.assert_stored(record, resent_copies=True)
-        self.result("2. kill -9 edge1 under load, start it again", counts, h.send_summary(out))
+        self.result("2. kill -9 edge1's programs under load, supervisord starts them again",
+                    counts, h.send_summary(out))
 
     def lag(self, role):
         st = self.edges[role].router_status()
@@ -359,13 +413,15 @@ class Hosts(Layout):
                 (self.appended(r) or 0) > 100 for r in self.edges))
             self.net.add("sinks2", 21)
             old = {r: self.instances(r) for r in self.edges}
-            for e in self.edges.values():
-                e.start("file-sink#new", "--route", "archive", prefix=self.net.prefix("sinks2"))
+            self.start_sink_host("sinks2")
             # scaled out: each edge's route has a second instance
             wait_for("both edges serving two sink instances", lambda: all(
                 len(self.instances(r)) == 2 for r in self.edges))
-            for role, e in self.edges.items():
-                self.assertEqual(e.stop("file-sink", signal.SIGTERM), 0, role)
+            sinks = self.hosts["sinks"]
+            self.assertEqual(sinks.names(), [
+                "sink-%s-sink-archive:sink-%s-sink-archive-1" % (r, r) for r in sorted(self.edges)])
+            for name in sinks.names():
+                self.assertEqual(sinks.stop(name), 0, name)
             # scaled in: only the new host's instance is left, and it carries on
             wait_for("the old instances gone", lambda: all(
                 len(self.instances(r)) == 1 and not self.instances(r) & old[r]
@@ -379,7 +435,8 @@ class Hosts(Layout):
         summary = h.send_summary(out)
         self.assertEqual(list(summary["status"]), ["200"], summary)
         counts = self.assert_stored(record)
-        self.result("4. sink host added, old one stopped (SIGTERM) under load", counts, summary,
+        self.result("4. sink host added, old one stopped (supervisorctl stop) under load",
+                    counts, summary,
                     note="batches acknowledged by the new host alone: %s" % {
                         r: self.route(r)["batches_acked"] - acked[r] for r in self.edges})
 
@@ -418,10 +475,11 @@ class Hosts(Layout):
             wait_for("load on edge1", lambda: (self.appended("edge1") or 0) > 100)
             self.assertEqual(self.lb_command("set server edges/edge1 state drain").strip(), "")
             wait_for("edge1 drained", lambda: self.lb_server("edge1")["scur"] == "0")
-            e1 = self.edges["edge1"]
-            self.assertEqual(e1.stop("ingest", signal.SIGTERM), 0)
-            self.assertEqual(e1.stop("router", signal.SIGTERM), 0)
-            self.start_edge("edge1")
+            sup = self.hosts["edge1"]
+            self.assertEqual(sup.stop("ingest"), 0)
+            self.assertEqual(sup.stop("router"), 0)
+            sup.start("router")
+            sup.start("ingest")
             self.wait_edge_healthy("edge1")
             self.assertEqual(self.lb_command("set server edges/edge1 state ready").strip(), "")
             back = self.appended("edge1")
@@ -439,7 +497,8 @@ class Hosts(Layout):
         # which hamustro-send resends: no event is lost either way.
         self.assertEqual((list(summary["status"]), summary["retries"]), (["200"], 0), summary)
         counts = self.assert_stored(record)
-        self.result("5. lb drains edge1, SIGTERM, start, ready, under load", counts, summary)
+        self.result("5. lb drains edge1, supervisorctl stop and start, ready, under load",
+                    counts, summary)
 
     def test_6_trusted_proxies(self):
         self.client_ip_ignored()
@@ -513,8 +572,18 @@ def tearDownModule():
         "dies mid-request); *errors* requests that ended without any HTTP answer.",
         "", "Regenerate: `HM_HOSTS_RESULTS=$PWD/tests/integration/hosts_RESULTS.md ctest "
         "--test-dir build -L hosts` (as root)."]
+    # Notes written by hand below the table (from the first "## " heading
+    # on) are kept: they are not regenerated.
+    notes = ""
+    try:
+        with open(path) as f:
+            old = f.read()
+        at = old.find("\n## ")
+        notes = old[at:] if at >= 0 else ""
+    except OSError:
+        pass
     with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write("\n".join(lines) + "\n" + notes)
 
 
 if __name__ == "__main__":

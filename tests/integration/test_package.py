@@ -264,6 +264,19 @@ class Package(unittest.TestCase):
         score = pk.security_score(merged)
         sys.stderr.write("hamustro-ingest.service with a port below 1024: %s\n" % score)
         self.assertLessEqual(score, 2.0)
+        # A host's role (README "Scaling out"): an edge wants the router
+        # and the ingest, a sink host only the sinks, and a sink host's
+        # config needs no router secret (nor TLS files).
+        for role, want in (("edge", ["hamustro-ingest.service", "hamustro-router.service"]),
+                           ("sinks", ["hamustro-file-sink@archive:1.service"])):
+            part = json.loads(json.dumps(conf))
+            part["role"] = role
+            if role == "sinks":
+                part["ingest"]["tls_cert"] = "/nonexistent/lb.crt"
+                part["ingest"]["tls_key"] = "/nonexistent/lb.key"
+            with open("/etc/hamustro/hamustro.json", "w") as f:
+                json.dump(part, f)
+            self.assertEqual(self.generated_units(os.path.join(self.tmp, "gen-" + role)), want)
         # Invalid: the generator says why and wants the router alone, whose
         # ExecStartPre (check-config) fails with the problem.
         bad = json.loads(json.dumps(conf))

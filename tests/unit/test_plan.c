@@ -1,14 +1,18 @@
 /*  test_plan: what a config runs (plan.c), and hamustro-ctl's config
     verbs on top of it (ctl_config.c, config_check.c): check-config with
     every kind of problem, supervisord-conf and systemd-units. */
+/* cmocka needs these before it; keep clang-format from sorting them. */
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <cmocka.h>
+// clang-format on
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <cmocka.h>
 #include <zmq.h>
 
 #include "config.h"
@@ -85,7 +89,7 @@ test_plan_of_three_routes (void **state)
     hm_config_t *cfg = hm_config_parse (three_routes, "t.json", err, sizeof err);
     if (!cfg)
         fail_msg ("%s", err);
-    hm_plan_t *plan = hm_plan_new (cfg);
+    hm_plan_t *plan = hm_plan_new (cfg, HM_ROLE_UNSET);
     assert_non_null (plan);
     assert_int_equal (hm_plan_size (plan), 5);
     const hm_plan_program_t *router = hm_plan_program (plan, 0);
@@ -292,6 +296,128 @@ test_check_config_collects_problems (void **state)
     s_expect_problems (HM_CTL_CHECK_CONFIG, "{\"shared_secret\":", syntax_keys);
 }
 
+/* A host's role: what runs (plan, units, supervisord) and what is checked. */
+static void
+test_roles (void **state)
+{
+    (void)state;
+    char err[512];
+    hm_config_t *cfg = hm_config_parse (three_routes, "t.json", err, sizeof err);
+    if (!cfg)
+        fail_msg ("%s", err);
+    assert_int_equal (cfg->role, HM_ROLE_ALL);
+    hm_plan_t *plan = hm_plan_new (cfg, HM_ROLE_EDGE);
+    assert_int_equal (hm_plan_size (plan), 2);
+    assert_string_equal (hm_plan_program (plan, 0)->name, "router");
+    assert_string_equal (hm_plan_program (plan, 1)->name, "ingest");
+    hm_plan_destroy (&plan);
+    plan = hm_plan_new (cfg, HM_ROLE_SINKS);
+    assert_int_equal (hm_plan_size (plan), 3);
+    assert_string_equal (hm_plan_program (plan, 0)->name, "sink-archive");
+    assert_string_equal (hm_plan_program (plan, 2)->name, "sink-q");
+    hm_plan_destroy (&plan);
+    hm_config_destroy (&cfg);
+
+    /* The config's "role", which --role overrides. */
+    char json[1024];
+    snprintf (json, sizeof json, "{\"role\":\"sinks\",%s", three_routes + 1);
+    char *out, *errs;
+    hm_plan_supervisord_t opts = {0};
+    assert_int_equal (s_run (HM_CTL_SYSTEMD_UNITS, json, opts, &out, &errs), 0);
+    assert_string_equal (out, "hamustro-file-sink@archive:1.service\n"
+                              "hamustro-s3-sink@lake:1.service\n"
+                              "hamustro-s3-sink@lake:2.service\n"
+                              "hamustro-queue-sink@q:1.service\n");
+    free (out);
+    free (errs);
+    opts.role = HM_ROLE_EDGE;
+    assert_int_equal (s_run (HM_CTL_SYSTEMD_UNITS, json, opts, &out, &errs), 0);
+    assert_string_equal (out, "hamustro-router.service\nhamustro-ingest.service\n");
+    free (out);
+    free (errs);
+    opts.role = HM_ROLE_ALL;
+    assert_int_equal (s_run (HM_CTL_SYSTEMD_UNITS, json, opts, &out, &errs), 0);
+    assert_int_equal (s_lines (out), 6);
+    free (out);
+    free (errs);
+
+    /* supervisord: a sink host's sections, names prefixed; a prefix
+       supervisord would misread is refused, nothing written. */
+    opts = (hm_plan_supervisord_t){.bin_dir = "/b", .prefix = "edge1-", .role = HM_ROLE_SINKS};
+    assert_int_equal (s_run (HM_CTL_SUPERVISORD_CONF, three_routes, opts, &out, &errs), 0);
+    assert_string_equal (errs, "");
+    assert_non_null (strstr (out, "(role sinks): do not edit;\n"));
+    assert_non_null (strstr (out, "\n[program:edge1-sink-archive]\n"));
+    assert_non_null (strstr (out, "\n[program:edge1-sink-lake]\n"));
+    assert_non_null (strstr (out, "\n[program:edge1-sink-q]\n"));
+    assert_null (strstr (out, "router"));
+    assert_null (strstr (out, "ingest"));
+    free (out);
+    free (errs);
+    opts.prefix = "edge:1-";
+    assert_int_equal (s_run (HM_CTL_SUPERVISORD_CONF, three_routes, opts, &out, &errs), 1);
+    assert_string_equal (out, "");
+    assert_non_null (strstr (errs, "prefix 'edge:1-'"));
+    free (out);
+    free (errs);
+
+    /* check-config: a sink host's config has no server secret and no TLS
+       files (a problem for role all, none for sinks); an edge's needs no
+       sink credentials. */
+    unsetenv ("AWS_ACCESS_KEY_ID");
+    unsetenv ("AWS_SECRET_ACCESS_KEY");
+    char pub[41], sec[41], cpub[41], csec[41];
+    assert_int_equal (zmq_curve_keypair (pub, sec), 0);
+    assert_int_equal (zmq_curve_keypair (cpub, csec), 0);
+    /* (Z85 keys may hold '%': they go in as arguments, never as a format.) */
+    const char *sinks_host = "{\"shared_secret\":\"s\",%s\"ingest\":{\"tls_cert\":"
+                             "\"/nonexistent/c.pem\",\"tls_key\":\"/nonexistent/k.pem\"},"
+                             "\"curve\":{\"server_public_key\":\"%s\",\"client_public_key\":"
+                             "\"%s\",\"client_secret_key\":\"%s\"},\"routes\":{\"a\":{"
+                             "\"sink\":\"file\",\"endpoint\":\"tcp://10.0.0.1:5601\","
+                             "\"file\":{\"file_path\":\"x\"}}}}";
+    snprintf (json, sizeof json, sinks_host, "", pub, cpub, csec);
+    const char *all_keys[] = {"curve.server_secret_key", "ingest.tls_cert", NULL};
+    s_expect_problems (HM_CTL_CHECK_CONFIG, json, all_keys);
+    opts = (hm_plan_supervisord_t){.role = HM_ROLE_SINKS};
+    assert_int_equal (s_run (HM_CTL_CHECK_CONFIG, json, opts, &out, &errs), 0);
+    assert_string_equal (errs, "");
+    assert_non_null (strstr (out, "role: sinks"));
+    assert_null (strstr (out, "listener:"));
+    assert_non_null (strstr (out, "config ok\n"));
+    free (out);
+    free (errs);
+    snprintf (json, sizeof json, sinks_host, "\"role\":\"sinks\",", pub, cpub, csec);
+    opts.role = HM_ROLE_UNSET;
+    assert_int_equal (s_run (HM_CTL_CHECK_CONFIG, json, opts, &out, &errs), 0);
+    free (out);
+    free (errs);
+
+    const char *edge = "{\"shared_secret\":\"s\",\"role\":\"edge\",\"routes\":{\"lake\":{"
+                       "\"sink\":\"s3\",\"s3\":{\"region\":\"eu-west-1\",\"bucket\":\"b\"}}}}";
+    assert_int_equal (s_run (HM_CTL_CHECK_CONFIG, edge, opts, &out, &errs), 0);
+    assert_string_equal (errs, "");
+    free (out);
+    free (errs);
+    const char *lake_keys[] = {"routes.lake.s3.access_key_id", NULL};
+    opts.role = HM_ROLE_SINKS;
+    assert_int_equal (s_run (HM_CTL_CHECK_CONFIG, edge, opts, &out, &errs), 1);
+    free (out);
+    free (errs);
+    /* Without an override the config's edge role is checked; with none, all. */
+    s_expect_problems (HM_CTL_CHECK_CONFIG,
+                       "{\"shared_secret\":\"s\",\"routes\":{\"lake\":{\"sink\":\"s3\","
+                       "\"s3\":{\"region\":\"eu-west-1\",\"bucket\":\"b\"}}}}",
+                       lake_keys);
+
+    /* A role the config module does not know. */
+    const char *role_keys[] = {"role", NULL};
+    s_expect_problems (HM_CTL_CHECK_CONFIG,
+                       "{\"shared_secret\":\"s\",\"role\":\"both\",\"dialect\":\"file\",\"file\":{"
+                       "\"file_path\":\"x\"}}",
+                       role_keys);
+}
+
 /* Problems outside the key table: the file, the environment. */
 static void
 test_check_config_file_and_environment (void **state)
@@ -302,7 +428,8 @@ test_check_config_file_and_environment (void **state)
     hm_plan_supervisord_t opts = {.bin_dir = "/b"};
     FILE *o = open_memstream (&out, &out_len);
     FILE *e = open_memstream (&err, &err_len);
-    assert_int_equal (hm_ctl_config_run (HM_CTL_CHECK_CONFIG, "/nonexistent/h.json", opts, o, e), 1);
+    assert_int_equal (hm_ctl_config_run (HM_CTL_CHECK_CONFIG, "/nonexistent/h.json", opts, o, e),
+                      1);
     fclose (o);
     fclose (e);
     assert_string_equal (out, "");
@@ -346,6 +473,7 @@ main (void)
         cmocka_unit_test (test_check_config_prints_the_plan),
         cmocka_unit_test (test_check_config_collects_problems),
         cmocka_unit_test (test_check_config_file_and_environment),
+        cmocka_unit_test (test_roles),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
