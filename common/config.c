@@ -222,7 +222,6 @@ s_finish (hm_cfg_ctx_t *ctx, hm_config_t *self)
     const char *port = getenv ("HAMUSTRO_PORT");
     if (host && *host) {
         free (self->host);
-        free (self->ingest_name);
         /* The original's default host "localhost" meant every interface. */
         self->host = strdup (strcmp (host, "localhost") == 0 ? "0.0.0.0" : host);
     }
@@ -625,6 +624,7 @@ hm_config_destroy (hm_config_t **self_p)
     free (self->maintenance_key);
     free (self->logfile);
     free (self->host);
+    free (self->ingest_name);
     free (self->tls_cert);
     free (self->tls_key);
     free (self->run_dir);

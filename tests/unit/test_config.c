@@ -525,6 +525,16 @@ test_ingest_name (void **state)
     assert_non_null (cfg);
     assert_string_equal (cfg->ingest_name, "edge-1.eu:8080_a");
     hm_config_destroy (&cfg);
+    /* HAMUSTRO_HOST replaces the host only: the name stays (it was freed
+       there once, and then read by the ingest). */
+    setenv ("HAMUSTRO_HOST", "127.0.0.1", 1);
+    cfg = s_parse ("{\"shared_secret\":\"s\",\"ingest\":{\"name\":\"n1\"},"
+                   "\"dialect\":\"file\",\"file\":{\"file_path\":\"x\"}}");
+    unsetenv ("HAMUSTRO_HOST");
+    assert_non_null (cfg);
+    assert_string_equal (cfg->host, "127.0.0.1");
+    assert_string_equal (cfg->ingest_name, "n1");
+    hm_config_destroy (&cfg);
     const char *bad[] = {"\"\"", "\"a b\"", "\"a\\\"b\"",
                          "\"x123456789x123456789x123456789x123456789x123456789x123456789xxxxx\"",
                          "7"};
