@@ -336,6 +336,9 @@ s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
         "dialect", "file", "s3", "sns", "abs", "aqs", "buffer_size", "auto_flush_interval",
         "flush_timeout", "max_worker_size", "max_queue_size", "retry_attempt", "spread_buffer_size",
         NULL};
+    /* Set before any return: a check of the whole config goes on to the
+       routes after a problem here. */
+    *defaults = (hm_cfg_route_defaults_t){.max_events = 10000, .max_age_ms = 60000};
     if (hm_cfg_known_keys (ctx, root, "", keys) != 0)
         return -1;
 
@@ -389,7 +392,6 @@ s_parse_globals (hm_cfg_ctx_t *ctx, hm_config_t *self, const cJSON *root,
        their meaning (a batch's size and age); max_worker_size becomes the
        sink's credit (uploads in flight); the rest described queues and
        retry counts that the durable log makes unnecessary: accepted, unused. */
-    *defaults = (hm_cfg_route_defaults_t){.max_events = 10000, .max_age_ms = 60000};
     uint64_t v;
     uint32_t age_ms = 0;
     bool unused_bool = false;
