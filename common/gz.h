@@ -1,4 +1,4 @@
-/*  gz: gzip a buffer in one go (libdeflate; one gzip member, what the
+/*  gz: gzip a buffer in one go (ISA-L igzip, libdeflate at the bound; one gzip member, what the
     original's files and objects use), and gunzip (zlib) for tests and tools. */
 #ifndef HM_GZ_H
 #define HM_GZ_H

@@ -68,6 +68,36 @@ test_appends (void **state)
     hm_buf_free (&back);
 }
 
+/* Data that does not compress still fits a bound just above its stored
+   size (5 bytes per block, gzip's 18), as it did with libdeflate alone:
+   igzip falls back to stored blocks itself. */
+static void
+test_incompressible_tight_bound (void **state)
+{
+    (void)state;
+    size_t len = 300000;
+    uint8_t *rnd = malloc (len);
+    assert_non_null (rnd);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        rnd[i] = (uint8_t)x;
+    }
+    /* stored: 5 bytes per block of <= 64 KiB, 18 of gzip's, some slack */
+    size_t stored = len + 5 * (len / 10000 + 1) + 18 + 16;
+    hm_buf_t gz, back;
+    hm_buf_init (&gz, stored + 1);
+    hm_buf_init (&back, 0);
+    assert_int_equal (hm_gzip (rnd, len, &gz), 0);
+    assert_true (gz.len <= stored);
+    assert_int_equal (hm_gunzip (gz.data, gz.len, &back), 0);
+    assert_int_equal (back.len, len);
+    assert_memory_equal (back.data, rnd, len);
+    hm_buf_free (&gz);
+    hm_buf_free (&back);
+    free (rnd);
+}
+
 static void
 test_bounds_and_corruption (void **state)
 {
@@ -131,6 +161,7 @@ main (void)
         cmocka_unit_test (test_roundtrip),
         cmocka_unit_test (test_appends),
         cmocka_unit_test (test_bounds_and_corruption),
+        cmocka_unit_test (test_incompressible_tight_bound),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
