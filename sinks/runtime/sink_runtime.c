@@ -33,6 +33,7 @@
 #include "arena.h"
 #include "backoff.h"
 #include "curve.h"
+#include "delivery_decode.h"
 #include "hm_log.h"
 #include "wire.h"
 
@@ -55,6 +56,7 @@ s_on_signal (int sig)
 typedef struct {
     Hm__Delivery *batch;     /* decoded into arena */
     hm_arena_t arena;        /* owns batch */
+    zframe_t *frame;         /* the packed Delivery: batch's bytes fields point into it */
     uint32_t attempts;       /* failed attempts so far */
     int64_t next_at;         /* monotonic ms before which it is not attempted */
     hm_sink_status_t status; /* worker's answer: OK (stored) or RETRY */
@@ -253,6 +255,7 @@ s_job_destroy (s_job_t **job_p)
     if (!job)
         return;
     hm_arena_destroy (&job->arena);
+    zframe_destroy (&job->frame);
     hm_sink_result_free (&job->result);
     free (job);
     *job_p = NULL;
@@ -285,10 +288,10 @@ s_job_held (s_sink_t *self, const Hm__Delivery *batch)
 }
 
 /* Takes one Delivery into the queue, with the arena it was decoded into
-   (emptied), or hands it straight back (the caller's arena still holds
-   it and frees it). */
+   (emptied) and the frame it points into (*frame_p becomes NULL), or hands
+   it straight back (the caller still holds both and frees them). */
 static void
-s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena)
+s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena, zframe_t **frame_p)
 {
     if (!streq (batch->route, self->route->name)) {
         hm_error ("delivery %" PRIu64 "..%" PRIu64 " is for route '%s', not ours: handed back",
@@ -321,6 +324,8 @@ s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena)
     }
     job->batch = batch;
     hm_arena_move (&job->arena, arena);
+    job->frame = *frame_p;
+    *frame_p = NULL;
     job->generation = self->generation;
     job->next_at = zclock_mono ();
     hm_sink_result_init (&job->result);
@@ -349,13 +354,16 @@ s_read_router (s_sink_t *self)
         else if (zframe_streq (type, HM_WIRE_DELIVER)) {
             hm_arena_t arena;
             hm_arena_init (&arena, S_DELIVERY_BLOCK);
+            /* Taken out of msg: a job keeps it, its events point into it. */
+            zmsg_remove (msg, body);
             Hm__Delivery *batch =
-                hm__delivery__unpack (&arena.pb, zframe_size (body), zframe_data (body));
+                hm_delivery_unpack (&arena, zframe_data (body), zframe_size (body));
             if (batch)
-                s_take_delivery (self, batch, &arena);
+                s_take_delivery (self, batch, &arena, &body);
             else
                 hm_warn ("dropped an undecodable delivery (%zu bytes)", zframe_size (body));
             hm_arena_destroy (&arena); /* empty when the batch became a job */
+            zframe_destroy (&body);    /* NULL likewise */
         }
         else if (zframe_streq (type, HM_WIRE_SINK)) {
             Hm__SinkMessage *sm =
