@@ -82,7 +82,8 @@ s_string (hm_arena_t *arena, const s_field_t *f)
         e->field.data = f.len ? (uint8_t *)f.data : NULL;                                          \
     } while (0)
 
-/* Fills e (initialised) from one packed hm.Event. */
+/* Fills e (initialised) from one packed hm.Event; with arena NULL only
+   checks it (parameters is not copied). */
 static int
 s_event (hm_arena_t *arena, Hm__Event *e, const uint8_t *p, const uint8_t *end)
 {
@@ -105,7 +106,7 @@ s_event (hm_arena_t *arena, Hm__Event *e, const uint8_t *p, const uint8_t *end)
                 e->has_at = 1, e->at = f.val;
             break;
         case 23:
-            if (!bytes || !(e->parameters = s_string (arena, &f)))
+            if (!bytes || (arena && !(e->parameters = s_string (arena, &f))))
                 return -1;
             break;
 #define S_CASE(n, field)                                                                           \
@@ -210,4 +211,33 @@ hm_delivery_unpack (hm_arena_t *arena, const uint8_t *data, size_t len)
         return d;
     /* Whatever the failed try took stays in the arena until its reset. */
     return hm__delivery__unpack (&arena->pb, len, data);
+}
+
+int
+hm_append_check (const uint8_t *data, size_t len, uint64_t *batch_id_p, size_t *n_events_p)
+{
+    const uint8_t *end = data + len;
+    bool have_id = false;
+    uint64_t batch_id = 0;
+    size_t n = 0;
+    Hm__Event scratch;
+    for (const uint8_t *p = data; p < end;) {
+        s_field_t f;
+        if (s_field (&p, end, &f) != 0)
+            return -1;
+        if (f.num == 1) {
+            if (f.wt != 0)
+                return -1;
+            have_id = true, batch_id = f.val;
+        }
+        else if (f.num == 2) {
+            if (f.wt != 2 || s_event (NULL, &scratch, f.data, f.data + f.len) != 0)
+                return -1;
+            n++;
+        }
+    }
+    if (!have_id)
+        return -1;
+    *batch_id_p = batch_id, *n_events_p = n;
+    return 0;
 }

@@ -265,6 +265,81 @@ test_damaged_deliveries (void **state)
     free (base);
 }
 
+/* An AppendRequest with the events of a random Delivery (same field
+   encoding but for the tag: Delivery.events is 5, AppendRequest's 2). */
+static uint8_t *
+s_random_append (size_t n, uint64_t batch_id, size_t *len_p)
+{
+    size_t dlen;
+    uint8_t *d = s_random_delivery (n, &dlen);
+    hm_arena_t arena;
+    hm_arena_init (&arena, 4096);
+    Hm__Delivery *dd = hm__delivery__unpack (&arena.pb, dlen, d);
+    assert_non_null (dd);
+    Hm__AppendRequest req = HM__APPEND_REQUEST__INIT;
+    req.batch_id = batch_id;
+    req.n_events = dd->n_events;
+    req.events = dd->events;
+    size_t len = hm__append_request__get_packed_size (&req);
+    uint8_t *buf = malloc (len + 1);
+    assert_non_null (buf);
+    assert_int_equal (hm__append_request__pack (&req, buf), len);
+    hm_arena_destroy (&arena);
+    free (d);
+    *len_p = len;
+    return buf;
+}
+
+/* hm_append_check takes only what protobuf-c takes, and reads the same. */
+static bool
+s_check_append (const uint8_t *buf, size_t len)
+{
+    Hm__AppendRequest *ref = hm__append_request__unpack (NULL, len, buf);
+    uint64_t id = 0;
+    size_t n = 0;
+    int rc = hm_append_check (buf, len, &id, &n);
+    if (rc == 0) {
+        assert_non_null (ref);
+        assert_true (id == ref->batch_id);
+        assert_int_equal (n, ref->n_events);
+    }
+    hm__append_request__free_unpacked (ref, NULL);
+    return rc == 0;
+}
+
+static void
+test_append_check (void **state)
+{
+    (void)state;
+    for (int round = 0; round < 200; round++) {
+        size_t len;
+        uint8_t *buf = s_random_append ((size_t)round % 20, s_rand () * 7919ull, &len);
+        assert_true (s_check_append (buf, len));
+        free (buf);
+    }
+    size_t len;
+    uint8_t *base = s_random_append (4, 42, &len);
+    for (size_t cut = 0; cut < len; cut++)
+        s_check_append (base, cut);
+    uint8_t *buf = malloc (len);
+    assert_non_null (buf);
+    for (int round = 0; round < 3000; round++) {
+        memcpy (buf, base, len);
+        for (int k = 0; k < 1 + round % 3; k++)
+            buf[s_rand () % len] = (uint8_t)s_rand ();
+        s_check_append (buf, len);
+    }
+    /* no batch_id; batch_id as bytes; an event as a varint */
+    assert_false (s_check_append ((const uint8_t *)"\x12\x00", 2));
+    assert_false (s_check_append ((const uint8_t *)"\x0a\x00", 2));
+    assert_false (s_check_append ((const uint8_t *)"\x08\x01\x10\x00", 4));
+    /* one event holding a 6-byte tag: protobuf-c refuses it */
+    assert_false (
+        s_check_append ((const uint8_t *)"\x08\x01\x12\x07\xa0\x80\x80\x80\x80\x00\x05", 11));
+    free (buf);
+    free (base);
+}
+
 int
 main (void)
 {
@@ -272,6 +347,7 @@ main (void)
         cmocka_unit_test (test_valid_deliveries),
         cmocka_unit_test (test_unknown_fields_and_wire_types),
         cmocka_unit_test (test_damaged_deliveries),
+        cmocka_unit_test (test_append_check),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
