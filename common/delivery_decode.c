@@ -31,12 +31,17 @@ s_varint (const uint8_t **pp, const uint8_t *end, int max, uint64_t *v)
 }
 
 /* One field at *pp; -1 for what this reader leaves to protobuf-c. */
-static int
+static inline int
 s_field (const uint8_t **pp, const uint8_t *end, s_field_t *f)
 {
     uint64_t key, len;
-    /* A tag of 5 bytes at most, as protobuf-c's parser reads them. */
-    if (s_varint (pp, end, 5, &key) != 0 || key > UINT32_MAX || (key >> 3) == 0)
+    /* One byte, the common case (fields 1..15), first. A tag of 5 bytes at
+       most, as protobuf-c's parser reads them. */
+    if (*pp < end && **pp < 0x80)
+        key = *(*pp)++;
+    else if (s_varint (pp, end, 5, &key) != 0 || key > UINT32_MAX)
+        return -1;
+    if ((key >> 3) == 0)
         return -1;
     f->num = (uint32_t)(key >> 3);
     f->wt = (int)(key & 7);
@@ -52,7 +57,11 @@ s_field (const uint8_t **pp, const uint8_t *end, s_field_t *f)
         return 0;
     }
     case 2:
-        if (s_varint (pp, end, 5, &len) != 0 || len > (uint64_t)(end - *pp))
+        if (*pp < end && **pp < 0x80)
+            len = *(*pp)++;
+        else if (s_varint (pp, end, 5, &len) != 0)
+            return -1;
+        if (len > (uint64_t)(end - *pp))
             return -1;
         f->data = *pp, f->len = (size_t)len;
         *pp += len;
