@@ -42,6 +42,7 @@
 #define SHUTDOWN_LINGER_MS 1000      /* time the final ACK/NACKs get to leave */
 #define SOCKET_HWM 1000              /* we send a handful of messages per batch: never reached */
 #define S_DELIVERY_BLOCK (64u << 10) /* first block of a delivery's decode arena (it doubles) */
+#define S_SPARE_MAX (16u << 20)      /* a larger decode block is not kept for the next batch */
 
 static volatile sig_atomic_t s_interrupted = 0;
 
@@ -98,6 +99,11 @@ typedef struct {
     uint64_t retries_by[HM_RETRY_CLASSES];           /* retries by the class of their reason */
     uint64_t request_buckets[HM_REQUEST_BOUNDS + 1]; /* attempts by duration (not cumulative) */
     double request_seconds;                          /* the attempts' durations added up */
+    /* The arena of the last job done, its largest block kept for the next
+       delivery: a batch's decoded events are MBs, and fresh pages each
+       time cost ~8 % of the file sink's CPU in page faults (issue #17). */
+    hm_arena_t spare;
+    bool have_spare;
 } s_sink_t;
 
 /* splitmix64: enough for jitter, and every instance gets its own seed. */
@@ -272,6 +278,11 @@ s_job_remove (s_sink_t *self, s_job_t *job)
             self->job_count--;
             break;
         }
+    if (!self->have_spare) {
+        hm_arena_move (&self->spare, &job->arena);
+        hm_arena_reset_keep_largest (&self->spare, S_SPARE_MAX);
+        self->have_spare = true;
+    }
     s_job_destroy (&job);
     if (old)
         s_send_ready (self);
@@ -353,7 +364,12 @@ s_read_router (s_sink_t *self)
         }
         else if (zframe_streq (type, HM_WIRE_DELIVER)) {
             hm_arena_t arena;
-            hm_arena_init (&arena, S_DELIVERY_BLOCK);
+            if (self->have_spare) {
+                hm_arena_move (&arena, &self->spare);
+                self->have_spare = false;
+            }
+            else
+                hm_arena_init (&arena, S_DELIVERY_BLOCK);
             /* Taken out of msg: a job keeps it, its events point into it. */
             zmsg_remove (msg, body);
             Hm__Delivery *batch =
@@ -756,6 +772,8 @@ hm_sink_main (int argc, char **argv, const hm_sink_backend_t *backend)
     zsock_destroy (&self->dealer);
     for (size_t i = 0; i < self->job_count; i++)
         s_job_destroy (&self->jobs[i]);
+    if (self->have_spare)
+        hm_arena_destroy (&self->spare);
     free (self->jobs);
     backend->destroy (&state);
     hm_config_destroy (&self->cfg);
