@@ -173,3 +173,80 @@ hm_gunzip (const void *data, size_t len, hm_buf_t *out)
         s_rollback (out, mark);
     return rc;
 }
+
+struct hm_gzs {
+    struct isal_zstream zs;
+    uint8_t *level_buf; /* igzip's working memory, kept across members */
+};
+
+hm_gzs_t *
+hm_gzs_new (void)
+{
+    hm_gzs_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->level_buf = malloc (S_ISAL_LEVEL_BUF);
+    if (!self->level_buf) {
+        free (self);
+        return NULL;
+    }
+    hm_gzs_begin (self);
+    return self;
+}
+
+void
+hm_gzs_begin (hm_gzs_t *self)
+{
+    isal_deflate_init (&self->zs);
+    self->zs.level = S_ISAL_LEVEL;
+    self->zs.level_buf = self->level_buf;
+    self->zs.level_buf_size = S_ISAL_LEVEL_BUF;
+    self->zs.gzip_flag = IGZIP_GZIP;
+    self->zs.flush = NO_FLUSH;
+}
+
+int
+hm_gzs_write (hm_gzs_t *self, const void *data, size_t len, bool last, hm_buf_t *out)
+{
+    const uint8_t *in = data;
+    size_t left = len;
+    size_t limit = out->limit ? out->limit : SIZE_MAX - 1;
+    struct isal_zstream *zs = &self->zs;
+    while (true) {
+        /* avail_in is 32 bits: feed very large inputs in slices. */
+        if (zs->avail_in == 0 && left > 0) {
+            size_t slice = left > UINT32_MAX ? UINT32_MAX : left;
+            zs->next_in = (uint8_t *)in;
+            zs->avail_in = (uint32_t)slice;
+            in += slice;
+            left -= slice;
+        }
+        zs->end_of_stream = last && left == 0;
+        if (zs->avail_in == 0 && left == 0 && (!last || zs->internal_state.state == ZSTATE_END))
+            return 0;
+        size_t room = limit - out->len;
+        if (room == 0)
+            return -1;
+        if (room > S_CHUNK)
+            room = S_CHUNK;
+        if (hm_buf_reserve (out, room) != 0)
+            return -1;
+        zs->next_out = (uint8_t *)out->data + out->len;
+        zs->avail_out = (uint32_t)room;
+        if (isal_deflate (zs) != COMP_OK)
+            return -1;
+        out->len += room - zs->avail_out;
+        out->data[out->len] = '\0';
+    }
+}
+
+void
+hm_gzs_destroy (hm_gzs_t **self_p)
+{
+    hm_gzs_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->level_buf);
+    free (self);
+    *self_p = NULL;
+}
