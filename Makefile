@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES = build-essential cmake pkg-config libzmq3-dev libczmq-dev libmicrohttpd-dev \
 	libprotobuf-c-dev protobuf-c-compiler libcjson-dev libcurl4-openssl-dev libssl-dev \
-	zlib1g-dev libdeflate-dev libgnutls28-dev libcmocka-dev supervisor wrk python3 curl openssl valgrind \
+	zlib1g-dev libdeflate-dev libisal-dev libgnutls28-dev libcmocka-dev supervisor wrk python3 curl openssl valgrind \
 	libfuse3-dev fuse3 strace util-linux iproute2 haproxy \
 	python3-zmq nginx-light \
 	help2man debhelper lintian logrotate debootstrap systemd-container \

@@ -167,3 +167,29 @@ hm_arena_move (hm_arena_t *to, hm_arena_t *from)
     to->pb.allocator_data = to;
     hm_arena_init (from, from->block_bytes);
 }
+
+void
+hm_arena_reset_keep_largest (hm_arena_t *self, size_t max_keep)
+{
+    s_forget (self);
+    hm_arena_block_t *largest = NULL;
+    for (hm_arena_block_t *b = self->head; b; b = b->next)
+        if (!largest || b->cap > largest->cap)
+            largest = b;
+    hm_arena_block_t *b = self->head;
+    while (b) {
+        hm_arena_block_t *next = b->next;
+        if (b != largest)
+            free (b);
+        b = next;
+    }
+    if (largest && largest->cap > max_keep) {
+        free (largest);
+        largest = NULL;
+    }
+    self->first = self->head = largest;
+    if (largest) {
+        largest->next = NULL;
+        largest->used = 0;
+    }
+}

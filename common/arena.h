@@ -50,6 +50,11 @@ size_t hm_arena_used (const hm_arena_t *self);
 /* Forgets every allocation; keeps the first block for reuse. */
 void hm_arena_reset (hm_arena_t *self);
 void hm_arena_destroy (hm_arena_t *self);
+/* Forgets every allocation; keeps the largest block as the first, for a
+   user that decodes messages of one size again and again: its pages stay
+   mapped instead of faulting in anew each time. A largest block of more
+   than max_keep bytes goes too (memory stays bounded). */
+void hm_arena_reset_keep_largest (hm_arena_t *self, size_t max_keep);
 /* to (uninitialised or destroyed) takes over from's allocations; from is
    left empty and initialised, so it can be used or destroyed again. */
 void hm_arena_move (hm_arena_t *to, hm_arena_t *from);

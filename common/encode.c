@@ -280,6 +280,7 @@ s_env_text (int32_t env, char tmp[16])
    the JSON line leaves it out when empty (Go's omitempty). */
 typedef struct {
     const char *key;   /* JSON key and CSV column name */
+    size_t klen;       /* its length (keys are literals: no strlen per event) */
     const char *value; /* rendered text, never NULL; may hold NUL bytes */
     size_t len;        /* its length in bytes */
     bool omitempty;    /* left out of the JSON line when "" */
@@ -290,11 +291,11 @@ typedef struct {
 
 /* A field from a bytes member: "" when absent. */
 static void
-s_bytes_field (s_field_t *f, const char *key, protobuf_c_boolean has, ProtobufCBinaryData b,
-               bool omitempty)
+s_bytes_field (s_field_t *f, const char *key, size_t klen, protobuf_c_boolean has,
+               ProtobufCBinaryData b, bool omitempty)
 {
     size_t len = has && b.data ? b.len : 0;
-    *f = (s_field_t){key, len ? (const char *)b.data : "", len, omitempty, false};
+    *f = (s_field_t){key, klen, len ? (const char *)b.data : "", len, omitempty, false};
 }
 
 /* The event's fields in the original's column order. nr, env and at are
@@ -303,13 +304,15 @@ static void
 s_fields (const Hm__Event *e, s_field_t f[S_FIELDS], char nr[16], char env[16], char at[20])
 {
     size_t n = 0;
-#define S_TEXT(k, text, omit) (f[n++] = (s_field_t){k, text, strlen (text), omit, false})
-#define S_BYTES(name, omit) s_bytes_field (&f[n++], #name, e->has_##name, e->name, omit)
+#define S_TEXT(k, text, omit)                                                                      \
+    (f[n++] = (s_field_t){k, sizeof (k) - 1, text, strlen (text), omit, false})
+#define S_BYTES(name, omit)                                                                        \
+    s_bytes_field (&f[n++], #name, sizeof (#name) - 1, e->has_##name, e->name, omit)
     S_BYTES (device_id, false);
     S_BYTES (client_id, false);
     S_BYTES (session, false);
     s_utoa (e->nr, nr);
-    f[n++] = (s_field_t){"nr", nr, strlen (nr), false, true};
+    f[n++] = (s_field_t){"nr", 2, nr, strlen (nr), false, true};
     S_TEXT ("env", s_env_text (e->env, env), false);
     S_BYTES (system_version, false);
     S_BYTES (product_version, false);
@@ -353,7 +356,7 @@ s_write_line (char *w, const void *arg)
             *w++ = ',';
         first = false;
         /* Keys are plain ASCII, so they need no escaping. */
-        size_t klen = strlen (f[i].key);
+        size_t klen = f[i].klen;
         *w++ = '"';
         memcpy (w, f[i].key, klen);
         w += klen;
@@ -378,7 +381,7 @@ s_json_line_max (const s_field_t *f)
     for (size_t i = 0; i < S_FIELDS; i++) {
         if (f[i].len > (SIZE_MAX / 8) / S_FIELDS)
             return SIZE_MAX;
-        max += 4 + strlen (f[i].key) + S_JSON_STRING_MAX (f[i].len); /* , " key ": */
+        max += 4 + f[i].klen + S_JSON_STRING_MAX (f[i].len); /* , " key ": */
     }
     return max;
 }

@@ -14,6 +14,7 @@
     socket's requests are handled in control.c. */
 #include "server.h"
 
+#include "delivery_decode.h"
 #include "dispatch.h"
 #include "fsutil.h"
 #include "hm_buf.h"
@@ -274,26 +275,36 @@ s_take (server_t *self, void *sock, bool routed, size_t n, uint64_t *planned)
     }
     const char *why = rc < 0 ? "wrong number of frames" : NULL;
     size_t len = zmq_msg_size (&a->body);
-    Hm__AppendRequest *req = NULL;
-    if (len <= RLOG_MAX_PAYLOAD)
-        req = hm__append_request__unpack (&self->decode.pb, len, zmq_msg_data (&a->body));
+    /* Checked in place; protobuf-c decides what that check is not sure of. */
+    bool decoded = false, in_place = false;
+    uint64_t batch_id = 0;
+    size_t nevents = 0;
+    if (len <= RLOG_MAX_PAYLOAD) {
+        if (hm_append_check (zmq_msg_data (&a->body), len, &batch_id, &nevents) == 0)
+            decoded = in_place = true;
+        else {
+            Hm__AppendRequest *req =
+                hm__append_request__unpack (&self->decode.pb, len, zmq_msg_data (&a->body));
+            if (req)
+                decoded = true, batch_id = req->batch_id, nevents = req->n_events;
+            hm_arena_reset (&self->decode); /* only the validation needed the decode */
+        }
+    }
     if (!why && !json &&
         (zmq_msg_size (&type) != strlen (HM_WIRE_APPEND) ||
          memcmp (zmq_msg_data (&type), HM_WIRE_APPEND, strlen (HM_WIRE_APPEND)) != 0))
         why = "unknown message type";
-    if (!why && !req)
+    if (!why && !decoded)
         why = "AppendRequest does not decode";
     /* The routes read records with scan.c, stricter than protobuf-c: refuse
        here what they could not read later, or it would be acknowledged and
        then skipped. */
-    if (!why && scan_record_ok (zmq_msg_data (&a->body), len) != 0)
+    /* (hm_append_check is at least as strict: what it took passes.) */
+    if (!why && !in_place && scan_record_ok (zmq_msg_data (&a->body), len) != 0)
         why = "AppendRequest has a field the router cannot read (field number out of range)";
     zmq_msg_close (&type);
     a->reply = routed;
-    a->batch_id = req ? req->batch_id : 0;
-    size_t nevents = req ? req->n_events : 0;
-    bool decoded = req != NULL;
-    hm_arena_reset (&self->decode); /* only the validation needed the decode */
+    a->batch_id = batch_id;
     if (!why && self->log_failed) {
         self->c.refused++;
         if (routed) {

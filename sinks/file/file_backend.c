@@ -5,6 +5,11 @@
         name      = hm_batch_name (route, first, last, seal_time, format, compress)
         content   = every event encoded (JSON lines or CSV), gzip'd if compress
 
+    The content is made and written in chunks (S_CHUNK of encoded events,
+    compressed by one gzip stream), not built whole in memory first: a
+    batch of 10,000 events is ~5 MB of JSON, and holding it was the file
+    sink's largest buffer (issue #17).
+
     The file appears complete or not at all: it is written under a
     temporary name in the same directory, fsync'd, renamed over the final
     name, and the directory is fsync'd; only then is the batch OK. A
@@ -32,10 +37,13 @@
 #include "gz.h"
 #include "pathname.h"
 
+#define S_CHUNK (256u << 10) /* encoded bytes gathered before they are compressed and written */
+
 typedef struct {
     const hm_route_config_t *route; /* the route served (owned by the config) */
-    hm_buf_t encoded;               /* scratch: the batch encoded, reused across batches */
-    hm_buf_t compressed;            /* scratch: the same gzip'd */
+    hm_buf_t encoded;               /* scratch: a chunk of the batch encoded */
+    hm_buf_t compressed;            /* scratch: what the gzip stream gave for it */
+    hm_gzs_t *gz;                   /* the gzip stream (compress only) */
 } s_file_t;
 
 static void *
@@ -59,6 +67,11 @@ s_init (const hm_config_t *cfg, const hm_route_config_t *route, char *errbuf, si
     self->route = route;
     hm_buf_init (&self->encoded, HM_FILE_MAX_BATCH_BYTES);
     hm_buf_init (&self->compressed, HM_FILE_MAX_BATCH_BYTES);
+    if (route->compress && !(self->gz = hm_gzs_new ())) {
+        free (self);
+        snprintf (errbuf, errlen, "out of memory");
+        return NULL;
+    }
     return self;
 }
 
@@ -70,23 +83,61 @@ s_destroy (void **state_p)
         return;
     hm_buf_free (&self->encoded);
     hm_buf_free (&self->compressed);
+    hm_gzs_destroy (&self->gz);
     free (self);
     *state_p = NULL;
 }
 
-/* Writes data to dir/tmp, fsyncs, renames to dir/name, fsyncs dir. */
+/* Encodes (and compresses) the batch into fd, a chunk at a time. */
 static hm_sink_status_t
-s_write_durably (const char *dir, const char *tmp, const char *name, const void *data, size_t len,
+s_write_content (s_file_t *self, const Hm__Delivery *batch, int fd, const char *tmp,
                  hm_sink_result_t *result)
+{
+    const hm_route_config_t *route = self->route;
+    uint64_t total = 0; /* encoded bytes: the batch's bound is on these */
+    hm_buf_reset (&self->encoded);
+    hm_buf_reset (&self->compressed);
+    if (route->compress)
+        hm_gzs_begin (self->gz);
+    for (size_t i = 0; i < batch->n_events; i++) {
+        size_t before = self->encoded.len;
+        if (hm_encode (&self->encoded, batch->events[i], route->format) != 0 ||
+            (total += self->encoded.len - before) > HM_FILE_MAX_BATCH_BYTES)
+            return hm_sink_retry (result, "encoding event %zu: over %u bytes or out of memory", i,
+                                  HM_FILE_MAX_BATCH_BYTES);
+        bool last = i + 1 == batch->n_events;
+        if (self->encoded.len < S_CHUNK && !last)
+            continue;
+        const hm_buf_t *out = &self->encoded;
+        if (route->compress) {
+            if (hm_gzs_write (self->gz, self->encoded.data, self->encoded.len, last,
+                              &self->compressed) != 0)
+                return hm_sink_retry (result, "gzip: out of memory");
+            out = &self->compressed;
+        }
+        if (out->len && hm_fs_write_all (fd, out->data, out->len) != 0)
+            return hm_sink_retry_as (result, HM_RETRY_IO, "write %s: %s", tmp, strerror (errno));
+        hm_buf_reset (&self->encoded);
+        hm_buf_reset (&self->compressed);
+    }
+    return HM_SINK_OK;
+}
+
+/* Writes the batch to dir/tmp, fsyncs, renames to dir/name, fsyncs dir. */
+static hm_sink_status_t
+s_write_durably (s_file_t *self, const Hm__Delivery *batch, const char *dir, const char *tmp,
+                 const char *name, hm_sink_result_t *result)
 {
     int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return hm_sink_retry_as (result, HM_RETRY_IO, "open %s: %s", tmp, strerror (errno));
-    if (hm_fs_write_all (fd, data, len) != 0 || fsync (fd) != 0) {
-        int err = errno;
+    hm_sink_status_t status = s_write_content (self, batch, fd, tmp, result);
+    if (status == HM_SINK_OK && fsync (fd) != 0)
+        status = hm_sink_retry_as (result, HM_RETRY_IO, "write %s: %s", tmp, strerror (errno));
+    if (status != HM_SINK_OK) {
         close (fd);
         unlink (tmp);
-        return hm_sink_retry_as (result, HM_RETRY_IO, "write %s: %s", tmp, strerror (err));
+        return status;
     }
     if (close (fd) != 0) {
         int err = errno;
@@ -129,21 +180,8 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
     if (dlen > 0 && hm_fs_mkdirs (dir, 0755, errbuf, sizeof errbuf) != 0)
         return hm_sink_retry_as (result, HM_RETRY_IO, "%s", errbuf);
 
-    hm_buf_reset (&self->encoded);
-    for (size_t i = 0; i < batch->n_events; i++)
-        if (hm_encode (&self->encoded, batch->events[i], route->format) != 0)
-            return hm_sink_retry (result, "encoding event %zu: over %u bytes or out of memory", i,
-                                  HM_FILE_MAX_BATCH_BYTES);
-    const hm_buf_t *content = &self->encoded;
-    if (route->compress) {
-        hm_buf_reset (&self->compressed);
-        if (hm_gzip (self->encoded.data, self->encoded.len, &self->compressed) != 0)
-            return hm_sink_retry (result, "gzip: out of memory");
-        content = &self->compressed;
-    }
-    hm_sink_status_t status =
-        s_write_durably (dlen ? dir : ".", tmp, final, content->data, content->len, result);
-    /* Keep memory bounded between batches: a huge batch's buffers go. */
+    hm_sink_status_t status = s_write_durably (self, batch, dlen ? dir : ".", tmp, final, result);
+    /* Keep memory bounded between batches: a huge event's buffers go. */
     if (self->encoded.cap > (16u << 20)) {
         hm_buf_free (&self->encoded);
         hm_buf_free (&self->compressed);

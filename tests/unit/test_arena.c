@@ -223,11 +223,38 @@ test_decode_footprint (void **state)
     free (evs);
 }
 
+/* The sink's spare arena: the largest block stays (same memory next time),
+   the others go; past max_keep it goes too. */
+static void
+test_reset_keep_largest (void **state)
+{
+    (void)state;
+    hm_arena_t a;
+    hm_arena_init (&a, 1024);
+    assert_non_null (hm_arena_alloc (&a, 100));
+    assert_non_null (hm_arena_alloc (&a, 5000));
+    char *big = hm_arena_alloc (&a, 1 << 20); /* a block of its own, the largest */
+    assert_non_null (big);
+    hm_arena_reset_keep_largest (&a, 4u << 20);
+    assert_int_equal (hm_arena_used (&a), 0);
+    /* the kept block serves the same request from its start */
+    char *again = hm_arena_alloc (&a, 1 << 20);
+    assert_ptr_equal (again, big);
+    memset (again, 1, 1 << 20);
+    /* a bound below it: nothing kept, the arena still works */
+    hm_arena_reset_keep_largest (&a, 1 << 19);
+    assert_int_equal (hm_arena_used (&a), 0);
+    assert_null (a.first);
+    assert_non_null (hm_arena_alloc (&a, 10));
+    hm_arena_destroy (&a);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_alignment_and_distinct),
+        cmocka_unit_test (test_reset_keep_largest),
         cmocka_unit_test (test_grows_and_resets),
         cmocka_unit_test (test_oversized_first_block_not_kept),
         cmocka_unit_test (test_move),

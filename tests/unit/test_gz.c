@@ -68,6 +68,36 @@ test_appends (void **state)
     hm_buf_free (&back);
 }
 
+/* Data that does not compress still fits a bound just above its stored
+   size (5 bytes per block, gzip's 18), as it did with libdeflate alone:
+   igzip falls back to stored blocks itself. */
+static void
+test_incompressible_tight_bound (void **state)
+{
+    (void)state;
+    size_t len = 300000;
+    uint8_t *rnd = malloc (len);
+    assert_non_null (rnd);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < len; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        rnd[i] = (uint8_t)x;
+    }
+    /* stored: 5 bytes per block of <= 64 KiB, 18 of gzip's, some slack */
+    size_t stored = len + 5 * (len / 10000 + 1) + 18 + 16;
+    hm_buf_t gz, back;
+    hm_buf_init (&gz, stored + 1);
+    hm_buf_init (&back, 0);
+    assert_int_equal (hm_gzip (rnd, len, &gz), 0);
+    assert_true (gz.len <= stored);
+    assert_int_equal (hm_gunzip (gz.data, gz.len, &back), 0);
+    assert_int_equal (back.len, len);
+    assert_memory_equal (back.data, rnd, len);
+    hm_buf_free (&gz);
+    hm_buf_free (&back);
+    free (rnd);
+}
+
 static void
 test_bounds_and_corruption (void **state)
 {
@@ -124,6 +154,57 @@ test_bounds_and_corruption (void **state)
     hm_buf_free (&gz);
 }
 
+/* A member made in pieces of every size gunzips to the pieces' bytes, and
+   the stream is reusable for the next member. */
+static void
+test_stream (void **state)
+{
+    (void)state;
+    size_t len = 3 << 20;
+    uint8_t *data = malloc (len);
+    assert_non_null (data);
+    uint32_t x = 777;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        data[i] = (i / 100000) % 2 ? (uint8_t)(x >> 24) : (uint8_t)("{\"at\":\"x\"}\n"[i % 13]);
+    }
+    hm_gzs_t *gz = hm_gzs_new ();
+    assert_non_null (gz);
+    size_t pieces[] = {1, 7, 4096, 65536, 300000, 1 << 20};
+    for (int member = 0; member < 8; member++) {
+        hm_buf_t out, back;
+        hm_buf_init (&out, 0);
+        hm_buf_init (&back, 0);
+        hm_gzs_begin (gz);
+        size_t at = 0, k = (size_t)member;
+        size_t end = member == 7 ? 0 : len - (size_t)member * 1000;
+        while (at < end) {
+            size_t n = pieces[k++ % 6];
+            if (n > end - at)
+                n = end - at;
+            assert_int_equal (hm_gzs_write (gz, data + at, n, false, &out), 0);
+            at += n;
+        }
+        assert_int_equal (hm_gzs_write (gz, NULL, 0, true, &out), 0);
+        assert_int_equal (hm_gunzip (out.data, out.len, &back), 0);
+        assert_int_equal (back.len, end);
+        if (end)
+            assert_memory_equal (back.data, data, end);
+        hm_buf_free (&out);
+        hm_buf_free (&back);
+    }
+    /* the bound: fails, not overruns */
+    hm_buf_t tiny;
+    hm_buf_init (&tiny, 100);
+    hm_gzs_begin (gz);
+    assert_int_equal (hm_gzs_write (gz, data + 200000, 100000, true, &tiny), -1);
+    assert_true (tiny.len <= 100);
+    hm_buf_free (&tiny);
+    hm_gzs_destroy (&gz);
+    assert_null (gz);
+    free (data);
+}
+
 int
 main (void)
 {
@@ -131,6 +212,8 @@ main (void)
         cmocka_unit_test (test_roundtrip),
         cmocka_unit_test (test_appends),
         cmocka_unit_test (test_bounds_and_corruption),
+        cmocka_unit_test (test_incompressible_tight_bound),
+        cmocka_unit_test (test_stream),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

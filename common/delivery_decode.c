@@ -1,0 +1,252 @@
+/*  delivery_decode: see delivery_decode.h. */
+#include "delivery_decode.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+typedef struct {
+    uint32_t num;        /* field number */
+    int wt;              /* wire type */
+    uint64_t val;        /* wt 0: the value */
+    const uint8_t *data; /* wt 2: the bytes */
+    size_t len;          /* wt 2: their length */
+} s_field_t;
+
+/* A varint of at most max bytes; protobuf-c drops the bits past 64, so
+   does this. 0, or -1 when it does not end in time. */
+static int
+s_varint (const uint8_t **pp, const uint8_t *end, int max, uint64_t *v)
+{
+    const uint8_t *p = *pp;
+    uint64_t r = 0;
+    for (int i = 0; i < max && p < end; i++) {
+        uint8_t b = *p++;
+        r |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *pp = p, *v = r;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* One field at *pp; -1 for what this reader leaves to protobuf-c. */
+static inline int
+s_field (const uint8_t **pp, const uint8_t *end, s_field_t *f)
+{
+    uint64_t key, len;
+    /* One byte, the common case (fields 1..15), first. A tag of 5 bytes at
+       most, as protobuf-c's parser reads them. */
+    if (*pp < end && **pp < 0x80)
+        key = *(*pp)++;
+    else if (s_varint (pp, end, 5, &key) != 0 || key > UINT32_MAX)
+        return -1;
+    if ((key >> 3) == 0)
+        return -1;
+    f->num = (uint32_t)(key >> 3);
+    f->wt = (int)(key & 7);
+    switch (f->wt) {
+    case 0:
+        return s_varint (pp, end, 10, &f->val);
+    case 1:
+    case 5: {
+        size_t n = f->wt == 1 ? 8 : 4;
+        if ((size_t)(end - *pp) < n)
+            return -1;
+        *pp += n;
+        return 0;
+    }
+    case 2:
+        if (*pp < end && **pp < 0x80)
+            len = *(*pp)++;
+        else if (s_varint (pp, end, 5, &len) != 0)
+            return -1;
+        if (len > (uint64_t)(end - *pp))
+            return -1;
+        f->data = *pp, f->len = (size_t)len;
+        *pp += len;
+        return 0;
+    default:
+        return -1; /* groups and reserved wire types */
+    }
+}
+
+/* A NUL-terminated copy of a string field, as protobuf-c makes one. */
+static char *
+s_string (hm_arena_t *arena, const s_field_t *f)
+{
+    char *s = hm_arena_alloc (arena, f->len + 1);
+    if (s) {
+        if (f->len)
+            memcpy (s, f->data, f->len);
+        s[f->len] = '\0';
+    }
+    return s;
+}
+
+#define S_BYTES(field)                                                                             \
+    do {                                                                                           \
+        e->has_##field = 1;                                                                        \
+        e->field.len = f.len;                                                                      \
+        e->field.data = f.len ? (uint8_t *)f.data : NULL;                                          \
+    } while (0)
+
+/* Fills e (initialised) from one packed hm.Event; with arena NULL only
+   checks it (parameters is not copied). */
+static int
+s_event (hm_arena_t *arena, Hm__Event *e, const uint8_t *p, const uint8_t *end)
+{
+    while (p < end) {
+        s_field_t f;
+        if (s_field (&p, end, &f) != 0)
+            return -1;
+        bool bytes = f.wt == 2;
+        switch (f.num) {
+        case 4: /* nr: uint32 keeps the low 32 bits */
+        case 5: /* env: int32 likewise */
+        case 8: /* at */
+            if (f.wt != 0)
+                return -1;
+            if (f.num == 4)
+                e->has_nr = 1, e->nr = (uint32_t)f.val;
+            else if (f.num == 5)
+                e->has_env = 1, e->env = (int32_t)(uint32_t)f.val;
+            else
+                e->has_at = 1, e->at = f.val;
+            break;
+        case 23:
+            if (!bytes || (arena && !(e->parameters = s_string (arena, &f))))
+                return -1;
+            break;
+#define S_CASE(n, field)                                                                           \
+    case n:                                                                                        \
+        if (!bytes)                                                                                \
+            return -1;                                                                             \
+        S_BYTES (field);                                                                           \
+        break;
+            S_CASE (1, device_id)
+            S_CASE (2, client_id)
+            S_CASE (3, session)
+            S_CASE (6, system_version)
+            S_CASE (7, product_version)
+            S_CASE (9, timezone)
+            S_CASE (10, event)
+            S_CASE (11, device_make)
+            S_CASE (12, device_model)
+            S_CASE (13, system)
+            S_CASE (14, system_language)
+            S_CASE (15, browser)
+            S_CASE (16, browser_version)
+            S_CASE (17, product_git_hash)
+            S_CASE (18, product_language)
+            S_CASE (19, user_id)
+            S_CASE (20, tenant_id)
+            S_CASE (21, ip)
+            S_CASE (22, country)
+#undef S_CASE
+        default:
+            break; /* unknown: protobuf-c keeps it aside, nobody reads it */
+        }
+    }
+    return 0;
+}
+
+Hm__Delivery *
+hm_delivery_decode (hm_arena_t *arena, const uint8_t *data, size_t len)
+{
+    const uint8_t *end = data + len;
+    /* First pass: the fields' shapes, and the count of events. */
+    size_t n_events = 0;
+    unsigned seen = 0; /* required fields: bit per number 1..4 */
+    for (const uint8_t *p = data; p < end;) {
+        s_field_t f;
+        if (s_field (&p, end, &f) != 0)
+            return NULL;
+        bool text = f.num == 1 || f.num == 5; /* route, events; 2..4 are varints */
+        if (f.num >= 1 && f.num <= 5 && f.wt != (text ? 2 : 0))
+            return NULL; /* a known field with another wire type */
+        if (f.num == 5)
+            n_events++;
+        else if (f.num <= 4)
+            seen |= 1u << f.num;
+    }
+    if (seen != 0x1e)
+        return NULL;
+    Hm__Delivery *d = hm_arena_alloc (arena, sizeof *d);
+    Hm__Event *events = hm_arena_alloc (arena, n_events * sizeof *events + 1);
+    Hm__Event **ptrs = hm_arena_alloc (arena, n_events * sizeof *ptrs + 1);
+    if (!d || !events || !ptrs)
+        return NULL;
+    hm__delivery__init (d);
+    d->events = n_events ? ptrs : NULL;
+    static const Hm__Event s_init = HM__EVENT__INIT;
+    for (const uint8_t *p = data; p < end;) {
+        s_field_t f;
+        (void)s_field (&p, end, &f); /* parsed once already */
+        switch (f.num) {
+        case 1:
+            if (!(d->route = s_string (arena, &f)))
+                return NULL;
+            break;
+        case 2:
+            d->first_offset = f.val;
+            break;
+        case 3:
+            d->last_offset = f.val;
+            break;
+        case 4:
+            d->seal_time = f.val;
+            break;
+        case 5: {
+            Hm__Event *e = &events[d->n_events];
+            *e = s_init;
+            if (s_event (arena, e, f.data, f.data + f.len) != 0)
+                return NULL;
+            ptrs[d->n_events++] = e;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    return d;
+}
+
+Hm__Delivery *
+hm_delivery_unpack (hm_arena_t *arena, const uint8_t *data, size_t len)
+{
+    Hm__Delivery *d = hm_delivery_decode (arena, data, len);
+    if (d)
+        return d;
+    /* Whatever the failed try took stays in the arena until its reset. */
+    return hm__delivery__unpack (&arena->pb, len, data);
+}
+
+int
+hm_append_check (const uint8_t *data, size_t len, uint64_t *batch_id_p, size_t *n_events_p)
+{
+    const uint8_t *end = data + len;
+    bool have_id = false;
+    uint64_t batch_id = 0;
+    size_t n = 0;
+    Hm__Event scratch;
+    for (const uint8_t *p = data; p < end;) {
+        s_field_t f;
+        if (s_field (&p, end, &f) != 0)
+            return -1;
+        if (f.num == 1) {
+            if (f.wt != 0)
+                return -1;
+            have_id = true, batch_id = f.val;
+        }
+        else if (f.num == 2) {
+            if (f.wt != 2 || s_event (NULL, &scratch, f.data, f.data + f.len) != 0)
+                return -1;
+            n++;
+        }
+    }
+    if (!have_id)
+        return -1;
+    *batch_id_p = batch_id, *n_events_p = n;
+    return 0;
+}
