@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "curve.h"
+#include "event.h"
 #include "hm_log.h"
 #include "pipeline.pb-c.h"
 #include "wire.h"
@@ -238,13 +239,17 @@ hm_worker_batch_flush (ingest_worker_t *self)
 }
 
 int
-hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, Hm__Event *events, size_t n)
+hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, const Collection *col, const char *ip)
 {
-    size_t need = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = hm__event__get_packed_size (&events[i]);
-        need += 1 + 10 + len;
+    /* Written once into a scratch buffer, not straight into out: the size
+       decides whether out is sent first. */
+    hm_buf_reset (&self->events);
+    if (hm_events_write (&self->events, col, ip, self->cfg->masked_ip, S_TAG_EVENT,
+                         &self->scratch) != 0) {
+        hm_request_refuse (conn, 503, HM_REFUSAL_OVERLOAD, "out of memory");
+        return -1;
     }
+    size_t need = self->events.len;
     if (self->open_batch && self->out.len + need > S_BATCH_BYTES)
         hm_worker_batch_flush (self);
     if (!self->open_batch) {
@@ -278,18 +283,10 @@ hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, Hm__Event *events,
         }
         self->open_batch = batch;
     }
-    if (hm_buf_reserve (&self->out, need) != 0) {
+    if (hm_buf_append (&self->out, self->events.data, need) != 0) {
         hm_request_refuse (conn, 503, HM_REFUSAL_OVERLOAD, "out of memory");
         return -1;
     }
-    uint8_t *p = (uint8_t *)self->out.data + self->out.len;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = hm__event__get_packed_size (&events[i]);
-        *p++ = S_TAG_EVENT;
-        p += s_put_varint (p, len);
-        p += hm__event__pack (&events[i], p);
-    }
-    self->out.len = (size_t)(p - (uint8_t *)self->out.data);
     hm_batch_t *batch = self->open_batch;
     conn->batch = batch;
     conn->batch_prev = NULL;
