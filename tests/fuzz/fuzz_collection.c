@@ -1,7 +1,9 @@
 /*  fuzz_collection: a client's body, as the ingest and a sink treat it.
 
     Input: one byte of mode, then the body. Mode bit 0 picks the decoder
-    (protobuf into the kept arena, as the ingest does, or the JSON mapping),
+    (protobuf into the kept arena with hm_pb_read, as the ingest does, which
+    must accept, refuse and decode as protobuf-c's unpack does, or the JSON
+    mapping),
     bit 1 masked_ip. A body that decodes and passes the checks becomes
     events, which are packed as the ingest sends them, unpacked as the router
     and the sinks receive them, and written as JSON lines and as CSV.
@@ -27,6 +29,7 @@
 #include "encode.h"
 #include "event.h"
 #include "hm_buf.h"
+#include "pb_diff.h"
 #include "signature.h"
 
 #define S_FIELDS 23 /* ARCHITECTURE section 5 */
@@ -252,7 +255,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (json)
         col = hm_collection_from_json (body, len, err, sizeof err);
     else {
-        col = collection__unpack (&arena.pb, len, (const uint8_t *)body);
+        /* The ingest's reader must agree with protobuf-c's unpack. */
+        bool accepted;
+        const char *why = hm_pb_diff (&arena, len, (const uint8_t *)body, &accepted);
+        if (why)
+            s_fail ("hm_pb_read against protobuf-c", why);
+        col =
+            (Collection *)hm_pb_read (&collection__descriptor, &arena, len, (const uint8_t *)body);
         if (col && hm_collection_check (col, err, sizeof err) != 0)
             col = NULL;
     }
