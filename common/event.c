@@ -74,8 +74,18 @@ hm_parameters_json_append (hm_buf_t *out, Parameter **params, size_t n)
     for (size_t i = 0; i < n; i++)
         if (params[i])
             refs[m++] = (s_param_ref_t){params[i], i};
-    if (m > 1)
+    /* A payload's few parameters: insertion sort, no qsort call per
+       comparison (the order is total, so both give the same). */
+    if (m > S_PARAMS_ON_STACK)
         qsort (refs, m, sizeof *refs, s_param_ref_cmp);
+    else
+        for (size_t i = 1; i < m; i++) {
+            s_param_ref_t r = refs[i];
+            size_t j = i;
+            for (; j > 0 && s_param_ref_cmp (&refs[j - 1], &r) > 0; j--)
+                refs[j] = refs[j - 1];
+            refs[j] = r;
+        }
 
     if (hm_buf_putc (out, '{') != 0)
         goto fail;

@@ -1,9 +1,9 @@
 /*  pb_read: protobuf-c's unpack, zero-copy, for the Collection tree (see
-    pb_read.h). Each message is walked twice like protobuf-c does: the
-    first walk checks the framing, counts the repeated fields and notes the
-    required ones, the second fills the structure (the arrays are then
-    allocated once at their size). The rules below are protobuf-c 1.4's,
-    named where they are not the obvious ones. */
+    pb_read.h). Each message is walked once (protobuf-c walks twice, to
+    size its arrays first): a repeated field's array grows in the arena,
+    doubling. The rules below are protobuf-c 1.4's, named where they are
+    not the obvious ones; a refusal anywhere refuses the whole input, so
+    where in the walk it is found does not matter. */
 #include "pb_read.h"
 
 #include <limits.h>
@@ -11,13 +11,17 @@
 
 /* Required fields are noted in a 64-bit mask. */
 #define S_MAX_FIELDS 64
+/* Repeated fields a message may have (the client's have one). */
+#define S_MAX_REPEATED 4
+/* A repeated field's first array. */
+#define S_FIRST_CAP 8
 
 enum { S_VARINT = 0, S_FIXED64 = 1, S_LENGTH = 2, S_FIXED32 = 5 };
 
 /* A field's key: at most 5 bytes; protobuf-c refuses a key whose first
    byte holds no field number bits (even if later bytes would) and reads
    the number as 32 bits. Returns the key's length, 0 if invalid. */
-static size_t
+static inline size_t
 s_key (const uint8_t *p, size_t rem, uint32_t *id, unsigned *wire)
 {
     if ((p[0] & 0xf8) == 0)
@@ -45,7 +49,7 @@ s_key (const uint8_t *p, size_t rem, uint32_t *id, unsigned *wire)
    of at most 10 bytes, a length of at most 5 bytes and its data, 8 or 4
    fixed bytes. *hdr gets the length's own size (0 for the others).
    Groups (3, 4) and wire types 6 and 7 are refused, known field or not. */
-static size_t
+static inline size_t
 s_extent (const uint8_t *p, size_t rem, unsigned wire, size_t *hdr)
 {
     *hdr = 0;
@@ -62,6 +66,10 @@ s_extent (const uint8_t *p, size_t rem, unsigned wire, size_t *hdr)
         return rem < 4 ? 0 : 4;
     if (wire != S_LENGTH)
         return 0;
+    if (rem && p[0] < 0x80) { /* the usual one-byte length */
+        *hdr = 1;
+        return p[0] > rem - 1 ? 0 : 1 + (size_t)p[0];
+    }
     size_t max = rem < 5 ? rem : 5, val = 0, i;
     for (i = 0; i < max; i++) {
         val |= (size_t)(p[i] & 0x7f) << (7 * i);
@@ -78,7 +86,7 @@ s_extent (const uint8_t *p, size_t rem, unsigned wire, size_t *hdr)
 
 /* A varint's value as protobuf-c reads it: 7 bits a byte, the tenth
    byte's bits past 64 dropped. */
-static uint64_t
+static inline uint64_t
 s_varint (const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
@@ -88,7 +96,7 @@ s_varint (const uint8_t *p, size_t n)
 }
 
 /* Index of field id in desc->fields (sorted by number), or -1. */
-static int
+static inline int
 s_field (const ProtobufCMessageDescriptor *desc, uint32_t id)
 {
     unsigned n = desc->n_fields;
@@ -108,6 +116,27 @@ s_field (const ProtobufCMessageDescriptor *desc, uint32_t id)
 
 #define S_MEMBER(type, msg, offset) ((type *)((char *)(msg) + (offset)))
 
+/* Appends sub to the repeated field f of msg, growing its array. */
+static int
+s_append (hm_arena_t *arena, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, size_t *cap,
+          ProtobufCMessage *sub)
+{
+    size_t *n = S_MEMBER (size_t, msg, f->quantifier_offset);
+    ProtobufCMessage ***array = S_MEMBER (ProtobufCMessage **, msg, f->offset);
+    if (*n == *cap) {
+        size_t grown = *cap ? *cap * 2 : S_FIRST_CAP;
+        ProtobufCMessage **a = hm_arena_alloc (arena, grown * sizeof *a);
+        if (!a)
+            return -1;
+        if (*n)
+            memcpy (a, *array, *n * sizeof *a);
+        *array = a;
+        *cap = grown;
+    }
+    (*array)[(*n)++] = sub;
+    return 0;
+}
+
 ProtobufCMessage *
 hm_pb_read (const ProtobufCMessageDescriptor *desc, hm_arena_t *arena, size_t len,
             const uint8_t *data)
@@ -115,14 +144,20 @@ hm_pb_read (const ProtobufCMessageDescriptor *desc, hm_arena_t *arena, size_t le
     unsigned nf = desc->n_fields;
     if (nf > S_MAX_FIELDS)
         return NULL;
-    size_t counts[S_MAX_FIELDS];
-    memset (counts, 0, nf * sizeof counts[0]);
+    ProtobufCMessage *msg = hm_arena_alloc (arena, desc->sizeof_message);
+    if (!msg)
+        return NULL;
+    desc->message_init (msg);
     uint64_t seen = 0;
-    uint32_t id;
-    unsigned wire;
-    size_t hdr;
-    /* First walk: framing, repeated counts, required fields seen. */
+    struct {
+        int field;
+        size_t cap;
+    } rep[S_MAX_REPEATED];
+    unsigned n_rep = 0;
     for (size_t pos = 0; pos < len;) {
+        uint32_t id;
+        unsigned wire;
+        size_t hdr;
         size_t kl = s_key (data + pos, len - pos, &id, &wire);
         if (!kl)
             return NULL;
@@ -130,70 +165,37 @@ hm_pb_read (const ProtobufCMessageDescriptor *desc, hm_arena_t *arena, size_t le
         size_t ext = s_extent (data + pos, len - pos, wire, &hdr);
         if (!ext)
             return NULL;
-        pos += ext;
-        int fi = s_field (desc, id);
-        if (fi < 0)
-            continue;
-        if (desc->fields[fi].label == PROTOBUF_C_LABEL_REPEATED)
-            counts[fi]++;
-        else if (desc->fields[fi].label == PROTOBUF_C_LABEL_REQUIRED)
-            seen |= (uint64_t)1 << fi;
-    }
-    /* protobuf-c lets a required field with a default value be absent. */
-    for (unsigned i = 0; i < nf; i++)
-        if (desc->fields[i].label == PROTOBUF_C_LABEL_REQUIRED && !desc->fields[i].default_value &&
-            !(seen & (uint64_t)1 << i))
-            return NULL;
-
-    ProtobufCMessage *msg = hm_arena_alloc (arena, desc->sizeof_message);
-    if (!msg)
-        return NULL;
-    desc->message_init (msg);
-    for (unsigned i = 0; i < nf; i++) {
-        const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        if (f->label != PROTOBUF_C_LABEL_REPEATED || !counts[i])
-            continue;
-        /* Only repeated sub-messages: an array of pointers. */
-        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-            return NULL;
-        void **array = hm_arena_alloc (arena, counts[i] * sizeof (void *));
-        if (!array)
-            return NULL;
-        *S_MEMBER (void **, msg, f->offset) = array;
-    }
-    /* Second walk: the values (the framing is known good now). */
-    for (size_t pos = 0; pos < len;) {
-        pos += s_key (data + pos, len - pos, &id, &wire);
-        size_t ext = s_extent (data + pos, len - pos, wire, &hdr);
         const uint8_t *v = data + pos + hdr;
         size_t vlen = ext - hdr;
         pos += ext;
         int fi = s_field (desc, id);
         if (fi < 0)
-            continue;
+            continue; /* unknown: skipped once its framing is known good */
         const ProtobufCFieldDescriptor *f = &desc->fields[fi];
         void *member = S_MEMBER (void, msg, f->offset);
+        if (f->label == PROTOBUF_C_LABEL_REQUIRED)
+            seen |= (uint64_t)1 << fi;
         switch (f->type) {
         case PROTOBUF_C_TYPE_BYTES:
-            if (wire != S_LENGTH)
+            if (wire != S_LENGTH || f->label == PROTOBUF_C_LABEL_REPEATED)
                 return NULL;
             /* Zero-copy; empty is {0, NULL} as protobuf-c leaves it. */
             *(ProtobufCBinaryData *)member =
                 (ProtobufCBinaryData){vlen, vlen ? (uint8_t *)v : NULL};
             break;
         case PROTOBUF_C_TYPE_UINT64:
-            if (wire != S_VARINT)
+            if (wire != S_VARINT || f->label == PROTOBUF_C_LABEL_REPEATED)
                 return NULL;
             *(uint64_t *)member = s_varint (v, vlen);
             break;
         case PROTOBUF_C_TYPE_UINT32:
-            if (wire != S_VARINT)
+            if (wire != S_VARINT || f->label == PROTOBUF_C_LABEL_REPEATED)
                 return NULL;
             *(uint32_t *)member = (uint32_t)s_varint (v, vlen);
             break;
         case PROTOBUF_C_TYPE_INT32:
         case PROTOBUF_C_TYPE_ENUM:
-            if (wire != S_VARINT)
+            if (wire != S_VARINT || f->label == PROTOBUF_C_LABEL_REPEATED)
                 return NULL;
             /* Any number: an enum's values are the caller's check. */
             *(int32_t *)member = (int32_t)(uint32_t)s_varint (v, vlen);
@@ -201,11 +203,17 @@ hm_pb_read (const ProtobufCMessageDescriptor *desc, hm_arena_t *arena, size_t le
         case PROTOBUF_C_TYPE_MESSAGE: {
             if (wire != S_LENGTH || f->label != PROTOBUF_C_LABEL_REPEATED)
                 return NULL;
+            unsigned r = 0;
+            while (r < n_rep && rep[r].field != fi)
+                r++;
+            if (r == n_rep) {
+                if (n_rep == S_MAX_REPEATED)
+                    return NULL;
+                rep[n_rep++] = (typeof (rep[0])){fi, 0};
+            }
             ProtobufCMessage *sub = hm_pb_read (f->descriptor, arena, vlen, v);
-            if (!sub)
+            if (!sub || s_append (arena, msg, f, &rep[r].cap, sub) != 0)
                 return NULL;
-            size_t *n = S_MEMBER (size_t, msg, f->quantifier_offset);
-            (*S_MEMBER (ProtobufCMessage **, msg, f->offset))[(*n)++] = sub;
             continue;
         }
         default:
@@ -214,5 +222,10 @@ hm_pb_read (const ProtobufCMessageDescriptor *desc, hm_arena_t *arena, size_t le
         if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset)
             *S_MEMBER (protobuf_c_boolean, msg, f->quantifier_offset) = 1;
     }
+    /* protobuf-c lets a required field with a default value be absent. */
+    for (unsigned i = 0; i < nf; i++)
+        if (desc->fields[i].label == PROTOBUF_C_LABEL_REQUIRED && !desc->fields[i].default_value &&
+            !(seen & (uint64_t)1 << i))
+            return NULL;
     return msg;
 }
