@@ -22,6 +22,10 @@
 /* AppendRequest field tags: batch_id = 1 (varint), events = 2 (bytes). */
 #define S_TAG_BATCH_ID 0x08
 #define S_TAG_EVENT 0x12
+/* A request's events and the writer's scratch keep their room up to this
+   size for the next request; a larger one (a rare big request) is given
+   back once its events are in the batch. */
+#define S_KEEP_EVENTS_BYTES (256u << 10)
 
 void *
 hm_worker_dealer_new (void *zmq_ctx, const hm_config_t *cfg, const char *endpoint, int hwm,
@@ -238,18 +242,32 @@ hm_worker_batch_flush (ingest_worker_t *self)
     hm_buf_reset (&self->out);
 }
 
+static int s_append_events (ingest_worker_t *self, ingest_conn_t *conn, size_t need);
+
 int
 hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, const Collection *col, const char *ip)
 {
     /* Written once into a scratch buffer, not straight into out: the size
        decides whether out is sent first. */
     hm_buf_reset (&self->events);
+    int rc = -1;
     if (hm_events_write (&self->events, col, ip, self->cfg->masked_ip, S_TAG_EVENT,
-                         &self->scratch) != 0) {
+                         &self->scratch) != 0)
         hm_request_refuse (conn, 503, HM_REFUSAL_OVERLOAD, "out of memory");
-        return -1;
-    }
-    size_t need = self->events.len;
+    else
+        rc = s_append_events (self, conn, self->events.len);
+    if (self->events.cap > S_KEEP_EVENTS_BYTES)
+        hm_buf_free (&self->events);
+    if (self->scratch.cap > S_KEEP_EVENTS_BYTES)
+        hm_buf_free (&self->scratch);
+    return rc;
+}
+
+/* hm_worker_append's second half: self->events (need bytes) into the open
+   batch, opening one (or sending the full one first) as needed. */
+static int
+s_append_events (ingest_worker_t *self, ingest_conn_t *conn, size_t need)
+{
     if (self->open_batch && self->out.len + need > S_BATCH_BYTES)
         hm_worker_batch_flush (self);
     if (!self->open_batch) {
