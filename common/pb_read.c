@@ -116,6 +116,12 @@ s_field (const ProtobufCMessageDescriptor *desc, uint32_t id)
 
 #define S_MEMBER(type, msg, offset) ((type *)((char *)(msg) + (offset)))
 
+/* A repeated field met in a message, and its array's room. */
+typedef struct {
+    int field;
+    size_t cap;
+} s_repeated_t;
+
 /* Appends sub to the repeated field f of msg, growing its array. */
 static int
 s_append (hm_arena_t *arena, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f, size_t *cap,
@@ -149,10 +155,7 @@ hm_pb_read (const ProtobufCMessageDescriptor *desc, hm_arena_t *arena, size_t le
         return NULL;
     desc->message_init (msg);
     uint64_t seen = 0;
-    struct {
-        int field;
-        size_t cap;
-    } rep[S_MAX_REPEATED];
+    s_repeated_t rep[S_MAX_REPEATED];
     unsigned n_rep = 0;
     for (size_t pos = 0; pos < len;) {
         uint32_t id;
@@ -209,7 +212,7 @@ hm_pb_read (const ProtobufCMessageDescriptor *desc, hm_arena_t *arena, size_t le
             if (r == n_rep) {
                 if (n_rep == S_MAX_REPEATED)
                     return NULL;
-                rep[n_rep++] = (typeof (rep[0])){fi, 0};
+                rep[n_rep++] = (s_repeated_t){fi, 0};
             }
             ProtobufCMessage *sub = hm_pb_read (f->descriptor, arena, vlen, v);
             if (!sub || s_append (arena, msg, f, &rep[r].cap, sub) != 0)
