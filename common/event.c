@@ -58,25 +58,36 @@ s_param_ref_cmp (const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-char *
-hm_parameters_json (Parameter **params, size_t n)
+/* Parameters this many or fewer are sorted on the stack: a request's
+   payloads have a handful, and the ingest renders them for every event. */
+#define S_PARAMS_ON_STACK 32
+
+int
+hm_parameters_json_append (hm_buf_t *out, Parameter **params, size_t n)
 {
-    s_param_ref_t *refs = NULL;
-    hm_buf_t out;
-    hm_buf_init (&out, 0);
-    if (n > 0) {
-        refs = calloc (n, sizeof *refs);
-        if (!refs)
-            goto fail;
-    }
+    s_param_ref_t stack_refs[S_PARAMS_ON_STACK];
+    s_param_ref_t *refs = stack_refs;
+    size_t start = out->len;
+    if (n > S_PARAMS_ON_STACK && !(refs = calloc (n, sizeof *refs)))
+        return -1;
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (params[i])
             refs[m++] = (s_param_ref_t){params[i], i};
-    if (m > 1)
+    /* A payload's few parameters: insertion sort, no qsort call per
+       comparison (the order is total, so both give the same). */
+    if (m > S_PARAMS_ON_STACK)
         qsort (refs, m, sizeof *refs, s_param_ref_cmp);
+    else
+        for (size_t i = 1; i < m; i++) {
+            s_param_ref_t r = refs[i];
+            size_t j = i;
+            for (; j > 0 && s_param_ref_cmp (&refs[j - 1], &r) > 0; j--)
+                refs[j] = refs[j - 1];
+            refs[j] = r;
+        }
 
-    if (hm_buf_putc (&out, '{') != 0)
+    if (hm_buf_putc (out, '{') != 0)
         goto fail;
     bool first = true;
     for (size_t i = 0; i < m; i++) {
@@ -85,21 +96,35 @@ hm_parameters_json (Parameter **params, size_t n)
         if (i + 1 < m && s_bytes_cmp (name, refs[i + 1].param->name) == 0)
             continue;
         ProtobufCBinaryData value = refs[i].param->value;
-        if ((!first && hm_buf_putc (&out, ',') != 0) ||
-            hm_json_string (&out, (const char *)name.data, name.len) != 0 ||
-            hm_buf_putc (&out, ':') != 0 ||
-            hm_json_string (&out, (const char *)value.data, value.len) != 0)
+        if ((!first && hm_buf_putc (out, ',') != 0) ||
+            hm_json_string (out, (const char *)name.data, name.len) != 0 ||
+            hm_buf_putc (out, ':') != 0 ||
+            hm_json_string (out, (const char *)value.data, value.len) != 0)
             goto fail;
         first = false;
     }
-    if (hm_buf_putc (&out, '}') != 0)
+    if (hm_buf_putc (out, '}') != 0)
         goto fail;
-    free (refs);
-    return hm_buf_steal (&out, NULL);
+    if (refs != stack_refs)
+        free (refs);
+    return 0;
 fail:
-    free (refs);
-    hm_buf_free (&out);
-    return NULL;
+    if (refs != stack_refs)
+        free (refs);
+    out->len = start;
+    return -1;
+}
+
+char *
+hm_parameters_json (Parameter **params, size_t n)
+{
+    hm_buf_t out;
+    hm_buf_init (&out, 0);
+    if (hm_parameters_json_append (&out, params, n) != 0) {
+        hm_buf_free (&out);
+        return NULL;
+    }
+    return hm_buf_steal (&out, NULL);
 }
 
 Hm__Event *

@@ -6,12 +6,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "payload.pb-c.h"
 #include "pipeline.pb-c.h"
 
 #include "client_ip.h" /* hm_client_ip, hm_mask_ip: their home before client_ip.c */
+#include "hm_buf.h"
 
 /* The client's strings are protobuf `bytes` (proto/payload.proto says why):
    a value is (data, len) and may hold NUL bytes; data may be NULL when
@@ -53,6 +55,8 @@ int hm_env_from_name (const char *name);
    written \u0000, so the text holds none); "{}" when there are none. Caller frees. NULL on out of
    memory. */
 char *hm_parameters_json (Parameter **params, size_t n);
+/* The same text appended to out. Returns 0, or -1 (out as it was). */
+int hm_parameters_json_append (hm_buf_t *out, Parameter **params, size_t n);
 
 /* Builds the events of a collection: events[i] for payloads[i], fields
    copied or pointing into the collection (free with hm_events_free, which
@@ -63,5 +67,15 @@ char *hm_parameters_json (Parameter **params, size_t n);
    events or NULL. */
 Hm__Event *hm_events_build (const Collection *c, const char *fallback_ip, bool masked_ip);
 void hm_events_free (Hm__Event *events, size_t n);
+
+/* Appends to out, for each payload of c, a field `key` (a one-byte
+   length-delimited key: 0x12 is AppendRequest.events) holding the Event
+   hm_events_build makes for it, packed: the bytes hm__event__pack would
+   write, without building the events or copying their fields first
+   (event_pack.c; the ingest's hot path). scratch: the caller's reusable
+   room for a payload's parameters and ip. Returns 0, or -1 when out of
+   memory or past out's limit, out then as it was. */
+int hm_events_write (hm_buf_t *out, const Collection *c, const char *fallback_ip, bool masked_ip,
+                     uint8_t key, hm_buf_t *scratch);
 
 #endif

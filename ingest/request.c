@@ -213,18 +213,10 @@ s_header_fn (void *ctx, const char *name)
 static void
 s_track_send (ingest_conn_t *c, const Collection *col, const char *ip)
 {
-    ingest_worker_t *w = c->worker;
-    Hm__Event *events = hm_events_build (col, ip, w->cfg->masked_ip);
-    if (!events) {
-        c->refusal = HM_REFUSAL_OVERLOAD;
-        s_decide (c, 503, HM_BODY_NONE, "out of memory");
-        return;
-    }
-    if (hm_worker_append (w, c, events, col->n_payloads) == 0) {
+    if (hm_worker_append (c->worker, c, col, ip) == 0) {
         c->events = col->n_payloads;
         s_suspend (c);
     }
-    hm_events_free (events, col->n_payloads);
 }
 
 /* POST /api/v1/track with its whole body: decided by hm_track_decide

@@ -9,6 +9,7 @@
 #include "collection_json.h"
 #include "event.h"
 #include "inflate.h"
+#include "pb_read.h"
 #include "signature.h"
 
 unsigned
@@ -103,7 +104,10 @@ hm_track_decide (const hm_config_t *cfg, hm_arena_t *arena, const hm_track_reque
         err[0] = '\0';
     }
     if (a->kind == HM_BODY_PROTOBUF) {
-        a->col = collection__unpack (&arena->pb, len, (const uint8_t *)data);
+        /* Zero-copy: the collection's bytes point into data, which the
+           caller keeps until hm_track_release (track.h). */
+        a->col =
+            (Collection *)hm_pb_read (&collection__descriptor, arena, len, (const uint8_t *)data);
         if (!a->col) {
             hm_arena_reset (arena); /* what the failed decode took */
             return s_answer (a, 400, HM_REFUSAL_DECODE, "body is not a valid protobuf Collection");

@@ -52,7 +52,8 @@ typedef struct {
     hm_refusal_t refusal; /* the cause of a refusal (refusal.h) */
     char reason[200];
     hm_body_kind_t kind;
-    Collection *col; /* decoded (else NULL); freed by hm_track_release */
+    Collection *col; /* decoded (else NULL); freed by hm_track_release. A protobuf
+                        one points into body (or inflated): keep them until then */
     char ip[64];
 } hm_track_answer_t;
 

@@ -141,6 +141,8 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
     s_report_name (cfg, self->report_name, sizeof self->report_name);
     hm_buf_init (&self->out, 0);
     hm_arena_init (&self->decode, S_DECODE_BLOCK);
+    hm_buf_init (&self->events, 0);
+    hm_buf_init (&self->scratch, 0);
     self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->pending = hm_pending_new (connections, (uint16_t)index);
     self->resp_ok = s_static_response ("", false);
@@ -419,6 +421,8 @@ ingest_worker_destroy (ingest_worker_t **self_p)
     }
     hm_buf_free (&self->out);
     hm_arena_destroy (&self->decode);
+    hm_buf_free (&self->events);
+    hm_buf_free (&self->scratch);
     free (self);
     *self_p = NULL;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "payload.pb-c.h"
 #include "config.h"
 #include "hm_buf.h"
 #include "ingest_http.h"
@@ -124,6 +125,8 @@ struct ingest_worker_t {
     hm_batch_t *open_batch;   /* the batch being filled in this turn, or NULL */
     hm_buf_t out;             /* its AppendRequest bytes, packed as requests come */
     hm_arena_t decode;        /* a protobuf Collection while its request is handled */
+    hm_buf_t events;          /* a request's events, packed (hm_events_write) */
+    hm_buf_t scratch;         /* hm_events_write's room for an event's parameters and ip */
     hm_batch_t *free_batches; /* batches to reuse (at most the pending capacity) */
     bool resumed;             /* connections were resumed during or after MHD_run: run it
                                  again (MHD's wake-up for them is not reliable then) */
@@ -197,7 +200,8 @@ int hm_worker_control (ingest_worker_t *self, ingest_conn_t *conn, int command);
 /* worker_router.c: adds conn's events to this turn's AppendRequest (sent once the
    turn's MHD_run returns) and makes conn wait for its reply; 0, or -1 with
    the answer decided (503). */
-int hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, Hm__Event *events, size_t n);
+int hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, const Collection *col,
+                      const char *ip);
 /* worker_router.c: conn no longer waits for its batch (MHD gave up on it). */
 void hm_worker_unbatch (ingest_worker_t *self, ingest_conn_t *conn);
 /* worker_router.c: removes conn from every control request's waiters. */

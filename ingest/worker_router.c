@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "curve.h"
+#include "event.h"
 #include "hm_log.h"
 #include "pipeline.pb-c.h"
 #include "wire.h"
@@ -21,6 +22,10 @@
 /* AppendRequest field tags: batch_id = 1 (varint), events = 2 (bytes). */
 #define S_TAG_BATCH_ID 0x08
 #define S_TAG_EVENT 0x12
+/* A request's events and the writer's scratch keep their room up to this
+   size for the next request; a larger one (a rare big request) is given
+   back once its events are in the batch. */
+#define S_KEEP_EVENTS_BYTES (256u << 10)
 
 void *
 hm_worker_dealer_new (void *zmq_ctx, const hm_config_t *cfg, const char *endpoint, int hwm,
@@ -237,14 +242,32 @@ hm_worker_batch_flush (ingest_worker_t *self)
     hm_buf_reset (&self->out);
 }
 
+static int s_append_events (ingest_worker_t *self, ingest_conn_t *conn, size_t need);
+
 int
-hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, Hm__Event *events, size_t n)
+hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, const Collection *col, const char *ip)
 {
-    size_t need = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = hm__event__get_packed_size (&events[i]);
-        need += 1 + 10 + len;
-    }
+    /* Written once into a scratch buffer, not straight into out: the size
+       decides whether out is sent first. */
+    hm_buf_reset (&self->events);
+    int rc = -1;
+    if (hm_events_write (&self->events, col, ip, self->cfg->masked_ip, S_TAG_EVENT,
+                         &self->scratch) != 0)
+        hm_request_refuse (conn, 503, HM_REFUSAL_OVERLOAD, "out of memory");
+    else
+        rc = s_append_events (self, conn, self->events.len);
+    if (self->events.cap > S_KEEP_EVENTS_BYTES)
+        hm_buf_free (&self->events);
+    if (self->scratch.cap > S_KEEP_EVENTS_BYTES)
+        hm_buf_free (&self->scratch);
+    return rc;
+}
+
+/* hm_worker_append's second half: self->events (need bytes) into the open
+   batch, opening one (or sending the full one first) as needed. */
+static int
+s_append_events (ingest_worker_t *self, ingest_conn_t *conn, size_t need)
+{
     if (self->open_batch && self->out.len + need > S_BATCH_BYTES)
         hm_worker_batch_flush (self);
     if (!self->open_batch) {
@@ -278,18 +301,10 @@ hm_worker_append (ingest_worker_t *self, ingest_conn_t *conn, Hm__Event *events,
         }
         self->open_batch = batch;
     }
-    if (hm_buf_reserve (&self->out, need) != 0) {
+    if (hm_buf_append (&self->out, self->events.data, need) != 0) {
         hm_request_refuse (conn, 503, HM_REFUSAL_OVERLOAD, "out of memory");
         return -1;
     }
-    uint8_t *p = (uint8_t *)self->out.data + self->out.len;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = hm__event__get_packed_size (&events[i]);
-        *p++ = S_TAG_EVENT;
-        p += s_put_varint (p, len);
-        p += hm__event__pack (&events[i], p);
-    }
-    self->out.len = (size_t)(p - (uint8_t *)self->out.data);
     hm_batch_t *batch = self->open_batch;
     conn->batch = batch;
     conn->batch_prev = NULL;

@@ -1,7 +1,9 @@
 /*  fuzz_collection: a client's body, as the ingest and a sink treat it.
 
     Input: one byte of mode, then the body. Mode bit 0 picks the decoder
-    (protobuf into the kept arena, as the ingest does, or the JSON mapping),
+    (protobuf into the kept arena with hm_pb_read, as the ingest does, which
+    must accept, refuse and decode as protobuf-c's unpack does, or the JSON
+    mapping),
     bit 1 masked_ip. A body that decodes and passes the checks becomes
     events, which are packed as the ingest sends them, unpacked as the router
     and the sinks receive them, and written as JSON lines and as CSV.
@@ -27,6 +29,7 @@
 #include "encode.h"
 #include "event.h"
 #include "hm_buf.h"
+#include "pb_diff.h"
 #include "signature.h"
 
 #define S_FIELDS 23 /* ARCHITECTURE section 5 */
@@ -201,6 +204,37 @@ s_round_trip (hm_arena_t *arena, Hm__Event *events, size_t n)
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
+/* hm_events_write (the ingest's path) writes byte for byte what packing
+   hm_events_build's events with protobuf-c writes. */
+static void
+s_check_written (const Collection *col, Hm__Event *events, bool masked)
+{
+    hm_buf_t packed, written, scratch;
+    hm_buf_init (&packed, 0);
+    hm_buf_init (&written, 0);
+    hm_buf_init (&scratch, 0);
+    for (size_t i = 0; i < col->n_payloads; i++) {
+        size_t len = hm__event__get_packed_size (&events[i]);
+        uint8_t head[11] = {0x12};
+        size_t hl = 1;
+        for (size_t v = len;; v >>= 7) {
+            head[hl++] = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+            if (v < 0x80)
+                break;
+        }
+        if (hm_buf_append (&packed, head, hl) != 0 || hm_buf_reserve (&packed, len) != 0)
+            s_fail ("pack", "out of memory");
+        packed.len += hm__event__pack (&events[i], (uint8_t *)packed.data + packed.len);
+    }
+    if (hm_events_write (&written, col, "203.0.113.9", masked, 0x12, &scratch) != 0)
+        s_fail ("hm_events_write", "failed");
+    if (written.len != packed.len || memcmp (written.data, packed.data, packed.len) != 0)
+        s_fail ("hm_events_write", "bytes differ from protobuf-c's packing");
+    hm_buf_free (&packed);
+    hm_buf_free (&written);
+    hm_buf_free (&scratch);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -221,7 +255,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (json)
         col = hm_collection_from_json (body, len, err, sizeof err);
     else {
-        col = collection__unpack (&arena.pb, len, (const uint8_t *)body);
+        /* The ingest's reader must agree with protobuf-c's unpack. */
+        bool accepted;
+        const char *why = hm_pb_diff (&arena, len, (const uint8_t *)body, &accepted);
+        if (why)
+            s_fail ("hm_pb_read against protobuf-c", why);
+        col =
+            (Collection *)hm_pb_read (&collection__descriptor, &arena, len, (const uint8_t *)body);
         if (col && hm_collection_check (col, err, sizeof err) != 0)
             col = NULL;
     }
@@ -252,6 +292,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
        so that inputs need not carry a matching MD5 to reach the encoders. */
     Hm__Event *events = col->n_payloads ? hm_events_build (col, "203.0.113.9", masked) : NULL;
     if (events) {
+        s_check_written (col, events, masked);
         s_check_whole (col, events);
         s_round_trip (&arena, events, col->n_payloads);
         hm_events_free (events, col->n_payloads);

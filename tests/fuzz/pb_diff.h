@@ -1,0 +1,90 @@
+/*  pb_diff: hm_pb_read (common/pb_read.h) against protobuf-c's unpack on
+    one input, for fuzz_collection and test_pb_read: both must accept or
+    both refuse, and what they decode must be the same, field by field
+    (unknown fields aside: hm_pb_read skips them). */
+#ifndef HM_PB_DIFF_H
+#define HM_PB_DIFF_H
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "arena.h"
+#include "payload.pb-c.h"
+#include "pb_read.h"
+
+#define S_PB_MEMBER(type, msg, offset) ((const type *)((const char *)(msg) + (offset)))
+
+/* NULL when both messages hold the same fields, else the first field
+   that differs. */
+static inline const char *
+hm_pb_diff_fields (const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    const ProtobufCMessageDescriptor *d = a->descriptor;
+    if (b->descriptor != d)
+        return "descriptor";
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
+            *S_PB_MEMBER (protobuf_c_boolean, a, f->quantifier_offset) !=
+                *S_PB_MEMBER (protobuf_c_boolean, b, f->quantifier_offset))
+            return f->name;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *S_PB_MEMBER (size_t, a, f->quantifier_offset);
+            if (f->type != PROTOBUF_C_TYPE_MESSAGE ||
+                n != *S_PB_MEMBER (size_t, b, f->quantifier_offset))
+                return f->name;
+            ProtobufCMessage *const *x =
+                *(ProtobufCMessage * *const *)((const char *)a + f->offset);
+            ProtobufCMessage *const *y =
+                *(ProtobufCMessage * *const *)((const char *)b + f->offset);
+            for (size_t k = 0; k < n; k++) {
+                const char *why = hm_pb_diff_fields (x[k], y[k]);
+                if (why)
+                    return why;
+            }
+            continue;
+        }
+        const void *x = S_PB_MEMBER (char, a, f->offset), *y = S_PB_MEMBER (char, b, f->offset);
+        if (f->type == PROTOBUF_C_TYPE_BYTES) {
+            const ProtobufCBinaryData *u = x, *v = y;
+            /* an empty value is {0, NULL} in both */
+            if (u->len != v->len || !u->data != !v->data ||
+                (u->len && memcmp (u->data, v->data, u->len) != 0))
+                return f->name;
+        }
+        else if (f->type == PROTOBUF_C_TYPE_UINT64) {
+            if (*(const uint64_t *)x != *(const uint64_t *)y)
+                return f->name;
+        }
+        else if (f->type == PROTOBUF_C_TYPE_UINT32 || f->type == PROTOBUF_C_TYPE_INT32 ||
+                 f->type == PROTOBUF_C_TYPE_ENUM) {
+            if (*(const uint32_t *)x != *(const uint32_t *)y)
+                return f->name;
+        }
+        else
+            return "a field of a kind hm_pb_read does not handle";
+    }
+    return NULL;
+}
+
+/* Decodes the len bytes at data both ways. Returns NULL when both agree,
+   else what differs. *accepted_p: whether they accepted it. */
+static inline const char *
+hm_pb_diff (hm_arena_t *arena, size_t len, const uint8_t *data, bool *accepted_p)
+{
+    Collection *ref = collection__unpack (NULL, len, data);
+    ProtobufCMessage *got = hm_pb_read (&collection__descriptor, arena, len, data);
+    *accepted_p = ref != NULL;
+    const char *why = NULL;
+    if (!ref != !got)
+        why = ref ? "hm_pb_read refused what protobuf-c accepted"
+                  : "hm_pb_read accepted what protobuf-c refused";
+    else if (ref)
+        why = hm_pb_diff_fields (&ref->base, got);
+    if (ref)
+        collection__free_unpacked (ref, NULL);
+    hm_arena_reset (arena);
+    return why;
+}
+
+#endif
