@@ -575,11 +575,18 @@ def power_cut(target):
             c.problems += disk.selftest()
             _on_cutfs(c, disk)
             c.sup_start()
-            load = c.load(duration=16)
+            # The load runs until the third cut is done, however slow the
+            # restarts are (a sanitizer build on busy CPUs): a cut armed
+            # after the load ended found nothing to cut.
+            load = c.load(duration=600)
             # the writes before each cut: router rounds and sink files alike
             for mode, writes in (("drop", 200), ("random 1", 333), ("random 2", 517)):
                 time.sleep(1.5)
+                if not c.wait_load_seconds(1.0):
+                    c.problems.append("before cut %s the load did not flow again" % mode)
                 _cut(c, disk, mode, after_writes=writes)
+            c.wait_load_seconds(1.0)
+            load.stop()
             s = load.wait()
             _load_problems(c, s)
             c.notes.append("load: %d requests, %d resent after 503, %d no answer (cut)" % (
