@@ -105,6 +105,18 @@ class Counters(unittest.TestCase):
         p.start("file-sink", "--route", "archive")
         p.start("ingest")
         p.wait_healthy()
+        # strace, the router's parent, detaches and exits on SIGTERM and
+        # leaves the router running: whatever happens below, it goes too.
+        with open("/proc/%d/task/%d/children" % (p.procs["router"].pid,
+                                                 p.procs["router"].pid)) as f:
+            router_pid = int(f.read().split()[0])
+
+        def kill_router():
+            try:
+                os.kill(router_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.addCleanup(kill_router)
 
         def stats():
             status, _, body = p.request("GET", "/api/stats", headers=KEY)
@@ -194,9 +206,6 @@ class Counters(unittest.TestCase):
         # 503 with the router up but not answering within router_timeout_ms
         # (stopped, then resumed): the ingest answers 503, and its report,
         # queued meanwhile, reaches the router once it runs again.
-        strace = p.procs["router"]
-        with open("/proc/%d/task/%d/children" % (strace.pid, strace.pid)) as f:
-            router_pid = int(f.read().split()[0])
         os.kill(router_pid, signal.SIGSTOP)
         try:
             self.assertEqual(p.track(good)[0], 503)
