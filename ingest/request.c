@@ -252,8 +252,9 @@ s_health (ingest_conn_t *c)
     if (w->stopping)
         s_decide (c, 503, HM_BODY_HEALTH_DOWN, "server is stopping");
     /* The control socket may connect before the append socket does; up
-       means a track request would be taken now, so both must be. */
-    else if (!w->append_links)
+       means a track request would be taken now, on whichever thread it
+       lands, so every thread's append socket must be linked. */
+    else if (!w->append_links || atomic_load (w->unlinked) != 0)
         s_decide (c, 503, HM_BODY_HEALTH_DOWN, "router not connected");
     else if (hm_now_ms () < w->health_ok_until)
         s_decide (c, 200, HM_BODY_HEALTH_UP, NULL);

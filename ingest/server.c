@@ -76,6 +76,7 @@ ingest_server_run (const hm_config_t *cfg)
     ingest_worker_t **workers = calloc (threads, sizeof *workers);
     void *zmq_ctx = zmq_ctx_new ();
     atomic_uint undrained = threads;
+    atomic_uint unlinked = threads;
     hm_ingest_stats_t stats;
     hm_ingest_stats_init (&stats, hm_now_ms ());
     unsigned started = 0;
@@ -89,8 +90,9 @@ ingest_server_run (const hm_config_t *cfg)
     }
     for (unsigned i = 0; i < threads; i++) {
         char errbuf[256];
-        workers[i] = ingest_worker_new (cfg, zmq_ctx, i, threads, &undrained, &stats, tls,
-                                        (struct sockaddr *)&addr, addr_len, errbuf, sizeof errbuf);
+        workers[i] =
+            ingest_worker_new (cfg, zmq_ctx, i, threads, &undrained, &unlinked, &stats, tls,
+                               (struct sockaddr *)&addr, addr_len, errbuf, sizeof errbuf);
         if (!workers[i]) {
             hm_error ("%s", errbuf);
             exit_code = 1;

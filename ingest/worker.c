@@ -114,8 +114,9 @@ s_report_name (const hm_config_t *cfg, char *out, size_t cap)
 
 ingest_worker_t *
 ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsigned threads,
-                   atomic_uint *undrained, hm_ingest_stats_t *stats, ingest_tls_t *tls,
-                   const struct sockaddr *addr, socklen_t addr_len, char *errbuf, size_t errlen)
+                   atomic_uint *undrained, atomic_uint *unlinked, hm_ingest_stats_t *stats,
+                   ingest_tls_t *tls, const struct sockaddr *addr, socklen_t addr_len, char *errbuf,
+                   size_t errlen)
 {
     (void)addr_len;
     ingest_worker_t *self = calloc (1, sizeof *self);
@@ -127,6 +128,7 @@ ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index, unsign
     self->index = index;
     self->zmq_ctx = zmq_ctx;
     self->undrained = undrained;
+    self->unlinked = unlinked;
     self->stats = stats;
     self->tls = tls;
     self->epoll_fd = -1;

@@ -24,11 +24,15 @@ typedef struct ingest_worker_t ingest_worker_t;
    yet. zmq_ctx is shared by all workers. undrained is shared too: it starts
    at the number of workers, each one that has nothing left in flight after
    a stop decrements it, and a worker leaves only when it reaches 0, so
-   idle connections keep getting 503 while any thread still drains. tls
+   idle connections keep getting 503 while any thread still drains.
+   unlinked (shared) starts at the number of workers too: a worker whose
+   append socket gains its first router link decrements it and increments
+   it when it loses its last, so /api/health says up only when a request
+   would be taken whichever thread it lands on. tls
    (shared, not owned; tls.h) makes the daemon speak only HTTPS. NULL
    with a reason in errbuf. */
 ingest_worker_t *ingest_worker_new (const hm_config_t *cfg, void *zmq_ctx, unsigned index,
-                                    unsigned threads, atomic_uint *undrained,
+                                    unsigned threads, atomic_uint *undrained, atomic_uint *unlinked,
                                     hm_ingest_stats_t *stats, ingest_tls_t *tls,
                                     const struct sockaddr *addr, socklen_t addr_len, char *errbuf,
                                     size_t errlen);

@@ -11,10 +11,10 @@
 #include <stdint.h>
 
 #include "arena.h"
-#include "payload.pb-c.h"
 #include "config.h"
 #include "hm_buf.h"
 #include "ingest_http.h"
+#include "payload.pb-c.h"
 #include "pending.h"
 #include "pipeline.pb-c.h"
 #include "police.h"
@@ -118,6 +118,7 @@ struct ingest_worker_t {
     bool stopping;            /* draining: no new work, answer what was sent */
     int64_t grace_deadline;   /* when draining gives up */
     atomic_uint *undrained;   /* workers still draining (shared, see worker.h) */
+    atomic_uint *unlinked;    /* workers without a router link (shared, see worker.h) */
     hm_ingest_stats_t *stats; /* counters of every thread (shared, not owned) */
     bool drained;             /* this worker has decremented undrained */
     unsigned active_requests; /* requests started and not yet completed */

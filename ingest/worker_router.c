@@ -72,10 +72,14 @@ hm_worker_monitor_drain (ingest_worker_t *self)
         if (zmq_msg_size (&frame) == 6) {
             uint16_t event;
             memcpy (&event, zmq_msg_data (&frame), sizeof event);
-            if (event == ZMQ_EVENT_CONNECTED)
-                self->append_links++;
-            else if (event == ZMQ_EVENT_DISCONNECTED && self->append_links)
-                self->append_links--;
+            if (event == ZMQ_EVENT_CONNECTED) {
+                if (self->append_links++ == 0)
+                    atomic_fetch_sub (self->unlinked, 1);
+            }
+            else if (event == ZMQ_EVENT_DISCONNECTED && self->append_links) {
+                if (--self->append_links == 0)
+                    atomic_fetch_add (self->unlinked, 1);
+            }
             hm_debug ("router append socket: %s (%u up)",
                       event == ZMQ_EVENT_CONNECTED ? "connected" : "disconnected",
                       self->append_links);
