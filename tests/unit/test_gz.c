@@ -164,9 +164,10 @@ test_stream (void **state)
     uint8_t *data = malloc (len);
     assert_non_null (data);
     uint32_t x = 777;
+    static const char line[] = "{\"at\":\"x\"}\n";
     for (size_t i = 0; i < len; i++) {
         x = x * 1103515245u + 12345u;
-        data[i] = (i / 100000) % 2 ? (uint8_t)(x >> 24) : (uint8_t)("{\"at\":\"x\"}\n"[i % 13]);
+        data[i] = (i / 100000) % 2 ? (uint8_t)(x >> 24) : (uint8_t)line[i % (sizeof line - 1)];
     }
     hm_gzs_t *gz = hm_gzs_new ();
     assert_non_null (gz);
