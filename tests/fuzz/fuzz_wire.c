@@ -15,6 +15,7 @@
       hm_delivery_unpack (in place, else protobuf-c) accepts exactly what
       protobuf-c accepts, with the same fields.
     Nothing may crash, read outside the input or leak (ASan). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,19 @@
 #include "hm_buf.h"
 #include "pipeline.pb-c.h"
 #include "scan.h"
+
+/* HM_FUZZ_VERBOSE=1: which reader decided each input (to check seeds). */
+static int s_verbose = -1;
+
+static void
+s_say (const char *kind, bool in_place, bool accepted)
+{
+    if (s_verbose)
+        fprintf (stderr, "fuzz_wire: %s %s\n", kind,
+                 in_place   ? "read in place"
+                 : accepted ? "left to protobuf-c, accepted"
+                            : "refused");
+}
 
 static void
 s_fail (const char *what, const char *field)
@@ -138,7 +152,9 @@ s_append (const uint8_t *data, size_t len)
     Hm__AppendRequest *ref = hm__append_request__unpack (NULL, len, data);
     uint64_t batch_id = 0;
     size_t n = 0;
-    if (hm_append_check (data, len, &batch_id, &n) == 0) {
+    bool in_place = hm_append_check (data, len, &batch_id, &n) == 0;
+    s_say ("append", in_place, ref != NULL);
+    if (in_place) {
         if (!ref)
             s_fail ("hm_append_check accepted what protobuf-c refused", NULL);
         if (batch_id != ref->batch_id)
@@ -160,6 +176,7 @@ s_delivery (const uint8_t *data, size_t len)
     hm_arena_init (&a1, 4096);
     hm_arena_init (&a2, 4096);
     Hm__Delivery *in_place = hm_delivery_decode (&a1, data, len);
+    s_say ("delivery", in_place != NULL, ref != NULL);
     if (in_place) {
         if (!ref)
             s_fail ("hm_delivery_decode accepted what protobuf-c refused", NULL);
@@ -191,6 +208,8 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+    if (s_verbose < 0)
+        s_verbose = getenv ("HM_FUZZ_VERBOSE") != NULL;
     if (size < 1)
         return 0;
     /* The message ends where libFuzzer's buffer (or replay.c's exact-size
