@@ -103,7 +103,7 @@ valgrind: build
 # ASan + UBSan, FUZZ_SECONDS per target. `make test` only replays the
 # committed corpora; this searches for new inputs.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = collection config push_line scan cloud_reply request ingest_stats
+FUZZ_TARGETS = collection config push_line scan cloud_reply request ingest_stats wire
 .PHONY: fuzz
 fuzz: deps
 	@command -v clang >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -1,0 +1,222 @@
+/*  fuzz_wire: the in-place readers of what peers send on the pipeline
+    (common/delivery_decode.c), each against protobuf-c's unpack, which
+    they replace on the hot path and fall back to when unsure.
+
+    Input: one mode byte (even: an AppendRequest as an ingest sends it to
+    the router; odd: a Delivery as the router sends it to a sink), then the
+    packed message. Properties:
+    - append: what hm_append_check takes, protobuf-c takes too, with the
+      same batch_id and event count, and the routes' reader
+      (scan_record_ok) can read (the router skips that check for it);
+    - delivery: what hm_delivery_decode takes, protobuf-c takes too, with
+      the same fields (route, offsets, seal time, every event's fields:
+      presence, lengths and bytes, NUL bytes included) and the same JSON
+      and CSV lines; its bytes fields point into the input; and
+      hm_delivery_unpack (in place, else protobuf-c) accepts exactly what
+      protobuf-c accepts, with the same fields.
+    Nothing may crash, read outside the input or leak (ASan). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "delivery_decode.h"
+#include "encode.h"
+#include "hm_buf.h"
+#include "pipeline.pb-c.h"
+#include "scan.h"
+
+/* HM_FUZZ_VERBOSE=1: which reader decided each input (to check seeds). */
+static int s_verbose = -1;
+
+static void
+s_say (const char *kind, bool in_place, bool accepted)
+{
+    if (s_verbose)
+        fprintf (stderr, "fuzz_wire: %s %s\n", kind,
+                 in_place   ? "read in place"
+                 : accepted ? "left to protobuf-c, accepted"
+                            : "refused");
+}
+
+static void
+s_fail (const char *what, const char *field)
+{
+    fprintf (stderr, "fuzz_wire: %s%s%s\n", what, field ? ": " : "", field ? field : "");
+    abort ();
+}
+
+#define S_MEMBER(type, msg, offset) ((const type *)((const char *)(msg) + (offset)))
+
+/* NULL when both messages hold the same fields (by descriptor: every
+   field of Delivery and Event), else the first field that differs. */
+static const char *
+s_diff (const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    const ProtobufCMessageDescriptor *d = a->descriptor;
+    if (b->descriptor != d)
+        return "descriptor";
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
+            !*S_MEMBER (protobuf_c_boolean, a, f->quantifier_offset) !=
+                !*S_MEMBER (protobuf_c_boolean, b, f->quantifier_offset))
+            return f->name;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *S_MEMBER (size_t, a, f->quantifier_offset);
+            if (f->type != PROTOBUF_C_TYPE_MESSAGE ||
+                n != *S_MEMBER (size_t, b, f->quantifier_offset))
+                return f->name;
+            ProtobufCMessage *const *x =
+                *(ProtobufCMessage * *const *)((const char *)a + f->offset);
+            ProtobufCMessage *const *y =
+                *(ProtobufCMessage * *const *)((const char *)b + f->offset);
+            for (size_t k = 0; k < n; k++) {
+                const char *why = s_diff (x[k], y[k]);
+                if (why)
+                    return why;
+            }
+            continue;
+        }
+        const void *x = S_MEMBER (char, a, f->offset), *y = S_MEMBER (char, b, f->offset);
+        switch (f->type) {
+        case PROTOBUF_C_TYPE_BYTES: {
+            const ProtobufCBinaryData *u = x, *v = y;
+            if (u->len != v->len || (u->len && memcmp (u->data, v->data, u->len) != 0))
+                return f->name;
+            break;
+        }
+        case PROTOBUF_C_TYPE_STRING: {
+            /* protobuf-c's copy ends at the first NUL for a C reader too */
+            const char *s = *(const char *const *)x, *t = *(const char *const *)y;
+            if (!s != !t || (s && strcmp (s, t) != 0))
+                return f->name;
+            break;
+        }
+        case PROTOBUF_C_TYPE_UINT64:
+            if (*(const uint64_t *)x != *(const uint64_t *)y)
+                return f->name;
+            break;
+        case PROTOBUF_C_TYPE_UINT32:
+        case PROTOBUF_C_TYPE_INT32:
+            if (*(const uint32_t *)x != *(const uint32_t *)y)
+                return f->name;
+            break;
+        default:
+            return "a field of a kind this target does not compare";
+        }
+    }
+    return NULL;
+}
+
+/* Same JSON and CSV lines for every event (the sinks' output). */
+static void
+s_same_lines (const Hm__Delivery *a, const Hm__Delivery *b)
+{
+    hm_buf_t ja, jb;
+    hm_buf_init (&ja, 0);
+    hm_buf_init (&jb, 0);
+    for (size_t i = 0; i < a->n_events; i++) {
+        hm_buf_reset (&ja);
+        hm_buf_reset (&jb);
+        int ra = hm_encode_json (&ja, a->events[i]) | hm_encode_csv (&ja, a->events[i]);
+        int rb = hm_encode_json (&jb, b->events[i]) | hm_encode_csv (&jb, b->events[i]);
+        if (ra != rb || ja.len != jb.len || (ja.len && memcmp (ja.data, jb.data, ja.len) != 0))
+            s_fail ("an event encodes differently", NULL);
+    }
+    hm_buf_free (&ja);
+    hm_buf_free (&jb);
+}
+
+/* Every bytes field of an in-place event lies inside the input. */
+static void
+s_inside (const Hm__Delivery *d, const uint8_t *data, size_t len)
+{
+    const ProtobufCMessageDescriptor *ed = &hm__event__descriptor;
+    for (size_t i = 0; i < d->n_events; i++)
+        for (unsigned k = 0; k < ed->n_fields; k++) {
+            const ProtobufCFieldDescriptor *f = &ed->fields[k];
+            if (f->type != PROTOBUF_C_TYPE_BYTES)
+                continue;
+            const ProtobufCBinaryData *b = S_MEMBER (ProtobufCBinaryData, d->events[i], f->offset);
+            if (b->len && (b->data < data || b->len > len || b->data > data + len - b->len))
+                s_fail ("an in-place bytes field points outside the input", f->name);
+        }
+}
+
+static void
+s_append (const uint8_t *data, size_t len)
+{
+    Hm__AppendRequest *ref = hm__append_request__unpack (NULL, len, data);
+    uint64_t batch_id = 0;
+    size_t n = 0;
+    bool in_place = hm_append_check (data, len, &batch_id, &n) == 0;
+    s_say ("append", in_place, ref != NULL);
+    if (in_place) {
+        if (!ref)
+            s_fail ("hm_append_check accepted what protobuf-c refused", NULL);
+        if (batch_id != ref->batch_id)
+            s_fail ("hm_append_check read another batch_id", NULL);
+        if (n != ref->n_events)
+            s_fail ("hm_append_check counted other events", NULL);
+        if (scan_record_ok (data, len) != 0)
+            s_fail ("hm_append_check accepted what the routes cannot read", NULL);
+    }
+    if (ref)
+        hm__append_request__free_unpacked (ref, NULL);
+}
+
+static void
+s_delivery (const uint8_t *data, size_t len)
+{
+    Hm__Delivery *ref = hm__delivery__unpack (NULL, len, data);
+    hm_arena_t a1, a2;
+    hm_arena_init (&a1, 4096);
+    hm_arena_init (&a2, 4096);
+    Hm__Delivery *in_place = hm_delivery_decode (&a1, data, len);
+    s_say ("delivery", in_place != NULL, ref != NULL);
+    if (in_place) {
+        if (!ref)
+            s_fail ("hm_delivery_decode accepted what protobuf-c refused", NULL);
+        const char *why = s_diff (&in_place->base, &ref->base);
+        if (why)
+            s_fail ("hm_delivery_decode read a field differently", why);
+        s_inside (in_place, data, len);
+        s_same_lines (in_place, ref);
+    }
+    Hm__Delivery *got = hm_delivery_unpack (&a2, data, len);
+    if (!got != !ref)
+        s_fail (ref ? "hm_delivery_unpack refused what protobuf-c accepted"
+                    : "hm_delivery_unpack accepted what protobuf-c refused",
+                NULL);
+    if (got) {
+        const char *why = s_diff (&got->base, &ref->base);
+        if (why)
+            s_fail ("hm_delivery_unpack read a field differently", why);
+        s_same_lines (got, ref);
+    }
+    if (ref)
+        hm__delivery__free_unpacked (ref, NULL);
+    hm_arena_destroy (&a1);
+    hm_arena_destroy (&a2);
+}
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    if (s_verbose < 0)
+        s_verbose = getenv ("HM_FUZZ_VERBOSE") != NULL;
+    if (size < 1)
+        return 0;
+    /* The message ends where libFuzzer's buffer (or replay.c's exact-size
+       copy) ends, so ASan sees any read past it. */
+    if (data[0] & 1)
+        s_delivery (data + 1, size - 1);
+    else
+        s_append (data + 1, size - 1);
+    return 0;
+}
