@@ -25,6 +25,7 @@
 #include "delivery_decode.h"
 #include "encode.h"
 #include "hm_buf.h"
+#include "pb_diff.h"
 #include "pipeline.pb-c.h"
 #include "scan.h"
 
@@ -46,69 +47,6 @@ s_fail (const char *what, const char *field)
 {
     fprintf (stderr, "fuzz_wire: %s%s%s\n", what, field ? ": " : "", field ? field : "");
     abort ();
-}
-
-#define S_MEMBER(type, msg, offset) ((const type *)((const char *)(msg) + (offset)))
-
-/* NULL when both messages hold the same fields (by descriptor: every
-   field of Delivery and Event), else the first field that differs. */
-static const char *
-s_diff (const ProtobufCMessage *a, const ProtobufCMessage *b)
-{
-    const ProtobufCMessageDescriptor *d = a->descriptor;
-    if (b->descriptor != d)
-        return "descriptor";
-    for (unsigned i = 0; i < d->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &d->fields[i];
-        if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset &&
-            !*S_MEMBER (protobuf_c_boolean, a, f->quantifier_offset) !=
-                !*S_MEMBER (protobuf_c_boolean, b, f->quantifier_offset))
-            return f->name;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            size_t n = *S_MEMBER (size_t, a, f->quantifier_offset);
-            if (f->type != PROTOBUF_C_TYPE_MESSAGE ||
-                n != *S_MEMBER (size_t, b, f->quantifier_offset))
-                return f->name;
-            ProtobufCMessage *const *x =
-                *(ProtobufCMessage * *const *)((const char *)a + f->offset);
-            ProtobufCMessage *const *y =
-                *(ProtobufCMessage * *const *)((const char *)b + f->offset);
-            for (size_t k = 0; k < n; k++) {
-                const char *why = s_diff (x[k], y[k]);
-                if (why)
-                    return why;
-            }
-            continue;
-        }
-        const void *x = S_MEMBER (char, a, f->offset), *y = S_MEMBER (char, b, f->offset);
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_BYTES: {
-            const ProtobufCBinaryData *u = x, *v = y;
-            if (u->len != v->len || (u->len && memcmp (u->data, v->data, u->len) != 0))
-                return f->name;
-            break;
-        }
-        case PROTOBUF_C_TYPE_STRING: {
-            /* protobuf-c's copy ends at the first NUL for a C reader too */
-            const char *s = *(const char *const *)x, *t = *(const char *const *)y;
-            if (!s != !t || (s && strcmp (s, t) != 0))
-                return f->name;
-            break;
-        }
-        case PROTOBUF_C_TYPE_UINT64:
-            if (*(const uint64_t *)x != *(const uint64_t *)y)
-                return f->name;
-            break;
-        case PROTOBUF_C_TYPE_UINT32:
-        case PROTOBUF_C_TYPE_INT32:
-            if (*(const uint32_t *)x != *(const uint32_t *)y)
-                return f->name;
-            break;
-        default:
-            return "a field of a kind this target does not compare";
-        }
-    }
-    return NULL;
 }
 
 /* Same JSON and CSV lines for every event (the sinks' output). */
@@ -140,7 +78,8 @@ s_inside (const Hm__Delivery *d, const uint8_t *data, size_t len)
             const ProtobufCFieldDescriptor *f = &ed->fields[k];
             if (f->type != PROTOBUF_C_TYPE_BYTES)
                 continue;
-            const ProtobufCBinaryData *b = S_MEMBER (ProtobufCBinaryData, d->events[i], f->offset);
+            const ProtobufCBinaryData *b =
+                S_PB_MEMBER (ProtobufCBinaryData, d->events[i], f->offset);
             if (b->len && (b->data < data || b->len > len || b->data > data + len - b->len))
                 s_fail ("an in-place bytes field points outside the input", f->name);
         }
@@ -180,7 +119,7 @@ s_delivery (const uint8_t *data, size_t len)
     if (in_place) {
         if (!ref)
             s_fail ("hm_delivery_decode accepted what protobuf-c refused", NULL);
-        const char *why = s_diff (&in_place->base, &ref->base);
+        const char *why = hm_pb_diff_fields (&in_place->base, &ref->base);
         if (why)
             s_fail ("hm_delivery_decode read a field differently", why);
         s_inside (in_place, data, len);
@@ -192,7 +131,7 @@ s_delivery (const uint8_t *data, size_t len)
                     : "hm_delivery_unpack accepted what protobuf-c refused",
                 NULL);
     if (got) {
-        const char *why = s_diff (&got->base, &ref->base);
+        const char *why = hm_pb_diff_fields (&got->base, &ref->base);
         if (why)
             s_fail ("hm_delivery_unpack read a field differently", why);
         s_same_lines (got, ref);

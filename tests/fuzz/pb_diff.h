@@ -1,7 +1,8 @@
 /*  pb_diff: hm_pb_read (common/pb_read.h) against protobuf-c's unpack on
     one input, for fuzz_collection and test_pb_read: both must accept or
     both refuse, and what they decode must be the same, field by field
-    (unknown fields aside: hm_pb_read skips them). */
+    (unknown fields aside: hm_pb_read skips them). hm_pb_diff_fields, the
+    field-by-field comparison by descriptor, also serves fuzz_wire. */
 #ifndef HM_PB_DIFF_H
 #define HM_PB_DIFF_H
 
@@ -50,6 +51,12 @@ hm_pb_diff_fields (const ProtobufCMessage *a, const ProtobufCMessage *b)
             /* an empty value is {0, NULL} in both */
             if (u->len != v->len || !u->data != !v->data ||
                 (u->len && memcmp (u->data, v->data, u->len) != 0))
+                return f->name;
+        }
+        else if (f->type == PROTOBUF_C_TYPE_STRING) {
+            /* protobuf-c's copy ends at the first NUL for a C reader too */
+            const char *u = *(const char *const *)x, *v = *(const char *const *)y;
+            if (!u != !v || (u && strcmp (u, v) != 0))
                 return f->name;
         }
         else if (f->type == PROTOBUF_C_TYPE_UINT64) {
