@@ -213,19 +213,8 @@ s_check_written (const Collection *col, Hm__Event *events, bool masked)
     hm_buf_init (&packed, 0);
     hm_buf_init (&written, 0);
     hm_buf_init (&scratch, 0);
-    for (size_t i = 0; i < col->n_payloads; i++) {
-        size_t len = hm__event__get_packed_size (&events[i]);
-        uint8_t head[11] = {0x12};
-        size_t hl = 1;
-        for (size_t v = len;; v >>= 7) {
-            head[hl++] = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
-            if (v < 0x80)
-                break;
-        }
-        if (hm_buf_append (&packed, head, hl) != 0 || hm_buf_reserve (&packed, len) != 0)
-            s_fail ("pack", "out of memory");
-        packed.len += hm__event__pack (&events[i], (uint8_t *)packed.data + packed.len);
-    }
+    if (hm_pb_pack_events (&packed, events, col->n_payloads) != 0)
+        s_fail ("pack", "out of memory");
     if (hm_events_write (&written, col, "203.0.113.9", masked, 0x12, &scratch) != 0)
         s_fail ("hm_events_write", "failed");
     if (written.len != packed.len || memcmp (written.data, packed.data, packed.len) != 0)

@@ -2,7 +2,9 @@
     one input, for fuzz_collection and test_pb_read: both must accept or
     both refuse, and what they decode must be the same, field by field
     (unknown fields aside: hm_pb_read skips them). hm_pb_diff_fields, the
-    field-by-field comparison by descriptor, also serves fuzz_wire. */
+    field-by-field comparison by descriptor, also serves fuzz_wire, and
+    hm_pb_pack_events, protobuf-c's packing of events, is the reference
+    for the ingest's event writer (fuzz_collection, test_event_pack). */
 #ifndef HM_PB_DIFF_H
 #define HM_PB_DIFF_H
 
@@ -10,8 +12,10 @@
 #include <string.h>
 
 #include "arena.h"
+#include "hm_buf.h"
 #include "payload.pb-c.h"
 #include "pb_read.h"
+#include "pipeline.pb-c.h"
 
 #define S_PB_MEMBER(type, msg, offset) ((const type *)((const char *)(msg) + (offset)))
 
@@ -92,6 +96,28 @@ hm_pb_diff (hm_arena_t *arena, size_t len, const uint8_t *data, bool *accepted_p
         collection__free_unpacked (ref, NULL);
     hm_arena_reset (arena);
     return why;
+}
+
+/* The reference for hm_events_write (common/event_pack.c): each event
+   packed by protobuf-c as field 2 of an AppendRequest (tag 0x12, varint
+   length), appended to out. -1: out of memory. */
+static inline int
+hm_pb_pack_events (hm_buf_t *out, const Hm__Event *events, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = hm__event__get_packed_size (&events[i]);
+        uint8_t head[11] = {0x12};
+        size_t hl = 1;
+        for (size_t v = len;; v >>= 7) {
+            head[hl++] = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
+            if (v < 0x80)
+                break;
+        }
+        if (hm_buf_append (out, head, hl) != 0 || hm_buf_reserve (out, len) != 0)
+            return -1;
+        out->len += hm__event__pack (&events[i], (uint8_t *)out->data + out->len);
+    }
+    return 0;
 }
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fuzz/pb_diff.h"
 #include "event.h"
 #include "hm_buf.h"
 #include "hm_test_bytes.h"
@@ -25,19 +26,7 @@ s_packed (const Collection *c, const char *ip, bool masked, hm_buf_t *out)
 {
     Hm__Event *ev = hm_events_build (c, ip, masked);
     assert_non_null (ev);
-    for (size_t i = 0; i < c->n_payloads; i++) {
-        size_t len = hm__event__get_packed_size (&ev[i]);
-        uint8_t head[11] = {0x12};
-        size_t hl = 1;
-        for (size_t v = len;; v >>= 7) {
-            head[hl++] = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
-            if (v < 0x80)
-                break;
-        }
-        assert_int_equal (hm_buf_append (out, head, hl), 0);
-        assert_int_equal (hm_buf_reserve (out, len), 0);
-        out->len += hm__event__pack (&ev[i], (uint8_t *)out->data + out->len);
-    }
+    assert_int_equal (hm_pb_pack_events (out, ev, c->n_payloads), 0);
     hm_events_free (ev, c->n_payloads);
 }
 
