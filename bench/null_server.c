@@ -4,6 +4,13 @@
     doing nothing else. The gap between its numbers and the pipeline's is
     what verifying, decoding, logging and fsync cost.
 
+    --defer measures the floor of answering asynchronously, as the ingest
+    must (it answers only once the router has the events on disk): each
+    request is suspended when its body is read and resumed at once, so it
+    is answered on the next turn of MHD's loop. That costs what any
+    suspended answer costs (MHD's epoll_ctl calls, its wake-up signal, one
+    more loop turn) and nothing else: no router, no verification.
+
     It runs MHD's epoll loop in a pool of internal threads (one per core by
     default); the main thread only waits for SIGINT/SIGTERM. */
 #include <arpa/inet.h>
@@ -25,17 +32,22 @@ typedef struct {
     unsigned threads;         /* MHD polling threads */
     unsigned max_connections; /* MHD_OPTION_CONNECTION_LIMIT */
     unsigned timeout_s;       /* idle connection timeout */
+    bool defer;               /* suspend and resume each request before answering */
 } s_args_t;
 
-/* Marks a request whose first call (headers only) has been seen. */
-static int s_started_marker;
+/* Where a request is (its *con_cls points at one of these). */
+static int s_started_marker;  /* first call (headers only) seen */
+static int s_resumed_marker;  /* body read, suspended and resumed (--defer) */
+static bool s_defer;
 
 static void
 s_usage (FILE *out)
 {
     fprintf (out, "usage: hamustro-null-server [--host ADDR] [--port N] [--threads N]\n"
-                  "                            [--max-connections N] [--timeout S]\n"
+                  "                            [--max-connections N] [--timeout S] [--defer]\n"
                   "Answers 200 with an empty body to every request, after reading the body.\n"
+                  "--defer: suspend each request and resume it at once before answering\n"
+                  "(the floor of an asynchronous answer, as the ingest's).\n"
                   "Defaults: 127.0.0.1:8080, one thread per core, 1024 connections, 30 s\n"
                   "(the ingest's defaults). SIGINT/SIGTERM stop it.\n");
 }
@@ -65,6 +77,7 @@ s_parse_args (int argc, char **argv, s_args_t *a)
                                          {"threads", required_argument, NULL, 't'},
                                          {"max-connections", required_argument, NULL, 'c'},
                                          {"timeout", required_argument, NULL, 'T'},
+                                         {"defer", no_argument, NULL, 'd'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"version", no_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
@@ -74,6 +87,7 @@ s_parse_args (int argc, char **argv, s_args_t *a)
     a->threads = cores > 0 ? (unsigned)cores : 1;
     a->max_connections = 1024;
     a->timeout_s = 30;
+    a->defer = false;
     unsigned long v;
     int c;
     opterr = 0;
@@ -101,6 +115,9 @@ s_parse_args (int argc, char **argv, s_args_t *a)
             if (s_parse_uint ("--timeout", optarg, 0, 86400, &v))
                 return -1;
             a->timeout_s = (unsigned)v;
+            break;
+        case 'd':
+            a->defer = true;
             break;
         case 'h':
             s_usage (stdout);
@@ -142,6 +159,13 @@ s_handler (void *cls, struct MHD_Connection *conn, const char *url, const char *
         *upload_data_size = 0; /* read and dropped */
         return MHD_YES;
     }
+    if (s_defer && *con_cls != &s_resumed_marker) {
+        /* MHD calls again (nothing left to read) after the resume. */
+        *con_cls = &s_resumed_marker;
+        MHD_suspend_connection (conn);
+        MHD_resume_connection (conn);
+        return MHD_YES;
+    }
     return MHD_queue_response (conn, MHD_HTTP_OK, empty);
 }
 
@@ -177,7 +201,9 @@ main (int argc, char **argv)
         fprintf (stderr, "hamustro-null-server: out of memory\n");
         return 1;
     }
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    s_defer = args.defer;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+                     (args.defer ? MHD_ALLOW_SUSPEND_RESUME : 0);
     struct MHD_Daemon *daemon = MHD_start_daemon (
         flags, args.port, NULL, NULL, s_handler, empty, MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_THREAD_POOL_SIZE, args.threads, MHD_OPTION_CONNECTION_LIMIT,
@@ -189,8 +215,8 @@ main (int argc, char **argv)
         MHD_destroy_response (empty);
         return 1;
     }
-    fprintf (stderr, "hamustro-null-server: listening on %s:%u with %u threads\n", args.host,
-             (unsigned)args.port, args.threads);
+    fprintf (stderr, "hamustro-null-server: listening on %s:%u with %u threads%s\n", args.host,
+             (unsigned)args.port, args.threads, args.defer ? ", deferred answers" : "");
     int sig = 0;
     while (sigwait (&sigs, &sig) != 0)
         ;

@@ -29,6 +29,9 @@
 #   SINK_ARGS          extra arguments for the file sink (default: "--route archive"
 #                      when its --help mentions --route)
 #   REPEAT=3           runs of pipeline and ceiling, alternating; medians are reported
+#   FLOOR=1            also run the null server with --defer (each answer suspended and
+#                      resumed, as the ingest's must be: the cheapest asynchronous
+#                      answer) and report the bound on the ratio it implies; 0: skip
 #   KEEP=1             keep the temporary directory (configs, logs, corpora)
 #   NO_RESULTS=1       do not append to bench/RESULTS.md
 set -euo pipefail
@@ -49,6 +52,7 @@ CORPUS_COUNT=${CORPUS_COUNT:-1000}
 INGEST_THREADS=${INGEST_THREADS:-1}
 CPU_LATENCY_US=${CPU_LATENCY_US:-}
 REPEAT=${REPEAT:-3}
+FLOOR=${FLOOR:-1}
 SEND_BIN=${SEND_BIN:-$BUILD/bin/hamustro-send}
 NULL_BIN=${NULL_BIN:-$BUILD/bin/hamustro-null-server}
 ROUTER_BIN=${ROUTER_BIN:-$BUILD/bin/hamustro-router}
@@ -58,6 +62,7 @@ SINK_BIN=${SINK_BIN:-$BUILD/bin/hamustro-file-sink}
 case "$DURABILITY" in fsync|write) ;; *) echo "bench/run.sh: DURABILITY must be fsync or write" >&2; exit 2;; esac
 case "$DURATION" in ''|*[!0-9]*) echo "bench/run.sh: DURATION must be whole seconds" >&2; exit 2;; esac
 case "$REPEAT" in ''|0|*[!0-9]*) echo "bench/run.sh: REPEAT must be a whole number >= 1" >&2; exit 2;; esac
+case "$FLOOR" in 0|1) ;; *) echo "bench/run.sh: FLOOR must be 0 or 1" >&2; exit 2;; esac
 for c in $WRK_CONNECTIONS; do
     case "$c" in ''|0|*[!0-9]*) echo "bench/run.sh: WRK_CONNECTIONS must be whole numbers >= 1" >&2; exit 2;; esac
 done
@@ -301,27 +306,36 @@ run_pipeline() {
     CW+=("$(awk -v s="$(cat "$dir/wrk-pipeline.txt.cpu")" -v ev="$ev" 'BEGIN {printf "%.3f", (ev > 0) ? s / ev * 1e6 : 0}')")
 }
 
-# One run of the null server under the same load: appends to the N* arrays.
+# One run of the null server under the same load: appends to the N* arrays
+# (ceiling) or, with --defer as 6th argument, to the F* arrays (floor).
 run_ceiling() {
-    local dir=$1 name=$2 rep=$3 conns=$4 me=$5
-    log "[$name, -c$conns] run $rep: wrk against hamustro-null-server for ${DURATION}s"
-    "$NULL_BIN" --port "$NULL_PORT" </dev/null 2>>"$dir/null.log" & null_pid=$!; PIDS+=("$null_pid")
+    local dir=$1 name=$2 rep=$3 conns=$4 me=$5 defer=${6:-}
+    local what=ceiling
+    [ -n "$defer" ] && what=floor
+    log "[$name, -c$conns] run $rep: wrk against hamustro-null-server $defer for ${DURATION}s"
+    # shellcheck disable=SC2086
+    "$NULL_BIN" --port "$NULL_PORT" $defer </dev/null 2>>"$dir/null.log" & null_pid=$!; PIDS+=("$null_pid")
     wait_http "http://127.0.0.1:$NULL_PORT/" post || { log "null server did not start"; exit 1; }
     local nurl="http://127.0.0.1:$NULL_PORT/api/v1/track"
-    if [ "$rep" = 1 ]; then COMMANDS+=("$NULL_BIN --port $NULL_PORT & HAMUSTRO_CORPUS=$dir/corpus $(wrk_cmd "$conns") $nurl"); fi
+    if [ "$rep" = 1 ]; then COMMANDS+=("$NULL_BIN --port $NULL_PORT${defer:+ $defer} & HAMUSTRO_CORPUS=$dir/corpus $(wrk_cmd "$conns") $nurl"); fi
     local n0 n1
     n0=$(cpu_ticks "$null_pid")
-    run_wrk "$dir/corpus" "$nurl" "$dir/wrk-null.txt" "$conns"
+    run_wrk "$dir/corpus" "$nurl" "$dir/wrk-$what.txt" "$conns"
     n1=$(cpu_ticks "$null_pid")
     local v
-    v=$(peak_rss_kb "$null_pid"); if [ "$v" -gt "$rss_null" ]; then rss_null=$v; fi
+    v=$(peak_rss_kb "$null_pid")
+    if [ "$what" = ceiling ] && [ "$v" -gt "$rss_null" ]; then rss_null=$v; fi
     stop_pid "$null_pid"
-    local a b c d e f ev
-    read -r a b c d e f < <(parse_wrk "$dir/wrk-null.txt")
-    NRPS+=("$a"); NP50+=("$b"); NP99+=("$c"); NBAD+=("$d"); NERR+=("$e")
+    local a b c d e f ev cpu wcpu
+    read -r a b c d e f < <(parse_wrk "$dir/wrk-$what.txt")
     ev=$(awk -v n="$f" -v me="$me" 'BEGIN {printf "%.0f", n * me}')
-    CN+=("$(per_m $((n1 - n0)) "$ev")")
-    CNW+=("$(awk -v s="$(cat "$dir/wrk-null.txt.cpu")" -v ev="$ev" 'BEGIN {printf "%.3f", (ev > 0) ? s / ev * 1e6 : 0}')")
+    cpu=$(per_m $((n1 - n0)) "$ev")
+    wcpu=$(awk -v s="$(cat "$dir/wrk-$what.txt.cpu")" -v ev="$ev" 'BEGIN {printf "%.3f", (ev > 0) ? s / ev * 1e6 : 0}')
+    if [ "$what" = ceiling ]; then
+        NRPS+=("$a"); NP50+=("$b"); NP99+=("$c"); NBAD+=("$d"); NERR+=("$e"); CN+=("$cpu"); CNW+=("$wcpu")
+    else
+        FRPS+=("$a"); FP50+=("$b"); FP99+=("$c"); FBAD+=("$d"); FERR+=("$e"); CF+=("$cpu"); CFW+=("$wcpu")
+    fi
 }
 
 # name | hamustro-send arguments
@@ -364,10 +378,12 @@ for n in $LOADS_PICKED; do
     # both, and the medians of alternating runs are what the table shows.
     PRPS=(); PP50=(); PP99=(); PBAD=(); PERR=(); NRPS=(); NP50=(); NP99=(); NBAD=(); NERR=()
     CI=(); CR=(); CS=(); CSUM=(); CW=(); CN=(); CNW=()
+    FRPS=(); FP50=(); FP99=(); FBAD=(); FERR=(); CF=(); CFW=()
     rss_router=0; rss_ingest=0; rss_sink=0; rss_null=0
     for rep in $(seq "$REPEAT"); do
         run_pipeline "$dir" "$cfg" "$name" "$rep" "$conns" "$mean_events"
         run_ceiling "$dir" "$name" "$rep" "$conns" "$mean_events"
+        if [ "$FLOOR" = 1 ]; then run_ceiling "$dir" "$name" "$rep" "$conns" "$mean_events" --defer; fi
     done
     rps=$(median "${PRPS[@]}"); p50=$(median "${PP50[@]}"); p99=$(median "${PP99[@]}")
     nrps=$(median "${NRPS[@]}"); np50=$(median "${NP50[@]}"); np99=$(median "${NP99[@]}")
@@ -381,10 +397,32 @@ for n in $LOADS_PICKED; do
         spread="; runs: pipeline $(IFS=/; echo "${PRPS[*]}") req/s, CPU sum $(IFS=/; echo "${CSUM[*]}") s/M; ceiling $(IFS=/; echo "${NRPS[*]}") req/s"
     fi
 
+    # Bounds on the ratio from CPU alone: this machine's CPUs divided by the
+    # CPU each event costs (the three programs' plus wrk's) is the most
+    # events/s the pipeline could reach with no idle time, over the
+    # ceiling's measured events/s. "as built" uses the pipeline's own costs;
+    # "floor ingest" puts the deferred null server's cost in place of the
+    # ingest's (answering asynchronously and nothing else: no verification,
+    # no decoding, no router link) and the cheaper of the two wrk costs.
+    bounds=""
+    ncpu=$(nproc)
+    bound_built=$(awk -v n="$ncpu" -v c="$csum" -v w="$cw" -v nrps="$nrps" -v me="$mean_events" \
+        'BEGIN {printf "%.2f", (c + w > 0 && nrps > 0) ? n / ((c + w) / 1e6) / (nrps * me) : 0}')
+    bounds="; CPU bound on the ratio: as built $bound_built"
+    if [ "$FLOOR" = 1 ]; then
+        frps=$(median "${FRPS[@]}"); fp50=$(median "${FP50[@]}"); fp99=$(median "${FP99[@]}")
+        fnon2xx=$(sum "${FBAD[@]}"); ferrs=$(sum "${FERR[@]}")
+        cf=$(median "${CF[@]}"); cfw=$(median "${CFW[@]}")
+        bound_floor=$(awk -v n="$ncpu" -v f="$cf" -v r="$cr" -v s="$cs" -v w="$cw" -v fw="$cfw" \
+            -v nrps="$nrps" -v me="$mean_events" 'BEGIN {
+            if (fw < w) w = fw
+            printf "%.2f", (f + r + s + w > 0 && nrps > 0) ? n / ((f + r + s + w) / 1e6) / (nrps * me) : 0 }')
+        bounds="$bounds, with a floor ingest $bound_floor"
+    fi
     ROWS+=("$(awk -v name="$name" -v mb="$mean_bytes" -v me="$mean_events" -v rps="$rps" \
         -v p50="$p50" -v p99="$p99" -v bad="$non2xx" -v errs="$errs" -v rr="$rss_router" \
         -v ri="$rss_ingest" -v rs="$rss_sink" -v nrps="$nrps" -v logmb="$log_mb" -v c="$conns" \
-        -v ci="$ci" -v cr="$cr" -v cs="$cs" -v csum="$csum" -v cw="$cw" -v spread="$spread" 'BEGIN {
+        -v ci="$ci" -v cr="$cr" -v cs="$cs" -v csum="$csum" -v cw="$cw" -v spread="$spread$bounds" 'BEGIN {
         printf "| %s (%.2f ev, %d B) | %d | pipeline | %.0f | %.0f | %.2f | %.2f | %d / %d | %.1f / %.1f / %.1f = **%.1f** | %.2f | %.2f / %.2f / %.2f = **%.2f** | %.2f | log %s MB%s |",
             name, me, mb, c, rps, rps * me, p50, p99, bad, errs, ri / 1024, rr / 1024, rs / 1024,
             (ri + rr + rs) / 1024, (nrps > 0 ? rps / nrps : 0), ci, cr, cs, csum, cw, logmb, spread }')")
@@ -392,6 +430,12 @@ for n in $LOADS_PICKED; do
         -v p99="$np99" -v bad="$nnon2xx" -v errs="$nerrs" -v rn="$rss_null" -v cn="$cn" -v cw="$cnw" 'BEGIN {
         printf "| %s | %d | null server | %.0f | %.0f | %.2f | %.2f | %d / %d | %.1f | 1.00 | server %.2f | %.2f | |",
             name, c, rps, rps * me, p50, p99, bad, errs, rn / 1024, cn, cw }')")
+    if [ "$FLOOR" = 1 ]; then
+        ROWS+=("$(awk -v name="$name" -v me="$mean_events" -v rps="$frps" -v p50="$fp50" -v c="$conns" \
+            -v p99="$fp99" -v bad="$fnon2xx" -v errs="$ferrs" -v cf="$cf" -v cw="$cfw" -v nrps="$nrps" 'BEGIN {
+            printf "| %s | %d | null server --defer (floor) | %.0f | %.0f | %.2f | %.2f | %d / %d | | %.2f | server %.2f | %.2f | |",
+                name, c, rps, rps * me, p50, p99, bad, errs, (nrps > 0 ? rps / nrps : 0), cf, cw }')")
+    fi
     log "[$name, -c$conns] pipeline $rps req/s (p50 $p50 ms, p99 $p99 ms, non-2xx $non2xx), CPU $ci / $cr / $cs = $csum s per M events; ceiling $nrps req/s (medians of $REPEAT)"
 done
 done
@@ -419,6 +463,11 @@ if [ "${NO_RESULTS:-0}" != 1 ]; then
              "(/api/stats; null server: 2xx requests x mean events)."
         echo
         echo "Programs: $INGEST_BIN, $ROUTER_BIN, $SINK_BIN; ceiling $NULL_BIN."
+        if [ "$FLOOR" = 1 ]; then
+            echo "Floor: the same null server with --defer (each answer suspended and resumed, the cheapest" \
+                 "asynchronous answer). CPU bound on the ratio: $(nproc) CPUs / CPU per event (programs + wrk) over" \
+                 "the ceiling's events/s; \"floor ingest\" puts the floor's CPU in place of the ingest's."
+        fi
         echo
         echo "$TABLE"
         echo
@@ -431,7 +480,7 @@ if [ "${NO_RESULTS:-0}" != 1 ]; then
         echo "Commands (temporary paths under $TMP):"
         echo
         echo '```'
-        echo "DURATION=$DURATION DURABILITY=$DURABILITY REPEAT=$REPEAT WRK_THREADS=$WRK_THREADS" \
+        echo "DURATION=$DURATION DURABILITY=$DURABILITY REPEAT=$REPEAT FLOOR=$FLOOR WRK_THREADS=$WRK_THREADS" \
              "WRK_CONNECTIONS=\"$WRK_CONNECTIONS\" LOADS=\"$LOADS_PICKED\" INGEST_THREADS=$INGEST_THREADS" \
              "${CPU_LATENCY_US:+CPU_LATENCY_US=$CPU_LATENCY_US }bench/run.sh $1"
         printf '%s\n' "${COMMANDS[@]}"
