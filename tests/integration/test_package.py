@@ -347,6 +347,12 @@ class Package(unittest.TestCase):
                 lines = status.splitlines()
                 return lines and all("RUNNING" in line for line in lines)
             self.assertTrue(h.wait_for(all_running, timeout=60), status)
+            # Operators read CRIT as broken: supervisord starts without one
+            # (the control socket has a password, made at each start).
+            crit = [line for line in self.read("/var/log/hamustro/supervisord.log").splitlines()
+                    if " CRIT " in line]
+            self.assertEqual(crit, [], self.supervisord_logs())
+            self.check_supervisorctl_password()
             names = sorted(line.split()[0] for line in status.splitlines())
             self.assertEqual(names, ["ingest", "router", "sink-archive:sink-archive-1"], status)
             for line in status.splitlines():
@@ -375,6 +381,29 @@ class Package(unittest.TestCase):
         for name in ("router.log", "ingest.log", "sink-archive-1.log"):
             self.assertTrue(os.path.exists("/var/log/hamustro/" + name), name)
 
+    def check_supervisorctl_password(self):
+        """The password supervisorctl and the socket share is in no shipped
+        file, only in the conf the wrapper writes at start, root's alone."""
+        conf = "/usr/share/hamustro/supervisord.production.conf"
+        effective = os.path.realpath(conf)
+        self.assertTrue(effective.startswith("/run/hamustro-supervisord/"), effective)
+        st = os.stat(effective)
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (0, 0o600), effective)
+        passwords = {line.split("=", 1)[1].strip() for line in self.read(effective).splitlines()
+                     if line.startswith("password=")}
+        self.assertEqual(len(passwords), 1, "[unix_http_server] and [supervisorctl] share one")
+        password = passwords.pop()
+        self.assertGreaterEqual(len(password), 32)
+        for path in pk.run(["dpkg-query", "-L", "hamustro"]).split():
+            if os.path.isfile(path) and not os.path.islink(path):
+                self.assertNotIn(password, self.read(path), path)
+        # Not root: the conf is unreadable, so no status.
+        p = subprocess.run(["setpriv", "--reuid=hamustro", "--regid=hamustro", "--init-groups",
+                            "supervisorctl", "-c", conf, "status"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertNotEqual(p.returncode, 0, p.stdout.decode())
+        self.assertNotIn("RUNNING", p.stdout.decode())
+
     def read(self, path):
         try:
             with open(path, errors="replace") as f:
@@ -399,6 +428,7 @@ class Package(unittest.TestCase):
                 "usr/lib/systemd/system-generators/hamustro-generator",
                 "usr/lib/tmpfiles.d/hamustro.conf", "usr/sbin/hamustro-supervisord",
                 "usr/share/hamustro/supervisord.production.conf",
+                "usr/share/hamustro/supervisord.production.base.conf",
                 "usr/share/hamustro/prometheus/prometheus.yml",
                 "usr/share/hamustro/prometheus/alerts.yml",
                 "usr/share/hamustro/prometheus/alerts_test.yml",
