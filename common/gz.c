@@ -4,18 +4,18 @@
     output is one standard gzip member (RFC 1952) that gunzip, S3 and Azure
     clients all read. Compressing uses ISA-L's igzip on the whole buffer
     (libdeflate where igzip's output would not fit the bound: it knows the
-    exact worst case); gunzip stays on zlib's streaming inflate
-    so that it can stop at the output buffer's bound on untrusted input.
-    Both directions respect that bound and fail cleanly past it. */
+    exact worst case); gunzip is the ingest's bounded inflate (inflate.c),
+    which stops at the output buffer's bound on untrusted input. Both
+    directions respect that bound and fail cleanly past it. */
 #include "gz.h"
+
+#include "inflate.h"
 
 #include <isa-l/igzip_lib.h>
 #include <libdeflate.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
-#define S_GZIP_WINDOW (15 + 16)
 /* libdeflate at level 1, not zlib at level 1 (Z_BEST_SPEED): on a batch of
    the bench's JSON lines (4.97 MB, 9,991 events) zlib took 31 ms and gave
    613 KB, libdeflate 19 ms and 562 KB. The file sink spent ~40 % of its CPU
@@ -30,63 +30,6 @@
 #define S_ISAL_LEVEL 2
 #define S_ISAL_LEVEL_BUF ISAL_DEF_LVL2_DEFAULT
 #define S_CHUNK 65536
-
-static void
-s_rollback (hm_buf_t *out, size_t mark)
-{
-    out->len = mark;
-    if (out->data)
-        out->data[mark] = '\0';
-}
-
-/* Grows out by up to one chunk (less when near its limit) and points the
-   stream's output at the free space. -1 when the bound leaves no room. */
-static int
-s_make_room (hm_buf_t *out, z_stream *zs)
-{
-    size_t limit = out->limit ? out->limit : SIZE_MAX - 1;
-    size_t room = limit - out->len;
-    if (room == 0)
-        return -1;
-    size_t want = room < S_CHUNK ? room : S_CHUNK;
-    if (want > UINT32_MAX)
-        want = UINT32_MAX;
-    if (hm_buf_reserve (out, want) != 0)
-        return -1;
-    zs->next_out = (Bytef *)out->data + out->len;
-    zs->avail_out = (uInt)want;
-    return 0;
-}
-
-/* Inflates all of data into out. Z_BUF_ERROR fails: with room to write it
-   means the input ended inside the member. */
-static int
-s_inflate_all (z_stream *zs, const void *data, size_t len, hm_buf_t *out)
-{
-    const Bytef *in = data;
-    size_t left = len;
-    int rc = Z_OK;
-    while (rc != Z_STREAM_END) {
-        /* avail_in is 32 bits: feed very large inputs in slices. */
-        if (zs->avail_in == 0 && left > 0) {
-            size_t slice = left > UINT32_MAX ? UINT32_MAX : left;
-            zs->next_in = (Bytef *)in;
-            zs->avail_in = (uInt)slice;
-            in += slice;
-            left -= slice;
-        }
-        if (s_make_room (out, zs) != 0)
-            return -1;
-        uInt before = zs->avail_out;
-        rc = inflate (zs, Z_NO_FLUSH);
-        out->len += before - zs->avail_out;
-        out->data[out->len] = '\0';
-        if (rc != Z_OK && rc != Z_STREAM_END)
-            return -1;
-    }
-    /* Trailing bytes after the gzip member are not ours to ignore. */
-    return zs->avail_in != 0 || left != 0 ? -1 : 0;
-}
 
 /* igzip's stateless deflate of data into out's room (at most room bytes);
    the length written, or 0 when it did not fit or memory ran out. */
@@ -162,15 +105,19 @@ hm_gzip (const void *data, size_t len, hm_buf_t *out)
 int
 hm_gunzip (const void *data, size_t len, hm_buf_t *out)
 {
-    size_t mark = out->len;
-    z_stream zs;
-    memset (&zs, 0, sizeof zs);
-    if (inflateInit2 (&zs, S_GZIP_WINDOW) != Z_OK)
+    /* One loop inflates for both (inflate.c): into scratch memory bounded
+       by what out may still take, then appended, so out is as it was on
+       failure. Several members are one stream, as gunzip(1) reads them. */
+    size_t limit = out->limit ? out->limit : SIZE_MAX - 1;
+    if (out->len > limit)
         return -1;
-    int rc = s_inflate_all (&zs, data, len, out);
-    inflateEnd (&zs);
-    if (rc != 0)
-        s_rollback (out, mark);
+    hm_buf_t tmp;
+    hm_buf_init (&tmp, 0);
+    int rc = hm_inflate (HM_CODING_GZIP, data, len, limit - out->len, &tmp, NULL, NULL, 0) ==
+                     HM_INFLATE_OK
+                 ? hm_buf_append (out, tmp.data ? tmp.data : "", tmp.len)
+                 : -1;
+    hm_buf_free (&tmp);
     return rc;
 }
 

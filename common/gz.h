@@ -8,6 +8,9 @@
 #include "hm_buf.h"
 
 int hm_gzip (const void *data, size_t len, hm_buf_t *out);
+/* Appends what data (one or more gzip members) inflates to, within out's
+   limit; -1 (out as it was) when corrupt, truncated, followed by bytes that
+   are not a member, or past the limit. */
 int hm_gunzip (const void *data, size_t len, hm_buf_t *out);
 
 /* A gzip member made piece by piece (igzip, same level as hm_gzip), for a

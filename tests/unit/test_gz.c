@@ -145,6 +145,16 @@ test_bounds_and_corruption (void **state)
     hm_buf_puts (&extra, "junk");
     assert_int_equal (hm_gunzip (extra.data, extra.len, &out), -1);
     assert_int_equal (out.len, 0);
+    /* two members are one stream, as gunzip(1) reads them */
+    hm_buf_t two;
+    hm_buf_init (&two, 0);
+    assert_int_equal (hm_gzip ("first,", 6, &two), 0);
+    assert_int_equal (hm_gzip ("second", 6, &two), 0);
+    assert_int_equal (hm_gunzip (two.data, two.len, &out), 0);
+    assert_int_equal (out.len, 12);
+    assert_memory_equal (out.data, "first,second", 12);
+    hm_buf_free (&two);
+    hm_buf_reset (&out);
 
     free (bad);
     hm_buf_free (&extra);
