@@ -1,4 +1,4 @@
-/*  Unit tests for ingest/inflate: Content-Encoding names, gzip (one and
+/*  Unit tests for common/inflate: Content-Encoding names, gzip (one and
     concatenated members), zlib and raw deflate, the output bound (exactly
     at it, one past it, and a gzip bomb that would inflate past a gigabyte),
     and truncated, corrupt and trailing input. */
