@@ -99,6 +99,25 @@ log() { echo "bench: $*" >&2; }
 # Peak resident set of a live process, in KiB (VmHWM).
 peak_rss_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# Every half second, appends a line with the proportional set size (Pss,
+# KiB) of each given process to OUT, until one of them is gone. Pss counts a
+# page shared by several processes (libc, libcrypto, libzmq...) as a share
+# in each, where RSS counts it whole in every one: the two sums differ by
+# the shared libraries counted more than once.
+sample_pss() {
+    local out=$1 line p v
+    shift
+    while sleep 0.5; do
+        line=""
+        for p in "$@"; do
+            v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null) || return 0
+            [ -n "$v" ] || return 0
+            line+="$v "
+        done
+        echo "$line" >>"$out"
+    done
+}
+
 # Stops one process we started: SIGTERM, then SIGKILL after 15 s.
 stop_pid() {
     local pid=$1
@@ -273,6 +292,8 @@ run_pipeline() {
            "${hdrs[@]}" "http://127.0.0.1:$PORT/api/v1/track" || true)
     [ "$code" = 200 ] || log "[$name] warning: a corpus request was answered $code, not 200"
     settle "$ingest_pid" "$router_pid" "$sink_pid"
+    rm -f "$dir/pss.txt"
+    sample_pss "$dir/pss.txt" "$ingest_pid" "$router_pid" "$sink_pid" & pss_pid=$!; PIDS+=("$pss_pid")
     local url="http://127.0.0.1:$PORT/api/v1/track"
     if [ "$rep" = 1 ]; then COMMANDS+=("HAMUSTRO_CORPUS=$dir/corpus $(wrk_cmd "$conns") $url"); fi
     log "[$name, -c$conns] run $rep: wrk against the pipeline for ${DURATION}s"
@@ -290,6 +311,13 @@ run_pipeline() {
     v=$(peak_rss_kb "$router_pid"); if [ "$v" -gt "$rss_router" ]; then rss_router=$v; fi
     v=$(peak_rss_kb "$ingest_pid"); if [ "$v" -gt "$rss_ingest" ]; then rss_ingest=$v; fi
     v=$(peak_rss_kb "$sink_pid"); if [ "$v" -gt "$rss_sink" ]; then rss_sink=$v; fi
+    stop_pid "$pss_pid"
+    local pi pr ps
+    read -r pi pr ps < <(awk '{ for (i = 1; i <= 3; i++) if ($i > m[i]) m[i] = $i }
+                              END { print m[1] + 0, m[2] + 0, m[3] + 0 }' "$dir/pss.txt" 2>/dev/null || echo 0 0 0)
+    if [ "$pi" -gt "$pss_ingest" ]; then pss_ingest=$pi; fi
+    if [ "$pr" -gt "$pss_router" ]; then pss_router=$pr; fi
+    if [ "$ps" -gt "$pss_sink" ]; then pss_sink=$ps; fi
     stop_pid "$ingest_pid"; stop_pid "$sink_pid"; stop_pid "$router_pid"
     local a b c d e f ev
     read -r a b c d e f < <(parse_wrk "$dir/wrk-pipeline.txt")
@@ -379,7 +407,7 @@ for n in $LOADS_PICKED; do
     PRPS=(); PP50=(); PP99=(); PBAD=(); PERR=(); NRPS=(); NP50=(); NP99=(); NBAD=(); NERR=()
     CI=(); CR=(); CS=(); CSUM=(); CW=(); CN=(); CNW=()
     FRPS=(); FP50=(); FP99=(); FBAD=(); FERR=(); CF=(); CFW=()
-    rss_router=0; rss_ingest=0; rss_sink=0; rss_null=0
+    rss_router=0; rss_ingest=0; rss_sink=0; rss_null=0; pss_router=0; pss_ingest=0; pss_sink=0
     for rep in $(seq "$REPEAT"); do
         run_pipeline "$dir" "$cfg" "$name" "$rep" "$conns" "$mean_events"
         run_ceiling "$dir" "$name" "$rep" "$conns" "$mean_events"
@@ -408,7 +436,9 @@ for n in $LOADS_PICKED; do
     ncpu=$(nproc)
     bound_built=$(awk -v n="$ncpu" -v c="$csum" -v w="$cw" -v nrps="$nrps" -v me="$mean_events" \
         'BEGIN {printf "%.2f", (c + w > 0 && nrps > 0) ? n / ((c + w) / 1e6) / (nrps * me) : 0}')
-    bounds="; CPU bound on the ratio: as built $bound_built"
+    bounds="; peak Pss MiB $(awk -v i="$pss_ingest" -v r="$pss_router" -v s="$pss_sink" \
+        'BEGIN {printf "%.1f / %.1f / %.1f = %.1f", i / 1024, r / 1024, s / 1024, (i + r + s) / 1024}')"
+    bounds="$bounds; CPU bound on the ratio: as built $bound_built"
     if [ "$FLOOR" = 1 ]; then
         frps=$(median "${FRPS[@]}"); fp50=$(median "${FP50[@]}"); fp99=$(median "${FP99[@]}")
         fnon2xx=$(sum "${FBAD[@]}"); ferrs=$(sum "${FERR[@]}")
@@ -463,6 +493,8 @@ if [ "${NO_RESULTS:-0}" != 1 ]; then
              "(/api/stats; null server: 2xx requests x mean events)."
         echo
         echo "Programs: $INGEST_BIN, $ROUTER_BIN, $SINK_BIN; ceiling $NULL_BIN."
+        echo "Peak Pss (notes): the proportional set size, sampled every 0.5 s during each run; shared library" \
+             "pages count as a share in each process, where the RSS column counts them whole in every one."
         if [ "$FLOOR" = 1 ]; then
             echo "Floor: the same null server with --defer (each answer suspended and resumed, the cheapest" \
                  "asynchronous answer). CPU bound on the ratio: $(nproc) CPUs / CPU per event (programs + wrk) over" \
