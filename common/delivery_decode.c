@@ -2,6 +2,7 @@
 #include "delivery_decode.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -84,6 +85,25 @@ s_string (hm_arena_t *arena, const s_field_t *f)
     return s;
 }
 
+/* The same into the scratch's reusable buffer. */
+static char *
+s_scratch_string (hm_event_scratch_t *sc, const s_field_t *f)
+{
+    if (f->len + 1 > sc->params_cap) {
+        size_t cap = sc->params_cap ? sc->params_cap : 256;
+        while (cap < f->len + 1)
+            cap *= 2;
+        char *p = realloc (sc->params, cap);
+        if (!p)
+            return NULL;
+        sc->params = p, sc->params_cap = cap;
+    }
+    if (f->len)
+        memcpy (sc->params, f->data, f->len);
+    sc->params[f->len] = '\0';
+    return sc->params;
+}
+
 #define S_BYTES(field)                                                                             \
     do {                                                                                           \
         e->has_##field = 1;                                                                        \
@@ -91,10 +111,10 @@ s_string (hm_arena_t *arena, const s_field_t *f)
         e->field.data = f.len ? (uint8_t *)f.data : NULL;                                          \
     } while (0)
 
-/* Fills e (initialised) from one packed hm.Event; with arena NULL only
-   checks it (parameters is not copied). */
+/* Fills e (initialised) from one packed hm.Event, parameters into sc's
+   buffer; with sc NULL only checks it (parameters is not copied). */
 static int
-s_event (hm_arena_t *arena, Hm__Event *e, const uint8_t *p, const uint8_t *end)
+s_event (hm_event_scratch_t *sc, Hm__Event *e, const uint8_t *p, const uint8_t *end)
 {
     while (p < end) {
         s_field_t f;
@@ -115,7 +135,7 @@ s_event (hm_arena_t *arena, Hm__Event *e, const uint8_t *p, const uint8_t *end)
                 e->has_at = 1, e->at = f.val;
             break;
         case 23:
-            if (!bytes || (arena && !(e->parameters = s_string (arena, &f))))
+            if (!bytes || (sc && !(e->parameters = s_scratch_string (sc, &f))))
                 return -1;
             break;
 #define S_CASE(n, field)                                                                           \
@@ -151,75 +171,118 @@ s_event (hm_arena_t *arena, Hm__Event *e, const uint8_t *p, const uint8_t *end)
     return 0;
 }
 
-Hm__Delivery *
-hm_delivery_decode (hm_arena_t *arena, const uint8_t *data, size_t len)
+void
+hm_event_scratch_init (hm_event_scratch_t *self)
+{
+    hm__event__init (&self->event);
+    self->params = NULL;
+    self->params_cap = 0;
+}
+
+void
+hm_event_scratch_free (hm_event_scratch_t *self)
+{
+    free (self->params);
+    hm_event_scratch_init (self);
+}
+
+const Hm__Event *
+hm_batch_event (const hm_batch_t *batch, size_t i, hm_event_scratch_t *scratch)
+{
+    if (batch->events)
+        return batch->events[i];
+    static const Hm__Event s_init = HM__EVENT__INIT;
+    Hm__Event *e = &scratch->event;
+    *e = s_init;
+    const hm_wire_span_t *w = &batch->wire[i];
+    /* Checked whole by hm_batch_decode: only the copy can fail. */
+    return s_event (scratch, e, w->data, w->data + w->len) == 0 ? e : NULL;
+}
+
+void
+hm_batch_of_delivery (hm_batch_t *batch, const Hm__Delivery *d)
+{
+    batch->route = d->route;
+    batch->first_offset = d->first_offset;
+    batch->last_offset = d->last_offset;
+    batch->seal_time = d->seal_time;
+    batch->n_events = d->n_events;
+    batch->events = d->events;
+    batch->wire = NULL;
+}
+
+int
+hm_batch_decode (hm_arena_t *arena, const uint8_t *data, size_t len, hm_batch_t *batch)
 {
     const uint8_t *end = data + len;
-    /* First pass: the fields' shapes, and the count of events. */
+    /* First pass: the fields' shapes, every event whole, and their count. */
     size_t n_events = 0;
     unsigned seen = 0; /* required fields: bit per number 1..4 */
+    Hm__Event check;
     for (const uint8_t *p = data; p < end;) {
         s_field_t f;
         if (s_field (&p, end, &f) != 0)
-            return NULL;
+            return -1;
         bool text = f.num == 1 || f.num == 5; /* route, events; 2..4 are varints */
         if (f.num >= 1 && f.num <= 5 && f.wt != (text ? 2 : 0))
-            return NULL; /* a known field with another wire type */
-        if (f.num == 5)
+            return -1; /* a known field with another wire type */
+        if (f.num == 5) {
+            if (s_event (NULL, &check, f.data, f.data + f.len) != 0)
+                return -1;
             n_events++;
+        }
         else if (f.num <= 4)
             seen |= 1u << f.num;
     }
     if (seen != 0x1e)
-        return NULL;
-    Hm__Delivery *d = hm_arena_alloc (arena, sizeof *d);
-    Hm__Event *events = hm_arena_alloc (arena, n_events * sizeof *events + 1);
-    Hm__Event **ptrs = hm_arena_alloc (arena, n_events * sizeof *ptrs + 1);
-    if (!d || !events || !ptrs)
-        return NULL;
-    hm__delivery__init (d);
-    d->events = n_events ? ptrs : NULL;
-    static const Hm__Event s_init = HM__EVENT__INIT;
+        return -1;
+    hm_wire_span_t *wire = hm_arena_alloc (arena, n_events * sizeof *wire + 1);
+    if (!wire)
+        return -1;
+    batch->route = NULL;
+    batch->n_events = 0;
+    batch->events = NULL;
+    batch->wire = wire;
     for (const uint8_t *p = data; p < end;) {
         s_field_t f;
         (void)s_field (&p, end, &f); /* parsed once already */
         switch (f.num) {
         case 1:
-            if (!(d->route = s_string (arena, &f)))
-                return NULL;
+            if (!(batch->route = s_string (arena, &f)))
+                return -1;
             break;
         case 2:
-            d->first_offset = f.val;
+            batch->first_offset = f.val;
             break;
         case 3:
-            d->last_offset = f.val;
+            batch->last_offset = f.val;
             break;
         case 4:
-            d->seal_time = f.val;
+            batch->seal_time = f.val;
             break;
-        case 5: {
-            Hm__Event *e = &events[d->n_events];
-            *e = s_init;
-            if (s_event (arena, e, f.data, f.data + f.len) != 0)
-                return NULL;
-            ptrs[d->n_events++] = e;
+        case 5:
+            wire[batch->n_events].data = f.data;
+            wire[batch->n_events].len = f.len;
+            batch->n_events++;
             break;
-        }
         default:
             break;
         }
     }
-    return d;
+    return 0;
 }
 
-Hm__Delivery *
-hm_delivery_unpack (hm_arena_t *arena, const uint8_t *data, size_t len)
+int
+hm_batch_unpack (hm_arena_t *arena, const uint8_t *data, size_t len, hm_batch_t *batch)
 {
-    Hm__Delivery *d = hm_delivery_decode (arena, data, len);
-    if (d)
-        return d;
+    if (hm_batch_decode (arena, data, len, batch) == 0)
+        return 0;
     /* Whatever the failed try took stays in the arena until its reset. */
-    return hm__delivery__unpack (&arena->pb, len, data);
+    Hm__Delivery *d = hm__delivery__unpack (&arena->pb, len, data);
+    if (!d)
+        return -1;
+    hm_batch_of_delivery (batch, d);
+    return 0;
 }
 
 int

@@ -56,9 +56,9 @@ s_on_signal (int sig)
 
 /* One batch held by this instance. */
 typedef struct {
-    Hm__Delivery *batch;     /* decoded into arena */
-    hm_arena_t arena;        /* owns batch */
-    zframe_t *frame;         /* the packed Delivery: batch's bytes fields point into it */
+    hm_batch_t batch;        /* decoded into arena (hm_batch_unpack) */
+    hm_arena_t arena;        /* owns batch's route and spans or events */
+    zframe_t *frame;         /* the packed Delivery: batch's spans and bytes point into it */
     uint32_t attempts;       /* failed attempts so far */
     int64_t next_at;         /* monotonic ms before which it is not attempted */
     hm_sink_status_t status; /* worker's answer: OK (stored) or RETRY */
@@ -144,7 +144,7 @@ s_worker (zsock_t *pipe, void *args_)
         s_job_t *job = ptr;
         if (!job)
             continue;
-        job->status = hm_sink_attempt (args->backend, args->state, args->route, job->batch,
+        job->status = hm_sink_attempt (args->backend, args->state, args->route, &job->batch,
                                        &job->result, &job->dead_lettered);
         zsock_send (pipe, "sp", "DONE", job);
     }
@@ -219,8 +219,7 @@ s_send_ready (s_sink_t *self)
 }
 
 static void
-s_send_answer (s_sink_t *self, const Hm__Delivery *batch, bool ack, uint32_t dead,
-               const char *reason)
+s_send_answer (s_sink_t *self, const hm_batch_t *batch, bool ack, uint32_t dead, const char *reason)
 {
     Hm__SinkMessage msg = HM__SINK_MESSAGE__INIT;
     msg.kind = ack ? HM__SINK_MESSAGE__KIND__ACK : HM__SINK_MESSAGE__KIND__NACK;
@@ -296,11 +295,11 @@ s_job_remove (s_sink_t *self, s_job_t *job)
 }
 
 static s_job_t *
-s_job_held (s_sink_t *self, const Hm__Delivery *batch)
+s_job_held (s_sink_t *self, const hm_batch_t *batch)
 {
     for (size_t i = 0; i < self->job_count; i++)
-        if (self->jobs[i]->batch->first_offset == batch->first_offset &&
-            self->jobs[i]->batch->last_offset == batch->last_offset)
+        if (self->jobs[i]->batch.first_offset == batch->first_offset &&
+            self->jobs[i]->batch.last_offset == batch->last_offset)
             return self->jobs[i];
     return NULL;
 }
@@ -309,7 +308,7 @@ s_job_held (s_sink_t *self, const Hm__Delivery *batch)
    (emptied) and the frame it points into (*frame_p becomes NULL), or hands
    it straight back (the caller still holds both and frees them). */
 static void
-s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena, zframe_t **frame_p)
+s_take_delivery (s_sink_t *self, const hm_batch_t *batch, hm_arena_t *arena, zframe_t **frame_p)
 {
     if (!streq (batch->route, self->route->name)) {
         hm_error ("delivery %" PRIu64 "..%" PRIu64 " is for route '%s', not ours: handed back",
@@ -340,7 +339,7 @@ s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena, zframe_
         s_send_answer (self, batch, false, 0, "out of memory");
         return;
     }
-    job->batch = batch;
+    job->batch = *batch;
     hm_arena_move (&job->arena, arena);
     job->frame = *frame_p;
     *frame_p = NULL;
@@ -379,10 +378,9 @@ s_read_router (s_sink_t *self)
                 hm_arena_init (&arena, S_DELIVERY_BLOCK);
             /* Taken out of msg: a job keeps it, its events point into it. */
             zmsg_remove (msg, body);
-            Hm__Delivery *batch =
-                hm_delivery_unpack (&arena, zframe_data (body), zframe_size (body));
-            if (batch)
-                s_take_delivery (self, batch, &arena, &body);
+            hm_batch_t batch;
+            if (hm_batch_unpack (&arena, zframe_data (body), zframe_size (body), &batch) == 0)
+                s_take_delivery (self, &batch, &arena, &body);
             else
                 hm_warn ("dropped an undecodable delivery (%zu bytes)", zframe_size (body));
             hm_arena_destroy (&arena); /* empty when the batch became a job */
@@ -435,7 +433,7 @@ s_log_retry (s_sink_t *self, const s_job_t *job, uint32_t delay, int64_t now)
                   self->retry_log_suppressed);
     hm_warn ("batch %" PRIu64 "..%" PRIu64 " attempt %" PRIu32 " failed: %s; retry in %" PRIu32
              " ms%s",
-             job->batch->first_offset, job->batch->last_offset, job->attempts, job->result.reason,
+             job->batch.first_offset, job->batch.last_offset, job->attempts, job->result.reason,
              delay, suppressed);
     self->retry_log_suppressed = 0;
     self->retry_log_at = now + RETRY_LOG_EVERY_MS;
@@ -454,16 +452,16 @@ s_job_done (s_sink_t *self, s_job_t *job)
     if (job->status == HM_SINK_OK) {
         /* Counted before the ACK, which carries them (s_send_sink). */
         self->batches++;
-        self->events += job->batch->n_events;
+        self->events += job->batch.n_events;
         self->dead_lettered += job->dead_lettered;
         self->last_success = (uint64_t)time (NULL);
-        s_send_answer (self, job->batch, true, job->dead_lettered, NULL);
+        s_send_answer (self, &job->batch, true, job->dead_lettered, NULL);
         if (job->dead_lettered)
             hm_warn ("batch %" PRIu64 "..%" PRIu64 ": %" PRIu32 " events dead-lettered to %s",
-                     job->batch->first_offset, job->batch->last_offset, job->dead_lettered,
+                     job->batch.first_offset, job->batch.last_offset, job->dead_lettered,
                      self->route->dead_letter);
-        hm_debug ("batch %" PRIu64 "..%" PRIu64 " stored", job->batch->first_offset,
-                  job->batch->last_offset);
+        hm_debug ("batch %" PRIu64 "..%" PRIu64 " stored", job->batch.first_offset,
+                  job->batch.last_offset);
         s_job_remove (self, job);
         return;
     }
@@ -695,7 +693,7 @@ s_shutdown (s_sink_t *self)
     s_drain_worker (self);
     /* Not s_job_remove: a stopping sink must not say READY again. */
     for (size_t i = 0; i < self->job_count; i++) {
-        s_send_answer (self, self->jobs[i]->batch, false, 0, "shutting down");
+        s_send_answer (self, &self->jobs[i]->batch, false, 0, "shutting down");
         s_job_destroy (&self->jobs[i]);
     }
     self->job_count = 0;
