@@ -42,7 +42,7 @@
 #define RETRY_LOG_EVERY_MS 5000      /* at most one retry log line this often, per process */
 #define SHUTDOWN_LINGER_MS 1000      /* time the final ACK/NACKs get to leave */
 #define SOCKET_HWM 1000              /* we send a handful of messages per batch: never reached */
-#define S_DELIVERY_BLOCK (64u << 10) /* first block of a delivery's decode arena (it doubles) */
+#define S_DELIVERY_BLOCK (64u << 10) /* first block of a delivery's decode arena */
 #define S_SPARE_MAX (16u << 20)      /* a larger decode block is not kept for the next batch */
 
 static volatile sig_atomic_t s_interrupted = 0;
@@ -101,8 +101,9 @@ typedef struct {
     uint64_t request_buckets[HM_REQUEST_BOUNDS + 1]; /* attempts by duration (not cumulative) */
     double request_seconds;                          /* the attempts' durations added up */
     /* The arena of the last job done, its largest block kept for the next
-       delivery: a batch's decoded events are MBs, and fresh pages each
-       time cost ~8 % of the file sink's CPU in page faults (issue #17). */
+       delivery: fresh pages each time cost CPU in page faults (issue #17:
+       ~8 % when a batch's decoded events took MBs; now its spans, 16 bytes
+       an event, and the events of a batch protobuf-c had to unpack). */
     hm_arena_t spare;
     bool have_spare;
 } s_sink_t;
@@ -711,8 +712,8 @@ hm_sink_main (int argc, char **argv, const hm_sink_backend_t *backend)
     s_sink_t *self = &self_;
     memset (self, 0, sizeof *self);
     self->backend = backend;
-    /* Memory: a batch is a few MB several times over (the Delivery, its
-       unpacked events, the encoded and the gzip'd file). A fixed mmap
+    /* Memory: a batch is a few MB several times over (the Delivery, the
+       encoded and the gzip'd file; its events are decoded one at a time). A fixed mmap
        threshold keeps those big buffers out of the heap (glibc otherwise
        raises the threshold after the first free and keeps every later one
        resident), and two arenas instead of one per thread stop the worker
