@@ -102,11 +102,23 @@ hm_arena_alloc (hm_arena_t *self, size_t size)
     }
     hm_arena_block_t *b = self->head;
     if (!b || b->cap - b->used < size) {
-        /* Each new block at least doubles the last, so a big message
-           takes few blocks; one larger than that gets a block to itself. */
+        /* One allocation larger than the block being filled gets a block
+           of its own, behind the head: the head keeps its room and the
+           next block doubles from the head, not from it (issue #17: a
+           sink's 10 MB array of events made the next block 20 MB). */
+        if (b && size > b->cap) {
+            hm_arena_block_t *own = s_block_new (size);
+            if (!own)
+                return NULL;
+            own->next = b->next;
+            b->next = own;
+            own->used = size;
+            if (size >= S_LARGE)
+                s_remember (self, own->data, size);
+            return own->data;
+        }
+        /* Each new block doubles the last, so a big message takes few. */
         size_t cap = b ? b->cap * 2 : self->block_bytes;
-        if (cap < size)
-            cap = size;
         hm_arena_block_t *nb = s_block_new (cap);
         if (!nb)
             return NULL;
@@ -115,6 +127,8 @@ hm_arena_alloc (hm_arena_t *self, size_t size)
         if (!self->first)
             self->first = nb;
         b = nb;
+        if (size > cap)
+            return hm_arena_alloc (self, size); /* the first block, then its own */
     }
     void *p = b->data + b->used;
     b->used += size;
@@ -132,14 +146,25 @@ hm_arena_used (const hm_arena_t *self)
     return used;
 }
 
+size_t
+hm_arena_reserved (const hm_arena_t *self)
+{
+    size_t cap = 0;
+    for (const hm_arena_block_t *b = self->head; b; b = b->next)
+        cap += b->cap;
+    return cap;
+}
+
 void
 hm_arena_reset (hm_arena_t *self)
 {
     s_forget (self);
+    /* Blocks of their own sit anywhere in the chain, behind first too. */
     hm_arena_block_t *b = self->head;
-    while (b && b != self->first) {
+    while (b) {
         hm_arena_block_t *next = b->next;
-        free (b);
+        if (b != self->first)
+            free (b);
         b = next;
     }
     /* A first block sized for one oversized message is not kept. */
@@ -148,8 +173,10 @@ hm_arena_reset (hm_arena_t *self)
         self->first = NULL;
     }
     self->head = self->first;
-    if (self->first)
+    if (self->first) {
+        self->first->next = NULL;
         self->first->used = 0;
+    }
 }
 
 void

@@ -10,7 +10,9 @@
     (a large allocation protobuf-c frees itself is reused, see below).
     The arena grows with what is unpacked into it, so its size is bounded by
     the message bounds of its user (the ingest's max_body_bytes, the log's
-    record limit, a batch's max_bytes); a reset keeps only the first block. */
+    record limit, a batch's max_bytes); a reset keeps only the first block.
+    Blocks double as they fill; one allocation larger than the block being
+    filled gets a block of its own, which the doubling ignores. */
 #ifndef HM_ARENA_H
 #define HM_ARENA_H
 
@@ -47,6 +49,8 @@ void hm_arena_init (hm_arena_t *self, size_t block_bytes);
 void *hm_arena_alloc (hm_arena_t *self, size_t size);
 /* Bytes handed out since the last reset (for tests and statistics). */
 size_t hm_arena_used (const hm_arena_t *self);
+/* Bytes of the blocks held, used or not (for tests and statistics). */
+size_t hm_arena_reserved (const hm_arena_t *self);
 /* Forgets every allocation; keeps the first block for reuse. */
 void hm_arena_reset (hm_arena_t *self);
 void hm_arena_destroy (hm_arena_t *self);

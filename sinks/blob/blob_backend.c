@@ -47,6 +47,7 @@ typedef struct {
     hm_http_client_t *http;         /* keep-alive connections to the service */
     hm_buf_t encoded;               /* scratch: the batch encoded */
     hm_buf_t compressed;            /* scratch: the same gzip'd */
+    hm_event_scratch_t scratch;     /* the event being encoded */
     /* The blob being uploaded by one deliver: */
     const char *path;                     /* "/container/name", encoded */
     size_t part;                          /* bytes per block */
@@ -124,6 +125,7 @@ s_destroy (void **state_p)
     free (self->blob_path);
     hm_buf_free (&self->encoded);
     hm_buf_free (&self->compressed);
+    hm_event_scratch_free (&self->scratch);
     free (self);
     *state_p = NULL;
 }
@@ -181,6 +183,7 @@ s_init (const hm_config_t *cfg, const hm_route_config_t *route, char *errbuf, si
         goto fail;
     }
     self->route = route;
+    hm_event_scratch_init (&self->scratch);
     hm_buf_init (&self->encoded, HM_BLOB_MAX_BATCH_BYTES);
     hm_buf_init (&self->compressed, HM_BLOB_MAX_BATCH_BYTES);
     if (s_configure (self, cfg, route, section, errbuf, errlen) != 0)
@@ -327,7 +330,7 @@ s_run (s_blob_t *self, size_t count, hm_azure_make_fn *make, hm_azure_done_fn *d
 }
 
 static hm_sink_status_t
-s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
+s_deliver (void *state, const hm_batch_t *batch, hm_sink_result_t *result)
 {
     s_blob_t *self = state;
     const hm_route_config_t *route = self->route;
@@ -354,10 +357,12 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
     hm_sink_status_t status = HM_SINK_OK;
     hm_buf_reset (&self->encoded);
     hm_buf_reset (&self->compressed);
-    for (size_t i = 0; i < batch->n_events && status == HM_SINK_OK; i++)
-        if (hm_encode (&self->encoded, batch->events[i], route->format) != 0)
+    for (size_t i = 0; i < batch->n_events && status == HM_SINK_OK; i++) {
+        const Hm__Event *e = hm_batch_event (batch, i, &self->scratch);
+        if (!e || hm_encode (&self->encoded, e, route->format) != 0)
             status = hm_sink_retry (result, "encoding event %zu: over %u bytes or out of memory", i,
                                     HM_BLOB_MAX_BATCH_BYTES);
+    }
     if (status == HM_SINK_OK &&
         hm_gzip (self->encoded.data, self->encoded.len, &self->compressed) != 0)
         status = hm_sink_retry (result, "gzip: out of memory");

@@ -44,6 +44,7 @@ typedef struct {
     hm_buf_t encoded;               /* scratch: a chunk of the batch encoded */
     hm_buf_t compressed;            /* scratch: what the gzip stream gave for it */
     hm_gzs_t *gz;                   /* the gzip stream (compress only) */
+    hm_event_scratch_t scratch;     /* the event being encoded */
 } s_file_t;
 
 static void *
@@ -65,6 +66,7 @@ s_init (const hm_config_t *cfg, const hm_route_config_t *route, char *errbuf, si
         return NULL;
     }
     self->route = route;
+    hm_event_scratch_init (&self->scratch);
     hm_buf_init (&self->encoded, HM_FILE_MAX_BATCH_BYTES);
     hm_buf_init (&self->compressed, HM_FILE_MAX_BATCH_BYTES);
     if (route->compress && !(self->gz = hm_gzs_new ())) {
@@ -84,13 +86,14 @@ s_destroy (void **state_p)
     hm_buf_free (&self->encoded);
     hm_buf_free (&self->compressed);
     hm_gzs_destroy (&self->gz);
+    hm_event_scratch_free (&self->scratch);
     free (self);
     *state_p = NULL;
 }
 
 /* Encodes (and compresses) the batch into fd, a chunk at a time. */
 static hm_sink_status_t
-s_write_content (s_file_t *self, const Hm__Delivery *batch, int fd, const char *tmp,
+s_write_content (s_file_t *self, const hm_batch_t *batch, int fd, const char *tmp,
                  hm_sink_result_t *result)
 {
     const hm_route_config_t *route = self->route;
@@ -101,7 +104,8 @@ s_write_content (s_file_t *self, const Hm__Delivery *batch, int fd, const char *
         hm_gzs_begin (self->gz);
     for (size_t i = 0; i < batch->n_events; i++) {
         size_t before = self->encoded.len;
-        if (hm_encode (&self->encoded, batch->events[i], route->format) != 0 ||
+        const Hm__Event *e = hm_batch_event (batch, i, &self->scratch);
+        if (!e || hm_encode (&self->encoded, e, route->format) != 0 ||
             (total += self->encoded.len - before) > HM_FILE_MAX_BATCH_BYTES)
             return hm_sink_retry (result, "encoding event %zu: over %u bytes or out of memory", i,
                                   HM_FILE_MAX_BATCH_BYTES);
@@ -125,7 +129,7 @@ s_write_content (s_file_t *self, const Hm__Delivery *batch, int fd, const char *
 
 /* Writes the batch to dir/tmp, fsyncs, renames to dir/name, fsyncs dir. */
 static hm_sink_status_t
-s_write_durably (s_file_t *self, const Hm__Delivery *batch, const char *dir, const char *tmp,
+s_write_durably (s_file_t *self, const hm_batch_t *batch, const char *dir, const char *tmp,
                  const char *name, hm_sink_result_t *result)
 {
     int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -157,7 +161,7 @@ s_write_durably (s_file_t *self, const Hm__Delivery *batch, const char *dir, con
 }
 
 static hm_sink_status_t
-s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
+s_deliver (void *state, const hm_batch_t *batch, hm_sink_result_t *result)
 {
     s_file_t *self = state;
     const hm_route_config_t *route = self->route;

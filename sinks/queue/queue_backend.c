@@ -44,13 +44,14 @@ typedef struct {
     hm_http_client_t *http;         /* keep-alive connections to the service */
     hm_buf_t line;                  /* scratch: one event's JSON line */
     hm_buf_t body;                  /* scratch: one request body */
+    hm_event_scratch_t scratch;     /* the event being encoded */
     /* Events put of the latest batch that failed (memo across retries): */
     uint64_t memo_first; /* its first offset */
     uint64_t memo_last;  /* its last offset */
     size_t memo_count;   /* its events; 0: no memo */
     uint8_t *put;        /* put[i]: event i is in the queue */
     /* The attempt in progress: */
-    const Hm__Delivery *batch;            /* the batch */
+    const hm_batch_t *batch;              /* the batch */
     hm_sink_result_t *result;             /* where dead letters go */
     bool retry;                           /* some answer said RETRY */
     bool failed;                          /* out of memory while building or recording */
@@ -121,6 +122,7 @@ s_destroy (void **state_p)
     free (self->put);
     hm_buf_free (&self->line);
     hm_buf_free (&self->body);
+    hm_event_scratch_free (&self->scratch);
     free (self);
     *state_p = NULL;
 }
@@ -169,6 +171,7 @@ s_init (const hm_config_t *cfg, const hm_route_config_t *route, char *errbuf, si
         goto fail;
     }
     self->route = route;
+    hm_event_scratch_init (&self->scratch);
     hm_buf_init (&self->line, S_MAX_LINE);
     hm_buf_init (&self->body, 0);
     if (s_configure (self, cfg, route, section, errbuf, errlen) != 0)
@@ -201,7 +204,10 @@ s_make (void *arg, size_t index, hm_http_request_t **req_p)
     if (self->put[index])
         return 0; /* put by an earlier attempt at this batch */
     hm_buf_reset (&self->line);
-    if (hm_encode_json (&self->line, self->batch->events[index]) != 0) {
+    const Hm__Event *e = hm_batch_event (self->batch, index, &self->scratch);
+    if (!e)
+        goto oom;
+    if (hm_encode_json (&self->line, e) != 0) {
         /* Over S_MAX_LINE: no message could ever hold it. */
         if (hm_sink_dead_letter (self->result, index,
                                  "event's JSON line is over %u bytes; a queue message holds %u",
@@ -259,7 +265,7 @@ s_done (void *arg, size_t index, const hm_http_response_t *response)
 }
 
 static hm_sink_status_t
-s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
+s_deliver (void *state, const hm_batch_t *batch, hm_sink_result_t *result)
 {
     s_queue_t *self = state;
     if (batch->n_events == 0)

@@ -23,7 +23,8 @@
 
     deliver runs on the runtime's worker thread, one batch at a time, so a
     slow upload does not stop heartbeats; it must not touch the runtime's
-    sockets. It may block for as long as one attempt takes. */
+    sockets. It may block for as long as one attempt takes. It reads the
+    batch's events with hm_batch_event, into a scratch of its own. */
 #ifndef HM_SINK_H
 #define HM_SINK_H
 
@@ -31,6 +32,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "delivery_decode.h"
 #include "pipeline.pb-c.h"
 #include "sink_stats.h"
 
@@ -40,7 +42,7 @@ typedef enum { HM_SINK_OK = 0, HM_SINK_RETRY = 1, HM_SINK_DROP = 2 } hm_sink_sta
 
 /* One dead-lettered event of a batch. */
 typedef struct {
-    size_t index; /* position in batch->events */
+    size_t index; /* position in the batch (hm_batch_event) */
     char *reason; /* why it can never be delivered (owned) */
 } hm_sink_dead_t;
 
@@ -82,7 +84,7 @@ typedef struct {
     const char *kind; /* "file": the route's "sink" value this backend serves */
     void *(*init) (const hm_config_t *cfg, const hm_route_config_t *route, char *errbuf,
                    size_t errlen);
-    hm_sink_status_t (*deliver) (void *state, const Hm__Delivery *batch, hm_sink_result_t *result);
+    hm_sink_status_t (*deliver) (void *state, const hm_batch_t *batch, hm_sink_result_t *result);
     void (*destroy) (void **state_p);
 } hm_sink_backend_t;
 
@@ -92,7 +94,7 @@ typedef struct {
    HM_SINK_RETRY with the reason in result->reason (also when the
    dead-letter file cannot be written). Never HM_SINK_DROP. */
 hm_sink_status_t hm_sink_attempt (const hm_sink_backend_t *backend, void *state,
-                                  const hm_route_config_t *route, const Hm__Delivery *batch,
+                                  const hm_route_config_t *route, const hm_batch_t *batch,
                                   hm_sink_result_t *result, uint32_t *dead_lettered);
 
 /* The whole sink program: parses argv, loads the config, serves the route

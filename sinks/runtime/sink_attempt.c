@@ -114,7 +114,7 @@ hm_sink_keypath (const hm_config_t *cfg, const hm_route_config_t *route, char *o
    batch's reason unless the backend gave the event its own), else the
    events the backend marked. Returns how many, or -1 with reason set. */
 static int64_t
-s_write_dead_letters (const hm_route_config_t *route, const Hm__Delivery *batch,
+s_write_dead_letters (const hm_route_config_t *route, const hm_batch_t *batch,
                       hm_sink_status_t status, hm_sink_result_t *result)
 {
     size_t n = batch->n_events;
@@ -136,15 +136,20 @@ s_write_dead_letters (const hm_route_config_t *route, const Hm__Delivery *batch,
 
     hm_buf_t lines;
     hm_buf_init (&lines, 0);
+    hm_event_scratch_t scratch;
+    hm_event_scratch_init (&scratch);
     int64_t count = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!reasons[i])
             continue;
-        rc = hm_dead_letter_line (&lines, reasons[i], route->name, batch->first_offset,
-                                  batch->last_offset, batch->events[i]);
+        const Hm__Event *e = hm_batch_event (batch, i, &scratch);
+        rc = e ? hm_dead_letter_line (&lines, reasons[i], route->name, batch->first_offset,
+                                      batch->last_offset, e)
+               : -1;
         count++;
     }
+    hm_event_scratch_free (&scratch);
     free (reasons);
     char errbuf[HM_SINK_REASON_MAX - 16];
     if (rc != 0)
@@ -164,7 +169,7 @@ s_write_dead_letters (const hm_route_config_t *route, const Hm__Delivery *batch,
 
 hm_sink_status_t
 hm_sink_attempt (const hm_sink_backend_t *backend, void *state, const hm_route_config_t *route,
-                 const Hm__Delivery *batch, hm_sink_result_t *result, uint32_t *dead_lettered)
+                 const hm_batch_t *batch, hm_sink_result_t *result, uint32_t *dead_lettered)
 {
     *dead_lettered = 0;
     hm_sink_result_reset (result);

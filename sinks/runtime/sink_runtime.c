@@ -42,7 +42,7 @@
 #define RETRY_LOG_EVERY_MS 5000      /* at most one retry log line this often, per process */
 #define SHUTDOWN_LINGER_MS 1000      /* time the final ACK/NACKs get to leave */
 #define SOCKET_HWM 1000              /* we send a handful of messages per batch: never reached */
-#define S_DELIVERY_BLOCK (64u << 10) /* first block of a delivery's decode arena (it doubles) */
+#define S_DELIVERY_BLOCK (64u << 10) /* first block of a delivery's decode arena */
 #define S_SPARE_MAX (16u << 20)      /* a larger decode block is not kept for the next batch */
 
 static volatile sig_atomic_t s_interrupted = 0;
@@ -56,9 +56,9 @@ s_on_signal (int sig)
 
 /* One batch held by this instance. */
 typedef struct {
-    Hm__Delivery *batch;     /* decoded into arena */
-    hm_arena_t arena;        /* owns batch */
-    zframe_t *frame;         /* the packed Delivery: batch's bytes fields point into it */
+    hm_batch_t batch;        /* decoded into arena (hm_batch_unpack) */
+    hm_arena_t arena;        /* owns batch's route and spans or events */
+    zframe_t *frame;         /* the packed Delivery: batch's spans and bytes point into it */
     uint32_t attempts;       /* failed attempts so far */
     int64_t next_at;         /* monotonic ms before which it is not attempted */
     hm_sink_status_t status; /* worker's answer: OK (stored) or RETRY */
@@ -101,8 +101,9 @@ typedef struct {
     uint64_t request_buckets[HM_REQUEST_BOUNDS + 1]; /* attempts by duration (not cumulative) */
     double request_seconds;                          /* the attempts' durations added up */
     /* The arena of the last job done, its largest block kept for the next
-       delivery: a batch's decoded events are MBs, and fresh pages each
-       time cost ~8 % of the file sink's CPU in page faults (issue #17). */
+       delivery: fresh pages each time cost CPU in page faults (issue #17:
+       ~8 % when a batch's decoded events took MBs; now its spans, 16 bytes
+       an event, and the events of a batch protobuf-c had to unpack). */
     hm_arena_t spare;
     bool have_spare;
 } s_sink_t;
@@ -144,7 +145,7 @@ s_worker (zsock_t *pipe, void *args_)
         s_job_t *job = ptr;
         if (!job)
             continue;
-        job->status = hm_sink_attempt (args->backend, args->state, args->route, job->batch,
+        job->status = hm_sink_attempt (args->backend, args->state, args->route, &job->batch,
                                        &job->result, &job->dead_lettered);
         zsock_send (pipe, "sp", "DONE", job);
     }
@@ -219,8 +220,7 @@ s_send_ready (s_sink_t *self)
 }
 
 static void
-s_send_answer (s_sink_t *self, const Hm__Delivery *batch, bool ack, uint32_t dead,
-               const char *reason)
+s_send_answer (s_sink_t *self, const hm_batch_t *batch, bool ack, uint32_t dead, const char *reason)
 {
     Hm__SinkMessage msg = HM__SINK_MESSAGE__INIT;
     msg.kind = ack ? HM__SINK_MESSAGE__KIND__ACK : HM__SINK_MESSAGE__KIND__NACK;
@@ -296,11 +296,11 @@ s_job_remove (s_sink_t *self, s_job_t *job)
 }
 
 static s_job_t *
-s_job_held (s_sink_t *self, const Hm__Delivery *batch)
+s_job_held (s_sink_t *self, const hm_batch_t *batch)
 {
     for (size_t i = 0; i < self->job_count; i++)
-        if (self->jobs[i]->batch->first_offset == batch->first_offset &&
-            self->jobs[i]->batch->last_offset == batch->last_offset)
+        if (self->jobs[i]->batch.first_offset == batch->first_offset &&
+            self->jobs[i]->batch.last_offset == batch->last_offset)
             return self->jobs[i];
     return NULL;
 }
@@ -309,7 +309,7 @@ s_job_held (s_sink_t *self, const Hm__Delivery *batch)
    (emptied) and the frame it points into (*frame_p becomes NULL), or hands
    it straight back (the caller still holds both and frees them). */
 static void
-s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena, zframe_t **frame_p)
+s_take_delivery (s_sink_t *self, const hm_batch_t *batch, hm_arena_t *arena, zframe_t **frame_p)
 {
     if (!streq (batch->route, self->route->name)) {
         hm_error ("delivery %" PRIu64 "..%" PRIu64 " is for route '%s', not ours: handed back",
@@ -340,7 +340,7 @@ s_take_delivery (s_sink_t *self, Hm__Delivery *batch, hm_arena_t *arena, zframe_
         s_send_answer (self, batch, false, 0, "out of memory");
         return;
     }
-    job->batch = batch;
+    job->batch = *batch;
     hm_arena_move (&job->arena, arena);
     job->frame = *frame_p;
     *frame_p = NULL;
@@ -379,10 +379,9 @@ s_read_router (s_sink_t *self)
                 hm_arena_init (&arena, S_DELIVERY_BLOCK);
             /* Taken out of msg: a job keeps it, its events point into it. */
             zmsg_remove (msg, body);
-            Hm__Delivery *batch =
-                hm_delivery_unpack (&arena, zframe_data (body), zframe_size (body));
-            if (batch)
-                s_take_delivery (self, batch, &arena, &body);
+            hm_batch_t batch;
+            if (hm_batch_unpack (&arena, zframe_data (body), zframe_size (body), &batch) == 0)
+                s_take_delivery (self, &batch, &arena, &body);
             else
                 hm_warn ("dropped an undecodable delivery (%zu bytes)", zframe_size (body));
             hm_arena_destroy (&arena); /* empty when the batch became a job */
@@ -435,7 +434,7 @@ s_log_retry (s_sink_t *self, const s_job_t *job, uint32_t delay, int64_t now)
                   self->retry_log_suppressed);
     hm_warn ("batch %" PRIu64 "..%" PRIu64 " attempt %" PRIu32 " failed: %s; retry in %" PRIu32
              " ms%s",
-             job->batch->first_offset, job->batch->last_offset, job->attempts, job->result.reason,
+             job->batch.first_offset, job->batch.last_offset, job->attempts, job->result.reason,
              delay, suppressed);
     self->retry_log_suppressed = 0;
     self->retry_log_at = now + RETRY_LOG_EVERY_MS;
@@ -454,16 +453,16 @@ s_job_done (s_sink_t *self, s_job_t *job)
     if (job->status == HM_SINK_OK) {
         /* Counted before the ACK, which carries them (s_send_sink). */
         self->batches++;
-        self->events += job->batch->n_events;
+        self->events += job->batch.n_events;
         self->dead_lettered += job->dead_lettered;
         self->last_success = (uint64_t)time (NULL);
-        s_send_answer (self, job->batch, true, job->dead_lettered, NULL);
+        s_send_answer (self, &job->batch, true, job->dead_lettered, NULL);
         if (job->dead_lettered)
             hm_warn ("batch %" PRIu64 "..%" PRIu64 ": %" PRIu32 " events dead-lettered to %s",
-                     job->batch->first_offset, job->batch->last_offset, job->dead_lettered,
+                     job->batch.first_offset, job->batch.last_offset, job->dead_lettered,
                      self->route->dead_letter);
-        hm_debug ("batch %" PRIu64 "..%" PRIu64 " stored", job->batch->first_offset,
-                  job->batch->last_offset);
+        hm_debug ("batch %" PRIu64 "..%" PRIu64 " stored", job->batch.first_offset,
+                  job->batch.last_offset);
         s_job_remove (self, job);
         return;
     }
@@ -695,7 +694,7 @@ s_shutdown (s_sink_t *self)
     s_drain_worker (self);
     /* Not s_job_remove: a stopping sink must not say READY again. */
     for (size_t i = 0; i < self->job_count; i++) {
-        s_send_answer (self, self->jobs[i]->batch, false, 0, "shutting down");
+        s_send_answer (self, &self->jobs[i]->batch, false, 0, "shutting down");
         s_job_destroy (&self->jobs[i]);
     }
     self->job_count = 0;
@@ -713,8 +712,8 @@ hm_sink_main (int argc, char **argv, const hm_sink_backend_t *backend)
     s_sink_t *self = &self_;
     memset (self, 0, sizeof *self);
     self->backend = backend;
-    /* Memory: a batch is a few MB several times over (the Delivery, its
-       unpacked events, the encoded and the gzip'd file). A fixed mmap
+    /* Memory: a batch is a few MB several times over (the Delivery, the
+       encoded and the gzip'd file; its events are decoded one at a time). A fixed mmap
        threshold keeps those big buffers out of the heap (glibc otherwise
        raises the threshold after the first free and keeps every later one
        resident), and two arenas instead of one per thread stop the worker

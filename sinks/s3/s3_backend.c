@@ -53,6 +53,7 @@ typedef struct {
     hm_buf_t compressed;            /* scratch: the same gzip'd */
     hm_buf_t path;                  /* scratch: the object's request path */
     hm_buf_t xml;                   /* scratch: CompleteMultipartUpload document */
+    hm_event_scratch_t scratch;     /* the event being encoded */
 } s_s3_t;
 
 /* One request's outcome, filled by s_on_done. */
@@ -80,6 +81,7 @@ s_init (const hm_config_t *cfg, const hm_route_config_t *route, char *errbuf, si
         return NULL;
     }
     self->route = route;
+    hm_event_scratch_init (&self->scratch);
     hm_buf_init (&self->encoded, HM_S3_MAX_BATCH_BYTES);
     hm_buf_init (&self->compressed, HM_S3_MAX_BATCH_BYTES);
     hm_buf_init (&self->path, 0);
@@ -182,6 +184,7 @@ s_destroy (void **state_p)
     hm_buf_free (&self->compressed);
     hm_buf_free (&self->path);
     hm_buf_free (&self->xml);
+    hm_event_scratch_free (&self->scratch);
     free (self);
     *state_p = NULL;
 }
@@ -424,7 +427,7 @@ abort:
 }
 
 static hm_sink_status_t
-s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
+s_deliver (void *state, const hm_batch_t *batch, hm_sink_result_t *result)
 {
     s_s3_t *self = state;
     const hm_route_config_t *route = self->route;
@@ -438,10 +441,12 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
         return hm_sink_retry (result, "the object's host or path is too long");
 
     hm_buf_reset (&self->encoded);
-    for (size_t i = 0; i < batch->n_events; i++)
-        if (hm_encode (&self->encoded, batch->events[i], route->format) != 0)
+    for (size_t i = 0; i < batch->n_events; i++) {
+        const Hm__Event *e = hm_batch_event (batch, i, &self->scratch);
+        if (!e || hm_encode (&self->encoded, e, route->format) != 0)
             return hm_sink_retry (result, "encoding event %zu: over %u bytes or out of memory", i,
                                   HM_S3_MAX_BATCH_BYTES);
+    }
     hm_buf_reset (&self->compressed);
     if (hm_gzip (self->encoded.data, self->encoded.len, &self->compressed) != 0)
         return hm_sink_retry (result, "gzip: out of memory");

@@ -77,6 +77,7 @@ typedef struct {
     hm_http_client_t *client;         /* keeps connections alive across batches */
     hm_buf_t lines;                   /* scratch: the batch's JSON lines */
     hm_buf_t body;                    /* scratch: one request's form body */
+    hm_event_scratch_t scratch;       /* the event being read */
     size_t *off;                      /* scratch: event i's line starts at lines.data + off[i] */
     size_t *len;                      /* scratch: ... and has len[i] bytes (no newline) */
     uint8_t *attempt;                 /* scratch: A_* per event */
@@ -114,6 +115,7 @@ s_init (const hm_config_t *cfg, const hm_route_config_t *route, char *errbuf, si
         return NULL;
     }
     self->route = route;
+    hm_event_scratch_init (&self->scratch);
     hm_buf_init (&self->lines, SNS_MAX_BATCH_BYTES);
     hm_buf_init (&self->body, SNS_MAX_BODY);
     cJSON *section = cJSON_Parse (route->section_json ? route->section_json : "{}");
@@ -194,6 +196,7 @@ s_destroy (void **state_p)
     free (self->topic_arn);
     hm_buf_free (&self->lines);
     hm_buf_free (&self->body);
+    hm_event_scratch_free (&self->scratch);
     free (self->off);
     free (self->len);
     free (self->attempt);
@@ -209,7 +212,7 @@ s_destroy (void **state_p)
 /* The batch's progress: remembered from an earlier attempt, or new (the
    least recently used slot is forgotten: its events may be sent twice). */
 static s_progress_t *
-s_progress (s_sns_t *self, const Hm__Delivery *batch)
+s_progress (s_sns_t *self, const hm_batch_t *batch)
 {
     s_progress_t *slot = &self->progress[0];
     for (size_t i = 0; i < SNS_PROGRESS_SLOTS; i++) {
@@ -392,7 +395,7 @@ s_submit_next (s_sns_t *self, s_progress_t *pr, size_t *head, size_t *queue_len)
 }
 
 static hm_sink_status_t
-s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
+s_deliver (void *state, const hm_batch_t *batch, hm_sink_result_t *result)
 {
     s_sns_t *self = state;
     size_t n = batch->n_events;
@@ -407,7 +410,8 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
     hm_buf_reset (&self->lines);
     for (size_t i = 0; i < n; i++) {
         self->off[i] = self->lines.len;
-        if (hm_encode_json (&self->lines, batch->events[i]) != 0)
+        const Hm__Event *e = hm_batch_event (batch, i, &self->scratch);
+        if (!e || hm_encode_json (&self->lines, e) != 0)
             return hm_sink_retry (result, "encoding event %zu: over %u bytes or out of memory", i,
                                   SNS_MAX_BATCH_BYTES);
         self->len[i] = self->lines.len - self->off[i] - 1; /* without the newline */
@@ -429,7 +433,9 @@ s_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
             continue;
         }
         if (self->fifo) {
-            const Hm__Event *e = batch->events[i];
+            const Hm__Event *e = hm_batch_event (batch, i, &self->scratch);
+            if (!e)
+                return hm_sink_retry (result, "out of memory");
             hm_sns_fifo_ids (e->has_session ? (const char *)e->session.data : NULL, e->session.len,
                              e->nr, self->group[i], self->dedup[i]);
         }

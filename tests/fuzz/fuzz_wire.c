@@ -8,12 +8,13 @@
     - append: what hm_append_check takes, protobuf-c takes too, with the
       same batch_id and event count, and the routes' reader
       (scan_record_ok) can read (the router skips that check for it);
-    - delivery: what hm_delivery_decode takes, protobuf-c takes too, with
-      the same fields (route, offsets, seal time, every event's fields:
-      presence, lengths and bytes, NUL bytes included) and the same JSON
-      and CSV lines; its bytes fields point into the input; and
-      hm_delivery_unpack (in place, else protobuf-c) accepts exactly what
-      protobuf-c accepts, with the same fields.
+    - delivery: what hm_batch_decode takes, protobuf-c takes too, with
+      the same fields (route, offsets, seal time, every event's fields,
+      each event decoded by hm_batch_event: presence, lengths and bytes,
+      NUL bytes included) and the same JSON and CSV lines; its spans and
+      bytes fields point into the input; and hm_batch_unpack (in place,
+      else protobuf-c) accepts exactly what protobuf-c accepts, with the
+      same fields.
     Nothing may crash, read outside the input or leak (ASan). */
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,40 +50,85 @@ s_fail (const char *what, const char *field)
     abort ();
 }
 
+/* Batch a's fields against protobuf-c's b: every event decoded
+   (hm_batch_event) and compared by descriptor. NULL, or what differs. */
+static const char *
+s_diff_batch (const hm_batch_t *a, const Hm__Delivery *b)
+{
+    if (!a->route || !b->route || strcmp (a->route, b->route) != 0)
+        return "route";
+    if (a->first_offset != b->first_offset || a->last_offset != b->last_offset)
+        return "offsets";
+    if (a->seal_time != b->seal_time)
+        return "seal_time";
+    if (a->n_events != b->n_events)
+        return "n_events";
+    hm_event_scratch_t sc;
+    hm_event_scratch_init (&sc);
+    const char *why = NULL;
+    for (size_t i = 0; i < a->n_events && !why; i++) {
+        const Hm__Event *e = hm_batch_event (a, i, &sc);
+        why = e ? hm_pb_diff_fields (&e->base, &b->events[i]->base) : "an event did not decode";
+    }
+    hm_event_scratch_free (&sc);
+    return why;
+}
+
 /* Same JSON and CSV lines for every event (the sinks' output). */
 static void
-s_same_lines (const Hm__Delivery *a, const Hm__Delivery *b)
+s_same_lines (const hm_batch_t *a, const Hm__Delivery *b)
 {
     hm_buf_t ja, jb;
     hm_buf_init (&ja, 0);
     hm_buf_init (&jb, 0);
+    hm_event_scratch_t sc;
+    hm_event_scratch_init (&sc);
     for (size_t i = 0; i < a->n_events; i++) {
         hm_buf_reset (&ja);
         hm_buf_reset (&jb);
-        int ra = hm_encode_json (&ja, a->events[i]) | hm_encode_csv (&ja, a->events[i]);
+        const Hm__Event *e = hm_batch_event (a, i, &sc);
+        if (!e)
+            s_fail ("an event did not decode", NULL);
+        int ra = hm_encode_json (&ja, e) | hm_encode_csv (&ja, e);
         int rb = hm_encode_json (&jb, b->events[i]) | hm_encode_csv (&jb, b->events[i]);
         if (ra != rb || ja.len != jb.len || (ja.len && memcmp (ja.data, jb.data, ja.len) != 0))
             s_fail ("an event encodes differently", NULL);
     }
+    hm_event_scratch_free (&sc);
     hm_buf_free (&ja);
     hm_buf_free (&jb);
 }
 
-/* Every bytes field of an in-place event lies inside the input. */
+static bool
+s_within (const uint8_t *p, size_t n, const uint8_t *data, size_t len)
+{
+    return !n || (p >= data && n <= len && p <= data + len - n);
+}
+
+/* Every span of a lazy batch, and every bytes field of its events, lies
+   inside the input. */
 static void
-s_inside (const Hm__Delivery *d, const uint8_t *data, size_t len)
+s_inside (const hm_batch_t *d, const uint8_t *data, size_t len)
 {
     const ProtobufCMessageDescriptor *ed = &hm__event__descriptor;
-    for (size_t i = 0; i < d->n_events; i++)
+    hm_event_scratch_t sc;
+    hm_event_scratch_init (&sc);
+    for (size_t i = 0; i < d->n_events; i++) {
+        if (!s_within (d->wire[i].data, d->wire[i].len, data, len))
+            s_fail ("an event's span points outside the input", NULL);
+        const Hm__Event *e = hm_batch_event (d, i, &sc);
+        if (!e)
+            s_fail ("an event did not decode", NULL);
         for (unsigned k = 0; k < ed->n_fields; k++) {
             const ProtobufCFieldDescriptor *f = &ed->fields[k];
             if (f->type != PROTOBUF_C_TYPE_BYTES)
                 continue;
-            const ProtobufCBinaryData *b =
-                S_PB_MEMBER (ProtobufCBinaryData, d->events[i], f->offset);
-            if (b->len && (b->data < data || b->len > len || b->data > data + len - b->len))
+            const ProtobufCBinaryData *b = S_PB_MEMBER (ProtobufCBinaryData, e, f->offset);
+            if (!s_within (b->data, b->len, data, len))
                 s_fail ("an in-place bytes field points outside the input", f->name);
         }
+    }
+    hm_event_scratch_free (&sc);
 }
 
 static void
@@ -114,27 +160,30 @@ s_delivery (const uint8_t *data, size_t len)
     hm_arena_t a1, a2;
     hm_arena_init (&a1, 4096);
     hm_arena_init (&a2, 4096);
-    Hm__Delivery *in_place = hm_delivery_decode (&a1, data, len);
-    s_say ("delivery", in_place != NULL, ref != NULL);
-    if (in_place) {
+    hm_batch_t in_place, got;
+    bool in_place_ok = hm_batch_decode (&a1, data, len, &in_place) == 0;
+    s_say ("delivery", in_place_ok, ref != NULL);
+    if (in_place_ok) {
         if (!ref)
-            s_fail ("hm_delivery_decode accepted what protobuf-c refused", NULL);
-        const char *why = hm_pb_diff_fields (&in_place->base, &ref->base);
+            s_fail ("hm_batch_decode accepted what protobuf-c refused", NULL);
+        if (in_place.events)
+            s_fail ("hm_batch_decode gave the unpacked form", NULL);
+        const char *why = s_diff_batch (&in_place, ref);
         if (why)
-            s_fail ("hm_delivery_decode read a field differently", why);
-        s_inside (in_place, data, len);
-        s_same_lines (in_place, ref);
+            s_fail ("hm_batch_decode read a field differently", why);
+        s_inside (&in_place, data, len);
+        s_same_lines (&in_place, ref);
     }
-    Hm__Delivery *got = hm_delivery_unpack (&a2, data, len);
-    if (!got != !ref)
-        s_fail (ref ? "hm_delivery_unpack refused what protobuf-c accepted"
-                    : "hm_delivery_unpack accepted what protobuf-c refused",
+    bool got_ok = hm_batch_unpack (&a2, data, len, &got) == 0;
+    if (!got_ok != !ref)
+        s_fail (ref ? "hm_batch_unpack refused what protobuf-c accepted"
+                    : "hm_batch_unpack accepted what protobuf-c refused",
                 NULL);
-    if (got) {
-        const char *why = hm_pb_diff_fields (&got->base, &ref->base);
+    if (got_ok) {
+        const char *why = s_diff_batch (&got, ref);
         if (why)
-            s_fail ("hm_delivery_unpack read a field differently", why);
-        s_same_lines (got, ref);
+            s_fail ("hm_batch_unpack read a field differently", why);
+        s_same_lines (&got, ref);
     }
     if (ref)
         hm__delivery__free_unpacked (ref, NULL);

@@ -67,8 +67,39 @@ test_oversized_first_block_not_kept (void **state)
     hm_arena_init (&a, 1024);
     assert_non_null (hm_arena_alloc (&a, 100000));
     hm_arena_reset (&a);
-    assert_null (a.first); /* a reset never keeps more than block_bytes */
+    /* a reset never keeps more than block_bytes */
+    assert_true (hm_arena_reserved (&a) <= 1024);
     assert_non_null (hm_arena_alloc (&a, 10));
+    hm_arena_destroy (&a);
+}
+
+/* A large allocation gets a block of its own; the blocks after it double
+   from the block being filled, not from it (issue #17: a sink's 10 MB
+   array of events made the next block 20 MB). */
+static void
+test_large_allocation_own_block (void **state)
+{
+    (void)state;
+    hm_arena_t a;
+    hm_arena_init (&a, 4096);
+    char *big = hm_arena_alloc (&a, 100000);
+    assert_non_null (big);
+    memset (big, 1, 100000);
+    for (int i = 0; i < 4; i++) /* over the first block: a second, of 8 KiB */
+        assert_non_null (hm_arena_alloc (&a, 1500));
+    assert_true (hm_arena_reserved (&a) <= 4096 + 100032 + 8192);
+    assert_true (hm_arena_used (&a) >= 100000 + 4 * 1500);
+    /* Later big ones likewise, whatever the head is. */
+    assert_non_null (hm_arena_alloc (&a, 200000));
+    assert_non_null (hm_arena_alloc (&a, 3000));
+    assert_true (hm_arena_reserved (&a) <= 4096 + 100032 + 8192 + 200032);
+    /* A reset frees them all but the first block, wherever they sit. */
+    hm_arena_reset (&a);
+    assert_int_equal (hm_arena_reserved (&a), 4096);
+    assert_int_equal (hm_arena_used (&a), 0);
+    assert_non_null (hm_arena_alloc (&a, 50000));
+    hm_arena_reset_keep_largest (&a, 1 << 20);
+    assert_int_equal (hm_arena_reserved (&a), 50000); /* the largest alone */
     hm_arena_destroy (&a);
 }
 
@@ -257,6 +288,7 @@ main (void)
         cmocka_unit_test (test_reset_keep_largest),
         cmocka_unit_test (test_grows_and_resets),
         cmocka_unit_test (test_oversized_first_block_not_kept),
+        cmocka_unit_test (test_large_allocation_own_block),
         cmocka_unit_test (test_move),
         cmocka_unit_test (test_unpack_through_arena),
         cmocka_unit_test (test_large_freed_is_reused),

@@ -147,7 +147,7 @@ typedef struct {
 } s_fake_t;
 
 static hm_sink_status_t
-s_fake_deliver (void *state, const Hm__Delivery *batch, hm_sink_result_t *result)
+s_fake_deliver (void *state, const hm_batch_t *batch, hm_sink_result_t *result)
 {
     (void)batch;
     s_fake_t *fake = state;
@@ -185,13 +185,15 @@ test_attempt_turns_drops_into_lines (void **state)
         s_event (&events[i], "e", (uint32_t)i + 1);
         ptrs[i] = &events[i];
     }
-    Hm__Delivery batch = HM__DELIVERY__INIT;
-    batch.route = "sns";
-    batch.first_offset = 41;
-    batch.last_offset = 43;
-    batch.seal_time = 1700000100;
-    batch.n_events = 3;
-    batch.events = ptrs;
+    Hm__Delivery d = HM__DELIVERY__INIT;
+    d.route = "sns";
+    d.first_offset = 41;
+    d.last_offset = 43;
+    d.seal_time = 1700000100;
+    d.n_events = 3;
+    d.events = ptrs;
+    hm_batch_t batch;
+    hm_batch_of_delivery (&batch, &d);
 
     hm_sink_result_t result;
     hm_sink_result_init (&result);

@@ -2,9 +2,10 @@
     unpack, which it replaces in the sinks. On valid deliveries (NUL bytes,
     empty and absent fields, unknown fields) both must give the same
     fields and the same JSON and CSV bytes; on damaged ones (every
-    truncation, byte flips, wrong wire types) hm_delivery_unpack must
+    truncation, byte flips, wrong wire types) hm_batch_unpack must
     decide as protobuf-c does, and anything the in-place reader takes
-    must read the same. */
+    must read the same: every event of a lazy batch is decoded
+    (hm_batch_event) and compared with protobuf-c's, field by field. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@
 #include "delivery_decode.h"
 #include "encode.h"
 #include "scan.h"
+
+#include "../fuzz/pb_diff.h"
 
 static uint64_t s_rng = 0x9e3779b97f4a7c15ull;
 
@@ -106,9 +109,10 @@ s_bytes_equal (protobuf_c_boolean ha, ProtobufCBinaryData a, protobuf_c_boolean 
         assert_memory_equal (a.data, b.data, a.len);
 }
 
-/* Same fields, same JSON and CSV bytes. */
+/* Same fields, same JSON and CSV bytes: batch a (either form) against
+   protobuf-c's b. */
 static void
-s_same (const Hm__Delivery *a, const Hm__Delivery *b)
+s_same (const hm_batch_t *a, const Hm__Delivery *b)
 {
     assert_string_equal (a->route, b->route);
     assert_true (a->first_offset == b->first_offset);
@@ -118,8 +122,13 @@ s_same (const Hm__Delivery *a, const Hm__Delivery *b)
     hm_buf_t ja, jb;
     hm_buf_init (&ja, 0);
     hm_buf_init (&jb, 0);
+    hm_event_scratch_t scratch;
+    hm_event_scratch_init (&scratch);
     for (size_t i = 0; i < a->n_events; i++) {
-        const Hm__Event *x = a->events[i], *y = b->events[i];
+        const Hm__Event *x = hm_batch_event (a, i, &scratch), *y = b->events[i];
+        assert_non_null (x);
+        /* every field, by descriptor, besides the explicit checks below */
+        assert_null (hm_pb_diff_fields (&x->base, &y->base));
 #define S_B(f) s_bytes_equal (x->has_##f, x->f, y->has_##f, y->f)
         S_B (device_id), S_B (client_id), S_B (session), S_B (system_version);
         S_B (product_version), S_B (timezone), S_B (event), S_B (device_make);
@@ -145,6 +154,7 @@ s_same (const Hm__Delivery *a, const Hm__Delivery *b)
         assert_int_equal (ja.len, jb.len);
         assert_memory_equal (ja.data, jb.data, ja.len);
     }
+    hm_event_scratch_free (&scratch);
     hm_buf_free (&ja);
     hm_buf_free (&jb);
 }
@@ -158,17 +168,19 @@ s_check (const uint8_t *buf, size_t len, bool expect_in_place)
     hm_arena_t a1, a2;
     hm_arena_init (&a1, 4096);
     hm_arena_init (&a2, 4096);
-    Hm__Delivery *in_place = hm_delivery_decode (&a1, buf, len);
-    Hm__Delivery *got = hm_delivery_unpack (&a2, buf, len);
+    hm_batch_t in_place, got;
+    bool in_place_ok = hm_batch_decode (&a1, buf, len, &in_place) == 0;
+    bool got_ok = hm_batch_unpack (&a2, buf, len, &got) == 0;
     if (expect_in_place)
-        assert_non_null (in_place);
-    if (in_place) {
-        assert_non_null (ref); /* it never takes what protobuf-c refuses */
-        s_same (in_place, ref);
+        assert_true (in_place_ok);
+    if (in_place_ok) {
+        assert_non_null (ref);         /* it never takes what protobuf-c refuses */
+        assert_null (in_place.events); /* the lazy form */
+        s_same (&in_place, ref);
     }
-    assert_int_equal (got == NULL, ref == NULL);
-    if (got)
-        s_same (got, ref);
+    assert_int_equal (!got_ok, ref == NULL);
+    if (got_ok)
+        s_same (&got, ref);
     hm__delivery__free_unpacked (ref, NULL);
     hm_arena_destroy (&a1);
     hm_arena_destroy (&a2);
@@ -266,6 +278,70 @@ test_damaged_deliveries (void **state)
     free (base);
 }
 
+/* The point of the lazy form (issue #17): a batch costs its spans, 16
+   bytes an event, not a decoded Hm__Event (520 bytes) each; and its
+   events read in any order, again and again (the SNS and queue backends
+   go back to single events). */
+static void
+test_lazy_batch_memory_and_order (void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *buf = s_random_delivery (64, &len);
+    Hm__Delivery *ref = hm__delivery__unpack (NULL, len, buf);
+    assert_non_null (ref);
+    hm_arena_t arena;
+    hm_arena_init (&arena, 4096);
+    hm_batch_t batch;
+    assert_int_equal (hm_batch_unpack (&arena, buf, len, &batch), 0);
+    assert_null (batch.events);
+    assert_int_equal (batch.n_events, 64);
+    /* the spans and the route, nothing per event beyond */
+    assert_true (hm_arena_used (&arena) <= 64 * sizeof (hm_wire_span_t) + 256);
+    hm_event_scratch_t scratch;
+    hm_event_scratch_init (&scratch);
+    for (int round = 0; round < 500; round++) {
+        size_t i = s_rand () % 64;
+        const Hm__Event *e = hm_batch_event (&batch, i, &scratch);
+        assert_non_null (e);
+        assert_null (hm_pb_diff_fields (&e->base, &ref->events[i]->base));
+    }
+    hm_event_scratch_free (&scratch);
+    hm_arena_destroy (&arena);
+    hm__delivery__free_unpacked (ref, NULL);
+    free (buf);
+}
+
+/* What only protobuf-c takes (an unknown field whose number is past 32
+   bits: protobuf-c keeps it, this reader leaves it) is read in the
+   unpacked form, through the same accessor. */
+static void
+test_unpacked_form (void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *base = s_random_delivery (5, &len);
+    uint8_t *buf = malloc (len + 8);
+    assert_non_null (buf);
+    memcpy (buf, base, len);
+    const uint8_t wide[] = {0xf8, 0xff, 0xff, 0xff, 0x7f, 0x01}; /* varint field > 2^32 */
+    memcpy (buf + len, wide, sizeof wide);
+    size_t n = len + sizeof wide;
+    hm_arena_t arena;
+    hm_arena_init (&arena, 4096);
+    hm_batch_t batch;
+    assert_int_equal (hm_batch_decode (&arena, buf, n, &batch), -1);
+    Hm__Delivery *ref = hm__delivery__unpack (NULL, n, buf);
+    assert_non_null (ref);
+    assert_int_equal (hm_batch_unpack (&arena, buf, n, &batch), 0);
+    assert_non_null (batch.events);
+    s_same (&batch, ref);
+    hm__delivery__free_unpacked (ref, NULL);
+    hm_arena_destroy (&arena);
+    free (buf);
+    free (base);
+}
+
 /* An AppendRequest with the events of a random Delivery (same field
    encoding but for the tag: Delivery.events is 5, AppendRequest's 2). */
 static uint8_t *
@@ -351,6 +427,8 @@ main (void)
         cmocka_unit_test (test_valid_deliveries),
         cmocka_unit_test (test_unknown_fields_and_wire_types),
         cmocka_unit_test (test_damaged_deliveries),
+        cmocka_unit_test (test_lazy_batch_memory_and_order),
+        cmocka_unit_test (test_unpacked_form),
         cmocka_unit_test (test_append_check),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

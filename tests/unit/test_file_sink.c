@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "delivery_decode.h"
 #include "encode.h"
 #include "file_backend.h"
 #include "gz.h"
@@ -29,7 +30,9 @@ typedef struct {
     hm_route_config_t route; /* route under test */
     Hm__Event events[3];     /* the batch's events */
     Hm__Event *ptrs[3];      /* ... as the Delivery points to them */
-    Hm__Delivery batch;      /* the batch */
+    uint8_t *packed;         /* the Delivery packed, as the router sends it */
+    hm_arena_t arena;        /* batch's route and spans */
+    hm_batch_t batch;        /* the batch, decoded lazily as the sink does */
 } s_fixture_t;
 
 static int
@@ -67,13 +70,21 @@ s_setup (void **state)
         e->parameters = i == 2 ? "{\"k\":\"v\"}" : "{}";
         f->ptrs[i] = e;
     }
-    hm__delivery__init (&f->batch);
-    f->batch.route = "archive";
-    f->batch.first_offset = 17;
-    f->batch.last_offset = 19;
-    f->batch.seal_time = SEAL_TIME;
-    f->batch.n_events = 3;
-    f->batch.events = f->ptrs;
+    Hm__Delivery d = HM__DELIVERY__INIT;
+    d.route = "archive";
+    d.first_offset = 17;
+    d.last_offset = 19;
+    d.seal_time = SEAL_TIME;
+    d.n_events = 3;
+    d.events = f->ptrs;
+    size_t len = hm__delivery__get_packed_size (&d);
+    f->packed = malloc (len);
+    if (!f->packed)
+        return -1;
+    hm__delivery__pack (&d, f->packed);
+    hm_arena_init (&f->arena, 4096);
+    if (hm_batch_decode (&f->arena, f->packed, len, &f->batch) != 0 || f->batch.events)
+        return -1;
     *state = f;
     return 0;
 }
@@ -85,6 +96,8 @@ s_teardown (void **state)
     char cmd[128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", f->dir);
     int rc = system (cmd);
+    hm_arena_destroy (&f->arena);
+    free (f->packed);
     free (f);
     return rc == 0 ? 0 : -1;
 }

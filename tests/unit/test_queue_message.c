@@ -81,7 +81,8 @@ typedef struct {
     hm_route_config_t route;
     Hm__Event event;
     Hm__Event *ptrs[1];
-    Hm__Delivery batch;
+    Hm__Delivery delivery;
+    hm_batch_t batch;
     char *pad;
 } s_fixture_t;
 
@@ -136,13 +137,14 @@ s_setup (void **state)
                             "\",\"queue_name\":\"events\","
                             "\"endpoint\":\"http://127.0.0.1:1/devstoreaccount1\"}";
     f->ptrs[0] = &f->event;
-    hm__delivery__init (&f->batch);
-    f->batch.route = "q";
-    f->batch.first_offset = 5;
-    f->batch.last_offset = 5;
-    f->batch.seal_time = 1700000100u;
-    f->batch.n_events = 1;
-    f->batch.events = f->ptrs;
+    hm__delivery__init (&f->delivery);
+    f->delivery.route = "q";
+    f->delivery.first_offset = 5;
+    f->delivery.last_offset = 5;
+    f->delivery.seal_time = 1700000100u;
+    f->delivery.n_events = 1;
+    f->delivery.events = f->ptrs;
+    hm_batch_of_delivery (&f->batch, &f->delivery);
     *state = f;
     return 0;
 }

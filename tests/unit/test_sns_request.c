@@ -274,12 +274,14 @@ test_message_size_boundary (void **state)
     char *n0 = s_sized (&events[0], HM_SNS_MAX_MESSAGE);     /* exactly the limit: sent */
     char *n1 = s_sized (&events[1], HM_SNS_MAX_MESSAGE + 1); /* one byte over: dead */
     Hm__Event *ptrs[3] = {&events[0], &events[1], &events[2]};
-    Hm__Delivery batch = HM__DELIVERY__INIT;
-    batch.route = "sns";
-    batch.first_offset = 1;
-    batch.last_offset = 1;
-    batch.n_events = 3;
-    batch.events = ptrs;
+    Hm__Delivery d = HM__DELIVERY__INIT;
+    d.route = "sns";
+    d.first_offset = 1;
+    d.last_offset = 1;
+    d.n_events = 3;
+    d.events = ptrs;
+    hm_batch_t batch;
+    hm_batch_of_delivery (&batch, &d);
 
     hm_sink_result_t result;
     hm_sink_result_init (&result);
