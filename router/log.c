@@ -26,6 +26,7 @@
     whatever stale bytes lay beyond are gone before anything is appended. */
 #include "log.h"
 #include "log_priv.h"
+#include "reaper.h"
 #include "record.h"
 
 #include "digest.h"
@@ -243,6 +244,15 @@ s_list_segments (rlog_t *self)
     return 0;
 }
 
+/* Takes segment i out of the table (its file is someone else's now). */
+static void
+s_forget_segment (rlog_t *self, size_t i)
+{
+    self->bytes -= self->segs[i].size;
+    memmove (self->segs + i, self->segs + i + 1, (self->nsegs - i - 1) * sizeof *self->segs);
+    self->nsegs--;
+}
+
 static int
 s_remove_segment (rlog_t *self, size_t i)
 {
@@ -250,9 +260,7 @@ s_remove_segment (rlog_t *self, size_t i)
     s_seg_name (name, sizeof name, self->segs[i].first);
     if (unlinkat (self->dirfd, name, 0) != 0 && errno != ENOENT)
         return -1;
-    self->bytes -= self->segs[i].size;
-    memmove (self->segs + i, self->segs + i + 1, (self->nsegs - i - 1) * sizeof *self->segs);
-    self->nsegs--;
+    s_forget_segment (self, i);
     return 0;
 }
 
@@ -364,6 +372,7 @@ rlog_destroy (rlog_t **self_p)
     if (!self_p || !*self_p)
         return;
     rlog_t *self = *self_p;
+    reaper_destroy (&self->reaper);
     if (self->fd >= 0)
         close (self->fd);
     if (self->dirfd >= 0)
@@ -406,7 +415,7 @@ rlog_set_durable (rlog_t *self, uint64_t seq)
 uint64_t
 rlog_bytes (const rlog_t *self)
 {
-    return self->bytes;
+    return self->bytes + (self->reaper ? reaper_pending_bytes (self->reaper) : 0);
 }
 
 uint64_t
@@ -491,7 +500,7 @@ rlog_syncs (const rlog_t *self)
 bool
 rlog_has_room (const rlog_t *self, uint64_t extra, size_t len)
 {
-    return self->bytes + extra + RLOG_HEADER + len <= self->max_bytes;
+    return rlog_bytes (self) + extra + RLOG_HEADER + len <= self->max_bytes;
 }
 
 bool
@@ -765,18 +774,47 @@ fail:
 }
 
 int
+rlog_set_reaper (rlog_t *self, size_t max)
+{
+    reaper_destroy (&self->reaper);
+    if (max == SIZE_MAX)
+        return 0;
+    self->reaper = reaper_new (self->dirfd, max);
+    return self->reaper ? 0 : -1;
+}
+
+void
+rlog_reap_wait (rlog_t *self)
+{
+    if (self->reaper)
+        reaper_wait (self->reaper);
+}
+
+uint64_t
+rlog_reap_failures (const rlog_t *self)
+{
+    return self->reaper ? reaper_failures (self->reaper) : 0;
+}
+
+int
 rlog_delete_upto (rlog_t *self, uint64_t seq)
 {
-    int deleted = 0;
+    int deleted = 0, here = 0;
     /* Segment 0 holds records first .. segs[1].first - 1 (at most). */
     while (self->nsegs > 1 && self->segs[1].first - 1 <= seq) {
-        if (s_remove_segment (self, 0) != 0) {
+        char name[32];
+        s_seg_name (name, sizeof name, self->segs[0].first);
+        if (self->reaper && reaper_post (self->reaper, name, self->segs[0].size) == 0)
+            s_forget_segment (self, 0);
+        else if (s_remove_segment (self, 0) == 0)
+            here++;
+        else {
             hm_error ("log: cannot delete a segment: %s", strerror (errno));
             return -1;
         }
         deleted++;
     }
-    if (deleted && fsync (self->dirfd) != 0)
+    if (here && fsync (self->dirfd) != 0)
         return -1;
     return deleted;
 }

@@ -106,8 +106,18 @@ int rlog_append (rlog_t *self, const struct iovec *payloads, size_t n, uint64_t 
 int rlog_truncate_after (rlog_t *self, uint64_t seq);
 
 /* Deletes whole segments whose every record is <= seq (never the segment
-   being written). Returns how many were deleted, -1 on error. */
+   being written). Returns how many were deleted (or handed to the reaper),
+   -1 on error. */
 int rlog_delete_upto (rlog_t *self, uint64_t seq);
+/* Makes rlog_delete_upto hand segments to a thread of their own (reaper.h;
+   the router turns it on), with at most max waiting; SIZE_MAX turns it
+   off (the default: deleted inline). Their bytes count in rlog_bytes until
+   they are gone. 0, or -1 (errno) when the thread cannot start. */
+int rlog_set_reaper (rlog_t *self, size_t max);
+/* Blocks until the reaper deleted what it was given (tests). */
+void rlog_reap_wait (rlog_t *self);
+/* Segments the reaper failed to delete. */
+uint64_t rlog_reap_failures (const rlog_t *self);
 
 /* Builds a record header (exposed for tests that forge records). */
 void rlog_header (uint8_t hdr[RLOG_HEADER], uint64_t seq, const void *payload, size_t len);

@@ -45,6 +45,7 @@ struct _rlog_t {
     uint64_t damaged;         /* damaged places found (rlog_damaged) */
     uint64_t damaged_records; /* records lost in those found at open */
     uint64_t syncs;           /* fdatasync calls made on the main thread (rlog_fdatasync) */
+    struct _reaper_t *reaper; /* deletes segments off the caller's thread (NULL: inline) */
     rlog_place_t known[RLOG_KNOWN_MAX]; /* damaged places counted already */
     size_t nknown;                      /* entries in use */
 };

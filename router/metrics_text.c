@@ -88,7 +88,12 @@ server_metrics_text (server_t *self, hm_buf_t *out)
     s_one (out, "hamustro_log_segments", "gauge", "Log segments on disk.",
            rlog_segment_count (self->log));
     s_one (out, "hamustro_log_segments_deleted_total", "counter",
-           "Log segments deleted behind every route.", c->deleted);
+           "Log segments deleted behind every route (or handed to the deleting thread).",
+           c->deleted);
+    s_one (out, "hamustro_log_segment_delete_errors_total", "counter",
+           "Delivered log segments the deleting thread could not unlink; they stay until the "
+           "router's next start.",
+           rlog_reap_failures (self->log));
     s_one (out, "hamustro_log_full", "gauge", "1 while the log is over its bound.", self->full);
     s_one (out, "hamustro_log_failed", "gauge",
            "1 while the log is failed (appends refused until it is cut back).", self->log_failed);

@@ -22,14 +22,15 @@
 #include <sys/uio.h>
 #include <zmq.h>
 
-#define S_ROUND_MAX 256            /* requests written per round at most */
-#define S_PUMP_MAX 4096            /* records a route reads per loop iteration */
-#define S_PENDING_MAX 16384        /* replies waiting for durability; beyond, stop reading */
-#define S_FRONT_HWM 100000         /* append socket high-water marks (messages) */
-#define S_TAP_HWM 10000            /* ... and records queued for one (tap.h bounds the bytes) */
-#define S_REPLY_LINGER_MS 1000     /* how long replies may still leave after shutdown */
-#define S_ZERO_AHEAD (1u << 20)    /* zeros kept past the log's end: halves fdatasync (log.c) */
-#define S_DECODE_BLOCK (1u << 20)  /* kept decode arena: an append request at 100+ connections */
+#define S_ROUND_MAX 256         /* requests written per round at most */
+#define S_PUMP_MAX 4096         /* records a route reads per loop iteration */
+#define S_PENDING_MAX 16384     /* replies waiting for durability; beyond, stop reading */
+#define S_FRONT_HWM 100000      /* append socket high-water marks (messages) */
+#define S_TAP_HWM 10000         /* ... and records queued for one (tap.h bounds the bytes) */
+#define S_REPLY_LINGER_MS 1000  /* how long replies may still leave after shutdown */
+#define S_ZERO_AHEAD (1u << 20) /* zeros kept past the log's end: halves fdatasync (log.c) */
+#define S_REAPER_MAX 64         /* delivered segments waiting for the deleting thread (reaper.h) */
+#define S_DECODE_BLOCK (1u << 20) /* kept decode arena: an append request at 100+ connections */
 
 typedef struct {
     zmq_msg_t id;      /* sender's routing id (empty for inject) */

@@ -302,6 +302,77 @@ test_roll_and_delete (void **state)
     rlog_destroy (&log);
 }
 
+/* With the reaper on (as the router runs it), delivered segments are
+   unlinked by its thread: gone once it is done, and their bytes counted
+   until then. */
+static void
+test_reaper_deletes (void **state)
+{
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 48, 1 << 30);
+    assert_int_equal (rlog_set_reaper (log, 8), 0);
+    for (int i = 0; i < 9; i++)
+        lf_append (log, "record", i, i + 1);
+    assert_int_equal (s_count_segments (f), 5);
+    assert_int_equal (rlog_delete_upto (log, 8), 4);
+    assert_int_equal (rlog_first_seq (log), 9);
+    assert_int_equal (rlog_segment_count (log), 1);
+    /* Until the thread is done the handed-over bytes still count. */
+    assert_true (rlog_bytes (log) >= 24 && rlog_bytes (log) <= 24 + 4 * 48);
+    rlog_reap_wait (log);
+    assert_int_equal (s_count_segments (f), 1);
+    assert_int_equal (rlog_bytes (log), 24);
+    assert_int_equal (rlog_reap_failures (log), 0);
+    assert_int_equal (s_read_all (log, 9, 0), 1);
+    rlog_destroy (&log);
+    log = lf_open (f, 48, 1 << 30);
+    assert_int_equal (rlog_first_seq (log), 9);
+    rlog_destroy (&log);
+}
+
+/* A reaper with no room: every segment is deleted inline, as without it. */
+static void
+test_reaper_full_deletes_inline (void **state)
+{
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 48, 1 << 30);
+    assert_int_equal (rlog_set_reaper (log, 0), 0);
+    for (int i = 0; i < 5; i++)
+        lf_append (log, "record", i, i + 1);
+    assert_int_equal (s_count_segments (f), 3);
+    assert_int_equal (rlog_delete_upto (log, 4), 2);
+    /* No wait: the files went before rlog_delete_upto returned. */
+    assert_int_equal (s_count_segments (f), 1);
+    assert_int_equal (rlog_bytes (log), 24);
+    rlog_destroy (&log);
+}
+
+/* A segment the thread cannot unlink is logged and counted, and its bytes
+   keep counting against the bound (they are still on disk). */
+static void
+test_reaper_failure_counted (void **state)
+{
+    lf_fixture_t *f = *state;
+    rlog_t *log = lf_open (f, 48, 100);
+    assert_int_equal (rlog_set_reaper (log, 8), 0);
+    for (int i = 0; i < 3; i++)
+        lf_append (log, "record", i, i + 1);
+    /* The first segment's name becomes a directory: unlink fails (EISDIR). */
+    char path[160], moved[200];
+    lf_seg_path (f, 1, path, sizeof path);
+    snprintf (moved, sizeof moved, "%s.moved", path);
+    assert_int_equal (rename (path, moved), 0);
+    assert_int_equal (mkdir (path, 0700), 0);
+    assert_int_equal (rlog_delete_upto (log, 2), 1);
+    rlog_reap_wait (log);
+    assert_int_equal (rlog_reap_failures (log), 1);
+    assert_int_equal (rlog_bytes (log), 72);
+    assert_false (rlog_has_room (log, 24, 8));
+    assert_int_equal (rmdir (path), 0);
+    assert_int_equal (unlink (moved), 0);
+    rlog_destroy (&log);
+}
+
 static void
 test_cursor_crosses_segments_while_writing (void **state)
 {
@@ -453,6 +524,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_zero_ahead_space, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_wrong_seq_is_cut, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_roll_and_delete, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reaper_deletes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reaper_full_deletes_inline, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reaper_failure_counted, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cursor_crosses_segments_while_writing, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_byte_bound, s_setup, s_teardown),
