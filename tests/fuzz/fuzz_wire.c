@@ -50,55 +50,6 @@ s_fail (const char *what, const char *field)
     abort ();
 }
 
-/* Batch a's fields against protobuf-c's b: every event decoded
-   (hm_batch_event) and compared by descriptor. NULL, or what differs. */
-static const char *
-s_diff_batch (const hm_batch_t *a, const Hm__Delivery *b)
-{
-    if (!a->route || !b->route || strcmp (a->route, b->route) != 0)
-        return "route";
-    if (a->first_offset != b->first_offset || a->last_offset != b->last_offset)
-        return "offsets";
-    if (a->seal_time != b->seal_time)
-        return "seal_time";
-    if (a->n_events != b->n_events)
-        return "n_events";
-    hm_event_scratch_t sc;
-    hm_event_scratch_init (&sc);
-    const char *why = NULL;
-    for (size_t i = 0; i < a->n_events && !why; i++) {
-        const Hm__Event *e = hm_batch_event (a, i, &sc);
-        why = e ? hm_pb_diff_fields (&e->base, &b->events[i]->base) : "an event did not decode";
-    }
-    hm_event_scratch_free (&sc);
-    return why;
-}
-
-/* Same JSON and CSV lines for every event (the sinks' output). */
-static void
-s_same_lines (const hm_batch_t *a, const Hm__Delivery *b)
-{
-    hm_buf_t ja, jb;
-    hm_buf_init (&ja, 0);
-    hm_buf_init (&jb, 0);
-    hm_event_scratch_t sc;
-    hm_event_scratch_init (&sc);
-    for (size_t i = 0; i < a->n_events; i++) {
-        hm_buf_reset (&ja);
-        hm_buf_reset (&jb);
-        const Hm__Event *e = hm_batch_event (a, i, &sc);
-        if (!e)
-            s_fail ("an event did not decode", NULL);
-        int ra = hm_encode_json (&ja, e) | hm_encode_csv (&ja, e);
-        int rb = hm_encode_json (&jb, b->events[i]) | hm_encode_csv (&jb, b->events[i]);
-        if (ra != rb || ja.len != jb.len || (ja.len && memcmp (ja.data, jb.data, ja.len) != 0))
-            s_fail ("an event encodes differently", NULL);
-    }
-    hm_event_scratch_free (&sc);
-    hm_buf_free (&ja);
-    hm_buf_free (&jb);
-}
-
 static bool
 s_within (const uint8_t *p, size_t n, const uint8_t *data, size_t len)
 {
@@ -168,11 +119,12 @@ s_delivery (const uint8_t *data, size_t len)
             s_fail ("hm_batch_decode accepted what protobuf-c refused", NULL);
         if (in_place.events)
             s_fail ("hm_batch_decode gave the unpacked form", NULL);
-        const char *why = s_diff_batch (&in_place, ref);
+        const char *why = hm_pb_diff_batch (&in_place, ref);
         if (why)
             s_fail ("hm_batch_decode read a field differently", why);
         s_inside (&in_place, data, len);
-        s_same_lines (&in_place, ref);
+        if ((why = hm_pb_diff_batch_lines (&in_place, ref, false)))
+            s_fail (why, NULL);
     }
     bool got_ok = hm_batch_unpack (&a2, data, len, &got) == 0;
     if (!got_ok != !ref)
@@ -180,10 +132,11 @@ s_delivery (const uint8_t *data, size_t len)
                     : "hm_batch_unpack accepted what protobuf-c refused",
                 NULL);
     if (got_ok) {
-        const char *why = s_diff_batch (&got, ref);
+        const char *why = hm_pb_diff_batch (&got, ref);
         if (why)
             s_fail ("hm_batch_unpack read a field differently", why);
-        s_same_lines (&got, ref);
+        if ((why = hm_pb_diff_batch_lines (&got, ref, false)))
+            s_fail (why, NULL);
     }
     if (ref)
         hm__delivery__free_unpacked (ref, NULL);

@@ -4,7 +4,10 @@
     (unknown fields aside: hm_pb_read skips them). hm_pb_diff_fields, the
     field-by-field comparison by descriptor, also serves fuzz_wire, and
     hm_pb_pack_events, protobuf-c's packing of events, is the reference
-    for the ingest's event writer (fuzz_collection, test_event_pack). */
+    for the ingest's event writer (fuzz_collection, test_event_pack).
+    hm_pb_diff_batch and hm_pb_diff_batch_lines hold a sink's batch
+    (common/delivery_decode.h) against protobuf-c's Delivery (fuzz_wire,
+    test_delivery_decode). */
 #ifndef HM_PB_DIFF_H
 #define HM_PB_DIFF_H
 
@@ -12,6 +15,8 @@
 #include <string.h>
 
 #include "arena.h"
+#include "delivery_decode.h"
+#include "encode.h"
 #include "hm_buf.h"
 #include "payload.pb-c.h"
 #include "pb_read.h"
@@ -118,6 +123,64 @@ hm_pb_pack_events (hm_buf_t *out, const Hm__Event *events, size_t n)
         out->len += hm__event__pack (&events[i], (uint8_t *)out->data + out->len);
     }
     return 0;
+}
+
+/* Batch a's fields against protobuf-c's b: every event decoded
+   (hm_batch_event) and compared by descriptor. NULL, or what differs. */
+static inline const char *
+hm_pb_diff_batch (const hm_batch_t *a, const Hm__Delivery *b)
+{
+    if (!a->route || !b->route || strcmp (a->route, b->route) != 0)
+        return "route";
+    if (a->first_offset != b->first_offset || a->last_offset != b->last_offset)
+        return "offsets";
+    if (a->seal_time != b->seal_time)
+        return "seal_time";
+    if (a->n_events != b->n_events)
+        return "n_events";
+    hm_event_scratch_t sc;
+    hm_event_scratch_init (&sc);
+    const char *why = NULL;
+    for (size_t i = 0; i < a->n_events && !why; i++) {
+        const Hm__Event *e = hm_batch_event (a, i, &sc);
+        why = e ? hm_pb_diff_fields (&e->base, &b->events[i]->base) : "an event did not decode";
+    }
+    hm_event_scratch_free (&sc);
+    return why;
+}
+
+/* Same JSON and CSV lines for every event (the sinks' output), a's
+   events read through hm_batch_event. must_encode: an encoder failing on
+   either side is a difference too (else both failing alike is the same).
+   NULL, or what differs. */
+static inline const char *
+hm_pb_diff_batch_lines (const hm_batch_t *a, const Hm__Delivery *b, bool must_encode)
+{
+    hm_buf_t ja, jb;
+    hm_buf_init (&ja, 0);
+    hm_buf_init (&jb, 0);
+    hm_event_scratch_t sc;
+    hm_event_scratch_init (&sc);
+    const char *why = a->n_events == b->n_events ? NULL : "n_events";
+    for (size_t i = 0; i < a->n_events && !why; i++) {
+        hm_buf_reset (&ja);
+        hm_buf_reset (&jb);
+        const Hm__Event *e = hm_batch_event (a, i, &sc);
+        if (!e) {
+            why = "an event did not decode";
+            break;
+        }
+        int ra = hm_encode_json (&ja, e) | hm_encode_csv (&ja, e);
+        int rb = hm_encode_json (&jb, b->events[i]) | hm_encode_csv (&jb, b->events[i]);
+        if (must_encode && (ra || rb))
+            why = "an event does not encode";
+        else if (ra != rb || ja.len != jb.len || (ja.len && memcmp (ja.data, jb.data, ja.len) != 0))
+            why = "an event encodes differently";
+    }
+    hm_event_scratch_free (&sc);
+    hm_buf_free (&ja);
+    hm_buf_free (&jb);
+    return why;
 }
 
 #endif
