@@ -777,8 +777,6 @@ int
 rlog_set_reaper (rlog_t *self, size_t max)
 {
     reaper_destroy (&self->reaper);
-    if (max == SIZE_MAX)
-        return 0;
     self->reaper = reaper_new (self->dirfd, max);
     return self->reaper ? 0 : -1;
 }

@@ -110,8 +110,8 @@ int rlog_truncate_after (rlog_t *self, uint64_t seq);
    -1 on error. */
 int rlog_delete_upto (rlog_t *self, uint64_t seq);
 /* Makes rlog_delete_upto hand segments to a thread of their own (reaper.h;
-   the router turns it on), with at most max waiting; SIZE_MAX turns it
-   off (the default: deleted inline). Their bytes count in rlog_bytes until
+   the router turns it on; without it they are deleted inline), with at
+   most max waiting. Their bytes count in rlog_bytes until
    they are gone. 0, or -1 (errno) when the thread cannot start. */
 int rlog_set_reaper (rlog_t *self, size_t max);
 /* Blocks until the reaper deleted what it was given (tests). */

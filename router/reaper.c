@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,11 @@ struct _reaper_t {
     size_t max;          /* ring capacity */
     size_t head;         /* the entry being or next to be deleted */
     size_t count;        /* entries waiting, the one being deleted included */
-    uint64_t pending;    /* bytes of the entries, plus those that failed */
-    uint64_t failures;   /* unlinks or directory fsyncs that failed */
-    bool stop;           /* reaper_destroy: finish the ring, then end */
+    /* Bytes of the entries, plus those that failed. Written under mutex;
+       read without it, since the log asks at every append round. */
+    _Atomic uint64_t pending;
+    uint64_t failures; /* unlinks or directory fsyncs that failed */
+    bool stop;         /* reaper_destroy: finish the ring, then end */
 };
 
 static void *
@@ -63,7 +66,7 @@ s_run (void *arg)
         self->head = (self->head + 1) % self->max;
         self->count--;
         if (rc == 0)
-            self->pending -= e.bytes;
+            atomic_fetch_sub (&self->pending, e.bytes);
         else
             self->failures++; /* its bytes stay counted: they are on disk */
         if (self->count == 0)
@@ -85,13 +88,11 @@ reaper_new (int dirfd, size_t max)
     reaper_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->max = max ? max : 1;
+    self->max = max; /* 0: room for nothing, every post fails (tests) */
     self->dirfd = fcntl (dirfd, F_DUPFD_CLOEXEC, 0);
-    self->ring = calloc (self->max, sizeof *self->ring);
+    self->ring = calloc (max ? max : 1, sizeof *self->ring);
     if (self->dirfd < 0 || !self->ring)
         goto fail;
-    if (max == 0)
-        self->max = 0; /* room for nothing: every post fails (tests) */
     pthread_mutex_init (&self->mutex, NULL);
     pthread_cond_init (&self->wake, NULL);
     pthread_cond_init (&self->idle, NULL);
@@ -149,7 +150,7 @@ reaper_post (reaper_t *self, const char *name, uint64_t bytes)
     memcpy (e->name, name, len + 1);
     e->bytes = bytes;
     self->count++;
-    self->pending += bytes;
+    atomic_fetch_add (&self->pending, bytes);
     pthread_cond_signal (&self->wake);
     pthread_mutex_unlock (&self->mutex);
     return 0;
@@ -158,10 +159,7 @@ reaper_post (reaper_t *self, const char *name, uint64_t bytes)
 uint64_t
 reaper_pending_bytes (reaper_t *self)
 {
-    pthread_mutex_lock (&self->mutex);
-    uint64_t v = self->pending;
-    pthread_mutex_unlock (&self->mutex);
-    return v;
+    return atomic_load (&self->pending);
 }
 
 uint64_t
