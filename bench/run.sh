@@ -154,19 +154,33 @@ wait_http() {
 
 port_free() { ! curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" ; }
 
+# The machine's CPU time so far, from /proc/stat's "cpu" line, in ticks:
+# "total idle stolen", idle counting iowait. Stolen time is what the
+# hypervisor gave other guests while this one wanted to run: a run with much
+# of it measured a slower machine.
+host_ticks() {
+    awk '$1 == "cpu" { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6, $9; exit }' /proc/stat
+}
+
 # Runs wrk (CONNS connections) against URL with CORPUS; writes its output to
-# OUT and the CPU seconds wrk used (user + system) to OUT.cpu.
+# OUT, the CPU seconds wrk used (user + system) to OUT.cpu and the share of
+# the machine's CPU time that was idle and stolen meanwhile (per cent) to
+# OUT.host.
 wrk_cmd() { echo "wrk -t$WRK_THREADS -c$1 -d${DURATION}s --latency -s $HERE/wrk_corpus.lua"; }
 run_wrk() {
-    local corpus=$1 url=$2 out=$3 conns=$4 cmd
+    local corpus=$1 url=$2 out=$3 conns=$4 cmd h0 h1
     cmd=$(wrk_cmd "$conns")
+    h0=$(host_ticks)
     # The subshell's `times` second line is its children's CPU: wrk's alone.
     if ! (HAMUSTRO_CORPUS=$corpus $cmd "$url" >"$out" 2>&1 && times >"$out.times"); then
         cat "$out" >&2
         return 1
     fi
+    h1=$(host_ticks)
     awk 'function s(v) { split(v, a, "m"); sub(/s$/, "", a[2]); return a[1] * 60 + a[2] }
          NR == 2 { printf "%.3f\n", s($1) + s($2) }' "$out.times" >"$out.cpu"
+    awk -v a="$h0" -v b="$h1" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1]
+        printf "%.0f %.0f\n", (t > 0 ? 100 * (y[2] - x[2]) / t : 0), (t > 0 ? 100 * (y[3] - x[3]) / t : 0) }' >"$out.host"
 }
 
 # Prints "req_s p50_ms p99_ms non2xx errors accepted" from a wrk --latency output.
@@ -332,6 +346,7 @@ run_pipeline() {
     CS+=("$(per_m $((s1 - s0)) "$ev")")
     CSUM+=("$(per_m $((i1 - i0 + r1 - r0 + s1 - s0)) "$ev")")
     CW+=("$(awk -v s="$(cat "$dir/wrk-pipeline.txt.cpu")" -v ev="$ev" 'BEGIN {printf "%.3f", (ev > 0) ? s / ev * 1e6 : 0}')")
+    read -r a b <"$dir/wrk-pipeline.txt.host"; PIDLE+=("$a"); PSTEAL+=("$b")
 }
 
 # One run of the null server under the same load: appends to the N* arrays
@@ -361,8 +376,10 @@ run_ceiling() {
     wcpu=$(awk -v s="$(cat "$dir/wrk-$what.txt.cpu")" -v ev="$ev" 'BEGIN {printf "%.3f", (ev > 0) ? s / ev * 1e6 : 0}')
     if [ "$what" = ceiling ]; then
         NRPS+=("$a"); NP50+=("$b"); NP99+=("$c"); NBAD+=("$d"); NERR+=("$e"); CN+=("$cpu"); CNW+=("$wcpu")
+        read -r a b <"$dir/wrk-$what.txt.host"; NIDLE+=("$a"); NSTEAL+=("$b")
     else
         FRPS+=("$a"); FP50+=("$b"); FP99+=("$c"); FBAD+=("$d"); FERR+=("$e"); CF+=("$cpu"); CFW+=("$wcpu")
+        read -r a b <"$dir/wrk-$what.txt.host"; FIDLE+=("$a"); FSTEAL+=("$b")
     fi
 }
 
@@ -407,6 +424,7 @@ for n in $LOADS_PICKED; do
     PRPS=(); PP50=(); PP99=(); PBAD=(); PERR=(); NRPS=(); NP50=(); NP99=(); NBAD=(); NERR=()
     CI=(); CR=(); CS=(); CSUM=(); CW=(); CN=(); CNW=()
     FRPS=(); FP50=(); FP99=(); FBAD=(); FERR=(); CF=(); CFW=()
+    PIDLE=(); PSTEAL=(); NIDLE=(); NSTEAL=(); FIDLE=(); FSTEAL=()
     rss_router=0; rss_ingest=0; rss_sink=0; rss_null=0; pss_router=0; pss_ingest=0; pss_sink=0
     for rep in $(seq "$REPEAT"); do
         run_pipeline "$dir" "$cfg" "$name" "$rep" "$conns" "$mean_events"
@@ -420,9 +438,13 @@ for n in $LOADS_PICKED; do
     ci=$(median "${CI[@]}"); cr=$(median "${CR[@]}"); cs=$(median "${CS[@]}")
     csum=$(median "${CSUM[@]}"); cw=$(median "${CW[@]}"); cn=$(median "${CN[@]}"); cnw=$(median "${CNW[@]}")
     log_mb=$(du -sk "$dir/data" 2>/dev/null | awk '{printf "%.1f", $1 / 1024}')
-    spread=""
+    # The machine during wrk (medians): idle while all 100 or 400 requests
+    # waited on something (the pipeline: mostly the group commit's
+    # fdatasync), and stolen by the hypervisor.
+    host_note() { echo "CPUs idle $(median "${!1}") %, stolen $(median "${!2}") %"; }
+    spread="; $(host_note 'PIDLE[@]' 'PSTEAL[@]')"
     if [ "$REPEAT" -gt 1 ]; then
-        spread="; runs: pipeline $(IFS=/; echo "${PRPS[*]}") req/s, CPU sum $(IFS=/; echo "${CSUM[*]}") s/M; ceiling $(IFS=/; echo "${NRPS[*]}") req/s"
+        spread="$spread; runs: pipeline $(IFS=/; echo "${PRPS[*]}") req/s, CPU sum $(IFS=/; echo "${CSUM[*]}") s/M; ceiling $(IFS=/; echo "${NRPS[*]}") req/s"
     fi
 
     # Bounds on the ratio from CPU alone: this machine's CPUs divided by the
@@ -457,14 +479,16 @@ for n in $LOADS_PICKED; do
             name, me, mb, c, rps, rps * me, p50, p99, bad, errs, ri / 1024, rr / 1024, rs / 1024,
             (ri + rr + rs) / 1024, (nrps > 0 ? rps / nrps : 0), ci, cr, cs, csum, cw, logmb, spread }')")
     ROWS+=("$(awk -v name="$name" -v me="$mean_events" -v rps="$nrps" -v p50="$np50" -v c="$conns" \
-        -v p99="$np99" -v bad="$nnon2xx" -v errs="$nerrs" -v rn="$rss_null" -v cn="$cn" -v cw="$cnw" 'BEGIN {
-        printf "| %s | %d | null server | %.0f | %.0f | %.2f | %.2f | %d / %d | %.1f | 1.00 | server %.2f | %.2f | |",
-            name, c, rps, rps * me, p50, p99, bad, errs, rn / 1024, cn, cw }')")
+        -v p99="$np99" -v bad="$nnon2xx" -v errs="$nerrs" -v rn="$rss_null" -v cn="$cn" -v cw="$cnw" \
+        -v host="$(host_note 'NIDLE[@]' 'NSTEAL[@]')" 'BEGIN {
+        printf "| %s | %d | null server | %.0f | %.0f | %.2f | %.2f | %d / %d | %.1f | 1.00 | server %.2f | %.2f | %s |",
+            name, c, rps, rps * me, p50, p99, bad, errs, rn / 1024, cn, cw, host }')")
     if [ "$FLOOR" = 1 ]; then
         ROWS+=("$(awk -v name="$name" -v me="$mean_events" -v rps="$frps" -v p50="$fp50" -v c="$conns" \
-            -v p99="$fp99" -v bad="$fnon2xx" -v errs="$ferrs" -v cf="$cf" -v cw="$cfw" -v nrps="$nrps" 'BEGIN {
-            printf "| %s | %d | null server --defer (floor) | %.0f | %.0f | %.2f | %.2f | %d / %d | | %.2f | server %.2f | %.2f | |",
-                name, c, rps, rps * me, p50, p99, bad, errs, (nrps > 0 ? rps / nrps : 0), cf, cw }')")
+            -v p99="$fp99" -v bad="$fnon2xx" -v errs="$ferrs" -v cf="$cf" -v cw="$cfw" -v nrps="$nrps" \
+            -v host="$(host_note 'FIDLE[@]' 'FSTEAL[@]')" 'BEGIN {
+            printf "| %s | %d | null server --defer (floor) | %.0f | %.0f | %.2f | %.2f | %d / %d | | %.2f | server %.2f | %.2f | %s |",
+                name, c, rps, rps * me, p50, p99, bad, errs, (nrps > 0 ? rps / nrps : 0), cf, cw, host }')")
     fi
     log "[$name, -c$conns] pipeline $rps req/s (p50 $p50 ms, p99 $p99 ms, non-2xx $non2xx), CPU $ci / $cr / $cs = $csum s per M events; ceiling $nrps req/s (medians of $REPEAT)"
 done
@@ -495,6 +519,8 @@ if [ "${NO_RESULTS:-0}" != 1 ]; then
         echo "Programs: $INGEST_BIN, $ROUTER_BIN, $SINK_BIN; ceiling $NULL_BIN."
         echo "Peak Pss (notes): the proportional set size, sampled every 0.5 s during each run; shared library" \
              "pages count as a share in each process, where the RSS column counts them whole in every one."
+        echo "CPUs idle / stolen (notes): the share of both CPUs' time, from /proc/stat during wrk, that was idle" \
+             "(iowait included: nothing could run) and that the hypervisor gave to other guests (steal)."
         if [ "$FLOOR" = 1 ]; then
             echo "Floor: the same null server with --defer (each answer suspended and resumed, the cheapest" \
                  "asynchronous answer). CPU bound on the ratio: $(nproc) CPUs / CPU per event (programs + wrk) over" \
