@@ -11,8 +11,9 @@
     one per record; both step over damage the same way (s_scan_segment).
 
     Failure (rlog_failed): after a failed fdatasync, or a cut back that
-    failed, nothing is appended until rlog_truncate_after has cut the log
-    back to its durable mark and made that durable (see log.h for why).
+    failed, nothing is appended until rlog_truncate_after (log_cut.c) has
+    cut the log back to its durable mark and made that durable (see log.h
+    for why).
 
     Zero-ahead (rlog_set_zero_ahead, the router turns it on): after a round
     the writer keeps some zeros written past the end of the segment. Why:
@@ -45,7 +46,6 @@
 #include <unistd.h>
 
 #define S_NAME_DIGITS 20
-#define S_SCAN_CHUNK (1u << 20)     /* open-time scan reads this much at a time */
 #define S_CURSOR_CHUNK (256u << 10) /* a route cursor reads this much at a time */
 #define S_ZERO_PIECE (256u << 10)   /* zero-ahead writes at most this much per call */
 
@@ -253,8 +253,8 @@ s_forget_segment (rlog_t *self, size_t i)
     self->nsegs--;
 }
 
-static int
-s_remove_segment (rlog_t *self, size_t i)
+int
+rlog_remove_segment (rlog_t *self, size_t i)
 {
     char name[32];
     s_seg_name (name, sizeof name, self->segs[i].first);
@@ -264,9 +264,8 @@ s_remove_segment (rlog_t *self, size_t i)
     return 0;
 }
 
-/* Creates the segment starting at first and makes it the one written. */
-static int
-s_create_segment (rlog_t *self, uint64_t first)
+int
+rlog_create_segment (rlog_t *self, uint64_t first)
 {
     int fd = rlog_seg_open (self, first, O_RDWR | O_CREAT | O_TRUNC);
     if (fd < 0)
@@ -291,7 +290,7 @@ rlog_new (const char *dir, uint64_t segment_bytes, uint64_t max_bytes, char *err
 {
     rlog_t *self = calloc (1, sizeof *self);
     record_reader_t r = {0};
-    if (!self || record_reader_init (&r, S_SCAN_CHUNK) != 0) {
+    if (!self || record_reader_init (&r, RLOG_SCAN_CHUNK) != 0) {
         snprintf (errbuf, errlen, "out of memory");
         free (self);
         record_reader_free (&r);
@@ -335,11 +334,11 @@ rlog_new (const char *dir, uint64_t segment_bytes, uint64_t max_bytes, char *err
     /* Empty segments other than the last carry nothing; drop them. */
     for (size_t i = 0; i + 1 < self->nsegs;)
         if (self->segs[i].size == 0)
-            s_remove_segment (self, i);
+            rlog_remove_segment (self, i);
         else
             i++;
     if (self->nsegs == 0) {
-        if (s_create_segment (self, 1) != 0) {
+        if (rlog_create_segment (self, 1) != 0) {
             snprintf (errbuf, errlen, "%s: cannot create a segment: %s", dir, strerror (errno));
             goto fail;
         }
@@ -535,7 +534,7 @@ s_roll (rlog_t *self, uint64_t first)
             return -1;
         self->nsegs--;
     }
-    return s_create_segment (self, first);
+    return rlog_create_segment (self, first);
 }
 
 int
@@ -677,102 +676,6 @@ rlog_append (rlog_t *self, const struct iovec *payloads, size_t n, uint64_t *fir
     return 0;
 }
 
-/* Where the records after seq start in seg (read from the file, stepping
-   over damage as the open-time scan does): *keep_p the byte offset, *last_p
-   the last seq kept (seg->first - 1 if none). 0 or -1. */
-static int
-s_find_cut (int fd, const rlog_segment_t *seg, uint64_t seq, uint64_t *keep_p, uint64_t *last_p)
-{
-    record_reader_t r;
-    if (record_reader_init (&r, S_SCAN_CHUNK) != 0) {
-        errno = ENOMEM;
-        return -1;
-    }
-    record_reader_reset (&r, fd, 0);
-    uint64_t keep = 0, last = seg->first - 1;
-    int rc = 0;
-    for (;;) {
-        uint64_t rseq;
-        const uint8_t *data;
-        size_t len;
-        record_rc_t pc = record_reader_peek (&r, &rseq, &data, &len);
-        if (pc == RECORD_OK && rseq > seq)
-            break;
-        if (pc == RECORD_OK && rseq == last + 1) {
-            record_reader_consume (&r, len);
-            keep = r.pos, last = rseq;
-            continue;
-        }
-        if (pc == RECORD_EOF)
-            break;
-        if (pc != RECORD_IOERR)
-            pc = record_reader_resync (&r, last + 1, &rseq);
-        if (pc == RECORD_IOERR)
-            rc = -1;
-        if (pc != RECORD_OK || rseq > seq)
-            break;
-        last = rseq - 1; /* damaged records, stepped over */
-    }
-    record_reader_free (&r);
-    *keep_p = keep, *last_p = last;
-    return rc;
-}
-
-int
-rlog_truncate_after (rlog_t *self, uint64_t seq)
-{
-    if (seq >= self->next_seq)
-        seq = self->next_seq - 1;
-    if (seq + 1 >= self->next_seq && !self->failed)
-        return 0;
-    /* Cursors must drop whatever they buffered past the cut: new records
-       take those offsets (and this counts even if the cut fails half way). */
-    self->cuts++;
-    /* Drop whole segments that start after seq (never the first one). */
-    while (self->nsegs > 1 && self->segs[self->nsegs - 1].first > seq)
-        if (s_remove_segment (self, self->nsegs - 1) != 0)
-            goto fail;
-    rlog_segment_t *seg = &self->segs[self->nsegs - 1];
-    int fd = rlog_seg_open (self, seg->first, O_RDWR);
-    if (fd < 0)
-        goto fail;
-    uint64_t keep, last;
-    if (s_find_cut (fd, seg, seq, &keep, &last) != 0 || ftruncate (fd, (off_t)keep) != 0 ||
-        rlog_fdatasync (self, fd) != 0 || fsync (self->dirfd) != 0) {
-        int err = errno;
-        close (fd);
-        errno = err;
-        goto fail;
-    }
-    self->bytes -= seg->size - keep;
-    seg->size = keep;
-    if (self->fd >= 0)
-        close (self->fd);
-    self->fd = fd;
-    self->zero_end = keep;
-    uint64_t next = seg->first > seq + 1 ? seg->first : seq + 1;
-    if (last + 1 < next) {
-        /* Records last + 1 .. seq are in no segment (a gap left by
-           rlog_advance_to, whose segment was just deleted): the next record
-           starts a segment of its own. Written after a gap inside this one,
-           it read as a torn tail at the next open and every record after
-           it was cut, synced and acknowledged as they were. */
-        if (s_create_segment (self, next) != 0)
-            goto fail;
-        if (keep == 0 && s_remove_segment (self, self->nsegs - 2) != 0)
-            goto fail; /* the emptied one */
-    }
-    self->next_seq = next;
-    if (self->durable >= next)
-        self->durable = next - 1;
-    if (self->durable + 1 >= self->next_seq)
-        self->failed = false; /* nothing past the durable mark is left */
-    return 0;
-fail:
-    self->failed = true;
-    return -1;
-}
-
 int
 rlog_set_reaper (rlog_t *self, size_t max)
 {
@@ -804,7 +707,7 @@ rlog_delete_upto (rlog_t *self, uint64_t seq)
         s_seg_name (name, sizeof name, self->segs[0].first);
         if (self->reaper && reaper_post (self->reaper, name, self->segs[0].size) == 0)
             s_forget_segment (self, 0);
-        else if (s_remove_segment (self, 0) == 0)
+        else if (rlog_remove_segment (self, 0) == 0)
             here++;
         else {
             hm_error ("log: cannot delete a segment: %s", strerror (errno));

@@ -1,5 +1,6 @@
-/*  log_priv: what log.c (segments, the writer, the open-time scan) and
-    log_cursor.c (the readers) share. Not for use outside the log. */
+/*  log_priv: what log.c (segments, the writer, the open-time scan),
+    log_cursor.c (the readers) and log_cut.c (the cut back) share. Not for
+    use outside the log. */
 #ifndef HM_ROUTER_LOG_PRIV_H
 #define HM_ROUTER_LOG_PRIV_H
 
@@ -9,7 +10,9 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define RLOG_KNOWN_MAX 64 /* damaged places remembered, so each is counted once */
+#define RLOG_SCAN_CHUNK (1u << 20) /* the open-time scan and a cut back read this much at a time   \
+                                    */
+#define RLOG_KNOWN_MAX 64          /* damaged places remembered, so each is counted once */
 
 typedef struct {
     uint64_t seg; /* segment (its first seq) */
@@ -58,5 +61,10 @@ bool rlog_count_damage (rlog_t *log, uint64_t seg, uint64_t at);
 bool rlog_all_zero (int fd, uint64_t from, uint64_t to);
 /* Opens segment first of log (flags as for open). */
 int rlog_seg_open (const rlog_t *log, uint64_t first, int flags);
+/* Deletes segment i (its file and its entry). 0 or -1 (errno). */
+int rlog_remove_segment (rlog_t *log, size_t i);
+/* Creates the segment starting at first and makes it the one written,
+   its name made durable (a directory fsync). 0 or -1 (errno). */
+int rlog_create_segment (rlog_t *log, uint64_t first);
 
 #endif
