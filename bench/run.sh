@@ -438,9 +438,10 @@ for n in $LOADS_PICKED; do
     ci=$(median "${CI[@]}"); cr=$(median "${CR[@]}"); cs=$(median "${CS[@]}")
     csum=$(median "${CSUM[@]}"); cw=$(median "${CW[@]}"); cn=$(median "${CN[@]}"); cnw=$(median "${CNW[@]}")
     log_mb=$(du -sk "$dir/data" 2>/dev/null | awk '{printf "%.1f", $1 / 1024}')
-    # The machine during wrk (medians): idle while all 100 or 400 requests
-    # waited on something (the pipeline: mostly the group commit's
-    # fdatasync), and stolen by the hypervisor.
+    # The machine during wrk (medians): idle, when no thread could run
+    # (in the pipeline every request was waiting: on the disk, or on a
+    # hand-off between processes and the wake-up it needs), and stolen by
+    # the hypervisor.
     host_note() { echo "CPUs idle $(median "${!1}") %, stolen $(median "${!2}") %"; }
     spread="; $(host_note 'PIDLE[@]' 'PSTEAL[@]')"
     if [ "$REPEAT" -gt 1 ]; then
