@@ -394,6 +394,8 @@ port_free "$PORT" || { echo "bench/run.sh: port $PORT is in use" >&2; exit 1; }
 port_free "$NULL_PORT" || { echo "bench/run.sh: port $NULL_PORT is in use" >&2; exit 1; }
 
 ROWS=()          # table rows, markdown
+STOLEN_ROWS=()   # loads whose pipeline or ceiling runs lost more than STEAL_WARN % to the hypervisor
+STEAL_WARN=5
 COMMANDS=()      # exact commands, for RESULTS.md
 read -r FIRST_CONNS _ <<<"$WRK_CONNECTIONS"
 read -r FIRST_LOAD _ <<<"$LOADS_PICKED"
@@ -492,6 +494,13 @@ for n in $LOADS_PICKED; do
                 name, c, rps, rps * me, p50, p99, bad, errs, (nrps > 0 ? rps / nrps : 0), cf, cw, host }')")
     fi
     log "[$name, -c$conns] pipeline $rps req/s (p50 $p50 ms, p99 $p99 ms, non-2xx $non2xx), CPU $ci / $cr / $cs = $csum s per M events; ceiling $nrps req/s (medians of $REPEAT)"
+    # The ratio compares two runs: if the host took CPU from either, say so.
+    for stolen in "$(median "${PSTEAL[@]}")" "$(median "${NSTEAL[@]}")"; do
+        if awk -v s="$stolen" -v w="$STEAL_WARN" 'BEGIN { exit !(s > w) }'; then
+            STOLEN_ROWS+=("$name at $conns connections")
+            break
+        fi
+    done
 done
 done
 
@@ -500,6 +509,11 @@ HEADER="| load (mean events, bytes per request) | connections | target | req/s |
 TABLE=$(printf '%s\n' "$HEADER" "${ROWS[@]}")
 echo
 echo "$TABLE"
+if [ "${#STOLEN_ROWS[@]}" -gt 0 ]; then
+    STOLEN_NOTE="More than $STEAL_WARN % of the CPU time was stolen by the hypervisor during: $(IFS=';'; echo "${STOLEN_ROWS[*]}" | sed 's/;/; /g'). Their ratios measured a slower machine."
+    echo
+    echo "$STOLEN_NOTE"
+fi
 
 if [ "${NO_RESULTS:-0}" != 1 ]; then
     cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -529,6 +543,7 @@ if [ "${NO_RESULTS:-0}" != 1 ]; then
         fi
         echo
         echo "$TABLE"
+        if [ -n "${STOLEN_NOTE:-}" ]; then echo; echo "$STOLEN_NOTE"; fi
         echo
         echo "Config (load $FIRST_LOAD; the others differ only in their paths):"
         echo
