@@ -10,8 +10,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define RLOG_SCAN_CHUNK (1u << 20) /* the open-time scan and a cut back read this much at a time   \
-                                    */
+#define RLOG_SCAN_CHUNK (1u << 20) /* bytes read at a time by the open-time scan and a cut back */
 #define RLOG_KNOWN_MAX 64          /* damaged places remembered, so each is counted once */
 
 typedef struct {
