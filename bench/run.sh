@@ -249,6 +249,11 @@ EOF
 # Median and sum of numbers given as arguments.
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 sum() { printf '%s\n' "$@" | awk '{s += $1} END {print s + 0}'; }
+# The machine during wrk, medians of the runs whose arrays are named (e.g.
+# 'PIDLE[@]' 'PSTEAL[@]'): idle, when no thread could run (in the pipeline
+# every request was waiting: on the disk, or on a hand-off between processes
+# and the wake-up it needs), and stolen by the hypervisor.
+host_note() { echo "CPUs idle $(median "${!1}") %, stolen $(median "${!2}") %"; }
 
 # CPU time (user + system, in clock ticks) of a process and all its threads.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -440,11 +445,6 @@ for n in $LOADS_PICKED; do
     ci=$(median "${CI[@]}"); cr=$(median "${CR[@]}"); cs=$(median "${CS[@]}")
     csum=$(median "${CSUM[@]}"); cw=$(median "${CW[@]}"); cn=$(median "${CN[@]}"); cnw=$(median "${CNW[@]}")
     log_mb=$(du -sk "$dir/data" 2>/dev/null | awk '{printf "%.1f", $1 / 1024}')
-    # The machine during wrk (medians): idle, when no thread could run
-    # (in the pipeline every request was waiting: on the disk, or on a
-    # hand-off between processes and the wake-up it needs), and stolen by
-    # the hypervisor.
-    host_note() { echo "CPUs idle $(median "${!1}") %, stolen $(median "${!2}") %"; }
     spread="; $(host_note 'PIDLE[@]' 'PSTEAL[@]')"
     if [ "$REPEAT" -gt 1 ]; then
         spread="$spread; runs: pipeline $(IFS=/; echo "${PRPS[*]}") req/s, CPU sum $(IFS=/; echo "${CSUM[*]}") s/M; ceiling $(IFS=/; echo "${NRPS[*]}") req/s"
