@@ -58,6 +58,56 @@ s_param_ref_cmp (const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* Whether the parameter at i is the one its name keeps: Go's map kept
+   only the last value of a name, the last of its run once sorted. */
+static bool
+s_param_kept (const s_param_ref_t *refs, size_t m, size_t i)
+{
+    return i + 1 == m || s_bytes_cmp (refs[i].param->name, refs[i + 1].param->name) != 0;
+}
+
+/* The least and the most bytes the sorted parameters' text takes; false
+   past SIZE_MAX. */
+static bool
+s_params_size (const s_param_ref_t *refs, size_t m, size_t *min, size_t *max)
+{
+    size_t lo = 2, hi = 2; /* { } */
+    for (size_t i = 0; i < m; i++) {
+        if (!s_param_kept (refs, m, i))
+            continue;
+        size_t n = refs[i].param->name.len, v = refs[i].param->value.len;
+        if (n > SIZE_MAX / 16 || v > SIZE_MAX / 16)
+            return false;
+        /* "name":"value", and a comma before all but the first */
+        if (__builtin_add_overflow (lo, (lo > 2) + 5 + n + v, &lo) ||
+            __builtin_add_overflow (hi, 2 + HM_JSON_STRING_MAX (n) + HM_JSON_STRING_MAX (v), &hi))
+            return false;
+    }
+    *min = lo, *max = hi;
+    return true;
+}
+
+/* Writes the sorted parameters' text at w (room: s_params_size's most). */
+static char *
+s_params_write (char *w, const s_param_ref_t *refs, size_t m)
+{
+    *w++ = '{';
+    bool first = true;
+    for (size_t i = 0; i < m; i++) {
+        if (!s_param_kept (refs, m, i))
+            continue;
+        if (!first)
+            *w++ = ',';
+        first = false;
+        ProtobufCBinaryData name = refs[i].param->name, value = refs[i].param->value;
+        w = hm_json_string_at (w, (const char *)name.data, name.len);
+        *w++ = ':';
+        w = hm_json_string_at (w, (const char *)value.data, value.len);
+    }
+    *w++ = '}';
+    return w;
+}
+
 /* Parameters this many or fewer are sorted on the stack: a request's
    payloads have a handful, and the ingest renders them for every event. */
 #define S_PARAMS_ON_STACK 32
@@ -87,24 +137,25 @@ hm_parameters_json_append (hm_buf_t *out, Parameter **params, size_t n)
             refs[j] = r;
         }
 
-    if (hm_buf_putc (out, '{') != 0)
+    /* One reservation for the whole text, then written in place: the
+       ingest renders this for every event (issue 17). */
+    size_t min, max;
+    if (!s_params_size (refs, m, &min, &max))
         goto fail;
-    bool first = true;
-    for (size_t i = 0; i < m; i++) {
-        ProtobufCBinaryData name = refs[i].param->name;
-        /* Go's map kept only the last value of a name: skip all but it. */
-        if (i + 1 < m && s_bytes_cmp (name, refs[i + 1].param->name) == 0)
-            continue;
-        ProtobufCBinaryData value = refs[i].param->value;
-        if ((!first && hm_buf_putc (out, ',') != 0) ||
-            hm_json_string (out, (const char *)name.data, name.len) != 0 ||
-            hm_buf_putc (out, ':') != 0 ||
-            hm_json_string (out, (const char *)value.data, value.len) != 0)
-            goto fail;
-        first = false;
+    if (hm_buf_reserve (out, max) == 0) {
+        out->len = (size_t)(s_params_write (out->data + out->len, refs, m) - out->data);
+        out->data[out->len] = '\0';
     }
-    if (hm_buf_putc (out, '}') != 0)
-        goto fail;
+    else {
+        /* Near out's bound, where the real text may still fit: written
+           aside and appended whole, unless even its least cannot fit. */
+        size_t room = (out->limit ? out->limit : SIZE_MAX) - out->len;
+        char *tmp = min <= room ? malloc (max) : NULL;
+        int rc = tmp ? hm_buf_append (out, tmp, (size_t)(s_params_write (tmp, refs, m) - tmp)) : -1;
+        free (tmp);
+        if (rc != 0)
+            goto fail;
+    }
     if (refs != stack_refs)
         free (refs);
     return 0;

@@ -243,6 +243,62 @@ s_assert_json_string (const char *in, size_t len, const char *expected)
     hm_buf_free (&b);
 }
 
+/* What one byte alone becomes in a JSON string, by the rules rather than
+   by the encoder's table: a check on both the table and the 16-byte scan. */
+static void
+s_expected_byte (uint8_t b, char *out)
+{
+    if (b >= 0x80)
+        strcpy (out, "\\ufffd"); /* alone, never valid UTF-8 */
+    else if (b == '"' || b == '\\')
+        sprintf (out, "\\%c", b);
+    else if (b == '\n' || b == '\r' || b == '\t')
+        sprintf (out, "\\%c", b == '\n' ? 'n' : b == '\r' ? 'r' : 't');
+    else if (b < 0x20 || b == '<' || b == '>' || b == '&')
+        sprintf (out, "\\u%04x", b);
+    else
+        sprintf (out, "%c", b);
+}
+
+/* Every byte value, and multi-byte sequences, at every offset around the
+   16-byte blocks the encoder scans at once, with plain text on both sides. */
+static void
+test_json_string_every_offset (void **state)
+{
+    (void)state;
+    struct {
+        const char *in, *out;
+    } seqs[] = {
+        {"\xc3\xa9", "\xc3\xa9"},    /* é kept */
+        {"\xe2\x80\xa8", "\\u2028"}, /* escaped as Go does */
+        {"\xe2\x80\xa9", "\\u2029"},    {"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"}, /* 4 bytes kept */
+        {"\xe2\x82", "\\ufffd\\ufffd"},                                           /* truncated */
+    };
+    size_t n_pieces = 256 + sizeof seqs / sizeof seqs[0];
+    char in[128], expected[256], piece_out[32];
+    for (size_t piece = 0; piece < n_pieces; piece++) {
+        char piece_in[8];
+        size_t piece_len;
+        if (piece < 256) {
+            piece_in[0] = (char)piece, piece_len = 1;
+            s_expected_byte ((uint8_t)piece, piece_out);
+        }
+        else {
+            strcpy (piece_in, seqs[piece - 256].in), piece_len = strlen (piece_in);
+            strcpy (piece_out, seqs[piece - 256].out);
+        }
+        for (size_t before = 0; before <= 40; before++)
+            for (size_t after = 0; after <= 20; after += 7) {
+                memset (in, 'a', before);
+                memcpy (in + before, piece_in, piece_len);
+                memset (in + before + piece_len, 'b', after);
+                snprintf (expected, sizeof expected, "\"%.*s%s%.*s\"", (int)before, in, piece_out,
+                          (int)after, in + before + piece_len);
+                s_assert_json_string (in, before + piece_len + after, expected);
+            }
+    }
+}
+
 static void
 test_json_string (void **state)
 {
@@ -493,12 +549,19 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_json_plain),        cmocka_unit_test (test_json_nasty),
-        cmocka_unit_test (test_csv_plain),         cmocka_unit_test (test_csv_nasty),
-        cmocka_unit_test (test_csv_leading_space), cmocka_unit_test (test_json_string),
-        cmocka_unit_test (test_format_at),         cmocka_unit_test (test_format_at_matches_gmtime),
-        cmocka_unit_test (test_bound_rolls_back),  cmocka_unit_test (test_json_nul_whole),
-        cmocka_unit_test (test_csv_nul_whole),     cmocka_unit_test (test_bound_exact_fit),
+        cmocka_unit_test (test_json_plain),
+        cmocka_unit_test (test_json_nasty),
+        cmocka_unit_test (test_csv_plain),
+        cmocka_unit_test (test_csv_nasty),
+        cmocka_unit_test (test_csv_leading_space),
+        cmocka_unit_test (test_json_string),
+        cmocka_unit_test (test_json_string_every_offset),
+        cmocka_unit_test (test_format_at),
+        cmocka_unit_test (test_format_at_matches_gmtime),
+        cmocka_unit_test (test_bound_rolls_back),
+        cmocka_unit_test (test_json_nul_whole),
+        cmocka_unit_test (test_csv_nul_whole),
+        cmocka_unit_test (test_bound_exact_fit),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -63,6 +63,49 @@ test_parameters_json (void **state)
     free (json);
 }
 
+/* Near a buffer's bound: the text is written whole when it fits, even
+   exactly, and not at all when it does not, the buffer left as it was. */
+static void
+test_parameters_json_bound (void **state)
+{
+    (void)state;
+    Parameter p[2];
+    Parameter *pp[2] = {&p[0], &p[1]};
+    parameter__init (&p[0]);
+    parameter__init (&p[1]);
+    p[0].name = hm_bytes ("a");
+    p[0].value = hm_bytes ("1");
+    p[1].name = hm_bytes ("b");
+    p[1].value = hm_bytes ("<");
+    struct {
+        size_t n_params, limit;
+        int rc;
+        const char *text; /* after the "x" already there */
+    } cases[] = {
+        {1, 1 + 9, 0, "{\"a\":\"1\"}"}, /* fits exactly */
+        {1, 1 + 8, -1, NULL},           /* one byte short */
+        {2, 1 + 22, 0, "{\"a\":\"1\",\"b\":\"\\u003c\"}"},
+        {2, 1 + 21, -1, NULL}, /* unescaped (17 bytes) it would fit */
+        {2, 1 + 17, -1, NULL},
+        {2, 1 + 16, -1, NULL}, /* not even unescaped */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hm_buf_t b;
+        hm_buf_init (&b, cases[i].limit);
+        assert_int_equal (hm_buf_putc (&b, 'x'), 0);
+        assert_int_equal (hm_parameters_json_append (&b, pp, cases[i].n_params), cases[i].rc);
+        if (cases[i].text) {
+            assert_int_equal (b.len, 1 + strlen (cases[i].text));
+            assert_string_equal (b.data + 1, cases[i].text);
+        }
+        else {
+            assert_int_equal (b.len, 1);
+            assert_string_equal (b.data, "x");
+        }
+        hm_buf_free (&b);
+    }
+}
+
 /* A collection with two payloads built on the stack. */
 typedef struct {
     Collection c;
@@ -308,10 +351,14 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_env_names),        cmocka_unit_test (test_parameters_json),
-        cmocka_unit_test (test_events_build),     cmocka_unit_test (test_events_masked_and_no_ip),
+        cmocka_unit_test (test_env_names),
+        cmocka_unit_test (test_parameters_json),
+        cmocka_unit_test (test_parameters_json_bound),
+        cmocka_unit_test (test_events_build),
+        cmocka_unit_test (test_events_masked_and_no_ip),
 
-        cmocka_unit_test (test_mask_ip),          cmocka_unit_test (test_nul_strings_whole),
+        cmocka_unit_test (test_mask_ip),
+        cmocka_unit_test (test_nul_strings_whole),
         cmocka_unit_test (test_session_with_nul),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
