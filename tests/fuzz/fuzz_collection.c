@@ -8,9 +8,10 @@
     events, which are packed as the ingest sends them, unpacked as the router
     and the sinks receive them, and written as JSON lines and as CSV.
 
-    Besides "no crash, no leak, no undefined behaviour", four properties:
+    Besides "no crash, no leak, no undefined behaviour", five properties:
     the round trip through the wire changes no output byte; every JSON line
-    is one valid JSON object whose "parameters" is itself a JSON object; every
+    is one valid JSON object whose "parameters" is itself a JSON object, and
+    holds only bytes Go's encoder writes raw (s_check_go_bytes); every
     CSV record holds 23 fields; strings stay whole (NUL bytes included): each
     event's strings are the decoded collection's, length and bytes, and its
     JSON line holds each one as hm_json_string writes it. In JSON mode the
@@ -80,11 +81,49 @@ s_csv_fields (const char *s, size_t len)
     return fields;
 }
 
+/* What Go's encoder writes, whatever the input: no control byte, no raw
+   <, > or &, and valid UTF-8 (invalid bytes became \ufffd) without a raw
+   U+2028 or U+2029. Checked byte by byte here, apart from encode.c's own
+   scanning (16 bytes at a time) and UTF-8 decoding. */
+static void
+s_check_go_bytes (const char *line, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)line, *end = p + len;
+    while (p < end) {
+        uint8_t b = *p;
+        if (b < 0x80) {
+            if (b < 0x20 || b == '<' || b == '>' || b == '&')
+                s_fail ("json", "a byte Go escapes is written raw");
+            p++;
+            continue;
+        }
+        size_t n = b >= 0xc2 && b <= 0xdf   ? 2
+                   : b >= 0xe0 && b <= 0xef ? 3
+                   : b >= 0xf0 && b <= 0xf4 ? 4
+                                            : 0;
+        if (n == 0 || (size_t)(end - p) < n)
+            s_fail ("json", "invalid UTF-8 written raw");
+        uint32_t cp = b & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
+        for (size_t i = 1; i < n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                s_fail ("json", "invalid UTF-8 written raw");
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+            s_fail ("json", "invalid UTF-8 written raw");
+        if (cp == 0x2028 || cp == 0x2029)
+            s_fail ("json", "U+2028/2029 written raw");
+        p += n;
+    }
+}
+
 static void
 s_check_json_line (const char *s, size_t len)
 {
     if (len == 0 || s[len - 1] != '\n' || memchr (s, '\n', len - 1))
         s_fail ("json", "not one line");
+    s_check_go_bytes (s, len - 1);
     cJSON *obj = cJSON_ParseWithLength (s, len - 1);
     if (!cJSON_IsObject (obj))
         s_fail ("json", s);
