@@ -189,31 +189,6 @@ s_json_string_at (char *w, const uint8_t *p, size_t len)
     return w;
 }
 
-/* Appends what write produces: at least min, at most max bytes. Where out
-   has room for max it writes in place; near out's bound (where the real
-   size may still fit) it writes into scratch memory and appends, which
-   fails whole. */
-static int
-s_append_at_most (hm_buf_t *out, size_t min, size_t max, char *(*write) (char *w, const void *arg),
-                  const void *arg)
-{
-    if (hm_buf_reserve (out, max) == 0) {
-        char *end = write (out->data + out->len, arg);
-        out->len = (size_t)(end - out->data);
-        out->data[out->len] = '\0';
-        return 0;
-    }
-    if (min > out->limit - out->len)
-        return -1; /* cannot fit whatever the escaping: no scratch copy */
-    char *tmp = malloc (max);
-    if (!tmp)
-        return -1;
-    char *end = write (tmp, arg);
-    int rc = hm_buf_append (out, tmp, (size_t)(end - tmp));
-    free (tmp);
-    return rc;
-}
-
 typedef struct {
     const uint8_t *p; /* the string's bytes */
     size_t len;       /* their count */
@@ -240,7 +215,7 @@ hm_json_string (hm_buf_t *out, const char *s, size_t len)
     if (len > (SIZE_MAX - 2) / 6)
         return -1;
     s_string_arg_t arg = {(const uint8_t *)s, len};
-    return s_append_at_most (out, len + 2, HM_JSON_STRING_MAX (len), s_write_string, &arg);
+    return hm_buf_append_at_most (out, len + 2, HM_JSON_STRING_MAX (len), s_write_string, &arg);
 }
 
 /* Writes v as exactly `width` decimal digits (v < 10^width). */
@@ -439,7 +414,7 @@ hm_encode_json (hm_buf_t *out, const Hm__Event *e)
     if (max == SIZE_MAX)
         return -1;
     s_line_arg_t arg = {f};
-    return s_append_at_most (out, 0, max, s_write_line, &arg);
+    return hm_buf_append_at_most (out, 0, max, s_write_line, &arg);
 }
 
 /* Go's unicode.IsSpace, which decides whether a CSV field that starts with

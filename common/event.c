@@ -87,10 +87,17 @@ s_params_size (const s_param_ref_t *refs, size_t m, size_t *min, size_t *max)
     return true;
 }
 
+typedef struct {
+    const s_param_ref_t *refs; /* the parameters, sorted */
+    size_t m;                  /* their count */
+} s_params_arg_t;
+
 /* Writes the sorted parameters' text at w (room: s_params_size's most). */
 static char *
-s_params_write (char *w, const s_param_ref_t *refs, size_t m)
+s_params_write (char *w, const void *arg)
 {
+    const s_param_ref_t *refs = ((const s_params_arg_t *)arg)->refs;
+    size_t m = ((const s_params_arg_t *)arg)->m;
     *w++ = '{';
     bool first = true;
     for (size_t i = 0; i < m; i++) {
@@ -140,22 +147,10 @@ hm_parameters_json_append (hm_buf_t *out, Parameter **params, size_t n)
     /* One reservation for the whole text, then written in place: the
        ingest renders this for every event (issue 17). */
     size_t min, max;
-    if (!s_params_size (refs, m, &min, &max))
+    s_params_arg_t arg = {refs, m};
+    if (!s_params_size (refs, m, &min, &max) ||
+        hm_buf_append_at_most (out, min, max, s_params_write, &arg) != 0)
         goto fail;
-    if (hm_buf_reserve (out, max) == 0) {
-        out->len = (size_t)(s_params_write (out->data + out->len, refs, m) - out->data);
-        out->data[out->len] = '\0';
-    }
-    else {
-        /* Near out's bound, where the real text may still fit: written
-           aside and appended whole, unless even its least cannot fit. */
-        size_t room = (out->limit ? out->limit : SIZE_MAX) - out->len;
-        char *tmp = min <= room ? malloc (max) : NULL;
-        int rc = tmp ? hm_buf_append (out, tmp, (size_t)(s_params_write (tmp, refs, m) - tmp)) : -1;
-        free (tmp);
-        if (rc != 0)
-            goto fail;
-    }
     if (refs != stack_refs)
         free (refs);
     return 0;

@@ -64,6 +64,27 @@ hm_buf_append (hm_buf_t *self, const void *data, size_t len)
 }
 
 int
+hm_buf_append_at_most (hm_buf_t *self, size_t min, size_t max,
+                       char *(*write) (char *w, const void *arg), const void *arg)
+{
+    if (hm_buf_reserve (self, max) == 0) {
+        char *end = write (self->data + self->len, arg);
+        self->len = (size_t)(end - self->data);
+        self->data[self->len] = '\0';
+        return 0;
+    }
+    if (min > self->limit - self->len)
+        return -1; /* cannot fit however it comes out: no scratch copy */
+    char *tmp = malloc (max);
+    if (!tmp)
+        return -1;
+    char *end = write (tmp, arg);
+    int rc = hm_buf_append (self, tmp, (size_t)(end - tmp));
+    free (tmp);
+    return rc;
+}
+
+int
 hm_buf_putc (hm_buf_t *self, char c)
 {
     return hm_buf_append (self, &c, 1);
