@@ -17,12 +17,23 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
 #include "json_doc.h"
+
+/* Where a value sits: "payloads[2].parameters[0]" as a chain up to the
+   body, written out only for an error (this runs on every request). */
+typedef struct s_at {
+    const struct s_at *up; /* the enclosing element; NULL at the body */
+    const char *name;      /* the repeated field */
+    size_t index;          /* the element */
+} s_at_t;
+
+static const s_at_t s_body = {NULL, NULL, 0};
 
 /* One parse: the body as a doc, and the error buffer. */
 typedef struct {
@@ -98,8 +109,23 @@ _Static_assert(S_COUNT (s_collection_fields) <= S_MAX_FIELDS, "S_MAX_FIELDS");
 _Static_assert(S_COUNT (s_payload_fields) <= S_MAX_FIELDS, "S_MAX_FIELDS");
 _Static_assert(S_COUNT (s_parameter_fields) <= S_MAX_FIELDS, "S_MAX_FIELDS");
 
-static int s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
+static int s_fail (s_ctx_t *ctx, const s_at_t *at, const char *name, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
+
+/* at written as "path.name[index]" into buf; a cut one only shortens a
+   message. Returns the bytes written. */
+static size_t
+s_path (char *buf, size_t cap, const s_at_t *at)
+{
+    if (!at->up)
+        return 0;
+    size_t n = s_path (buf, cap, at->up);
+    if (n < cap) {
+        int k = snprintf (buf + n, cap - n, "%s%s[%zu]", n ? "." : "", at->name, at->index);
+        n = k < 0 ? n : n + (size_t)k;
+    }
+    return n < cap ? n : cap - 1;
+}
 
 /* Writes "<path>.<name>: <reason>" (path or name may be empty). The name
    and the reason may quote the client's text: control bytes are written
@@ -109,10 +135,12 @@ static int s_fail (s_ctx_t *ctx, const char *path, const char *name, const char 
    off the end by a long name. */
 #define S_NAME_QUOTE 64
 static int
-s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
+s_fail (s_ctx_t *ctx, const s_at_t *at, const char *name, const char *fmt, ...)
 {
     if (!ctx->err || ctx->errlen == 0)
         return -1;
+    char path[96] = "";
+    s_path (path, sizeof path, at);
     char raw[512] = "";
     size_t name_len = strlen (name);
     int n = snprintf (raw, sizeof raw, "%s%s%.*s%s: ", path, *path && *name ? "." : "",
@@ -137,36 +165,44 @@ s_fail (s_ctx_t *ctx, const char *path, const char *name, const char *fmt, ...)
     return -1;
 }
 
-/* A string value decoded whole: a malloc'd copy with a NUL after its len
+/* The parse's allocations: from the doc's arena, or malloc'd for
+   hm_collection_json_free (protobuf-c's default allocator frees them). */
+static void *
+s_alloc (s_ctx_t *ctx, size_t n)
+{
+    return ctx->doc.arena ? hm_arena_alloc (ctx->doc.arena, n) : malloc (n);
+}
+
+/* A string value decoded whole: a copy (see s_alloc) with a NUL after its len
    bytes (which may hold NULs themselves). NULL with the reason set. */
 static char *
-s_string_value (s_ctx_t *ctx, const cJSON *v, const char *path, const char *name, size_t *len)
+s_string_value (s_ctx_t *ctx, const cJSON *v, const s_at_t *at, const char *name, size_t *len)
 {
     const char *why = NULL;
     char *out = hm_json_doc_string (&ctx->doc, v, len, &why);
     if (!out)
-        s_fail (ctx, path, name, "%s", why);
+        s_fail (ctx, at, name, "%s", why);
     return out;
 }
 
 /* The digits of an unsigned integer, no larger than max. */
 static int
-s_parse_digits (s_ctx_t *ctx, const char *text, size_t len, uint64_t max, const char *path,
+s_parse_digits (s_ctx_t *ctx, const char *text, size_t len, uint64_t max, const s_at_t *at,
                 const char *name, uint64_t *out)
 {
     if (len == 0)
-        return s_fail (ctx, path, name, "expected an integer, got an empty string");
+        return s_fail (ctx, at, name, "expected an integer, got an empty string");
     uint64_t n = 0;
     for (size_t i = 0; i < len; i++) {
         if (text[i] == '\0')
-            return s_fail (ctx, path, name,
+            return s_fail (ctx, at, name,
                            "expected a non-negative integer, got a string holding a NUL byte");
         if (text[i] < '0' || text[i] > '9')
-            return s_fail (ctx, path, name, "expected a non-negative integer, got \"%.*s\"",
+            return s_fail (ctx, at, name, "expected a non-negative integer, got \"%.*s\"",
                            (int)strnlen (text, len > 32 ? 32 : len), text);
         unsigned d = (unsigned)(text[i] - '0');
         if (n > (max - d) / 10)
-            return s_fail (ctx, path, name, "value out of range");
+            return s_fail (ctx, at, name, "value out of range");
         n = n * 10 + d;
     }
     *out = n;
@@ -177,7 +213,7 @@ s_parse_digits (s_ctx_t *ctx, const char *text, size_t len, uint64_t max, const 
    as Go's json rejected those for unsigned integers) no larger than max,
    from a number or a string. */
 static int
-s_parse_uint (s_ctx_t *ctx, const cJSON *v, uint64_t max, const char *path, const char *name,
+s_parse_uint (s_ctx_t *ctx, const cJSON *v, uint64_t max, const s_at_t *at, const char *name,
               uint64_t *out)
 {
     const char *text;
@@ -186,100 +222,93 @@ s_parse_uint (s_ctx_t *ctx, const cJSON *v, uint64_t max, const char *path, cons
     if (cJSON_IsNumber (v)) {
         const hm_json_span_t *t = hm_json_doc_value (&ctx->doc, v);
         if (!t)
-            return s_fail (ctx, path, name, "unreadable number");
+            return s_fail (ctx, at, name, "unreadable number");
         text = ctx->doc.text + t->off;
         len = t->len;
     }
     else if (cJSON_IsString (v)) {
         /* Decoded whole: "12\u00003" is no number, not 12. */
-        decoded = s_string_value (ctx, v, path, name, &len);
+        decoded = s_string_value (ctx, v, at, name, &len);
         if (!decoded)
             return -1;
         text = decoded;
     }
     else
-        return s_fail (ctx, path, name, "expected an integer (number or decimal string)");
-    int rc = s_parse_digits (ctx, text, len, max, path, name, out);
-    free (decoded);
+        return s_fail (ctx, at, name, "expected an integer (number or decimal string)");
+    int rc = s_parse_digits (ctx, text, len, max, at, name, out);
+    if (decoded)
+        hm_json_doc_release (&ctx->doc, decoded);
     return rc;
 }
 
 static int
-s_parse_env (s_ctx_t *ctx, const cJSON *v, const char *path, const char *name, Environment *out)
+s_parse_env (s_ctx_t *ctx, const cJSON *v, const s_at_t *at, const char *name, Environment *out)
 {
     int env = -1;
     if (cJSON_IsString (v)) {
         size_t len;
-        char *text = s_string_value (ctx, v, path, name, &len);
+        char *text = s_string_value (ctx, v, at, name, &len);
         if (!text)
             return -1;
         /* A name with a NUL in it is no name (cJSON's copy would stop at it). */
         if (strlen (text) == len)
             env = hm_env_from_name (text);
-        free (text);
+        hm_json_doc_release (&ctx->doc, text);
     }
     else if (cJSON_IsNumber (v)) {
         uint64_t n;
         /* A negative number is no Environment either. */
-        if (s_parse_uint (ctx, v, 1000, path, name, &n) != 0)
-            return s_fail (ctx, path, name, "unknown value");
+        if (s_parse_uint (ctx, v, 1000, at, name, &n) != 0)
+            return s_fail (ctx, at, name, "unknown value");
         env = hm_env_name ((int)n) ? (int)n : -1;
     }
     else
-        return s_fail (ctx, path, name, "expected an enum name or number");
+        return s_fail (ctx, at, name, "expected an enum name or number");
     if (env < 0)
-        return s_fail (ctx, path, name, "unknown value");
+        return s_fail (ctx, at, name, "unknown value");
     *out = (Environment)env;
     return 0;
 }
 
 static int s_parse_message (s_ctx_t *ctx, const cJSON *obj, const s_field_t *fields,
-                            size_t n_fields, void *msg, const char *path);
-
-/* "path.name[index]"; paths are short, a cut one only shortens a message. */
-static char *
-s_path (char *buf, size_t cap, const char *path, const char *name, size_t index)
-{
-    int n = snprintf (buf, cap, "%s%s%s[%zu]", path, *path ? "." : "", name, index);
-    if (n < 0)
-        buf[0] = '\0';
-    return buf;
-}
+                            size_t n_fields, void *msg, const s_at_t *at);
 
 /* A repeated message field: an array of objects. */
 static int
-s_parse_repeated (s_ctx_t *ctx, const cJSON *v, const s_field_t *f, void *msg, const char *path)
+s_parse_repeated (s_ctx_t *ctx, const cJSON *v, const s_field_t *f, void *msg, const s_at_t *at)
 {
     if (!cJSON_IsArray (v))
-        return s_fail (ctx, path, f->orig, "expected an array");
+        return s_fail (ctx, at, f->orig, "expected an array");
     size_t count = (size_t)cJSON_GetArraySize (v);
     if (count == 0)
         return 0;
     void ***items_p = (void ***)((char *)msg + f->offset);
     size_t *n_p = (size_t *)((char *)msg + f->n_offset);
-    void **items = calloc (count, sizeof *items);
+    if (count > SIZE_MAX / sizeof (void *))
+        return s_fail (ctx, at, f->orig, "out of memory");
+    void **items = s_alloc (ctx, count * sizeof *items);
     if (!items)
-        return s_fail (ctx, path, f->orig, "out of memory");
+        return s_fail (ctx, at, f->orig, "out of memory");
+    memset (items, 0, count * sizeof *items);
     *items_p = items;
 
     size_t i = 0;
     for (const cJSON *el = v->child; el; el = el->next, i++) {
-        char sub[96];
-        s_path (sub, sizeof sub, path, f->orig, i);
+        const s_at_t sub_at = {at, f->orig, i}, *sub = &sub_at;
         if (!cJSON_IsObject (el))
             return s_fail (ctx, sub, "", "expected an object");
         void *item;
         const s_field_t *fields;
         size_t n_fields;
         if (f->kind == S_PAYLOADS) {
-            item = malloc (sizeof (Payload));
+            item = s_alloc (ctx, sizeof (Payload));
             if (item)
                 payload__init (item);
             fields = s_payload_fields;
             n_fields = S_COUNT (s_payload_fields);
         }
         else {
-            item = malloc (sizeof (Parameter));
+            item = s_alloc (ctx, sizeof (Parameter));
             if (item)
                 parameter__init (item);
             fields = s_parameter_fields;
@@ -297,15 +326,15 @@ s_parse_repeated (s_ctx_t *ctx, const cJSON *v, const s_field_t *f, void *msg, c
 }
 
 static int
-s_parse_field (s_ctx_t *ctx, const cJSON *v, const s_field_t *f, void *msg, const char *path)
+s_parse_field (s_ctx_t *ctx, const cJSON *v, const s_field_t *f, void *msg, const s_at_t *at)
 {
     void *member = (char *)msg + f->offset;
     switch (f->kind) {
     case S_STRING: {
         if (!cJSON_IsString (v))
-            return s_fail (ctx, path, f->orig, "expected a string");
+            return s_fail (ctx, at, f->orig, "expected a string");
         size_t len;
-        char *copy = s_string_value (ctx, v, path, f->orig, &len);
+        char *copy = s_string_value (ctx, v, at, f->orig, &len);
         if (!copy)
             return -1;
         *(ProtobufCBinaryData *)member = (ProtobufCBinaryData){len, (uint8_t *)copy};
@@ -314,18 +343,18 @@ s_parse_field (s_ctx_t *ctx, const cJSON *v, const s_field_t *f, void *msg, cons
         return 0;
     }
     case S_UINT64:
-        return s_parse_uint (ctx, v, UINT64_MAX, path, f->orig, (uint64_t *)member);
+        return s_parse_uint (ctx, v, UINT64_MAX, at, f->orig, (uint64_t *)member);
     case S_UINT32: {
         uint64_t n;
-        if (s_parse_uint (ctx, v, UINT32_MAX, path, f->orig, &n) != 0)
+        if (s_parse_uint (ctx, v, UINT32_MAX, at, f->orig, &n) != 0)
             return -1;
         *(uint32_t *)member = (uint32_t)n;
         return 0;
     }
     case S_ENV:
-        return s_parse_env (ctx, v, path, f->orig, (Environment *)member);
+        return s_parse_env (ctx, v, at, f->orig, (Environment *)member);
     default:
-        return s_parse_repeated (ctx, v, f, msg, path);
+        return s_parse_repeated (ctx, v, f, msg, at);
     }
 }
 
@@ -342,7 +371,7 @@ s_name_is (const char *name, const char *want)
    parsed), so the cost is members x fields, not that twice over again. */
 static int
 s_parse_message (s_ctx_t *ctx, const cJSON *obj, const s_field_t *fields, size_t n_fields,
-                 void *msg, const char *path)
+                 void *msg, const s_at_t *at)
 {
     const cJSON *by_camel[S_MAX_FIELDS] = {NULL}, *by_orig[S_MAX_FIELDS] = {NULL};
     for (const cJSON *m = obj->child; m; m = m->next) {
@@ -358,57 +387,71 @@ s_parse_message (s_ctx_t *ctx, const cJSON *obj, const s_field_t *fields, size_t
             }
         }
         if (i == n_fields)
-            return s_fail (ctx, path, m->string, "unknown field");
+            return s_fail (ctx, at, m->string, "unknown field");
     }
     for (size_t i = 0; i < n_fields; i++) {
         const cJSON *v = by_camel[i] ? by_camel[i] : by_orig[i];
         if (!v || cJSON_IsNull (v)) {
             if (fields[i].required)
-                return s_fail (ctx, path, fields[i].orig, "required field missing");
+                return s_fail (ctx, at, fields[i].orig, "required field missing");
             continue;
         }
-        if (s_parse_field (ctx, v, &fields[i], msg, path) != 0)
+        if (s_parse_field (ctx, v, &fields[i], msg, at) != 0)
             return -1;
     }
     return 0;
 }
 
-Collection *
-hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errlen)
+static Collection *
+s_from_json (hm_arena_t *arena, const char *json, size_t len, char *errbuf, size_t errlen)
 {
     s_ctx_t ctx = {.err = errbuf, .errlen = errlen};
     Collection *c = NULL;
     if (errbuf && errlen)
         errbuf[0] = '\0';
     char why[96];
-    if (hm_json_doc_parse (&ctx.doc, json, len, why, sizeof why) != 0) {
-        s_fail (&ctx, "", "body", "%s", why);
+    if (hm_json_doc_parse_in (&ctx.doc, arena, json, len, why, sizeof why) != 0) {
+        s_fail (&ctx, &s_body, "body", "%s", why);
         goto done;
     }
     if (!cJSON_IsObject (ctx.doc.root)) {
-        s_fail (&ctx, "", "body", "expected a JSON object");
+        s_fail (&ctx, &s_body, "body", "expected a JSON object");
         goto done;
     }
     /* Such a name is no field of ours; cJSON cut it, and its first part
        might match a field: refused before that. */
     if (ctx.doc.nul_keys) {
-        s_fail (&ctx, "", "body", "a field name holds a NUL byte");
+        s_fail (&ctx, &s_body, "body", "a field name holds a NUL byte");
         goto done;
     }
-    c = malloc (sizeof *c);
+    c = s_alloc (&ctx, sizeof *c);
     if (!c) {
-        s_fail (&ctx, "", "body", "out of memory");
+        s_fail (&ctx, &s_body, "body", "out of memory");
         goto done;
     }
     collection__init (c);
     if (s_parse_message (&ctx, ctx.doc.root, s_collection_fields, S_COUNT (s_collection_fields), c,
-                         "") != 0) {
-        hm_collection_json_free (c);
+                         &s_body) != 0) {
+        if (!arena)
+            hm_collection_json_free (c);
         c = NULL;
     }
 done:
     hm_json_doc_free (&ctx.doc);
     return c;
+}
+
+Collection *
+hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errlen)
+{
+    return s_from_json (NULL, json, len, errbuf, errlen);
+}
+
+Collection *
+hm_collection_from_json_in (hm_arena_t *arena, const char *json, size_t len, char *errbuf,
+                            size_t errlen)
+{
+    return s_from_json (arena, json, len, errbuf, errlen);
 }
 
 void
@@ -425,11 +468,9 @@ hm_collection_json_free (Collection *c)
 static int
 s_fail_payload (s_ctx_t *ctx, size_t i, const size_t *k, const char *name, const char *why)
 {
-    char path[96], sub[96];
-    s_path (path, sizeof path, "", "payloads", i);
-    if (k)
-        s_path (sub, sizeof sub, path, "parameters", *k);
-    return s_fail (ctx, k ? sub : path, name, "%s", why);
+    const s_at_t payload = {&s_body, "payloads", i};
+    const s_at_t parameter = {&payload, "parameters", k ? *k : 0};
+    return s_fail (ctx, k ? &parameter : &payload, name, "%s", why);
 }
 
 int
@@ -437,11 +478,11 @@ hm_collection_check (const Collection *c, char *errbuf, size_t errlen)
 {
     s_ctx_t ctx = {.err = errbuf, .errlen = errlen};
     if (!c)
-        return s_fail (&ctx, "", "body", "no collection");
+        return s_fail (&ctx, &s_body, "body", "no collection");
     /* The required strings need no check here: protobuf-c refuses a
        message without them, and as bytes an empty one is {0, NULL}. */
     if (!hm_env_name ((int)c->env))
-        return s_fail (&ctx, "", "env", "unknown value");
+        return s_fail (&ctx, &s_body, "env", "unknown value");
     /* Paths are written only for an error: this runs on every request. */
     for (size_t i = 0; i < c->n_payloads; i++) {
         const Payload *p = c->payloads[i];

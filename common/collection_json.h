@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "arena.h"
 #include "payload.pb-c.h"
 
 /* Returns a Collection (free with hm_collection_json_free) or NULL with a
@@ -15,6 +16,11 @@
    fields: "\u0000" is a NUL byte inside the value, never its end. */
 Collection *hm_collection_from_json (const char *json, size_t len, char *errbuf, size_t errlen);
 void hm_collection_json_free (Collection *c);
+/* As above, with the Collection and everything the parse takes (cJSON's
+   tree included) from arena (json_doc.h): never hm_collection_json_free
+   it; hm_arena_reset releases it all, on success or failure. */
+Collection *hm_collection_from_json_in (hm_arena_t *arena, const char *json, size_t len,
+                                        char *errbuf, size_t errlen);
 
 /* Checks a protobuf-decoded Collection for what protobuf-c lets through:
    an unknown enum, a missing payload or parameter (protobuf-c enforces the

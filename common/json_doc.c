@@ -1,11 +1,55 @@
 /*  json_doc: see json_doc.h. */
 #include "json_doc.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cJSON allocates through process-wide hooks. They take from the arena of
+   the parse running on this thread, if any, and are malloc and free
+   otherwise: a tree parsed without an arena is freed as before, and one
+   parsed into an arena is never handed to cJSON_Delete (hm_json_doc_free
+   skips it). A failed parse deletes its partial tree inside the window,
+   where free is a no-op for nodes the arena gave out. */
+static __thread hm_arena_t *t_arena;
+
+static void *
+s_cjson_malloc (size_t n)
+{
+    return t_arena ? hm_arena_alloc (t_arena, n) : malloc (n);
+}
+
+static void
+s_cjson_free (void *p)
+{
+    if (!t_arena)
+        free (p);
+}
+
+static pthread_once_t s_hooks_once = PTHREAD_ONCE_INIT;
+
+static void
+s_hooks_install (void)
+{
+    cJSON_Hooks hooks = {.malloc_fn = s_cjson_malloc, .free_fn = s_cjson_free};
+    cJSON_InitHooks (&hooks);
+}
+
+static void *
+s_alloc (const hm_json_doc_t *doc, size_t n)
+{
+    return doc->arena ? hm_arena_alloc (doc->arena, n) : malloc (n);
+}
+
+void
+hm_json_doc_release (const hm_json_doc_t *doc, char *s)
+{
+    if (!doc->arena)
+        free (s);
+}
 
 /* Decodes the text of a JSON string (between its quotes, n bytes) into
    out (room for n bytes: no escape decodes longer than it is written) as
@@ -109,14 +153,19 @@ s_key_has_nul (const char *in, size_t n)
 }
 
 static int
-s_push (hm_json_span_t **list, size_t *n, size_t *cap, size_t off, size_t len)
+s_push (hm_json_doc_t *doc, hm_json_span_t **list, size_t *n, size_t *cap, size_t off, size_t len)
 {
     if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 32;
-        hm_json_span_t *grown = realloc (*list, *cap * sizeof *grown);
+        size_t want = *cap ? *cap * 2 : 32;
+        hm_json_span_t *grown;
+        if (!doc->arena)
+            grown = realloc (*list, want * sizeof *grown);
+        else if ((grown = hm_arena_alloc (doc->arena, want * sizeof *grown)))
+            memcpy (grown, *list, *n * sizeof *grown); /* the old copy goes at the reset */
         if (!grown)
             return -1;
         *list = grown;
+        *cap = want;
     }
     (*list)[(*n)++] = (hm_json_span_t){off, len};
     return 0;
@@ -130,8 +179,8 @@ s_scan (hm_json_doc_t *doc, size_t len)
 {
     /* About one value per 16 bytes of a body: most bodies need no regrowth. */
     size_t val_cap = len / 16 + 16, key_cap = val_cap;
-    doc->vals = malloc (val_cap * sizeof *doc->vals);
-    doc->keys = malloc (key_cap * sizeof *doc->keys);
+    doc->vals = s_alloc (doc, val_cap * sizeof *doc->vals);
+    doc->keys = s_alloc (doc, key_cap * sizeof *doc->keys);
     if (!doc->vals || !doc->keys)
         return -1;
     const char *s = doc->text;
@@ -161,12 +210,12 @@ s_scan (hm_json_doc_t *doc, size_t len)
             while (k < len && (uint8_t)s[k] <= ' ') /* cJSON's white space */
                 k++;
             if (k < len && s[k] == ':') {
-                if (s_push (&doc->keys, &doc->n_keys, &key_cap, start, end - start) != 0)
+                if (s_push (doc, &doc->keys, &doc->n_keys, &key_cap, start, end - start) != 0)
                     return -1;
                 if (s_key_has_nul (s + start, end - start))
                     doc->nul_keys++;
             }
-            else if (s_push (&doc->vals, &doc->n_vals, &val_cap, start, end - start) != 0)
+            else if (s_push (doc, &doc->vals, &doc->n_vals, &val_cap, start, end - start) != 0)
                 return -1;
         }
         else if (c == '-' || (c >= '0' && c <= '9')) {
@@ -174,7 +223,7 @@ s_scan (hm_json_doc_t *doc, size_t len)
             while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '-' ||
                                s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
                 i++;
-            if (s_push (&doc->vals, &doc->n_vals, &val_cap, start, i - start) != 0)
+            if (s_push (doc, &doc->vals, &doc->n_vals, &val_cap, start, i - start) != 0)
                 return -1;
         }
         else
@@ -198,12 +247,19 @@ s_index (cJSON *node, size_t next)
 }
 
 int
-hm_json_doc_parse (hm_json_doc_t *doc, const char *text, size_t len, char *err, size_t errlen)
+hm_json_doc_parse_in (hm_json_doc_t *doc, hm_arena_t *arena, const char *text, size_t len,
+                      char *err, size_t errlen)
 {
     memset (doc, 0, sizeof *doc);
     doc->text = text;
+    doc->arena = arena;
     const char *end = NULL;
+    if (arena) {
+        pthread_once (&s_hooks_once, s_hooks_install);
+        t_arena = arena;
+    }
     doc->root = cJSON_ParseWithLengthOpts (text, len, &end, false);
+    t_arena = NULL;
     if (!doc->root) {
         size_t at = end && end >= text ? (size_t)(end - text) : 0;
         snprintf (err, errlen, "malformed JSON near byte %zu", at);
@@ -230,12 +286,20 @@ fail:
     return -1;
 }
 
+int
+hm_json_doc_parse (hm_json_doc_t *doc, const char *text, size_t len, char *err, size_t errlen)
+{
+    return hm_json_doc_parse_in (doc, NULL, text, len, err, errlen);
+}
+
 void
 hm_json_doc_free (hm_json_doc_t *doc)
 {
-    cJSON_Delete (doc->root);
-    free (doc->vals);
-    free (doc->keys);
+    if (!doc->arena) {
+        cJSON_Delete (doc->root);
+        free (doc->vals);
+        free (doc->keys);
+    }
     memset (doc, 0, sizeof *doc);
 }
 
@@ -248,17 +312,18 @@ hm_json_doc_value (const hm_json_doc_t *doc, const cJSON *node)
     return idx < doc->n_vals ? &doc->vals[idx] : NULL;
 }
 
-/* A span decoded into a malloc'd copy with a NUL after it. */
+/* A span decoded into a copy (malloc'd or from the arena) with a NUL
+   after it. */
 static char *
-s_decode (const char *text, const hm_json_span_t *t, size_t *len, const char **why)
+s_decode (const hm_json_doc_t *doc, const hm_json_span_t *t, size_t *len, const char **why)
 {
-    char *out = malloc (t->len + 1);
+    char *out = s_alloc (doc, t->len + 1);
     if (!out) {
         *why = "out of memory";
         return NULL;
     }
-    if (hm_json_unquote (text + t->off, t->len, out, len) != 0) {
-        free (out);
+    if (hm_json_unquote (doc->text + t->off, t->len, out, len) != 0) {
+        hm_json_doc_release (doc, out);
         *why = "invalid escape in string";
         return NULL;
     }
@@ -274,14 +339,14 @@ hm_json_doc_string (const hm_json_doc_t *doc, const cJSON *node, size_t *len, co
         *why = "unreadable string";
         return NULL;
     }
-    char *out = s_decode (doc->text, t, len, why);
+    char *out = s_decode (doc, t, len, why);
     /* Up to its first NUL, the value is what cJSON read: anything else
        means the tokens and the nodes are out of step. Never cut, never
        guess: refuse. */
     if (out) {
         size_t cut = strlen (node->valuestring);
         if (cut > *len || memcmp (out, node->valuestring, cut) != 0) {
-            free (out);
+            hm_json_doc_release (doc, out);
             *why = "string does not decode consistently";
             return NULL;
         }
@@ -296,7 +361,7 @@ hm_json_doc_key (const hm_json_doc_t *doc, size_t index, size_t *len, const char
         *why = "unreadable name";
         return NULL;
     }
-    return s_decode (doc->text, &doc->keys[index], len, why);
+    return s_decode (doc, &doc->keys[index], len, why);
 }
 
 size_t

@@ -52,7 +52,10 @@ s_answer (hm_track_answer_t *a, unsigned status, hm_refusal_t refusal, const cha
 {
     a->status = status;
     a->refusal = refusal;
-    snprintf (a->reason, sizeof a->reason, "%s", reason ? reason : "");
+    if (reason)
+        snprintf (a->reason, sizeof a->reason, "%s", reason);
+    else
+        a->reason[0] = '\0'; /* every accepted request: no snprintf */
     return status;
 }
 
@@ -116,7 +119,7 @@ hm_track_decide (const hm_config_t *cfg, hm_arena_t *arena, const hm_track_reque
             return s_answer (a, 400, HM_REFUSAL_DECODE, err);
     }
     else {
-        a->col = hm_collection_from_json (data, len, err, sizeof err);
+        a->col = hm_collection_from_json_in (arena, data, len, err, sizeof err);
         if (!a->col)
             return s_answer (a, 400, HM_REFUSAL_DECODE,
                              *err ? err : "body is not a valid JSON Collection");
@@ -141,9 +144,7 @@ hm_track_decide (const hm_config_t *cfg, hm_arena_t *arena, const hm_track_reque
 void
 hm_track_release (hm_arena_t *arena, hm_track_answer_t *a)
 {
-    if (a->kind == HM_BODY_PROTOBUF)
-        hm_arena_reset (arena);
-    else if (a->col)
-        hm_collection_json_free (a->col);
+    /* Both decoders take from the arena, on success or failure. */
+    hm_arena_reset (arena);
     a->col = NULL;
 }

@@ -57,8 +57,8 @@ typedef struct {
     char ip[64];
 } hm_track_answer_t;
 
-/* Decides a track request. A protobuf body is decoded into arena. Returns
-   answer->status. Call hm_track_release after, whatever the status. */
+/* Decides a track request. The body (protobuf or JSON) is decoded into
+   arena. Returns answer->status. Call hm_track_release after, whatever the status. */
 unsigned hm_track_decide (const hm_config_t *cfg, hm_arena_t *arena, const hm_track_request_t *req,
                           hm_track_answer_t *answer);
 

@@ -3,7 +3,9 @@
     Input: one byte of mode, then the body. Mode bit 0 picks the decoder
     (protobuf into the kept arena with hm_pb_read, as the ingest does, which
     must accept, refuse and decode as protobuf-c's unpack does, or the JSON
-    mapping),
+    mapping into the same arena, as the ingest does, which must accept and
+    refuse with the same reason, and decode to the same Collection, as the
+    JSON mapping with malloc does),
     bit 1 masked_ip. A body that decodes and passes the checks becomes
     events, which are packed as the ingest sends them, unpacked as the router
     and the sinks receive them, and written as JSON lines and as CSV.
@@ -263,6 +265,33 @@ s_check_written (const Collection *col, Hm__Event *events, bool masked)
     hm_buf_free (&scratch);
 }
 
+/* A JSON body parsed into the arena is what the malloc'd parse gives: both
+   refuse it with the same reason, or both give a Collection that packs to
+   the same bytes. */
+static void
+s_same_as_malloc (const Collection *in_arena, const char *body, size_t len, const char *err)
+{
+    char err2[2048] = "";
+    Collection *c = hm_collection_from_json (body, len, err2, sizeof err2);
+    if (!c != !in_arena || strcmp (err, err2) != 0)
+        s_fail ("the arena's JSON parse against malloc's", err2);
+    if (c) {
+        size_t n = collection__get_packed_size (c);
+        if (n != collection__get_packed_size (in_arena))
+            s_fail ("the arena's JSON parse against malloc's", "packed sizes differ");
+        uint8_t *a = malloc (n ? n : 1), *b = malloc (n ? n : 1);
+        if (!a || !b)
+            abort ();
+        collection__pack (c, a);
+        collection__pack (in_arena, b);
+        if (memcmp (a, b, n) != 0)
+            s_fail ("the arena's JSON parse against malloc's", "packed bytes differ");
+        free (a);
+        free (b);
+        hm_collection_json_free (c);
+    }
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -280,8 +309,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     size_t len = size - 1;
     char err[2048] = ""; /* room for any reason: see below */
     Collection *col;
-    if (json)
-        col = hm_collection_from_json (body, len, err, sizeof err);
+    if (json) {
+        /* The ingest parses into its arena: the same answer as malloc's. */
+        col = hm_collection_from_json_in (&arena, body, len, err, sizeof err);
+        s_same_as_malloc (col, body, len, err);
+    }
     else {
         /* The ingest's reader must agree with protobuf-c's unpack. */
         bool accepted;
@@ -325,8 +357,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s_round_trip (&arena, events, col->n_payloads);
         hm_events_free (events, col->n_payloads);
     }
-    if (json)
-        hm_collection_json_free (col);
     hm_arena_reset (&arena);
     return 0;
 }
