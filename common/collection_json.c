@@ -165,16 +165,11 @@ s_fail (s_ctx_t *ctx, const s_at_t *at, const char *name, const char *fmt, ...)
     return -1;
 }
 
-/* The parse's allocations: from the doc's arena, or malloc'd for
-   hm_collection_json_free (protobuf-c's default allocator frees them). */
-static void *
-s_alloc (s_ctx_t *ctx, size_t n)
-{
-    return ctx->doc.arena ? hm_arena_alloc (ctx->doc.arena, n) : malloc (n);
-}
-
-/* A string value decoded whole: a copy (see s_alloc) with a NUL after its len
-   bytes (which may hold NULs themselves). NULL with the reason set. */
+/* A string value decoded whole: a copy with a NUL after its len bytes
+   (which may hold NULs themselves). NULL with the reason set. Like every
+   allocation of a parse, it is hm_json_doc_alloc's: from the doc's arena,
+   or malloc'd for hm_collection_json_free (protobuf-c's default allocator
+   frees them). */
 static char *
 s_string_value (s_ctx_t *ctx, const cJSON *v, const s_at_t *at, const char *name, size_t *len)
 {
@@ -236,8 +231,7 @@ s_parse_uint (s_ctx_t *ctx, const cJSON *v, uint64_t max, const s_at_t *at, cons
     else
         return s_fail (ctx, at, name, "expected an integer (number or decimal string)");
     int rc = s_parse_digits (ctx, text, len, max, at, name, out);
-    if (decoded)
-        hm_json_doc_release (&ctx->doc, decoded);
+    hm_json_doc_release (&ctx->doc, decoded);
     return rc;
 }
 
@@ -286,7 +280,7 @@ s_parse_repeated (s_ctx_t *ctx, const cJSON *v, const s_field_t *f, void *msg, c
     size_t *n_p = (size_t *)((char *)msg + f->n_offset);
     if (count > SIZE_MAX / sizeof (void *))
         return s_fail (ctx, at, f->orig, "out of memory");
-    void **items = s_alloc (ctx, count * sizeof *items);
+    void **items = hm_json_doc_alloc (&ctx->doc, count * sizeof *items);
     if (!items)
         return s_fail (ctx, at, f->orig, "out of memory");
     memset (items, 0, count * sizeof *items);
@@ -301,14 +295,14 @@ s_parse_repeated (s_ctx_t *ctx, const cJSON *v, const s_field_t *f, void *msg, c
         const s_field_t *fields;
         size_t n_fields;
         if (f->kind == S_PAYLOADS) {
-            item = s_alloc (ctx, sizeof (Payload));
+            item = hm_json_doc_alloc (&ctx->doc, sizeof (Payload));
             if (item)
                 payload__init (item);
             fields = s_payload_fields;
             n_fields = S_COUNT (s_payload_fields);
         }
         else {
-            item = s_alloc (ctx, sizeof (Parameter));
+            item = hm_json_doc_alloc (&ctx->doc, sizeof (Parameter));
             if (item)
                 parameter__init (item);
             fields = s_parameter_fields;
@@ -424,7 +418,7 @@ s_from_json (hm_arena_t *arena, const char *json, size_t len, char *errbuf, size
         s_fail (&ctx, &s_body, "body", "a field name holds a NUL byte");
         goto done;
     }
-    c = s_alloc (&ctx, sizeof *c);
+    c = hm_json_doc_alloc (&ctx.doc, sizeof *c);
     if (!c) {
         s_fail (&ctx, &s_body, "body", "out of memory");
         goto done;

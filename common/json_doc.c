@@ -38,8 +38,8 @@ s_hooks_install (void)
     cJSON_InitHooks (&hooks);
 }
 
-static void *
-s_alloc (const hm_json_doc_t *doc, size_t n)
+void *
+hm_json_doc_alloc (const hm_json_doc_t *doc, size_t n)
 {
     return doc->arena ? hm_arena_alloc (doc->arena, n) : malloc (n);
 }
@@ -179,8 +179,8 @@ s_scan (hm_json_doc_t *doc, size_t len)
 {
     /* About one value per 16 bytes of a body: most bodies need no regrowth. */
     size_t val_cap = len / 16 + 16, key_cap = val_cap;
-    doc->vals = s_alloc (doc, val_cap * sizeof *doc->vals);
-    doc->keys = s_alloc (doc, key_cap * sizeof *doc->keys);
+    doc->vals = hm_json_doc_alloc (doc, val_cap * sizeof *doc->vals);
+    doc->keys = hm_json_doc_alloc (doc, key_cap * sizeof *doc->keys);
     if (!doc->vals || !doc->keys)
         return -1;
     const char *s = doc->text;
@@ -317,7 +317,7 @@ hm_json_doc_value (const hm_json_doc_t *doc, const cJSON *node)
 static char *
 s_decode (const hm_json_doc_t *doc, const hm_json_span_t *t, size_t *len, const char **why)
 {
-    char *out = s_alloc (doc, t->len + 1);
+    char *out = hm_json_doc_alloc (doc, t->len + 1);
     if (!out) {
         *why = "out of memory";
         return NULL;

@@ -52,8 +52,12 @@ void hm_json_doc_free (hm_json_doc_t *doc);
 int hm_json_doc_parse_in (hm_json_doc_t *doc, hm_arena_t *arena, const char *text, size_t len,
                           char *err, size_t errlen);
 
-/* Gives back a string from hm_json_doc_string or hm_json_doc_key: freed,
-   unless it came from the doc's arena. */
+/* Memory that lives as the doc's own does: from its arena, or malloc'd
+   (then the caller frees it). NULL when out of memory. */
+void *hm_json_doc_alloc (const hm_json_doc_t *doc, size_t n);
+/* Gives back a string from hm_json_doc_string or hm_json_doc_key (or
+   memory from hm_json_doc_alloc): freed, unless it came from the doc's
+   arena. */
 void hm_json_doc_release (const hm_json_doc_t *doc, char *s);
 
 /* The span of a number or string node of the doc, or NULL. */
