@@ -713,13 +713,17 @@ hm_sink_main (int argc, char **argv, const hm_sink_backend_t *backend)
     memset (self, 0, sizeof *self);
     self->backend = backend;
     /* Memory: a batch is a few MB several times over (the Delivery, the
-       encoded and the gzip'd file; its events are decoded one at a time). A fixed mmap
-       threshold keeps those big buffers out of the heap (glibc otherwise
-       raises the threshold after the first free and keeps every later one
-       resident), and two arenas instead of one per thread stop the worker
-       thread from holding a second copy of the heap. Measured peak RSS at
-       the bench load: 32.7 -> 26.7 MiB. */
-    mallopt (M_MMAP_THRESHOLD, 128 << 10);
+       encoded and the gzip'd file; its events are decoded one at a time).
+       Those buffers come from the heap and their pages stay mapped for the
+       next batch, up to 32 MiB kept free (the trim threshold): a buffer
+       mmap'd afresh per batch is faulted in page by page, each fault a trip
+       to the hypervisor on a VM, and ZeroMQ's receive of each Delivery
+       alone made that ~17 % of the file sink's CPU (issue 17: CPU per
+       request 32 -> 16 us, peak RSS unchanged at 17 MiB, bench/RESULTS.md).
+       Two arenas instead of one per thread stop the worker thread from
+       holding a second copy of the heap. */
+    mallopt (M_MMAP_THRESHOLD, 32 << 20);
+    mallopt (M_TRIM_THRESHOLD, 32 << 20);
     mallopt (M_ARENA_MAX, 2);
     bool verbose = false;
     int code = s_setup (self, argc, argv, &verbose);
