@@ -719,9 +719,9 @@ hm_sink_main (int argc, char **argv, const hm_sink_backend_t *backend)
        mmap'd afresh per batch is faulted in page by page, each fault a trip
        to the hypervisor on a VM, and ZeroMQ's receive of each Delivery
        alone made that ~17 % of the file sink's CPU (issue 17: CPU per
-       request 32 -> 16 us, peak RSS unchanged at 17 MiB, bench/RESULTS.md).
-       Two arenas instead of one per thread stop the worker thread from
-       holding a second copy of the heap. */
+       request ~28 -> ~14 us, peak RSS +2.5-3.5 MiB, bench/RESULTS.md). Two arenas
+       instead of one per thread stop the worker thread from holding a
+       second copy of the heap. The router does the same (router/main.c). */
     mallopt (M_MMAP_THRESHOLD, 32 << 20);
     mallopt (M_TRIM_THRESHOLD, 32 << 20);
     mallopt (M_ARENA_MAX, 2);
